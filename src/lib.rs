@@ -1,0 +1,10 @@
+//! forewarn: proactive customer-success monitoring for hosting companies.
+//!
+//! See ARCHITECTURE.md for the map of modules and the path of one result.
+
+pub mod agent;
+pub mod config;
+pub mod model;
+pub mod probe;
+pub mod secret;
+pub mod store;

@@ -1,0 +1,333 @@
+//! Probes: one module per kind, a closed enum dispatched by `match`.
+//!
+//! A probe returns an [`Outcome`]: a customer's broken site is data, never an `Err` and never a
+//! panic. Probes do not touch the store; what they need to remember between runs lives in the
+//! [`ProbeContext`] they are given.
+
+pub mod agent;
+pub mod dns;
+pub mod http;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use agent::AgentSpec;
+pub use dns::DnsSpec;
+pub use http::HttpSpec;
+pub use tls::TlsSpec;
+
+/// How a check run went. Ordered from best to worst for aggregation; the numeric value is the
+/// monitoring-plugin exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Ok, Status::Warning, Status::Critical, Status::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warning => "warning",
+            Status::Critical => "critical",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Monitoring-plugin exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Ok => 0,
+            Status::Warning => 1,
+            Status::Critical => 2,
+            Status::Unknown => 3,
+        }
+    }
+
+    /// Severity rank for "worst of": ok < warning < unknown < critical.
+    /// (An unknown result is worse than a warning but a confirmed critical is the worst.)
+    fn rank(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Warning => 1,
+            Status::Unknown => 2,
+            Status::Critical => 3,
+        }
+    }
+
+    pub fn worst(self, other: Status) -> Status {
+        if other.rank() > self.rank() { other } else { self }
+    }
+
+    pub fn is_ok(self) -> bool {
+        self == Status::Ok
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds of probe forewarn has. Protocol nouns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Http,
+    Dns,
+    Tls,
+    Agent,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Http, Kind::Dns, Kind::Tls, Kind::Agent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Http => "http",
+            Kind::Dns => "dns",
+            Kind::Tls => "tls",
+            Kind::Agent => "agent",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One expectation evaluated on one run, e.g. `status in [200]` with actual `502`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConditionResult {
+    /// The expectation as people read it: `status in [200, 204]`, `days_left >= 14`.
+    pub condition: String,
+    /// What was observed: `502`, `9 days`. Empty when nothing could be observed.
+    pub actual: String,
+    pub passed: bool,
+    /// The status this condition gives the run when it does not pass.
+    pub severity: Status,
+}
+
+impl ConditionResult {
+    pub fn new(
+        condition: impl Into<String>,
+        actual: impl Into<String>,
+        passed: bool,
+        severity: Status,
+    ) -> Self {
+        ConditionResult {
+            condition: condition.into(),
+            actual: actual.into(),
+            passed,
+            severity,
+        }
+    }
+}
+
+/// The result of one probe run, as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: Status,
+    /// One line for people: "HTTP 502 from https://shop.example/ in 120 ms".
+    pub message: String,
+    /// Wall time of the probe (connect to last byte), zero when nothing was measured.
+    #[serde(with = "duration_ms")]
+    pub latency: Duration,
+    /// Every condition's result, in the order the check declares them.
+    pub conditions: Vec<ConditionResult>,
+    /// Structured details (status code, issuer, records, mounts…). Keys are snake_case.
+    pub details: BTreeMap<String, serde_json::Value>,
+}
+
+impl Outcome {
+    /// An outcome whose status is the worst of its failed conditions (ok when all passed).
+    pub fn from_conditions(
+        message: impl Into<String>,
+        latency: Duration,
+        conditions: Vec<ConditionResult>,
+        details: BTreeMap<String, serde_json::Value>,
+    ) -> Self {
+        let status = conditions
+            .iter()
+            .filter(|c| !c.passed)
+            .fold(Status::Ok, |acc, c| acc.worst(c.severity));
+        Outcome {
+            status,
+            message: message.into(),
+            latency,
+            conditions,
+            details,
+        }
+    }
+
+    /// A run that could not get an answer at all (refused, timeout, TLS failure…).
+    pub fn failed(
+        status: Status,
+        message: impl Into<String>,
+        latency: Duration,
+        details: BTreeMap<String, serde_json::Value>,
+    ) -> Self {
+        Outcome {
+            status,
+            message: message.into(),
+            latency,
+            conditions: Vec::new(),
+            details,
+        }
+    }
+
+    /// The conditions that did not pass.
+    pub fn failed_conditions(&self) -> impl Iterator<Item = &ConditionResult> {
+        self.conditions.iter().filter(|c| !c.passed)
+    }
+}
+
+/// A probe definition, validated: built by `config` and never wrong.
+#[derive(Debug, Clone)]
+pub enum ProbeSpec {
+    Http(HttpSpec),
+    Dns(DnsSpec),
+    Tls(TlsSpec),
+    Agent(AgentSpec),
+}
+
+impl ProbeSpec {
+    pub fn kind(&self) -> Kind {
+        match self {
+            ProbeSpec::Http(_) => Kind::Http,
+            ProbeSpec::Dns(_) => Kind::Dns,
+            ProbeSpec::Tls(_) => Kind::Tls,
+            ProbeSpec::Agent(_) => Kind::Agent,
+        }
+    }
+
+    /// The host this probe talks to, for the scheduler's per-host limit.
+    pub fn host_key(&self) -> String {
+        match self {
+            ProbeSpec::Http(s) => s.url.host_str().unwrap_or_default().to_ascii_lowercase(),
+            ProbeSpec::Dns(s) => s
+                .resolver
+                .map(|a| a.ip().to_string())
+                .unwrap_or_else(|| "system-resolver".to_owned()),
+            ProbeSpec::Tls(s) => s.host.to_ascii_lowercase(),
+            ProbeSpec::Agent(s) => s.url.host_str().unwrap_or_default().to_ascii_lowercase(),
+        }
+    }
+
+    /// What this probe looks at, for people: a URL, `name/TYPE`, `host:port`.
+    pub fn target(&self) -> String {
+        match self {
+            ProbeSpec::Http(s) => s.url.to_string(),
+            ProbeSpec::Dns(s) => format!("{} {}", s.name, s.record_type),
+            ProbeSpec::Tls(s) => format!("{}:{}", s.host, s.port),
+            ProbeSpec::Agent(s) => s.url.to_string(),
+        }
+    }
+}
+
+/// Shared, long-lived resources for probes: HTTP clients, TLS roots, DNS resolvers. One per
+/// process; cheap to clone.
+#[derive(Clone)]
+pub struct ProbeContext {
+    pub http: Arc<http::HttpClients>,
+    pub tls: Arc<tls::TlsContext>,
+    pub dns: Arc<dns::Resolvers>,
+    pub agent: Arc<agent::AgentClients>,
+}
+
+impl ProbeContext {
+    /// Builds the context. Loads the system trust roots once.
+    pub fn new() -> Result<Self, ProbeSetupError> {
+        Ok(ProbeContext {
+            http: Arc::new(http::HttpClients::new()?),
+            tls: Arc::new(tls::TlsContext::new()?),
+            dns: Arc::new(dns::Resolvers::default()),
+            agent: Arc::new(agent::AgentClients::new()?),
+        })
+    }
+}
+
+/// Our own failure to set probing up (not a customer's failure).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeSetupError {
+    #[error("could not build the HTTP client: {0}")]
+    HttpClient(String),
+    #[error("could not load TLS trust roots: {0}")]
+    TrustRoots(String),
+    #[error("could not read CA file {path}: {reason}")]
+    CaFile { path: String, reason: String },
+}
+
+/// Runs one probe once. Never panics on a customer's failure, never returns our error: anything
+/// unexpected is an `unknown` outcome with the reason.
+pub async fn run(spec: &ProbeSpec, ctx: &ProbeContext) -> Outcome {
+    match spec {
+        ProbeSpec::Http(s) => http::probe(s, &ctx.http).await,
+        ProbeSpec::Dns(s) => dns::probe(s, &ctx.dns).await,
+        ProbeSpec::Tls(s) => tls::probe(s, &ctx.tls).await,
+        ProbeSpec::Agent(s) => agent::probe(s, &ctx.agent).await,
+    }
+}
+
+/// Installs rustls' ring crypto provider for the process. Call once at start; later calls are
+/// no-ops.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Serialises a `Duration` as whole milliseconds (f64 for sub-ms precision).
+pub mod duration_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(d)?;
+        Ok(Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+    }
+}
+
+/// Formats a latency for people: `85 ms`, `1.20 s`.
+pub fn fmt_latency(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// A warning / critical threshold pair on a measured value. `warning` fires first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds<T> {
+    pub warning: Option<T>,
+    pub critical: Option<T>,
+}
+
+impl<T> Default for Thresholds<T> {
+    fn default() -> Self {
+        Thresholds {
+            warning: None,
+            critical: None,
+        }
+    }
+}
