@@ -8,3 +8,5 @@ pub mod model;
 pub mod probe;
 pub mod secret;
 pub mod store;
+pub mod metrics;
+pub mod scheduler;

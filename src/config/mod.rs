@@ -1,5 +1,1199 @@
-//! Configuration: raw serde structs → validated runtime types. See `load`.
+//! Configuration: raw serde structs (`raw`) → validated runtime types (this module).
+//!
+//! `load` reads `forewarn.toml` and every `*.toml` in the checks directory and returns either a
+//! [`Config`] that cannot be wrong or **every** problem found, each with file, line, column, key
+//! path and what is wrong.
 
 pub mod diag;
+pub mod raw;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+use url::Url;
 
 pub use diag::{Diagnostic, Diagnostics, Source};
+
+use crate::model::{CheckId, CustomerId};
+use crate::probe::agent::Forecast;
+use crate::probe::dns::{DnsExpect, RecordType};
+use crate::probe::http::{HeaderExpect, StatusMatch};
+use crate::probe::{AgentSpec, DnsSpec, HttpSpec, ProbeSpec, Thresholds, TlsSpec};
+use crate::secret::Secret;
+use raw::*;
+
+pub const DEFAULT_CONFIG_FILE: &str = "forewarn.toml";
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The global file, and the directory paths in it are relative to.
+    pub path: PathBuf,
+    pub database: String,
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub checks_dir: PathBuf,
+    pub playbooks_dir: PathBuf,
+    pub scheduler: SchedulerConfig,
+    pub history: HistoryConfig,
+    pub web: WebConfig,
+    pub customers: Vec<Customer>,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Checks running at once, across all hosts.
+    pub max_concurrency: usize,
+    /// Checks running at once against one host (a shared server, or its firewall).
+    pub per_host_concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryConfig {
+    pub raw: Duration,
+    pub rollups: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    pub staff_token: Option<Secret>,
+    pub metrics_require_token: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    En,
+    Ru,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Ru => "ru",
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub name: String,
+    pub contacts: Vec<String>,
+    pub language: Language,
+    pub tier: String,
+    pub servers: Vec<String>,
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// When a check runs.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    Every(Duration),
+    /// A 5-field cron expression, evaluated in UTC.
+    Cron(Box<croner::Cron>),
+}
+
+impl Schedule {
+    /// For people: `every 60s`, `cron */5 * * * *`.
+    pub fn describe(&self) -> String {
+        match self {
+            Schedule::Every(d) => format!("every {}", humantime::format_duration(*d)),
+            Schedule::Cron(c) => format!("cron {}", c.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub id: CheckId,
+    pub customer: CustomerId,
+    pub name: String,
+    pub server: Option<String>,
+    pub schedule: Schedule,
+    pub spec: ProbeSpec,
+    /// Where it is defined, for messages: `checks/acme.toml:12`.
+    pub defined_at: String,
+}
+
+/// Loads and validates everything. `path` is `forewarn.toml`.
+pub fn load(path: &Path) -> Result<Config, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                key_path: String::new(),
+                message: format!(
+                    "cannot read the configuration file: {e} (pass --config or set FOREWARN_CONFIG)"
+                ),
+            });
+            return Err(diags);
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let src = Source::new(path, &text);
+    let raw: RawGlobal = match toml::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            diags.push(src.from_toml("", &e));
+            return Err(diags);
+        }
+    };
+    let global = build_global(&src, &base, raw, &mut diags);
+    let (customers, checks) = load_checks_dir(&global, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        database: global.database,
+        listen: global.listen,
+        public_url: global.public_url,
+        checks_dir: global.checks_dir,
+        playbooks_dir: global.playbooks_dir,
+        scheduler: global.scheduler,
+        history: global.history,
+        web: global.web,
+        customers,
+        checks,
+    })
+}
+
+/// The global file, validated (defaults filled in).
+struct Global {
+    base: PathBuf,
+    database: String,
+    listen: SocketAddr,
+    public_url: Url,
+    checks_dir: PathBuf,
+    playbooks_dir: PathBuf,
+    scheduler: SchedulerConfig,
+    history: HistoryConfig,
+    web: WebConfig,
+    resolvers: HashMap<String, SocketAddr>,
+    default_interval: Duration,
+    default_timeout: Duration,
+}
+
+fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnostics) -> Global {
+    let mut v = Validator { src, diags };
+    let database = match raw.database {
+        Some(d) => {
+            let ok = d.get_ref().starts_with("sqlite:")
+                || d.get_ref().starts_with("postgres://")
+                || d.get_ref().starts_with("postgresql://");
+            if !ok {
+                v.err(
+                    &d,
+                    "database",
+                    format!(
+                        "{:?} is not a database URL: use sqlite://path/to/forewarn.db or postgres://user@host/db",
+                        d.get_ref()
+                    ),
+                );
+            }
+            resolve_sqlite_path(base, d.get_ref())
+        }
+        None => resolve_sqlite_path(base, "sqlite://data/forewarn.db"),
+    };
+    let listen = match raw.listen {
+        Some(l) => l.get_ref().parse().unwrap_or_else(|_| {
+            v.err(
+                &l,
+                "listen",
+                format!("{:?} is not an address: write ip:port, e.g. 127.0.0.1:8080", l.get_ref()),
+            );
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        }),
+        None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+    };
+    let public_url = match raw.public_url {
+        Some(u) => v
+            .url(&u, "public_url", &["http", "https"])
+            .unwrap_or_else(|| Url::parse("http://127.0.0.1:8080/").expect("static url")),
+        None => Url::parse(&format!("http://{listen}/")).expect("address makes a url"),
+    };
+    let checks_dir = base.join(raw.checks_dir.as_ref().map_or("checks", |s| s.get_ref()));
+    let playbooks_dir = base.join(
+        raw.playbooks_dir
+            .as_ref()
+            .map_or("playbooks", |s| s.get_ref()),
+    );
+    let s = raw.scheduler;
+    let scheduler = SchedulerConfig {
+        max_concurrency: v.positive(s.max_concurrency.as_ref(), "scheduler.max_concurrency", 512),
+        per_host_concurrency: v.positive(
+            s.per_host_concurrency.as_ref(),
+            "scheduler.per_host_concurrency",
+            16,
+        ),
+    };
+    let default_interval = v
+        .duration_or(s.default_interval.as_ref(), "scheduler.default_interval", 60)
+        .max(Duration::from_millis(1));
+    let default_timeout = v.duration_or(s.default_timeout.as_ref(), "scheduler.default_timeout", 10);
+    let history = HistoryConfig {
+        raw: v.duration_or(raw.history.raw.as_ref(), "history.raw", 24 * 3600),
+        rollups: v.duration_or(raw.history.rollups.as_ref(), "history.rollups", 400 * 86400),
+    };
+    let staff_token = raw.web.staff_token.and_then(|t| {
+        t.get_ref()
+            .load(base)
+            .map_err(|e| v.err(&t, "web.staff_token", e.to_string()))
+            .ok()
+    });
+    let web = WebConfig {
+        staff_token,
+        metrics_require_token: raw.web.metrics_require_token.unwrap_or(false),
+    };
+    let mut resolvers = HashMap::new();
+    for (name, addr) in &raw.resolvers {
+        if let Some(a) = parse_resolver_addr(addr.get_ref()) {
+            resolvers.insert(name.clone(), a);
+        } else {
+            v.err(
+                addr,
+                &format!("resolvers.{name}"),
+                format!("{:?} is not an address: write ip or ip:port", addr.get_ref()),
+            );
+        }
+    }
+    if let Some(mail) = raw.mail {
+        if let Some(p) = mail.password {
+            if let Err(e) = p.get_ref().load(base) {
+                v.err(&p, "mail.password", e.to_string());
+            }
+        }
+    }
+    Global {
+        base: base.to_path_buf(),
+        database,
+        listen,
+        public_url,
+        checks_dir,
+        playbooks_dir,
+        scheduler,
+        history,
+        web,
+        resolvers,
+        default_interval,
+        default_timeout,
+    }
+}
+
+/// `sqlite://relative.db` is relative to the config file's directory.
+fn resolve_sqlite_path(base: &Path, url: &str) -> String {
+    match url.strip_prefix("sqlite://") {
+        Some(p) if !p.starts_with('/') && !p.is_empty() => {
+            format!("sqlite://{}", base.join(p).display())
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn parse_resolver_addr(s: &str) -> Option<SocketAddr> {
+    s.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
+fn load_checks_dir(global: &Global, diags: &mut Diagnostics) -> (Vec<Customer>, Vec<Check>) {
+    let dir = &global.checks_dir;
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            diags.push(Diagnostic {
+                file: dir.clone(),
+                line: 0,
+                column: 0,
+                key_path: String::new(),
+                message: format!(
+                    "cannot read the checks directory: {e} (set checks_dir in forewarn.toml)"
+                ),
+            });
+            return (Vec::new(), Vec::new());
+        }
+    };
+    files.sort();
+    let mut customers = Vec::new();
+    let mut checks: Vec<Check> = Vec::new();
+    let mut seen_checks: HashMap<CheckId, String> = HashMap::new();
+    let mut seen_customers: HashMap<CustomerId, PathBuf> = HashMap::new();
+    for file in files {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic {
+                    file: file.clone(),
+                    line: 0,
+                    column: 0,
+                    key_path: String::new(),
+                    message: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        let src = Source::new(&file, &text);
+        let Some((customer, file_checks)) = load_customer_file(global, &src, diags) else {
+            continue;
+        };
+        if let Some(prev) = seen_customers.get(&customer.id) {
+            diags.push(src.diag(
+                None,
+                "customer.id",
+                format!(
+                    "customer {:?} is already defined in {}",
+                    customer.id.as_str(),
+                    prev.display()
+                ),
+            ));
+            continue;
+        }
+        seen_customers.insert(customer.id.clone(), file.clone());
+        for (check, span) in file_checks {
+            if let Some(prev) = seen_checks.get(&check.id) {
+                diags.push(src.diag(
+                    Some(span),
+                    "check.id",
+                    format!(
+                        "duplicate check id {:?}: already defined at {prev}",
+                        check.id.as_str()
+                    ),
+                ));
+                continue;
+            }
+            seen_checks.insert(check.id.clone(), check.defined_at.clone());
+            checks.push(check);
+        }
+        customers.push(customer);
+    }
+    (customers, checks)
+}
+
+/// One customer file. Returns `None` when the customer itself is unusable.
+fn load_customer_file(
+    global: &Global,
+    src: &Source,
+    diags: &mut Diagnostics,
+) -> Option<(Customer, Vec<(Check, Range<usize>)>)> {
+    let table = match toml::de::DeTable::parse(src.text) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(src.from_toml("", &e));
+            return None;
+        }
+    };
+    let mut customer_value = None;
+    let mut check_values = Vec::new();
+    for (key, value) in table.get_ref() {
+        match key.get_ref().as_ref() {
+            "customer" => customer_value = Some(value.clone()),
+            "check" => match value.get_ref().as_array() {
+                Some(items) => check_values.extend(items.iter().cloned()),
+                None => diags.push(src.diag(
+                    Some(value.span()),
+                    "check",
+                    "`check` must be an array of tables: write [[check]]",
+                )),
+            },
+            other => diags.push(src.diag(
+                Some(key.span()),
+                other,
+                format!(
+                    "unknown key `{other}`: a checks file has [customer] and [[check]] tables only"
+                ),
+            )),
+        }
+    }
+    let Some(customer_value) = customer_value else {
+        diags.push(src.diag(None, "customer", "missing [customer] table"));
+        return None;
+    };
+    let raw_customer: RawCustomer =
+        match RawCustomer::deserialize(toml::de::ValueDeserializer::from(customer_value)) {
+            Ok(c) => c,
+            Err(e) => {
+                diags.push(src.from_toml("customer", &e));
+                return None;
+            }
+        };
+    let customer = build_customer(src, raw_customer, diags)?;
+    let mut checks = Vec::new();
+    for (i, value) in check_values.into_iter().enumerate() {
+        let span = value.span();
+        let key = format!("check[{i}]");
+        match RawCheck::deserialize(toml::de::ValueDeserializer::from(value)) {
+            Ok(raw) => {
+                let key = format!("check[{}]", raw.id.get_ref());
+                if let Some(c) = build_check(global, src, &customer, raw, &key, diags) {
+                    checks.push((c, span));
+                }
+            }
+            Err(e) => diags.push(src.from_toml(&key, &e)),
+        }
+    }
+    Some((customer, checks))
+}
+
+fn build_customer(src: &Source, raw: RawCustomer, diags: &mut Diagnostics) -> Option<Customer> {
+    let mut v = Validator { src, diags };
+    let id = match CustomerId::parse(raw.id.get_ref()) {
+        Ok(id) => id,
+        Err(e) => {
+            v.err(&raw.id, "customer.id", e);
+            return None;
+        }
+    };
+    let mut contacts = Vec::new();
+    for c in &raw.contacts {
+        if is_email(c.get_ref()) {
+            contacts.push(c.get_ref().clone());
+        } else {
+            v.err(
+                c,
+                "customer.contacts",
+                format!("{:?} is not an e-mail address", c.get_ref()),
+            );
+        }
+    }
+    let language = match raw.language.as_ref().map(|l| l.get_ref().as_str()) {
+        None | Some("en") => Language::En,
+        Some("ru") => Language::Ru,
+        Some(other) => {
+            v.err(
+                raw.language.as_ref().expect("matched Some"),
+                "customer.language",
+                format!("unknown language {other:?}: use \"en\" or \"ru\""),
+            );
+            Language::En
+        }
+    };
+    Some(Customer {
+        id,
+        name: raw.name.into_inner(),
+        contacts,
+        language,
+        tier: raw
+            .tier
+            .map(Spanned::into_inner)
+            .unwrap_or_else(|| "standard".to_owned()),
+        servers: raw.servers.into_iter().map(Spanned::into_inner).collect(),
+        file: src.path.to_path_buf(),
+    })
+}
+
+/// A deliberately simple check: one `@`, something before it, a dot in the domain.
+fn is_email(s: &str) -> bool {
+    let mut parts = s.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.chars().any(char::is_whitespace)
+        }
+        _ => false,
+    }
+}
+
+fn build_check(
+    global: &Global,
+    src: &Source,
+    customer: &Customer,
+    raw: RawCheck,
+    key: &str,
+    diags: &mut Diagnostics,
+) -> Option<Check> {
+    let before = diags.len();
+    let mut v = Validator { src, diags };
+    let id = CheckId::parse(raw.id.get_ref())
+        .map_err(|e| v.err(&raw.id, &format!("{key}.id"), e))
+        .ok();
+    let schedule = match (&raw.interval, &raw.cron) {
+        (Some(i), Some(_)) => {
+            v.err(
+                i,
+                &format!("{key}.interval"),
+                "set either `interval` or `cron`, not both",
+            );
+            None
+        }
+        (Some(i), None) => v
+            .duration(i, &format!("{key}.interval"))
+            .and_then(|d| {
+                if d < Duration::from_secs(1) {
+                    v.err(i, &format!("{key}.interval"), "interval must be at least 1s");
+                    None
+                } else {
+                    Some(d)
+                }
+            })
+            .map(Schedule::Every),
+        (None, Some(c)) => match croner::Cron::from_str(c.get_ref()) {
+            Ok(cron) => Some(Schedule::Cron(Box::new(cron))),
+            Err(e) => {
+                v.err(
+                    c,
+                    &format!("{key}.cron"),
+                    format!(
+                        "bad cron expression {:?}: {e} (write 5 fields: minute hour day month weekday, e.g. \"*/5 * * * *\")",
+                        c.get_ref()
+                    ),
+                );
+                None
+            }
+        },
+        (None, None) => Some(Schedule::Every(global.default_interval)),
+    };
+    let timeout = raw
+        .timeout
+        .as_ref()
+        .map_or(Some(global.default_timeout), |t| {
+            v.duration(t, &format!("{key}.timeout"))
+        })
+        .unwrap_or(global.default_timeout);
+    if let Some(server) = &raw.server {
+        if !customer.servers.iter().any(|s| s == server.get_ref()) {
+            v.err(
+                server,
+                &format!("{key}.server"),
+                format!(
+                    "server {:?} is not one of the customer's servers {:?}",
+                    server.get_ref(),
+                    customer.servers
+                ),
+            );
+        }
+    }
+    let kinds = [
+        raw.http.is_some(),
+        raw.dns.is_some(),
+        raw.tls.is_some(),
+        raw.agent.is_some(),
+    ];
+    let spec = match kinds.iter().filter(|k| **k).count() {
+        0 => {
+            v.err(
+                &raw.id,
+                key,
+                "a check needs one probe table: [check.http], [check.dns], [check.tls] or [check.agent]",
+            );
+            None
+        }
+        1 => {
+            if let Some(h) = raw.http {
+                v.http(global, h, timeout, &format!("{key}.http"))
+                    .map(ProbeSpec::Http)
+            } else if let Some(d) = raw.dns {
+                v.dns(global, d, timeout, &format!("{key}.dns"))
+                    .map(ProbeSpec::Dns)
+            } else if let Some(t) = raw.tls {
+                v.tls(global, t, timeout, &format!("{key}.tls"))
+                    .map(ProbeSpec::Tls)
+            } else if let Some(a) = raw.agent {
+                v.agent(global, a, timeout, &format!("{key}.agent"))
+                    .map(ProbeSpec::Agent)
+            } else {
+                None
+            }
+        }
+        _ => {
+            v.err(
+                &raw.id,
+                key,
+                "a check has exactly one probe table; split it into several checks",
+            );
+            None
+        }
+    };
+    let (line, _) = src.line_col(raw.id.span().start);
+    let defined_at = format!("{}:{line}", src.path.display());
+    if diags.len() > before {
+        return None;
+    }
+    let spec = spec?;
+    Some(Check {
+        id: id?,
+        customer: customer.id.clone(),
+        name: raw
+            .name
+            .map(Spanned::into_inner)
+            .unwrap_or_else(|| spec.target()),
+        server: raw.server.map(Spanned::into_inner),
+        schedule: schedule?,
+        spec,
+        defined_at,
+    })
+}
+
+/// Collects diagnostics while building runtime types from spanned raw values.
+struct Validator<'a, 'b> {
+    src: &'a Source<'a>,
+    diags: &'b mut Diagnostics,
+}
+
+impl Validator<'_, '_> {
+    fn err<T>(&mut self, at: &Spanned<T>, key: &str, message: impl Into<String>) {
+        self.diags.push(self.src.diag(Some(at.span()), key, message));
+    }
+
+    fn duration(&mut self, s: &Spanned<String>, key: &str) -> Option<Duration> {
+        match humantime::parse_duration(s.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(
+                    s,
+                    key,
+                    format!(
+                        "bad duration {:?}: {e} (write e.g. 500ms, 30s, 5m, 1h, 3d)",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration_or(&mut self, s: Option<&Spanned<String>>, key: &str, secs: u64) -> Duration {
+        s.and_then(|s| self.duration(s, key))
+            .unwrap_or(Duration::from_secs(secs))
+    }
+
+    fn opt_duration(&mut self, s: Option<&Spanned<String>>, key: &str) -> Option<Duration> {
+        s.and_then(|s| self.duration(s, key))
+    }
+
+    fn positive(&mut self, n: Option<&Spanned<i64>>, key: &str, default: usize) -> usize {
+        match n {
+            None => default,
+            Some(v) if *v.get_ref() >= 1 => usize::try_from(*v.get_ref()).unwrap_or(default),
+            Some(v) => {
+                self.err(v, key, "must be a whole number of at least 1");
+                default
+            }
+        }
+    }
+
+    fn percent(&mut self, n: Option<&Spanned<f64>>, key: &str, default: f64) -> f64 {
+        match n {
+            None => default,
+            Some(v) if (0.0..=100.0).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                self.err(v, key, "a percentage from 0 to 100");
+                default
+            }
+        }
+    }
+
+    fn url(&mut self, s: &Spanned<String>, key: &str, schemes: &[&str]) -> Option<Url> {
+        match Url::parse(s.get_ref()) {
+            Ok(u) if !schemes.contains(&u.scheme()) => {
+                self.err(
+                    s,
+                    key,
+                    format!(
+                        "URL scheme {:?} is not supported here: use {}",
+                        u.scheme(),
+                        schemes.join(" or ")
+                    ),
+                );
+                None
+            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                self.err(s, key, format!("URL {:?} has no host", s.get_ref()));
+                None
+            }
+            Ok(u) => Some(u),
+            Err(e) => {
+                self.err(s, key, format!("bad URL {:?}: {e}", s.get_ref()));
+                None
+            }
+        }
+    }
+
+    fn regex(&mut self, s: &Spanned<String>, key: &str) -> Option<regex::Regex> {
+        regex::RegexBuilder::new(s.get_ref())
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| self.err(s, key, format!("bad regular expression: {e}")))
+            .ok()
+    }
+
+    fn file(&mut self, global: &Global, s: &Spanned<String>, key: &str) -> Option<PathBuf> {
+        let p = global.base.join(s.get_ref());
+        if p.is_file() {
+            Some(p)
+        } else {
+            self.err(s, key, format!("file {} does not exist", p.display()));
+            None
+        }
+    }
+
+    fn latency(
+        &mut self,
+        warning: Option<&Spanned<String>>,
+        critical: Option<&Spanned<String>>,
+        key: &str,
+    ) -> Thresholds<Duration> {
+        let t = Thresholds {
+            warning: self.opt_duration(warning, &format!("{key}.latency_warning")),
+            critical: self.opt_duration(critical, &format!("{key}.latency_critical")),
+        };
+        if let (Some(w), Some(c), Some(ws)) = (t.warning, t.critical, warning) {
+            if w > c {
+                self.err(
+                    ws,
+                    &format!("{key}.latency_warning"),
+                    "latency_warning must not be above latency_critical",
+                );
+            }
+        }
+        t
+    }
+
+    fn http(
+        &mut self,
+        global: &Global,
+        raw: Spanned<RawHttp>,
+        timeout: Duration,
+        key: &str,
+    ) -> Option<HttpSpec> {
+        let h = raw.into_inner();
+        let url = self.url(&h.url, &format!("{key}.url"), &["http", "https"]);
+        let method = match &h.method {
+            None => Some(http::Method::GET),
+            Some(m) => {
+                let upper = m.get_ref().to_ascii_uppercase();
+                const OK: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+                if OK.contains(&upper.as_str()) {
+                    http::Method::from_bytes(upper.as_bytes()).ok()
+                } else {
+                    self.err(
+                        m,
+                        &format!("{key}.method"),
+                        format!("unknown method {:?}: use one of {}", m.get_ref(), OK.join(", ")),
+                    );
+                    None
+                }
+            }
+        };
+        let mut headers = Vec::new();
+        for (name, value) in &h.headers {
+            let k = format!("{key}.headers.{name}");
+            match (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value.get_ref()),
+            ) {
+                (Ok(n), Ok(val)) => headers.push((n, val)),
+                (Err(_), _) => self.err(value, &k, format!("{name:?} is not a valid header name")),
+                (_, Err(_)) => self.err(value, &k, "not a valid header value"),
+            }
+        }
+        let follow_redirects = h.follow_redirects.unwrap_or(true);
+        let expect_status = match &h.expect_status {
+            None if follow_redirects => vec![StatusMatch::Class(2)],
+            None => vec![StatusMatch::Class(2), StatusMatch::Class(3)],
+            Some(list) => {
+                let mut out = Vec::new();
+                for s in list {
+                    match s.get_ref() {
+                        StatusLit::Code(c) if (100..=599).contains(c) => {
+                            out.push(StatusMatch::Exact(*c as u16))
+                        }
+                        StatusLit::Class(c)
+                            if c.len() == 3
+                                && c[1..].eq_ignore_ascii_case("xx")
+                                && matches!(c.as_bytes()[0], b'1'..=b'5') =>
+                        {
+                            out.push(StatusMatch::Class(c.as_bytes()[0] - b'0'))
+                        }
+                        _ => self.err(
+                            s,
+                            &format!("{key}.expect_status"),
+                            "an expected status is a code from 100 to 599 or a class such as \"2xx\"",
+                        ),
+                    }
+                }
+                if out.is_empty() && list.is_empty() {
+                    self.diags.push(self.src.diag(
+                        None,
+                        format!("{key}.expect_status"),
+                        "expect_status is empty: leave it out to accept 2xx",
+                    ));
+                }
+                out
+            }
+        };
+        let body_regex = h
+            .body_regex
+            .iter()
+            .filter_map(|r| self.regex(r, &format!("{key}.body_regex")))
+            .collect();
+        let mut expect_headers = Vec::new();
+        for (name, pattern) in &h.expect_headers {
+            let k = format!("{key}.expect_headers.{name}");
+            let Ok(n) = http::HeaderName::from_bytes(name.as_bytes()) else {
+                self.err(pattern, &k, format!("{name:?} is not a valid header name"));
+                continue;
+            };
+            if let Some(re) = self.regex(pattern, &k) {
+                expect_headers.push(HeaderExpect {
+                    name: n,
+                    pattern: re,
+                });
+            }
+        }
+        let latency = self.latency(h.latency_warning.as_ref(), h.latency_critical.as_ref(), key);
+        let max_body_bytes = match &h.max_body {
+            None => 1 << 20,
+            Some(s) => parse_size(s.get_ref()).unwrap_or_else(|| {
+                self.err(
+                    s,
+                    &format!("{key}.max_body"),
+                    "bad size: write e.g. 64KiB, 1MiB, 10MB",
+                );
+                1 << 20
+            }),
+        };
+        let ca_file = h
+            .ca_file
+            .as_ref()
+            .and_then(|c| self.file(global, c, &format!("{key}.ca_file")));
+        Some(HttpSpec {
+            method: method?,
+            url: url?,
+            headers,
+            body: h.body,
+            timeout,
+            follow_redirects,
+            verify_tls: h.verify_tls.unwrap_or(true),
+            ca_file,
+            expect_status,
+            body_contains: h.body_contains,
+            body_not_contains: h.body_not_contains,
+            body_regex,
+            expect_headers,
+            latency,
+            max_body_bytes,
+        })
+    }
+
+    fn dns(
+        &mut self,
+        global: &Global,
+        raw: Spanned<RawDns>,
+        timeout: Duration,
+        key: &str,
+    ) -> Option<DnsSpec> {
+        let d = raw.into_inner();
+        let record_type = match &d.record_type {
+            None => Some(RecordType::A),
+            Some(t) => RecordType::parse(t.get_ref()).or_else(|| {
+                let all: Vec<_> = RecordType::ALL.iter().map(|t| t.as_str()).collect();
+                self.err(
+                    t,
+                    &format!("{key}.type"),
+                    format!("unknown record type {:?}: use one of {}", t.get_ref(), all.join(", ")),
+                );
+                None
+            }),
+        };
+        let name = d.name.get_ref().trim_end_matches('.').to_ascii_lowercase();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            self.err(&d.name, &format!("{key}.name"), "not a domain name");
+        }
+        let expect = match (d.expect, d.contains) {
+            (Some(_), Some(_)) => {
+                self.err(
+                    &d.name,
+                    key,
+                    "set either `expect` (exact answer) or `contains`, not both",
+                );
+                DnsExpect::Resolves
+            }
+            (Some(e), None) => DnsExpect::Exact(e.iter().map(|s| normalise_record(s)).collect()),
+            (None, Some(c)) => DnsExpect::Contains(c.iter().map(|s| normalise_record(s)).collect()),
+            (None, None) => DnsExpect::Resolves,
+        };
+        let resolver = match &d.resolver {
+            None => None,
+            Some(r) => match global
+                .resolvers
+                .get(r.get_ref())
+                .copied()
+                .or_else(|| parse_resolver_addr(r.get_ref()))
+            {
+                Some(a) => Some(a),
+                None => {
+                    let known: Vec<_> = global.resolvers.keys().cloned().collect();
+                    self.err(
+                        r,
+                        &format!("{key}.resolver"),
+                        format!(
+                            "unknown resolver {:?}: name one from [resolvers] in forewarn.toml ({}) or write ip:port",
+                            r.get_ref(),
+                            if known.is_empty() { "none defined".to_owned() } else { known.join(", ") }
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let latency = self.latency(d.latency_warning.as_ref(), d.latency_critical.as_ref(), key);
+        Some(DnsSpec {
+            name,
+            record_type: record_type?,
+            expect,
+            resolver,
+            timeout,
+            latency,
+        })
+    }
+
+    fn tls(
+        &mut self,
+        global: &Global,
+        raw: Spanned<RawTls>,
+        timeout: Duration,
+        key: &str,
+    ) -> Option<TlsSpec> {
+        let t = raw.into_inner();
+        let host = t.host.get_ref().trim().to_ascii_lowercase();
+        if host.is_empty() || host.contains(['/', ':', ' ']) && host.parse::<IpAddr>().is_err() {
+            self.err(
+                &t.host,
+                &format!("{key}.host"),
+                "write a host name or IP address (no scheme, no port: use `port`)",
+            );
+        }
+        let port = match &t.port {
+            None => 443,
+            Some(p) => u16::try_from(*p.get_ref())
+                .ok()
+                .filter(|p| *p > 0)
+                .unwrap_or_else(|| {
+                    self.err(p, &format!("{key}.port"), "a port from 1 to 65535");
+                    443
+                }),
+        };
+        let days = |v: &mut Self, d: Option<&Spanned<i64>>, name: &str, default: i64| match d {
+            None => default,
+            Some(x) if *x.get_ref() >= 0 => *x.get_ref(),
+            Some(x) => {
+                v.err(x, &format!("{key}.{name}"), "a number of days, 0 or more");
+                default
+            }
+        };
+        let warning = days(self, t.warning_days.as_ref(), "warning_days", 21);
+        let critical = days(self, t.critical_days.as_ref(), "critical_days", 7);
+        if critical > warning {
+            if let Some(c) = &t.critical_days {
+                self.err(
+                    c,
+                    &format!("{key}.critical_days"),
+                    format!("critical_days ({critical}) must not be above warning_days ({warning})"),
+                );
+            }
+        }
+        let ca_file = t
+            .ca_file
+            .as_ref()
+            .and_then(|c| self.file(global, c, &format!("{key}.ca_file")));
+        Some(TlsSpec {
+            sni: t
+                .sni
+                .map(Spanned::into_inner)
+                .unwrap_or_else(|| host.clone()),
+            host,
+            port,
+            days_left: Thresholds {
+                warning: Some(warning),
+                critical: Some(critical),
+            },
+            ca_file,
+            timeout,
+        })
+    }
+
+    fn agent(
+        &mut self,
+        global: &Global,
+        raw: Spanned<RawAgent>,
+        timeout: Duration,
+        key: &str,
+    ) -> Option<AgentSpec> {
+        let a = raw.into_inner();
+        let url = self.url(&a.url, &format!("{key}.url"), &["http", "https"]);
+        let token = a
+            .token
+            .get_ref()
+            .load(&global.base)
+            .map_err(|e| self.err(&a.token, &format!("{key}.token"), e.to_string()))
+            .ok();
+        let ca_file = a
+            .ca_file
+            .as_ref()
+            .and_then(|c| self.file(global, c, &format!("{key}.ca_file")));
+        let mut pair = |w: Option<&Spanned<f64>>, c: Option<&Spanned<f64>>, name: &str, dw, dc| {
+            let t = Thresholds {
+                warning: Some(self.percent(w, &format!("{key}.{name}_warning"), dw)),
+                critical: Some(self.percent(c, &format!("{key}.{name}_critical"), dc)),
+            };
+            if t.warning > t.critical {
+                if let Some(w) = w {
+                    self.err(
+                        w,
+                        &format!("{key}.{name}_warning"),
+                        format!("{name}_warning must not be above {name}_critical"),
+                    );
+                }
+            }
+            t
+        };
+        let disk = pair(a.disk_warning.as_ref(), a.disk_critical.as_ref(), "disk", 85.0, 95.0);
+        let inodes = pair(
+            a.inode_warning.as_ref(),
+            a.inode_critical.as_ref(),
+            "inode",
+            85.0,
+            95.0,
+        );
+        let quota = pair(
+            a.quota_warning.as_ref(),
+            a.quota_critical.as_ref(),
+            "quota",
+            85.0,
+            95.0,
+        );
+        let forecast = if a.forecast == Some(false) {
+            None
+        } else {
+            Some(Forecast {
+                window: self.duration_or(
+                    a.forecast_window.as_ref(),
+                    &format!("{key}.forecast_window"),
+                    6 * 3600,
+                ),
+                warning_within: self.duration_or(
+                    a.forecast_warning.as_ref(),
+                    &format!("{key}.forecast_warning"),
+                    3 * 86400,
+                ),
+                critical_within: self
+                    .opt_duration(a.forecast_critical.as_ref(), &format!("{key}.forecast_critical")),
+            })
+        };
+        Some(AgentSpec {
+            url: url?,
+            token: token?,
+            ca_file,
+            timeout,
+            disk,
+            inodes,
+            quota,
+            mounts: a.mounts,
+            accounts: a.accounts,
+            forecast,
+        })
+    }
+}
+
+/// Record values as written by people, normalised like answers: names lower-case without the
+/// trailing dot (the last word of MX/NS/CNAME values), whitespace collapsed.
+fn normalise_record(s: &str) -> String {
+    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.contains('"') {
+        return collapsed;
+    }
+    collapsed
+        .split(' ')
+        .map(|w| w.trim_end_matches('.').to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `1MiB`, `64KiB`, `10MB`, `512` (bytes).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        "tb" => 1_000_000_000_000,
+        "tib" | "t" => 1 << 40,
+        _ => return None,
+    };
+    let v = n * mult as f64;
+    (v.is_finite() && v >= 0.0).then_some(v as u64)
+}
+
+/// Counts for the one-line summary of `forewarn validate`.
+pub fn summary(config: &Config) -> String {
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &config.checks {
+        *by_kind.entry(c.spec.kind().as_str()).or_default() += 1;
+    }
+    let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let files: HashSet<&Path> = config.customers.iter().map(|c| c.file.as_path()).collect();
+    format!(
+        "{}: ok — {} customers, {} checks ({}) in {} files",
+        config.path.display(),
+        config.customers.len(),
+        config.checks.len(),
+        if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") },
+        files.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1MiB"), Some(1 << 20));
+        assert_eq!(parse_size("64 KiB"), Some(65536));
+        assert_eq!(parse_size("10MB"), Some(10_000_000));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("lots"), None);
+    }
+
+    #[test]
+    fn records_are_normalised() {
+        assert_eq!(normalise_record("10  Mail.Example.COM."), "10 mail.example.com");
+        assert_eq!(normalise_record("0 issue \"ca.example\""), "0 issue \"ca.example\"");
+    }
+
+    #[test]
+    fn emails() {
+        assert!(is_email("ops@acme.example"));
+        assert!(!is_email("ops.acme.example"));
+        assert!(!is_email("ops@localhost"));
+    }
+}

@@ -33,6 +33,8 @@ pub struct HttpSpec {
     pub follow_redirects: bool,
     /// TLS verification; on unless the check turns it off.
     pub verify_tls: bool,
+    /// Verify the server against this CA file instead of the system roots.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Statuses that pass; never empty (default `2xx`, `3xx` when redirects are not followed).
     pub expect_status: Vec<StatusMatch>,
     pub body_contains: Vec<String>,

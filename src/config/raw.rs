@@ -1,0 +1,199 @@
+//! Raw configuration: serde structs exactly as written in the files. `deny_unknown_fields`
+//! everywhere; values that need parsing (durations, URLs, cron) stay `Spanned<String>` here so
+//! the validation step can point at them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use crate::secret::SecretRef;
+
+type S<T> = Spanned<T>;
+
+/// `forewarn.toml`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawGlobal {
+    /// `sqlite://data/forewarn.db` (default) or `postgres://…`.
+    pub database: Option<S<String>>,
+    /// Address the server listens on, e.g. `127.0.0.1:8080`.
+    pub listen: Option<S<String>>,
+    /// How customers and staff reach this server, for links in mails.
+    pub public_url: Option<S<String>>,
+    pub checks_dir: Option<S<String>>,
+    pub playbooks_dir: Option<S<String>>,
+    #[serde(default)]
+    pub scheduler: RawScheduler,
+    #[serde(default)]
+    pub history: RawHistory,
+    #[serde(default)]
+    pub web: RawWeb,
+    /// Named DNS resolvers checks can refer to: `local = "127.0.0.1:53"`.
+    #[serde(default)]
+    pub resolvers: BTreeMap<String, S<String>>,
+    /// Placeholder for the notifications issue: accepted and kept, not used yet.
+    pub mail: Option<RawMail>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawScheduler {
+    pub max_concurrency: Option<S<i64>>,
+    pub per_host_concurrency: Option<S<i64>>,
+    pub default_interval: Option<S<String>>,
+    pub default_timeout: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawHistory {
+    /// How long raw results are kept.
+    pub raw: Option<S<String>>,
+    /// How long hourly rollups are kept.
+    pub rollups: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    /// The token staff use to log in to the dashboard and call the API.
+    pub staff_token: Option<S<SecretRef>>,
+    /// Protect `/metrics` with the staff token too (default false: scrapers usually run inside).
+    pub metrics_require_token: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMail {
+    pub from: Option<S<String>>,
+    pub smtp_url: Option<S<String>>,
+    pub password: Option<S<SecretRef>>,
+    pub outbox_dir: Option<S<String>>,
+}
+
+/// A file in `checks/` has two top-level keys: `[customer]` and `[[check]]`. They are
+/// deserialised one by one (see `config::load`) so that one broken check does not hide the
+/// errors of the others.
+pub const CUSTOMER_FILE_KEYS: [&str; 2] = ["customer", "check"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomer {
+    pub id: S<String>,
+    pub name: S<String>,
+    #[serde(default)]
+    pub contacts: Vec<S<String>>,
+    pub language: Option<S<String>>,
+    pub tier: Option<S<String>>,
+    #[serde(default)]
+    pub servers: Vec<S<String>>,
+}
+
+/// One `[[check]]`: common fields plus exactly one kind table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    pub id: S<String>,
+    pub name: Option<S<String>>,
+    /// One of the customer's servers, for grouping failures that share a cause.
+    pub server: Option<S<String>>,
+    pub interval: Option<S<String>>,
+    pub cron: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub http: Option<S<RawHttp>>,
+    pub dns: Option<S<RawDns>>,
+    pub tls: Option<S<RawTls>>,
+    pub agent: Option<S<RawAgent>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub url: S<String>,
+    pub method: Option<S<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, S<String>>,
+    pub body: Option<String>,
+    pub follow_redirects: Option<bool>,
+    pub verify_tls: Option<bool>,
+    pub ca_file: Option<S<String>>,
+    /// Codes or classes: `[200, 301]`, `["2xx"]`.
+    pub expect_status: Option<Vec<S<StatusLit>>>,
+    #[serde(default)]
+    pub body_contains: Vec<String>,
+    #[serde(default)]
+    pub body_not_contains: Vec<String>,
+    #[serde(default)]
+    pub body_regex: Vec<S<String>>,
+    /// Header name → regex the value must match.
+    #[serde(default)]
+    pub expect_headers: BTreeMap<String, S<String>>,
+    pub latency_warning: Option<S<String>>,
+    pub latency_critical: Option<S<String>>,
+    pub max_body: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    pub name: S<String>,
+    #[serde(rename = "type")]
+    pub record_type: Option<S<String>>,
+    /// The answer must be exactly this set.
+    pub expect: Option<Vec<String>>,
+    /// The answer must contain these values.
+    pub contains: Option<Vec<String>>,
+    /// A name from `[resolvers]` in forewarn.toml, or `ip` / `ip:port`.
+    pub resolver: Option<S<String>>,
+    pub latency_warning: Option<S<String>>,
+    pub latency_critical: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub host: S<String>,
+    pub port: Option<S<i64>>,
+    pub sni: Option<S<String>>,
+    pub warning_days: Option<S<i64>>,
+    pub critical_days: Option<S<i64>>,
+    pub ca_file: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    pub url: S<String>,
+    pub token: S<SecretRef>,
+    pub ca_file: Option<S<String>>,
+    pub disk_warning: Option<S<f64>>,
+    pub disk_critical: Option<S<f64>>,
+    pub inode_warning: Option<S<f64>>,
+    pub inode_critical: Option<S<f64>>,
+    pub quota_warning: Option<S<f64>>,
+    pub quota_critical: Option<S<f64>>,
+    #[serde(default)]
+    pub mounts: Vec<String>,
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// `false` turns the time-to-full forecast off.
+    pub forecast: Option<bool>,
+    pub forecast_window: Option<S<String>>,
+    pub forecast_warning: Option<S<String>>,
+    pub forecast_critical: Option<S<String>>,
+}
+
+/// An expected HTTP status as written: `200` or `"2xx"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StatusLit {
+    Code(i64),
+    Class(String),
+}
+
+/// Paths written in config are relative to the file that names them.
+pub fn resolve_path(base: &std::path::Path, p: &str) -> PathBuf {
+    base.join(p)
+}

@@ -1,0 +1,163 @@
+//! Prometheus metrics. One place defines each series; the code that logs an event counts it
+//! through these handles. Labels stay low-cardinality: kind and status, never a check id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::probe::{Kind, Status};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindStatus {
+    pub kind: &'static str,
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: &'static str,
+}
+
+/// The process's metrics. Cheap to clone (handles are shared).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    results: Family<KindStatus, Counter>,
+    probe_duration: Family<KindLabel, Histogram>,
+    schedule_lag: Histogram,
+    checks_configured: Family<KindLabel, Gauge>,
+    skipped_overlap: Counter,
+    in_flight: Gauge,
+    store_batches: Counter,
+    store_errors: Counter,
+}
+
+/// Probe latency buckets, seconds: 5 ms … 30 s.
+const PROBE_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Schedule lag buckets, seconds: 1 ms … 60 s.
+const LAG_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0,
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("forewarn");
+        let results = Family::<KindStatus, Counter>::default();
+        registry.register(
+            "check_results",
+            "Check results by probe kind and status",
+            results.clone(),
+        );
+        let probe_duration =
+            Family::<KindLabel, Histogram>::new_with_constructor(|| Histogram::new(PROBE_BUCKETS));
+        registry.register(
+            "probe_duration_seconds",
+            "Probe wall time, connect to last byte",
+            probe_duration.clone(),
+        );
+        let schedule_lag = Histogram::new(LAG_BUCKETS);
+        registry.register(
+            "schedule_lag_seconds",
+            "Actual minus planned start of a check run",
+            schedule_lag.clone(),
+        );
+        let checks_configured = Family::<KindLabel, Gauge>::default();
+        registry.register(
+            "checks_configured",
+            "Checks in the loaded configuration, by kind",
+            checks_configured.clone(),
+        );
+        let skipped_overlap = Counter::default();
+        registry.register(
+            "check_runs_skipped_overlap",
+            "Runs skipped because the previous run of the same check was still going",
+            skipped_overlap.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register("checks_in_flight", "Checks running now", in_flight.clone());
+        let store_batches = Counter::default();
+        registry.register(
+            "store_batches",
+            "Result batches written to the store",
+            store_batches.clone(),
+        );
+        let store_errors = Counter::default();
+        registry.register(
+            "store_errors",
+            "Result batches the store failed to write",
+            store_errors.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            results,
+            probe_duration,
+            schedule_lag,
+            checks_configured,
+            skipped_overlap,
+            in_flight,
+            store_batches,
+            store_errors,
+        }
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    pub fn result(&self, kind: Kind, status: Status, probe_time: Duration, lag: Duration) {
+        self.results
+            .get_or_create(&KindStatus {
+                kind: kind.as_str(),
+                status: status.as_str(),
+            })
+            .inc();
+        self.probe_duration
+            .get_or_create(&KindLabel {
+                kind: kind.as_str(),
+            })
+            .observe(probe_time.as_secs_f64());
+        self.schedule_lag.observe(lag.as_secs_f64());
+    }
+
+    pub fn set_configured(&self, kind: Kind, n: usize) {
+        self.checks_configured
+            .get_or_create(&KindLabel {
+                kind: kind.as_str(),
+            })
+            .set(n as i64);
+    }
+
+    pub fn skipped_overlap(&self) {
+        self.skipped_overlap.inc();
+    }
+
+    pub fn in_flight(&self, delta: i64) {
+        self.in_flight.inc_by(delta);
+    }
+
+    pub fn store_batch(&self, ok: bool) {
+        if ok {
+            self.store_batches.inc();
+        } else {
+            self.store_errors.inc();
+        }
+    }
+}
