@@ -4,9 +4,9 @@
 
 pub mod agent;
 pub mod config;
+pub mod metrics;
 pub mod model;
 pub mod probe;
+pub mod scheduler;
 pub mod secret;
 pub mod store;
-pub mod metrics;
-pub mod scheduler;

@@ -214,7 +214,10 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
             v.err(
                 &l,
                 "listen",
-                format!("{:?} is not an address: write ip:port, e.g. 127.0.0.1:8080", l.get_ref()),
+                format!(
+                    "{:?} is not an address: write ip:port, e.g. 127.0.0.1:8080",
+                    l.get_ref()
+                ),
             );
             SocketAddr::from(([127, 0, 0, 1], 8080))
         }),
@@ -242,9 +245,14 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         ),
     };
     let default_interval = v
-        .duration_or(s.default_interval.as_ref(), "scheduler.default_interval", 60)
+        .duration_or(
+            s.default_interval.as_ref(),
+            "scheduler.default_interval",
+            60,
+        )
         .max(Duration::from_millis(1));
-    let default_timeout = v.duration_or(s.default_timeout.as_ref(), "scheduler.default_timeout", 10);
+    let default_timeout =
+        v.duration_or(s.default_timeout.as_ref(), "scheduler.default_timeout", 10);
     let history = HistoryConfig {
         raw: v.duration_or(raw.history.raw.as_ref(), "history.raw", 24 * 3600),
         rollups: v.duration_or(raw.history.rollups.as_ref(), "history.rollups", 400 * 86400),
@@ -267,7 +275,10 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
             v.err(
                 addr,
                 &format!("resolvers.{name}"),
-                format!("{:?} is not an address: write ip or ip:port", addr.get_ref()),
+                format!(
+                    "{:?} is not an address: write ip or ip:port",
+                    addr.get_ref()
+                ),
             );
         }
     }
@@ -539,7 +550,11 @@ fn build_check(
             .duration(i, &format!("{key}.interval"))
             .and_then(|d| {
                 if d < Duration::from_secs(1) {
-                    v.err(i, &format!("{key}.interval"), "interval must be at least 1s");
+                    v.err(
+                        i,
+                        &format!("{key}.interval"),
+                        "interval must be at least 1s",
+                    );
                     None
                 } else {
                     Some(d)
@@ -651,7 +666,8 @@ struct Validator<'a, 'b> {
 
 impl Validator<'_, '_> {
     fn err<T>(&mut self, at: &Spanned<T>, key: &str, message: impl Into<String>) {
-        self.diags.push(self.src.diag(Some(at.span()), key, message));
+        self.diags
+            .push(self.src.diag(Some(at.span()), key, message));
     }
 
     fn duration(&mut self, s: &Spanned<String>, key: &str) -> Option<Duration> {
@@ -788,7 +804,11 @@ impl Validator<'_, '_> {
                     self.err(
                         m,
                         &format!("{key}.method"),
-                        format!("unknown method {:?}: use one of {}", m.get_ref(), OK.join(", ")),
+                        format!(
+                            "unknown method {:?}: use one of {}",
+                            m.get_ref(),
+                            OK.join(", ")
+                        ),
                     );
                     None
                 }
@@ -910,7 +930,11 @@ impl Validator<'_, '_> {
                 self.err(
                     t,
                     &format!("{key}.type"),
-                    format!("unknown record type {:?}: use one of {}", t.get_ref(), all.join(", ")),
+                    format!(
+                        "unknown record type {:?}: use one of {}",
+                        t.get_ref(),
+                        all.join(", ")
+                    ),
                 );
                 None
             }),
@@ -1008,7 +1032,9 @@ impl Validator<'_, '_> {
                 self.err(
                     c,
                     &format!("{key}.critical_days"),
-                    format!("critical_days ({critical}) must not be above warning_days ({warning})"),
+                    format!(
+                        "critical_days ({critical}) must not be above warning_days ({warning})"
+                    ),
                 );
             }
         }
@@ -1067,7 +1093,13 @@ impl Validator<'_, '_> {
             }
             t
         };
-        let disk = pair(a.disk_warning.as_ref(), a.disk_critical.as_ref(), "disk", 85.0, 95.0);
+        let disk = pair(
+            a.disk_warning.as_ref(),
+            a.disk_critical.as_ref(),
+            "disk",
+            85.0,
+            95.0,
+        );
         let inodes = pair(
             a.inode_warning.as_ref(),
             a.inode_critical.as_ref(),
@@ -1096,8 +1128,10 @@ impl Validator<'_, '_> {
                     &format!("{key}.forecast_warning"),
                     3 * 86400,
                 ),
-                critical_within: self
-                    .opt_duration(a.forecast_critical.as_ref(), &format!("{key}.forecast_critical")),
+                critical_within: self.opt_duration(
+                    a.forecast_critical.as_ref(),
+                    &format!("{key}.forecast_critical"),
+                ),
             })
         };
         Some(AgentSpec {
@@ -1166,7 +1200,11 @@ pub fn summary(config: &Config) -> String {
         config.path.display(),
         config.customers.len(),
         config.checks.len(),
-        if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") },
+        if kinds.is_empty() {
+            "none".to_owned()
+        } else {
+            kinds.join(", ")
+        },
         files.len()
     )
 }
@@ -1186,8 +1224,14 @@ mod tests {
 
     #[test]
     fn records_are_normalised() {
-        assert_eq!(normalise_record("10  Mail.Example.COM."), "10 mail.example.com");
-        assert_eq!(normalise_record("0 issue \"ca.example\""), "0 issue \"ca.example\"");
+        assert_eq!(
+            normalise_record("10  Mail.Example.COM."),
+            "10 mail.example.com"
+        );
+        assert_eq!(
+            normalise_record("0 issue \"ca.example\""),
+            "0 issue \"ca.example\""
+        );
     }
 
     #[test]

@@ -48,5 +48,10 @@ impl AgentClients {
 
 pub async fn probe(spec: &AgentSpec, _clients: &AgentClients) -> Outcome {
     let _ = spec;
-    Outcome::failed(Status::Unknown, "agent probe not implemented", Duration::ZERO, Default::default())
+    Outcome::failed(
+        Status::Unknown,
+        "agent probe not implemented",
+        Duration::ZERO,
+        Default::default(),
+    )
 }

@@ -83,5 +83,10 @@ pub struct Resolvers {}
 
 pub async fn probe(spec: &DnsSpec, _resolvers: &Resolvers) -> Outcome {
     let _ = spec;
-    Outcome::failed(Status::Unknown, "dns probe not implemented", Duration::ZERO, Default::default())
+    Outcome::failed(
+        Status::Unknown,
+        "dns probe not implemented",
+        Duration::ZERO,
+        Default::default(),
+    )
 }

@@ -57,5 +57,10 @@ impl HttpClients {
 
 pub async fn probe(spec: &HttpSpec, _clients: &HttpClients) -> Outcome {
     let _ = spec;
-    Outcome::failed(Status::Unknown, "http probe not implemented", Duration::ZERO, Default::default())
+    Outcome::failed(
+        Status::Unknown,
+        "http probe not implemented",
+        Duration::ZERO,
+        Default::default(),
+    )
 }

@@ -33,7 +33,12 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Ok, Status::Warning, Status::Critical, Status::Unknown];
+    pub const ALL: [Status; 4] = [
+        Status::Ok,
+        Status::Warning,
+        Status::Critical,
+        Status::Unknown,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -70,7 +75,11 @@ impl Status {
     }
 
     pub fn worst(self, other: Status) -> Status {
-        if other.rank() > self.rank() { other } else { self }
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
     }
 
     pub fn is_ok(self) -> bool {

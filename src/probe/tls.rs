@@ -29,5 +29,10 @@ impl TlsContext {
 
 pub async fn probe(spec: &TlsSpec, _ctx: &TlsContext) -> Outcome {
     let _ = spec;
-    Outcome::failed(Status::Unknown, "tls probe not implemented", Duration::ZERO, Default::default())
+    Outcome::failed(
+        Status::Unknown,
+        "tls probe not implemented",
+        Duration::ZERO,
+        Default::default(),
+    )
 }

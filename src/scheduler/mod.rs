@@ -132,12 +132,9 @@ impl Clock {
 /// the same phase, different checks spread evenly.
 pub fn jitter(id: &CheckId, interval: Duration) -> Duration {
     // FNV-1a: stable across builds and Rust versions, unlike `DefaultHasher`.
-    let hash = id
-        .as_str()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     let nanos = interval.as_nanos().max(1) as u64;
     Duration::from_nanos(hash % nanos)
 }
@@ -318,7 +315,10 @@ async fn run_loop(
             }
         }
     }
-    tracing::info!(in_flight = in_flight.len(), "scheduler stopping; waiting for runs in flight");
+    tracing::info!(
+        in_flight = in_flight.len(),
+        "scheduler stopping; waiting for runs in flight"
+    );
     while in_flight.join_next().await.is_some() {}
 }
 
@@ -333,7 +333,12 @@ async fn run_one(
     planned_at: DateTime<Utc>,
 ) {
     let _host_permit = host.acquire_owned().await.expect("never closed");
-    let _global_permit = shared.global.clone().acquire_owned().await.expect("never closed");
+    let _global_permit = shared
+        .global
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("never closed");
     let result = execute(&check, &shared.ctx, planned_at).await;
     running.store(false, Ordering::Release);
     drop((_host_permit, _global_permit));
@@ -415,6 +420,9 @@ mod tests {
             buckets[(j.as_secs() / 6) as usize] += 1;
         }
         // Each tenth of the interval holds roughly a tenth of the checks.
-        assert!(buckets.iter().all(|n| (800..1200).contains(n)), "{buckets:?}");
+        assert!(
+            buckets.iter().all(|n| (800..1200).contains(n)),
+            "{buckets:?}"
+        );
     }
 }

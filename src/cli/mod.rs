@@ -1,0 +1,244 @@
+//! The command line: `forewarn serve | validate | check list | check run | agent | demo | bench`.
+
+pub mod table;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config};
+use crate::probe::{self, ProbeContext};
+
+#[derive(Parser, Debug)]
+#[command(name = "forewarn", version, about = "Proactive customer-success monitoring for hosting companies")]
+pub struct Cli {
+    /// The global configuration file.
+    #[arg(long, global = true, env = "FOREWARN_CONFIG", default_value = config::DEFAULT_CONFIG_FILE)]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the scheduler, the store and the web server.
+    Serve,
+    /// Load every configuration file and report every problem (exit 1), or a summary (exit 0).
+    Validate,
+    /// List or run checks.
+    #[command(subcommand)]
+    Check(CheckCommand),
+    /// Run the host agent on a customer server.
+    Agent {
+        /// The agent's configuration file.
+        #[arg(long = "agent-config", default_value = "agent.toml")]
+        agent_config: PathBuf,
+    },
+    /// Start a simulated customer fleet on loopback and monitor it.
+    Demo {
+        /// Port of the web server (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Where the demo writes its configuration and database (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Measure probing throughput, CPU per check, schedule lag and memory.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckCommand {
+    /// List the configured checks.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one check now and print every condition's result. Exit code: 0 OK, 1 WARNING,
+    /// 2 CRITICAL, 3 UNKNOWN.
+    Run {
+        check_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Sets up logging on stderr. `RUST_LOG` overrides the default level (info).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Loads the configuration or prints every problem and returns the exit code.
+pub fn load_config(path: &Path) -> Result<Config, ExitCode> {
+    config::load(path).map_err(|diags| {
+        eprint!("{diags}");
+        eprintln!(
+            "{} problem{} found; fix them and run `forewarn validate` again",
+            diags.len(),
+            if diags.len() == 1 { "" } else { "s" }
+        );
+        ExitCode::from(1)
+    })
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    probe::install_crypto_provider();
+    match cli.command {
+        Command::Validate => Ok(match load_config(&cli.config) {
+            Ok(config) => {
+                println!("{}", config::summary(&config));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        }),
+        Command::Check(CheckCommand::List { json }) => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            check_list(&config, json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check(CheckCommand::Run { check_id, json }) => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            check_run(&config, &check_id, json).await
+        }
+        Command::Serve => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            crate::server::serve(config, cli.config.clone(), crate::server::shutdown_signal())
+                .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agent { agent_config } => {
+            let config = match crate::agent::load_config(&agent_config) {
+                Ok(c) => c,
+                Err(diags) => {
+                    eprint!("{diags}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            crate::agent::run(config, crate::server::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { port, dir } => {
+            crate::demo::run(port, dir).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            crate::bench::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check_list(config: &Config, json: bool) {
+    if json {
+        let items: Vec<serde_json::Value> = config
+            .checks
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id,
+                    "customer": c.customer,
+                    "name": c.name,
+                    "kind": c.spec.kind(),
+                    "target": c.spec.target(),
+                    "schedule": c.schedule.describe(),
+                    "server": c.server,
+                    "defined_at": c.defined_at,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).expect("json values serialise")
+        );
+        return;
+    }
+    let rows: Vec<Vec<String>> = config
+        .checks
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.to_string(),
+                c.customer.to_string(),
+                c.spec.kind().to_string(),
+                c.schedule.describe(),
+                c.spec.target(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(&["CHECK", "CUSTOMER", "KIND", "SCHEDULE", "TARGET"], &rows)
+    );
+    println!("{} checks", rows.len());
+}
+
+async fn check_run(config: &Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(check) = config.checks.iter().find(|c| c.id.as_str() == id) else {
+        eprintln!("no check {id:?}; `forewarn check list` shows the ids");
+        return Ok(ExitCode::from(3));
+    };
+    let ctx = ProbeContext::new().context("setting up probes")?;
+    let result = crate::scheduler::execute(check, &ctx, chrono::Utc::now()).await;
+    let outcome = &result.outcome;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!(
+            "{} {} — {} ({})",
+            outcome.status.as_str().to_uppercase(),
+            check.id,
+            outcome.message,
+            probe::fmt_latency(outcome.latency)
+        );
+        if !outcome.conditions.is_empty() {
+            let rows: Vec<Vec<String>> = outcome
+                .conditions
+                .iter()
+                .map(|c| {
+                    vec![
+                        if c.passed { "pass".into() } else { c.severity.as_str().to_uppercase() },
+                        c.condition.clone(),
+                        c.actual.clone(),
+                    ]
+                })
+                .collect();
+            print!("{}", table::render(&["RESULT", "CONDITION", "ACTUAL"], &rows));
+        }
+        for (k, v) in &outcome.details {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("  {k}: {v}");
+        }
+    }
+    Ok(ExitCode::from(outcome.status.exit_code() as u8))
+}

@@ -1,0 +1,210 @@
+//! `forewarn serve`: wires config, store, scheduler, recorder and web together, reloads on
+//! SIGHUP and shuts down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::{self, Config};
+use crate::metrics::Metrics;
+use crate::probe::ProbeContext;
+use crate::scheduler::recorder::Recorder;
+use crate::scheduler::{self, Limits, SchedulerHandle};
+use crate::store::Store;
+use crate::web;
+
+/// A server that is running; `shutdown` stops it in order.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub scheduler: SchedulerHandle,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    scheduler_task: tokio::task::JoinHandle<()>,
+    writer_task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops planning checks, lets runs in flight finish and their results reach the store,
+    /// then stops the web server.
+    pub async fn shutdown(self) {
+        self.scheduler.stop();
+        let _ = self.scheduler_task.await;
+        // The scheduler held the last recorder; the writer drains its queue and ends.
+        let _ = self.writer_task.await;
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        tracing::info!("forewarn stopped");
+    }
+}
+
+/// Starts everything on `listener` (already bound, so tests and the demo can use port 0).
+pub async fn start(
+    config: Config,
+    config_path: PathBuf,
+    listener: TcpListener,
+) -> anyhow::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let store = crate::store::open(&config.database)
+        .await
+        .with_context(|| format!("opening the database {}", config.database))?;
+    let metrics = Metrics::new();
+    let ctx = ProbeContext::new().context("setting up probes")?;
+    let (recorder, writer_task) = Recorder::spawn(store.clone(), metrics.clone());
+    let (scheduler, scheduler_task) = scheduler::spawn(
+        config.checks.clone(),
+        Limits {
+            max_concurrency: config.scheduler.max_concurrency,
+            per_host_concurrency: config.scheduler.per_host_concurrency,
+        },
+        ctx,
+        Arc::new(recorder),
+        metrics.clone(),
+    );
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let shared_config = Arc::new(std::sync::RwLock::new(Arc::new(config)));
+    let app = web::router(web::AppState::new(
+        store.clone(),
+        metrics.clone(),
+        shared_config.clone(),
+    ));
+    let mut tasks = Vec::new();
+    {
+        let mut stop_rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "web server failed");
+            }
+        }));
+    }
+    tasks.push(tokio::spawn(prune_loop(
+        store.clone(),
+        shared_config.clone(),
+        stop_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(reload_on_sighup(
+        config_path,
+        scheduler.clone(),
+        shared_config,
+        stop_rx,
+    )));
+    tracing::info!(%addr, "forewarn listening");
+    Ok(RunningServer {
+        addr,
+        store,
+        scheduler,
+        stop,
+        tasks,
+        scheduler_task,
+        writer_task,
+    })
+}
+
+/// `forewarn serve`: start, wait for the signal, stop.
+pub async fn serve(
+    config: Config,
+    config_path: PathBuf,
+    signal: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another forewarn running? change `listen` in forewarn.toml)",
+                config.listen
+            )
+        })?;
+    if config.web.staff_token.is_none() {
+        tracing::warn!(
+            "no web.staff_token configured: the dashboard and API refuse every login until one is set"
+        );
+    }
+    let server = start(config, config_path, listener).await?;
+    signal.await;
+    tracing::info!("shutting down: letting checks in flight finish");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}
+
+/// On SIGHUP, reload every file; on success swap the checks in, on failure keep running with
+/// the old configuration and log every problem.
+async fn reload_on_sighup(
+    path: PathBuf,
+    scheduler: SchedulerHandle,
+    shared: Arc<std::sync::RwLock<Arc<Config>>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP; configuration reload is off");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match config::load(&path) {
+            Ok(new) => {
+                tracing::info!(checks = new.checks.len(), "configuration reloaded");
+                scheduler.reload(new.checks.clone());
+                *shared.write().expect("not poisoned") = Arc::new(new);
+            }
+            Err(diags) => {
+                for d in &diags.0 {
+                    tracing::error!(problem = %d, "configuration reload refused");
+                }
+                tracing::error!(
+                    problems = diags.len(),
+                    "keeping the previous configuration; fix the files and send SIGHUP again"
+                );
+            }
+        }
+    }
+}
+
+/// Drops raw results and rollups older than the history windows, every ten minutes.
+async fn prune_loop(
+    store: Arc<dyn Store>,
+    shared: Arc<std::sync::RwLock<Arc<Config>>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let history = shared.read().expect("not poisoned").history.clone();
+        let now = chrono::Utc::now();
+        let raw_before = now - chrono::Duration::from_std(history.raw).unwrap_or_default();
+        let rollups_before = now - chrono::Duration::from_std(history.rollups).unwrap_or_default();
+        match store.prune(raw_before, rollups_before).await {
+            Ok(stats) => tracing::debug!(?stats, "history pruned"),
+            Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),
+        }
+    }
+}

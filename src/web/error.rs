@@ -1,0 +1,51 @@
+//! One error type for the web layer: maps to a status code, never shows internals to a client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("not found")]
+    NotFound,
+    /// API call without a valid staff token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// A page for people without a session: send them to the login page.
+    #[error("login required")]
+    LoginRequired,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::NotFound => (
+                StatusCode::NOT_FOUND,
+                Json(serde_json::json!({"error": "not found"})),
+            )
+                .into_response(),
+            WebError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", "Bearer")],
+                Json(serde_json::json!({
+                    "error": "unauthorized: send Authorization: Bearer <staff token>"
+                })),
+            )
+                .into_response(),
+            WebError::LoginRequired => Redirect::to("/login").into_response(),
+            WebError::Store(e) => {
+                // Logged in full here; the client only learns that it failed.
+                tracing::error!(error = %e, "store error while serving a request");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(serde_json::json!({"error": "internal error; see the server log"})),
+                )
+                    .into_response()
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The web layer: the staff dashboard (server-rendered HTML), the JSON API, `/metrics` and
+//! `/healthz`. Only this module knows HTML.
+//!
+//! Staff log in with the configured staff token; the session lives in an HttpOnly,
+//! SameSite=Strict cookie. The API takes the same token as `Authorization: Bearer`.
+
+mod auth;
+mod error;
+mod pages;
+
+use std::sync::{Arc, RwLock};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::model::CheckId;
+use crate::store::Store;
+
+pub use error::WebError;
+
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<dyn Store>,
+    metrics: Metrics,
+    config: Arc<RwLock<Arc<Config>>>,
+    sessions: Arc<auth::Sessions>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, metrics: Metrics, config: Arc<RwLock<Arc<Config>>>) -> Self {
+        AppState {
+            store,
+            metrics,
+            config,
+            sessions: Arc::new(auth::Sessions::default()),
+        }
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.config.read().expect("not poisoned").clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::overview))
+        .route("/checks/{id}", get(pages::check_page))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/api/v1/checks", get(api_checks))
+        .route("/api/v1/checks/{id}", get(api_check))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { WebError::NotFound })
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.states().await {
+        Ok(states) => Json(serde_json::json!({
+            "status": "ok",
+            "checks_configured": state.config().checks.len(),
+            "checks_with_state": states.len(),
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: store unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "store unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if state.config().web.metrics_require_token && !auth::bearer_ok(&state, &headers) {
+        return WebError::Unauthorized.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/checks`: every configured check with its current state.
+async fn api_checks(
+    State(state): State<AppState>,
+    _staff: auth::ApiStaff,
+) -> Result<Response, WebError> {
+    let config = state.config();
+    let states = state.store.states().await?;
+    let by_id: std::collections::HashMap<_, _> =
+        states.into_iter().map(|s| (s.check_id.clone(), s)).collect();
+    let items: Vec<serde_json::Value> = config
+        .checks
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "id": c.id,
+                "customer": c.customer,
+                "name": c.name,
+                "kind": c.spec.kind(),
+                "target": c.spec.target(),
+                "schedule": c.schedule.describe(),
+                "state": by_id.get(&c.id),
+            })
+        })
+        .collect();
+    Ok(Json(items).into_response())
+}
+
+/// `GET /api/v1/checks/{id}`: state and the last 50 results.
+async fn api_check(
+    State(state): State<AppState>,
+    _staff: auth::ApiStaff,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = CheckId::parse(&id).map_err(|_| WebError::NotFound)?;
+    let config = state.config();
+    let check = config
+        .checks
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or(WebError::NotFound)?;
+    let current = state.store.state(&id).await?;
+    let recent = state.store.recent_results(&id, 50).await?;
+    Ok(Json(serde_json::json!({
+        "id": check.id,
+        "customer": check.customer,
+        "name": check.name,
+        "kind": check.spec.kind(),
+        "target": check.spec.target(),
+        "state": current,
+        "recent": recent,
+    }))
+    .into_response())
+}
