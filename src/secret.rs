@@ -38,11 +38,47 @@ impl fmt::Display for Secret {
 }
 
 /// Where a secret comes from, as written in config: `{ env = "NAME" }` or `{ file = "path" }`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+/// A secret written inline is refused with a message that says how to write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
     Env(String),
     File(std::path::PathBuf),
+}
+
+const SECRET_HOW: &str = "write { env = \"NAME\" } or { file = \"path\" }; secrets are never written inline";
+
+impl<'de> serde::Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SecretRef;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(SECRET_HOW)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SecretRef, E> {
+                Err(E::custom(format!("a secret written inline: {SECRET_HOW}")))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
+                use serde::de::Error;
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(A::Error::custom(SECRET_HOW));
+                };
+                let value: String = map.next_value()?;
+                if map.next_key::<String>()?.is_some() {
+                    return Err(A::Error::custom(format!("only one source: {SECRET_HOW}")));
+                }
+                match key.as_str() {
+                    "env" => Ok(SecretRef::Env(value)),
+                    "file" => Ok(SecretRef::File(value.into())),
+                    other => Err(A::Error::custom(format!("unknown secret source `{other}`: {SECRET_HOW}"))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,326 @@
+//! `forewarn validate` and config loading: every mistake is reported with file:line:column,
+//! key path and what is wrong; one bad check never hides another's error.
+
+use std::path::Path;
+use std::process::Command;
+
+use forewarn::config;
+
+const GLOBAL: &str = r#"
+database = "sqlite://data/test.db"
+listen = "127.0.0.1:0"
+[resolvers]
+local = "127.0.0.1:5353"
+"#;
+
+const CUSTOMER: &str = r#"[customer]
+id = "acme"
+name = "Acme"
+contacts = ["ops@acme.example"]
+servers = ["web-01"]
+"#;
+
+/// Writes `forewarn.toml` and `checks/<name>` files into a temp dir.
+fn fixture(global: &str, checks: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("forewarn.toml"), global).unwrap();
+    std::fs::create_dir(dir.path().join("checks")).unwrap();
+    for (name, text) in checks {
+        std::fs::write(dir.path().join("checks").join(name), text).unwrap();
+    }
+    dir
+}
+
+/// Loads a fixture and asserts that every expected fragment appears in the diagnostics, and
+/// that there are exactly `count` of them.
+fn check_errors(checks_file: &str, count: usize, expected: &[&str]) {
+    let dir = fixture(GLOBAL, &[("acme.toml", checks_file)]);
+    let err = config::load(&dir.path().join("forewarn.toml"))
+        .err()
+        .unwrap_or_else(|| panic!("expected errors, config loaded:\n{checks_file}"));
+    let text = err.to_string();
+    for e in expected {
+        assert!(text.contains(e), "missing {e:?} in:\n{text}");
+    }
+    assert_eq!(err.len(), count, "wrong number of problems:\n{text}");
+}
+
+fn check_ok(checks_file: &str) -> config::Config {
+    let dir = fixture(GLOBAL, &[("acme.toml", checks_file)]);
+    config::load(&dir.path().join("forewarn.toml"))
+        .unwrap_or_else(|e| panic!("expected a valid config, got:\n{e}"))
+}
+
+#[test]
+fn a_valid_file_of_every_kind_loads() {
+    let cfg = check_ok(&format!(
+        r#"{CUSTOMER}
+[[check]]
+id = "web"
+interval = "30s"
+[check.http]
+url = "https://shop.example/"
+expect_status = [200, "3xx"]
+latency_warning = "500ms"
+
+[[check]]
+id = "dns"
+cron = "*/5 * * * *"
+[check.dns]
+name = "shop.example."
+type = "mx"
+contains = ["10 Mail.Shop.Example."]
+resolver = "local"
+
+[[check]]
+id = "cert"
+[check.tls]
+host = "shop.example"
+
+[[check]]
+id = "disk"
+[check.agent]
+url = "http://127.0.0.1:9187/"
+token = {{ env = "PATH" }}
+"#
+    ));
+    assert_eq!(cfg.checks.len(), 4);
+    assert_eq!(cfg.customers[0].id.as_str(), "acme");
+    let summary = config::summary(&cfg);
+    assert!(summary.contains("1 customers, 4 checks (1 agent, 1 dns, 1 http, 1 tls)"), "{summary}");
+}
+
+#[test]
+fn an_unknown_key_names_file_line_and_key() {
+    check_errors(
+        &format!(
+            "{CUSTOMER}\n[[check]]\nid = \"web\"\nintervall = \"30s\"\n[check.http]\nurl = \"http://x.example/\"\n"
+        ),
+        1,
+        &["acme.toml:9:1", "check[0]", "unknown field `intervall`"],
+    );
+}
+
+#[test]
+fn a_bad_duration_is_located() {
+    check_errors(
+        &format!(
+            "{CUSTOMER}\n[[check]]\nid = \"web\"\ninterval = \"5 minutes please\"\n[check.http]\nurl = \"http://x.example/\"\n"
+        ),
+        1,
+        &["acme.toml:9:12", "check[web].interval", "bad duration"],
+    );
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let text = format!(
+        r#"{CUSTOMER}
+[[check]]
+id = "a"
+interval = "soon"
+[check.http]
+url = "not a url"
+
+[[check]]
+id = "b"
+cron = "*/5 * *"
+[check.dns]
+name = "x.example"
+resolver = "nowhere"
+
+[[check]]
+id = "c"
+[check.tls]
+host = "x.example"
+port = 70000
+warning_days = 3
+critical_days = 10
+
+[[check]]
+id = "d"
+colour = "red"
+[check.http]
+url = "http://x.example/"
+"#
+    );
+    check_errors(
+        &text,
+        7,
+        &[
+            "acme.toml:9:12: check[a].interval: bad duration",
+            "acme.toml:11:7: check[a].http.url: bad URL",
+            "acme.toml:15:8: check[b].cron: bad cron expression",
+            "acme.toml:18:12: check[b].dns.resolver: unknown resolver \"nowhere\"",
+            "acme.toml:24:8: check[c].tls.port: a port from 1 to 65535",
+            "check[c].tls.critical_days",
+            "unknown field `colour`",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_check_ids_point_at_the_first_definition() {
+    let dir = fixture(
+        GLOBAL,
+        &[
+            (
+                "a.toml",
+                &format!("{CUSTOMER}\n[[check]]\nid = \"web\"\n[check.http]\nurl = \"http://x.example/\"\n"),
+            ),
+            (
+                "b.toml",
+                "[customer]\nid = \"beta\"\nname = \"Beta\"\n\n[[check]]\nid = \"web\"\n[check.http]\nurl = \"http://y.example/\"\n",
+            ),
+        ],
+    );
+    let err = config::load(&dir.path().join("forewarn.toml")).unwrap_err().to_string();
+    assert!(err.contains("b.toml:5:1: check.id: duplicate check id \"web\""), "{err}");
+    assert!(err.contains("a.toml:8"), "{err}");
+}
+
+#[test]
+fn a_check_needs_exactly_one_probe_table() {
+    check_errors(
+        &format!("{CUSTOMER}\n[[check]]\nid = \"none\"\n"),
+        1,
+        &["acme.toml:8:6", "needs one probe table"],
+    );
+    check_errors(
+        &format!(
+            "{CUSTOMER}\n[[check]]\nid = \"two\"\n[check.http]\nurl = \"http://x.example/\"\n[check.tls]\nhost = \"x.example\"\n"
+        ),
+        1,
+        &["exactly one probe table"],
+    );
+}
+
+#[test]
+fn secrets_must_exist_and_are_never_inline() {
+    check_errors(
+        &format!(
+            "{CUSTOMER}\n[[check]]\nid = \"disk\"\n[check.agent]\nurl = \"http://127.0.0.1:9187/\"\ntoken = {{ env = \"FOREWARN_TEST_SURELY_UNSET\" }}\n"
+        ),
+        1,
+        &["check[disk].agent.token", "FOREWARN_TEST_SURELY_UNSET is not set"],
+    );
+    check_errors(
+        &format!(
+            "{CUSTOMER}\n[[check]]\nid = \"disk\"\n[check.agent]\nurl = \"http://127.0.0.1:9187/\"\ntoken = \"hunter2\"\n"
+        ),
+        1,
+        &["acme.toml:11:9", "a secret written inline"],
+    );
+}
+
+#[test]
+fn customer_mistakes_are_located() {
+    check_errors(
+        "[customer]\nid = \"Acme Corp\"\nname = \"Acme\"\n",
+        1,
+        &["acme.toml:2:6", "customer.id"],
+    );
+    check_errors(
+        "[customer]\nid = \"acme\"\nname = \"Acme\"\ncontacts = [\"nobody\"]\nlanguage = \"fr\"\n",
+        2,
+        &[
+            "acme.toml:4:13: customer.contacts: \"nobody\" is not an e-mail address",
+            "acme.toml:5:12: customer.language: unknown language \"fr\"",
+        ],
+    );
+    check_errors(
+        &format!(
+            "{CUSTOMER}\n[[check]]\nid = \"web\"\nserver = \"db-09\"\n[check.http]\nurl = \"http://x.example/\"\n"
+        ),
+        1,
+        &["check[web].server", "not one of the customer's servers"],
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_is_located() {
+    check_errors(
+        &format!("{CUSTOMER}\n[[check]\nid = \"x\"\n"),
+        1,
+        &["acme.toml:7:"],
+    );
+}
+
+#[test]
+fn a_bad_global_file_is_located() {
+    let dir = fixture("listen = \"everywhere\"\n[scheduler]\nmax_concurrency = 0\n", &[]);
+    let err = config::load(&dir.path().join("forewarn.toml")).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("forewarn.toml:1:10: listen"), "{text}");
+    assert!(text.contains("forewarn.toml:3:19: scheduler.max_concurrency"), "{text}");
+}
+
+#[test]
+fn conditions_are_parsed_once_into_specs() {
+    let cfg = check_ok(&format!(
+        r#"{CUSTOMER}
+[[check]]
+id = "web"
+[check.http]
+url = "http://x.example/"
+follow_redirects = false
+body_regex = ["^ok$"]
+expect_headers = {{ "content-type" = "json" }}
+"#
+    ));
+    let forewarn::probe::ProbeSpec::Http(spec) = &cfg.checks[0].spec else {
+        panic!("http spec expected");
+    };
+    use forewarn::probe::http::StatusMatch;
+    // Without redirects, 3xx passes too by default.
+    assert_eq!(spec.expect_status, vec![StatusMatch::Class(2), StatusMatch::Class(3)]);
+    assert!(spec.body_regex[0].is_match("ok"));
+    assert_eq!(spec.expect_headers[0].name.as_str(), "content-type");
+    assert_eq!(spec.max_body_bytes, 1 << 20);
+}
+
+fn forewarn(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn validate_exits_1_with_every_problem_and_0_with_a_summary() {
+    let bad = fixture(
+        GLOBAL,
+        &[(
+            "acme.toml",
+            &format!("{CUSTOMER}\n[[check]]\nid = \"web\"\ntimeout = \"10 secs\"\n[check.http]\nurl = \"ftp://x.example/\"\n"),
+        )],
+    );
+    let out = forewarn(&bad.path().join("forewarn.toml"), &["validate"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("acme.toml:9:11: check[web].timeout: bad duration"), "{stderr}");
+    assert!(stderr.contains("acme.toml:11:7: check[web].http.url: URL scheme \"ftp\""), "{stderr}");
+    assert!(stderr.contains("2 problems found"), "{stderr}");
+
+    let good = fixture(
+        GLOBAL,
+        &[(
+            "acme.toml",
+            &format!("{CUSTOMER}\n[[check]]\nid = \"web\"\n[check.http]\nurl = \"http://x.example/\"\n"),
+        )],
+    );
+    let out = forewarn(&good.path().join("forewarn.toml"), &["validate"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("ok — 1 customers, 1 checks (1 http)"), "{stdout}");
+}
+
+#[test]
+fn the_shipped_examples_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cfg = config::load(&root.join("forewarn.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let kinds: std::collections::HashSet<_> = cfg.checks.iter().map(|c| c.spec.kind()).collect();
+    assert_eq!(kinds.len(), 4, "the examples cover every probe kind");
+}
