@@ -1,0 +1,108 @@
+-- forewarn store, PostgreSQL: check state, raw results, hourly rollups.
+-- Same shape as migrations/sqlite: times are BIGINT unix milliseconds (UTC), latencies are
+-- DOUBLE PRECISION milliseconds, statuses are text.
+
+CREATE TABLE check_state (
+    check_id        TEXT             NOT NULL PRIMARY KEY,
+    customer_id     TEXT             NOT NULL,
+    status          TEXT             NOT NULL CHECK (status IN ('ok', 'warning', 'critical', 'unknown')),
+    since_ms        BIGINT           NOT NULL,
+    consecutive     BIGINT           NOT NULL CHECK (consecutive >= 1),
+    last_run_ms     BIGINT           NOT NULL,
+    last_message    TEXT             NOT NULL,
+    last_latency_ms DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE check_result (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    check_id      TEXT             NOT NULL,
+    customer_id   TEXT             NOT NULL,
+    kind          TEXT             NOT NULL,
+    planned_at_ms BIGINT           NOT NULL,
+    started_at_ms BIGINT           NOT NULL,
+    status        TEXT             NOT NULL CHECK (status IN ('ok', 'warning', 'critical', 'unknown')),
+    latency_ms    DOUBLE PRECISION NOT NULL,
+    message       TEXT             NOT NULL,
+    -- {"conditions": [...], "details": {...}}
+    outcome       JSONB            NOT NULL
+);
+CREATE INDEX check_result_by_check ON check_result (check_id, started_at_ms);
+CREATE INDEX check_result_by_time ON check_result (started_at_ms);
+
+-- h00..h63: fixed log-bucket latency histogram (see src/store/histogram.rs).
+CREATE TABLE check_rollup_hourly (
+    check_id       TEXT             NOT NULL,
+    hour_ms        BIGINT           NOT NULL,
+    runs           BIGINT           NOT NULL,
+    failures       BIGINT           NOT NULL,
+    measured       BIGINT           NOT NULL,
+    latency_sum_ms DOUBLE PRECISION NOT NULL,
+    latency_min_ms DOUBLE PRECISION,
+    latency_max_ms DOUBLE PRECISION,
+    h00 BIGINT NOT NULL DEFAULT 0,
+    h01 BIGINT NOT NULL DEFAULT 0,
+    h02 BIGINT NOT NULL DEFAULT 0,
+    h03 BIGINT NOT NULL DEFAULT 0,
+    h04 BIGINT NOT NULL DEFAULT 0,
+    h05 BIGINT NOT NULL DEFAULT 0,
+    h06 BIGINT NOT NULL DEFAULT 0,
+    h07 BIGINT NOT NULL DEFAULT 0,
+    h08 BIGINT NOT NULL DEFAULT 0,
+    h09 BIGINT NOT NULL DEFAULT 0,
+    h10 BIGINT NOT NULL DEFAULT 0,
+    h11 BIGINT NOT NULL DEFAULT 0,
+    h12 BIGINT NOT NULL DEFAULT 0,
+    h13 BIGINT NOT NULL DEFAULT 0,
+    h14 BIGINT NOT NULL DEFAULT 0,
+    h15 BIGINT NOT NULL DEFAULT 0,
+    h16 BIGINT NOT NULL DEFAULT 0,
+    h17 BIGINT NOT NULL DEFAULT 0,
+    h18 BIGINT NOT NULL DEFAULT 0,
+    h19 BIGINT NOT NULL DEFAULT 0,
+    h20 BIGINT NOT NULL DEFAULT 0,
+    h21 BIGINT NOT NULL DEFAULT 0,
+    h22 BIGINT NOT NULL DEFAULT 0,
+    h23 BIGINT NOT NULL DEFAULT 0,
+    h24 BIGINT NOT NULL DEFAULT 0,
+    h25 BIGINT NOT NULL DEFAULT 0,
+    h26 BIGINT NOT NULL DEFAULT 0,
+    h27 BIGINT NOT NULL DEFAULT 0,
+    h28 BIGINT NOT NULL DEFAULT 0,
+    h29 BIGINT NOT NULL DEFAULT 0,
+    h30 BIGINT NOT NULL DEFAULT 0,
+    h31 BIGINT NOT NULL DEFAULT 0,
+    h32 BIGINT NOT NULL DEFAULT 0,
+    h33 BIGINT NOT NULL DEFAULT 0,
+    h34 BIGINT NOT NULL DEFAULT 0,
+    h35 BIGINT NOT NULL DEFAULT 0,
+    h36 BIGINT NOT NULL DEFAULT 0,
+    h37 BIGINT NOT NULL DEFAULT 0,
+    h38 BIGINT NOT NULL DEFAULT 0,
+    h39 BIGINT NOT NULL DEFAULT 0,
+    h40 BIGINT NOT NULL DEFAULT 0,
+    h41 BIGINT NOT NULL DEFAULT 0,
+    h42 BIGINT NOT NULL DEFAULT 0,
+    h43 BIGINT NOT NULL DEFAULT 0,
+    h44 BIGINT NOT NULL DEFAULT 0,
+    h45 BIGINT NOT NULL DEFAULT 0,
+    h46 BIGINT NOT NULL DEFAULT 0,
+    h47 BIGINT NOT NULL DEFAULT 0,
+    h48 BIGINT NOT NULL DEFAULT 0,
+    h49 BIGINT NOT NULL DEFAULT 0,
+    h50 BIGINT NOT NULL DEFAULT 0,
+    h51 BIGINT NOT NULL DEFAULT 0,
+    h52 BIGINT NOT NULL DEFAULT 0,
+    h53 BIGINT NOT NULL DEFAULT 0,
+    h54 BIGINT NOT NULL DEFAULT 0,
+    h55 BIGINT NOT NULL DEFAULT 0,
+    h56 BIGINT NOT NULL DEFAULT 0,
+    h57 BIGINT NOT NULL DEFAULT 0,
+    h58 BIGINT NOT NULL DEFAULT 0,
+    h59 BIGINT NOT NULL DEFAULT 0,
+    h60 BIGINT NOT NULL DEFAULT 0,
+    h61 BIGINT NOT NULL DEFAULT 0,
+    h62 BIGINT NOT NULL DEFAULT 0,
+    h63 BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (check_id, hour_ms)
+);
+CREATE INDEX check_rollup_hourly_by_hour ON check_rollup_hourly (hour_ms);

@@ -1,0 +1,334 @@
+//! The store's specification: one suite of `suite_*` functions, each run against every backend.
+
+#[path = "support/store.rs"]
+mod support_store;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use forewarn::model::{CheckResult, CustomerId};
+use forewarn::probe::{ConditionResult, Kind, Outcome, Status};
+use forewarn::store::{self, PruneStats, Store, StoreError};
+use serde_json::json;
+
+use support_store::{at, check_id, result, t0};
+
+/// Instantiates every suite function as a test for each backend.
+macro_rules! for_each_backend {
+    ($($suite:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $suite() {
+                    forewarn::probe::install_crypto_provider();
+                    let (store, _dir) = super::support_store::sqlite_store().await;
+                    super::$suite(store).await;
+                }
+            )*
+        }
+    };
+}
+
+for_each_backend!(
+    suite_state_follows_status_changes,
+    suite_state_ignores_results_older_than_its_last_run,
+    suite_one_batch_applies_a_checks_runs_in_time_order,
+    suite_raw_results_round_trip_newest_first,
+    suite_rollups_count_runs_and_estimate_percentiles,
+    suite_rollups_merge_across_batches,
+    suite_prune_removes_old_raw_results_and_rollups_only,
+    suite_batch_of_1000_results,
+    suite_forget_checks_drops_state_of_removed_checks,
+    suite_unknown_check_has_no_state_and_no_history,
+);
+
+async fn suite_state_follows_status_changes(store: Arc<dyn Store>) {
+    let id = check_id("shop.http");
+    store.record(&[result("shop.http", Status::Ok, at(0), 80)]).await.unwrap();
+    store.record(&[result("shop.http", Status::Ok, at(1), 90)]).await.unwrap();
+    let s = store.state(&id).await.unwrap().unwrap();
+    assert_eq!((s.status, s.since, s.consecutive), (Status::Ok, at(0), 2));
+
+    store.record(&[result("shop.http", Status::Critical, at(2), 5000)]).await.unwrap();
+    let s = store.state(&id).await.unwrap().unwrap();
+    assert_eq!((s.status, s.since, s.consecutive), (Status::Critical, at(2), 1));
+    assert_eq!(s.last_run, at(2));
+    assert_eq!(s.last_message, "critical in 5000 ms");
+    assert_eq!(s.last_latency_ms, 5000.0);
+    assert_eq!(s.customer_id, CustomerId::parse("acme").unwrap());
+
+    store.record(&[result("shop.http", Status::Critical, at(3), 5000)]).await.unwrap();
+    let s = store.state(&id).await.unwrap().unwrap();
+    assert_eq!((s.status, s.since, s.consecutive), (Status::Critical, at(2), 2));
+
+    store.record(&[result("shop.http", Status::Ok, at(4), 70)]).await.unwrap();
+    let s = store.state(&id).await.unwrap().unwrap();
+    assert_eq!((s.status, s.since, s.consecutive), (Status::Ok, at(4), 1));
+    assert_eq!(store.states().await.unwrap(), vec![s]);
+}
+
+async fn suite_state_ignores_results_older_than_its_last_run(store: Arc<dyn Store>) {
+    let id = check_id("shop.http");
+    store.record(&[result("shop.http", Status::Ok, at(5), 80)]).await.unwrap();
+    store.record(&[result("shop.http", Status::Critical, at(4), 80)]).await.unwrap();
+    let s = store.state(&id).await.unwrap().unwrap();
+    assert_eq!((s.status, s.since, s.consecutive, s.last_run), (Status::Ok, at(5), 1, at(5)));
+    // The late result is still history.
+    assert_eq!(store.recent_results(&id, 10).await.unwrap().len(), 2);
+}
+
+async fn suite_one_batch_applies_a_checks_runs_in_time_order(store: Arc<dyn Store>) {
+    // Given out of order, interleaved with another check.
+    let batch = [
+        result("a.http", Status::Critical, at(2), 10),
+        result("b.dns", Status::Ok, at(0), 10),
+        result("a.http", Status::Ok, at(0), 10),
+        result("a.http", Status::Critical, at(3), 10),
+        result("a.http", Status::Ok, at(1), 10),
+    ];
+    store.record(&batch).await.unwrap();
+    let a = store.state(&check_id("a.http")).await.unwrap().unwrap();
+    assert_eq!((a.status, a.since, a.consecutive, a.last_run), (Status::Critical, at(2), 2, at(3)));
+    let ids: Vec<_> = store.states().await.unwrap().into_iter().map(|s| s.check_id).collect();
+    assert_eq!(ids, vec![check_id("a.http"), check_id("b.dns")]);
+}
+
+async fn suite_raw_results_round_trip_newest_first(store: Arc<dyn Store>) {
+    let conditions = vec![
+        ConditionResult::new("status in [200]", "502", false, Status::Critical),
+        ConditionResult::new("latency < 300 ms", "123 ms", true, Status::Warning),
+    ];
+    let details = BTreeMap::from([
+        ("status_code".to_owned(), json!(502)),
+        ("headers".to_owned(), json!({"server": "nginx", "via": ["a", "b"]})),
+        ("body_excerpt".to_owned(), json!("Bad gateway — «upstream» ✗")),
+    ]);
+    let rich = CheckResult {
+        check_id: check_id("shop.http"),
+        customer_id: CustomerId::parse("acme").unwrap(),
+        kind: Kind::Tls,
+        planned_at: at(1),
+        started_at: at(1) + chrono::Duration::milliseconds(1_250),
+        outcome: Outcome::from_conditions(
+            "HTTP 502 from https://shop.example/ in 123 ms",
+            Duration::from_micros(123_456),
+            conditions,
+            details,
+        ),
+    };
+    let older = result("shop.http", Status::Ok, at(0), 80);
+    let newer = result("shop.http", Status::Ok, at(2), 90);
+    store.record(&[older.clone(), rich.clone()]).await.unwrap();
+    store.record(&[newer.clone()]).await.unwrap();
+
+    let got = store.recent_results(&check_id("shop.http"), 10).await.unwrap();
+    assert_eq!(got.len(), 3);
+    for (got, want) in got.iter().zip([&newer, &rich, &older]) {
+        assert_eq!(got.check_id, want.check_id);
+        assert_eq!(got.customer_id, want.customer_id);
+        assert_eq!(got.kind, want.kind);
+        assert_eq!(got.planned_at, want.planned_at);
+        assert_eq!(got.started_at, want.started_at);
+        assert_eq!(got.outcome, want.outcome);
+    }
+    let limited = store.recent_results(&check_id("shop.http"), 2).await.unwrap();
+    assert_eq!(limited.iter().map(|r| r.started_at).collect::<Vec<_>>(), vec![newer.started_at, rich.started_at]);
+}
+
+/// 100 runs in the hour from t0 with latencies 1..=100 ms, every 10th critical; 3 runs in the
+/// next hour.
+fn hour_of_known_latencies() -> Vec<CheckResult> {
+    let mut batch: Vec<_> = (1..=100u64)
+        .map(|ms| {
+            let status = if ms % 10 == 0 { Status::Critical } else { Status::Ok };
+            result("shop.http", status, t0() + chrono::Duration::seconds(ms as i64 * 30), ms)
+        })
+        .collect();
+    batch.extend((0..3).map(|i| result("shop.http", Status::Ok, at(61 + i), 200)));
+    batch
+}
+
+fn assert_close(what: &str, got: Option<f64>, want: f64) {
+    let got = got.unwrap_or_else(|| panic!("{what}: no value"));
+    assert!((got - want).abs() <= want * 0.10, "{what}: got {got}, want {want} ± 10%");
+}
+
+async fn assert_known_rollups(store: &dyn Store) {
+    let rollups = store.rollups(&check_id("shop.http"), t0()).await.unwrap();
+    assert_eq!(rollups.len(), 2, "{rollups:#?}");
+    let first = &rollups[0];
+    assert_eq!(first.hour, t0());
+    assert_eq!((first.runs, first.failures, first.measured), (100, 10, 100));
+    assert_eq!(first.uptime_percent(), 90.0);
+    assert_close("avg", first.latency_avg_ms, 50.5);
+    assert_eq!(first.latency_min_ms, Some(1.0));
+    assert_close("p50", first.latency_p50_ms, 50.0);
+    assert_close("p95", first.latency_p95_ms, 95.0);
+    assert_close("p99", first.latency_p99_ms, 99.0);
+    assert_eq!(first.latency_max_ms, Some(100.0));
+
+    let second = &rollups[1];
+    assert_eq!(second.hour, at(60));
+    assert_eq!((second.runs, second.failures), (3, 0));
+    assert_eq!(second.latency_p50_ms, Some(200.0));
+    assert_eq!(second.latency_p99_ms, Some(200.0));
+    assert_eq!(second.uptime_percent(), 100.0);
+
+    // `since` inside an hour includes that hour.
+    let later = store.rollups(&check_id("shop.http"), at(90)).await.unwrap();
+    assert_eq!(later.iter().map(|r| r.hour).collect::<Vec<_>>(), vec![at(60)]);
+}
+
+async fn suite_rollups_count_runs_and_estimate_percentiles(store: Arc<dyn Store>) {
+    store.record(&hour_of_known_latencies()).await.unwrap();
+    assert_known_rollups(&*store).await;
+}
+
+async fn suite_rollups_merge_across_batches(store: Arc<dyn Store>) {
+    // Same data as above, a few results per batch, shuffled: the histogram merges.
+    let mut batch = hour_of_known_latencies();
+    batch.reverse();
+    for chunk in batch.chunks(7) {
+        store.record(chunk).await.unwrap();
+    }
+    assert_known_rollups(&*store).await;
+
+    // A run that measured nothing counts as a run but not for latency.
+    let mut unmeasured = result("idle.http", Status::Unknown, at(0), 0);
+    unmeasured.outcome.latency = Duration::ZERO;
+    store.record(&[unmeasured]).await.unwrap();
+    let r = store.rollups(&check_id("idle.http"), t0()).await.unwrap();
+    assert_eq!((r[0].runs, r[0].failures, r[0].measured), (1, 1, 0));
+    assert_eq!((r[0].latency_avg_ms, r[0].latency_p50_ms, r[0].latency_max_ms), (None, None, None));
+}
+
+async fn suite_prune_removes_old_raw_results_and_rollups_only(store: Arc<dyn Store>) {
+    let day = 24 * 60;
+    let batch: Vec<_> = [-3 * day, -2 * day, -day - 1, -30, 0]
+        .into_iter()
+        .map(|m| result("shop.http", Status::Ok, at(m), 50))
+        .collect();
+    store.record(&batch).await.unwrap();
+
+    let stats = store.prune(at(-day), at(-2 * day)).await.unwrap();
+    assert_eq!(stats, PruneStats { raw_results: 3, rollups: 1 });
+
+    let kept = store.recent_results(&check_id("shop.http"), 100).await.unwrap();
+    assert_eq!(kept.iter().map(|r| r.started_at).collect::<Vec<_>>(), vec![at(0), at(-30)]);
+    let rollup_hours: Vec<_> = store
+        .rollups(&check_id("shop.http"), at(-10 * day))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.hour)
+        .collect();
+    assert_eq!(rollup_hours, vec![at(-2 * day), at(-day - 60), at(-60), at(0)]);
+    // State is never pruned.
+    assert!(store.state(&check_id("shop.http")).await.unwrap().is_some());
+
+    // Nothing left to prune: a second call deletes nothing.
+    let again = store.prune(at(-day), at(-2 * day)).await.unwrap();
+    assert_eq!(again, PruneStats::default());
+}
+
+async fn suite_batch_of_1000_results(store: Arc<dyn Store>) {
+    // 250 checks × 4 runs each, in one call.
+    let batch: Vec<_> = (0..4)
+        .flat_map(|run| {
+            (0..250).map(move |c| {
+                let status = if c % 5 == 0 { Status::Warning } else { Status::Ok };
+                result(&format!("site-{c:03}.http"), status, at(run), 40 + c)
+            })
+        })
+        .collect();
+    assert_eq!(batch.len(), 1000);
+    store.record(&batch).await.unwrap();
+
+    let states = store.states().await.unwrap();
+    assert_eq!(states.len(), 250);
+    assert!(states.iter().all(|s| s.consecutive == 4 && s.since == at(0) && s.last_run == at(3)));
+    assert_eq!(states.iter().filter(|s| s.status == Status::Warning).count(), 50);
+    let one = check_id("site-007.http");
+    assert_eq!(store.recent_results(&one, 10).await.unwrap().len(), 4);
+    let r = store.rollups(&one, t0()).await.unwrap();
+    assert_eq!((r.len(), r[0].runs, r[0].latency_max_ms), (1, 4, Some(47.0)));
+}
+
+async fn suite_forget_checks_drops_state_of_removed_checks(store: Arc<dyn Store>) {
+    let batch: Vec<_> = ["a.http", "b.http", "c.http"]
+        .into_iter()
+        .map(|c| result(c, Status::Ok, at(0), 10))
+        .collect();
+    store.record(&batch).await.unwrap();
+    let forgotten = store.forget_checks(&[check_id("b.http"), check_id("zzz.http")]).await.unwrap();
+    assert_eq!(forgotten, 2);
+    let ids: Vec<_> = store.states().await.unwrap().into_iter().map(|s| s.check_id).collect();
+    assert_eq!(ids, vec![check_id("b.http")]);
+    // History stays until pruned.
+    assert_eq!(store.recent_results(&check_id("a.http"), 10).await.unwrap().len(), 1);
+}
+
+async fn suite_unknown_check_has_no_state_and_no_history(store: Arc<dyn Store>) {
+    let id = check_id("never.run");
+    assert_eq!(store.state(&id).await.unwrap(), None);
+    assert!(store.states().await.unwrap().is_empty());
+    assert!(store.recent_results(&id, 10).await.unwrap().is_empty());
+    assert!(store.rollups(&id, t0()).await.unwrap().is_empty());
+    store.record(&[]).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite only: files, restarts, URLs.
+
+#[tokio::test]
+async fn sqlite_file_keeps_state_and_history_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = support_store::sqlite_url(&dir);
+    {
+        let store = store::open(&url).await.unwrap();
+        store.record(&[result("shop.http", Status::Critical, at(0), 10)]).await.unwrap();
+        store.record(&[result("shop.http", Status::Critical, at(1), 10)]).await.unwrap();
+    }
+    let store = store::open(&url).await.unwrap();
+    let s = store.state(&check_id("shop.http")).await.unwrap().unwrap();
+    assert_eq!((s.status, s.since, s.consecutive), (Status::Critical, at(0), 2));
+    store.record(&[result("shop.http", Status::Critical, at(2), 10)]).await.unwrap();
+    let s = store.state(&check_id("shop.http")).await.unwrap().unwrap();
+    assert_eq!(s.consecutive, 3);
+    assert_eq!(store.recent_results(&check_id("shop.http"), 10).await.unwrap().len(), 3);
+    assert_eq!(store.rollups(&check_id("shop.http"), t0()).await.unwrap()[0].runs, 3);
+}
+
+#[tokio::test]
+async fn sqlite_memory_store_works_for_tests() {
+    let store = store::open("sqlite::memory:").await.unwrap();
+    store.record(&[result("shop.http", Status::Ok, at(0), 10)]).await.unwrap();
+    assert_eq!(store.states().await.unwrap().len(), 1);
+    // Each memory store is private.
+    let other = store::open("sqlite::memory:").await.unwrap();
+    assert!(other.states().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_reports_a_directory_it_cannot_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let url = format!("sqlite://{}/sub/forewarn.db", file.display());
+    let err = store::open(&url).await.err().expect("opening must fail");
+    assert!(matches!(err, StoreError::CreateDir { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("cannot create directory {}/sub", file.display())), "{msg}");
+}
+
+#[tokio::test]
+async fn unknown_url_schemes_are_refused_with_what_to_write() {
+    let err = store::open("mysql://root:hunter2@db/forewarn").await.err().unwrap();
+    assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("sqlite://path/to/forewarn.db") && !msg.contains("hunter2"), "{msg}");
+
+    let err = store::open("sqlite://db.sqlite?mode=ro").await.err().unwrap();
+    assert!(matches!(err, StoreError::InvalidUrl { .. }), "{err:?}");
+}

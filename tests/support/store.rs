@@ -1,0 +1,54 @@
+//! Helpers for tests/store.rs: result builders and one store per backend.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use forewarn::model::{CheckId, CheckResult, CustomerId};
+use forewarn::probe::{Kind, Outcome, Status};
+use forewarn::store::{self, Store};
+use tempfile::TempDir;
+
+/// A fixed instant on an hour boundary: 2025-03-01 10:00:00 UTC.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap()
+}
+
+/// `t0 + minutes`.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    t0() + chrono::Duration::minutes(minutes)
+}
+
+pub fn check_id(s: &str) -> CheckId {
+    CheckId::parse(s).unwrap()
+}
+
+/// One HTTP result of `check` (customer `acme`) started at `started`, planned 10 ms earlier.
+pub fn result(check: &str, status: Status, started: DateTime<Utc>, latency_ms: u64) -> CheckResult {
+    CheckResult {
+        check_id: check_id(check),
+        customer_id: CustomerId::parse("acme").unwrap(),
+        kind: Kind::Http,
+        planned_at: started - chrono::Duration::milliseconds(10),
+        started_at: started,
+        outcome: Outcome::failed(
+            status,
+            format!("{status} in {latency_ms} ms"),
+            Duration::from_millis(latency_ms),
+            BTreeMap::new(),
+        ),
+    }
+}
+
+/// A store on a fresh SQLite file in a temp dir; keep the dir alive as long as the store.
+pub async fn sqlite_store() -> (Arc<dyn Store>, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(&sqlite_url(&dir)).await.unwrap();
+    (store, dir)
+}
+
+/// `sqlite:///<dir>/data/forewarn.db` (the `data` directory does not exist yet).
+pub fn sqlite_url(dir: &TempDir) -> String {
+    format!("sqlite://{}/data/forewarn.db", dir.path().display())
+}
