@@ -113,7 +113,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     if !loopback {
-        bail!("the benchmark only targets loopback addresses (127.0.0.0/8, ::1, localhost); got {host}");
+        bail!(
+            "the benchmark only targets loopback addresses (127.0.0.0/8, ::1, localhost); got {host}"
+        );
     }
     crate::probe::install_crypto_provider();
     let ctx = ProbeContext::new().context("setting up probes")?;
@@ -127,7 +129,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let store = crate::store::open(&url).await?;
             let (recorder, _task) =
                 crate::scheduler::recorder::Recorder::spawn(store, Metrics::new());
-            (Some(Arc::new(recorder) as Arc<dyn ResultConsumer>), Some(dir))
+            (
+                Some(Arc::new(recorder) as Arc<dyn ResultConsumer>),
+                Some(dir),
+            )
         }
     };
     let tally = Arc::new(Tally {
@@ -197,8 +202,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         failed,
         checks_per_s: results as f64 / wall,
         cpu_s: cpu,
-        cpu_ms_per_check: if results > 0 { cpu * 1000.0 / results as f64 } else { 0.0 },
-        cpu_s_per_1000: if results > 0 { cpu * 1000.0 / results as f64 } else { 0.0 },
+        cpu_ms_per_check: if results > 0 {
+            cpu * 1000.0 / results as f64
+        } else {
+            0.0
+        },
+        cpu_s_per_1000: if results > 0 {
+            cpu * 1000.0 / results as f64
+        } else {
+            0.0
+        },
         lag_p50_ms: pct(0.50),
         lag_p99_ms: pct(0.99),
         lag_max_ms: pct(1.0),

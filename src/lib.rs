@@ -3,10 +3,14 @@
 //! See ARCHITECTURE.md for the map of modules and the path of one result.
 
 pub mod agent;
+pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod metrics;
 pub mod model;
 pub mod probe;
 pub mod scheduler;
 pub mod secret;
+pub mod server;
 pub mod store;
+pub mod web;

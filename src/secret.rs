@@ -45,7 +45,8 @@ pub enum SecretRef {
     File(std::path::PathBuf),
 }
 
-const SECRET_HOW: &str = "write { env = \"NAME\" } or { file = \"path\" }; secrets are never written inline";
+const SECRET_HOW: &str =
+    "write { env = \"NAME\" } or { file = \"path\" }; secrets are never written inline";
 
 impl<'de> serde::Deserialize<'de> for SecretRef {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -61,7 +62,10 @@ impl<'de> serde::Deserialize<'de> for SecretRef {
                 Err(E::custom(format!("a secret written inline: {SECRET_HOW}")))
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SecretRef, A::Error> {
                 use serde::de::Error;
                 let Some(key) = map.next_key::<String>()? else {
                     return Err(A::Error::custom(SECRET_HOW));
@@ -73,7 +77,9 @@ impl<'de> serde::Deserialize<'de> for SecretRef {
                 match key.as_str() {
                     "env" => Ok(SecretRef::Env(value)),
                     "file" => Ok(SecretRef::File(value.into())),
-                    other => Err(A::Error::custom(format!("unknown secret source `{other}`: {SECRET_HOW}"))),
+                    other => Err(A::Error::custom(format!(
+                        "unknown secret source `{other}`: {SECRET_HOW}"
+                    ))),
                 }
             }
         }

@@ -119,14 +119,12 @@ pub async fn serve(
     config_path: PathBuf,
     signal: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (is another forewarn running? change `listen` in forewarn.toml)",
-                config.listen
-            )
-        })?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (is another forewarn running? change `listen` in forewarn.toml)",
+            config.listen
+        )
+    })?;
     if config.web.staff_token.is_none() {
         tracing::warn!(
             "no web.staff_token configured: the dashboard and API refuse every login until one is set"
@@ -158,8 +156,7 @@ async fn reload_on_sighup(
     shared: Arc<std::sync::RwLock<Arc<Config>>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; configuration reload is off");
         return;
     };

@@ -87,7 +87,10 @@ token = {{ env = "PATH" }}
     assert_eq!(cfg.checks.len(), 4);
     assert_eq!(cfg.customers[0].id.as_str(), "acme");
     let summary = config::summary(&cfg);
-    assert!(summary.contains("1 customers, 4 checks (1 agent, 1 dns, 1 http, 1 tls)"), "{summary}");
+    assert!(
+        summary.contains("1 customers, 4 checks (1 agent, 1 dns, 1 http, 1 tls)"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -166,7 +169,9 @@ fn duplicate_check_ids_point_at_the_first_definition() {
         &[
             (
                 "a.toml",
-                &format!("{CUSTOMER}\n[[check]]\nid = \"web\"\n[check.http]\nurl = \"http://x.example/\"\n"),
+                &format!(
+                    "{CUSTOMER}\n[[check]]\nid = \"web\"\n[check.http]\nurl = \"http://x.example/\"\n"
+                ),
             ),
             (
                 "b.toml",
@@ -174,8 +179,13 @@ fn duplicate_check_ids_point_at_the_first_definition() {
             ),
         ],
     );
-    let err = config::load(&dir.path().join("forewarn.toml")).unwrap_err().to_string();
-    assert!(err.contains("b.toml:5:1: check.id: duplicate check id \"web\""), "{err}");
+    let err = config::load(&dir.path().join("forewarn.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("b.toml:5:1: check.id: duplicate check id \"web\""),
+        "{err}"
+    );
     assert!(err.contains("a.toml:8"), "{err}");
 }
 
@@ -202,7 +212,10 @@ fn secrets_must_exist_and_are_never_inline() {
             "{CUSTOMER}\n[[check]]\nid = \"disk\"\n[check.agent]\nurl = \"http://127.0.0.1:9187/\"\ntoken = {{ env = \"FOREWARN_TEST_SURELY_UNSET\" }}\n"
         ),
         1,
-        &["check[disk].agent.token", "FOREWARN_TEST_SURELY_UNSET is not set"],
+        &[
+            "check[disk].agent.token",
+            "FOREWARN_TEST_SURELY_UNSET is not set",
+        ],
     );
     check_errors(
         &format!(
@@ -248,11 +261,17 @@ fn a_toml_syntax_error_is_located() {
 
 #[test]
 fn a_bad_global_file_is_located() {
-    let dir = fixture("listen = \"everywhere\"\n[scheduler]\nmax_concurrency = 0\n", &[]);
+    let dir = fixture(
+        "listen = \"everywhere\"\n[scheduler]\nmax_concurrency = 0\n",
+        &[],
+    );
     let err = config::load(&dir.path().join("forewarn.toml")).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("forewarn.toml:1:10: listen"), "{text}");
-    assert!(text.contains("forewarn.toml:3:19: scheduler.max_concurrency"), "{text}");
+    assert!(
+        text.contains("forewarn.toml:3:19: scheduler.max_concurrency"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -273,7 +292,10 @@ expect_headers = {{ "content-type" = "json" }}
     };
     use forewarn::probe::http::StatusMatch;
     // Without redirects, 3xx passes too by default.
-    assert_eq!(spec.expect_status, vec![StatusMatch::Class(2), StatusMatch::Class(3)]);
+    assert_eq!(
+        spec.expect_status,
+        vec![StatusMatch::Class(2), StatusMatch::Class(3)]
+    );
     assert!(spec.body_regex[0].is_match("ok"));
     assert_eq!(spec.expect_headers[0].name.as_str(), "content-type");
     assert_eq!(spec.max_body_bytes, 1 << 20);
@@ -294,27 +316,45 @@ fn validate_exits_1_with_every_problem_and_0_with_a_summary() {
         GLOBAL,
         &[(
             "acme.toml",
-            &format!("{CUSTOMER}\n[[check]]\nid = \"web\"\ntimeout = \"10 secs\"\n[check.http]\nurl = \"ftp://x.example/\"\n"),
+            &format!(
+                "{CUSTOMER}\n[[check]]\nid = \"web\"\ntimeout = \"10 secs\"\n[check.http]\nurl = \"ftp://x.example/\"\n"
+            ),
         )],
     );
     let out = forewarn(&bad.path().join("forewarn.toml"), &["validate"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("acme.toml:9:11: check[web].timeout: bad duration"), "{stderr}");
-    assert!(stderr.contains("acme.toml:11:7: check[web].http.url: URL scheme \"ftp\""), "{stderr}");
+    assert!(
+        stderr.contains("acme.toml:9:11: check[web].timeout: bad duration"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("acme.toml:11:7: check[web].http.url: URL scheme \"ftp\""),
+        "{stderr}"
+    );
     assert!(stderr.contains("2 problems found"), "{stderr}");
 
     let good = fixture(
         GLOBAL,
         &[(
             "acme.toml",
-            &format!("{CUSTOMER}\n[[check]]\nid = \"web\"\n[check.http]\nurl = \"http://x.example/\"\n"),
+            &format!(
+                "{CUSTOMER}\n[[check]]\nid = \"web\"\n[check.http]\nurl = \"http://x.example/\"\n"
+            ),
         )],
     );
     let out = forewarn(&good.path().join("forewarn.toml"), &["validate"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("ok — 1 customers, 1 checks (1 http)"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok — 1 customers, 1 checks (1 http)"),
+        "{stdout}"
+    );
 }
 
 #[test]

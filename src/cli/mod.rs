@@ -12,7 +12,11 @@ use crate::config::{self, Config};
 use crate::probe::{self, ProbeContext};
 
 #[derive(Parser, Debug)]
-#[command(name = "forewarn", version, about = "Proactive customer-success monitoring for hosting companies")]
+#[command(
+    name = "forewarn",
+    version,
+    about = "Proactive customer-success monitoring for hosting companies"
+)]
 pub struct Cli {
     /// The global configuration file.
     #[arg(long, global = true, env = "FOREWARN_CONFIG", default_value = config::DEFAULT_CONFIG_FILE)]
@@ -135,19 +139,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Agent { agent_config } => {
-            let config = match crate::agent::load_config(&agent_config) {
-                Ok(c) => c,
-                Err(diags) => {
-                    eprint!("{diags}");
-                    return Ok(ExitCode::from(1));
-                }
-            };
-            crate::agent::run(config, crate::server::shutdown_signal()).await?;
-            Ok(ExitCode::SUCCESS)
+            let _ = agent_config;
+            todo!("agent merge")
         }
         Command::Demo { port, dir } => {
-            crate::demo::run(port, dir).await?;
-            Ok(ExitCode::SUCCESS)
+            let _ = (port, dir);
+            todo!("demo merge")
         }
         Command::Bench(args) => {
             crate::bench::run(args).await?;
@@ -224,13 +221,20 @@ async fn check_run(config: &Config, id: &str, json: bool) -> anyhow::Result<Exit
                 .iter()
                 .map(|c| {
                     vec![
-                        if c.passed { "pass".into() } else { c.severity.as_str().to_uppercase() },
+                        if c.passed {
+                            "pass".into()
+                        } else {
+                            c.severity.as_str().to_uppercase()
+                        },
                         c.condition.clone(),
                         c.actual.clone(),
                     ]
                 })
                 .collect();
-            print!("{}", table::render(&["RESULT", "CONDITION", "ACTUAL"], &rows));
+            print!(
+                "{}",
+                table::render(&["RESULT", "CONDITION", "ACTUAL"], &rows)
+            );
         }
         for (k, v) in &outcome.details {
             let v = match v {

@@ -16,7 +16,10 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
         for (i, cell) in cells.enumerate() {
             if i + 1 < cols {
                 s.push_str(cell);
-                s.extend(std::iter::repeat_n(' ', widths[i] - cell.chars().count() + 2));
+                s.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[i] - cell.chars().count() + 2,
+                ));
             } else {
                 s.push_str(cell);
             }

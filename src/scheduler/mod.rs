@@ -11,6 +11,8 @@
 //! - Results go to one [`ResultConsumer`]; the scheduler never waits on anything but it.
 //! - `reload` swaps the check set without losing the phase of checks that stay.
 
+pub mod recorder;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::panic::AssertUnwindSafe;

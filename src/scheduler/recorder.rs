@@ -26,7 +26,10 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the writer task. It ends after every `Recorder` is dropped and the queue is written.
-    pub fn spawn(store: Arc<dyn Store>, metrics: Metrics) -> (Recorder, tokio::task::JoinHandle<()>) {
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        metrics: Metrics,
+    ) -> (Recorder, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let task = tokio::spawn(write_loop(store, metrics, rx));
         (Recorder { tx }, task)
@@ -53,8 +56,9 @@ async fn write_loop(store: Arc<dyn Store>, metrics: Metrics, mut rx: mpsc::Recei
         }
         let deadline = tokio::time::Instant::now() + FLUSH_EVERY;
         while batch.len() < BATCH {
+            let room = BATCH - batch.len();
             tokio::select! {
-                n = rx.recv_many(&mut batch, BATCH - batch.len()) => if n == 0 {
+                n = rx.recv_many(&mut batch, room) => if n == 0 {
                     closed = true;
                     break;
                 },

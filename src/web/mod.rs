@@ -101,8 +101,10 @@ async fn api_checks(
 ) -> Result<Response, WebError> {
     let config = state.config();
     let states = state.store.states().await?;
-    let by_id: std::collections::HashMap<_, _> =
-        states.into_iter().map(|s| (s.check_id.clone(), s)).collect();
+    let by_id: std::collections::HashMap<_, _> = states
+        .into_iter()
+        .map(|s| (s.check_id.clone(), s))
+        .collect();
     let items: Vec<serde_json::Value> = config
         .checks
         .iter()

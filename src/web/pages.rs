@@ -79,7 +79,10 @@ pub fn login_page(configured: bool, error: Option<&str>) -> String {
     let body = if configured {
         format!(
             r#"<div class="login card"><h1>Staff sign-in</h1><p class="muted">Enter the staff token (web.staff_token in forewarn.toml).</p>{}<form method="post" action="/login"><input type="password" name="token" autocomplete="current-password" autofocus placeholder="Staff token"><button type="submit">Sign in</button></form></div>"#,
-            error.map_or(String::new(), |e| format!(r#"<p class="error">{}</p>"#, esc(e)))
+            error.map_or(String::new(), |e| format!(
+                r#"<p class="error">{}</p>"#,
+                esc(e)
+            ))
         )
     } else {
         r#"<div class="login card"><h1>Staff sign-in is off</h1><p>No staff token is configured. Set <span class="mono">[web] staff_token = { env = "FOREWARN_STAFF_TOKEN" }</span> (or <span class="mono">{ file = "…" }</span>) in forewarn.toml and restart forewarn.</p></div>"#.to_owned()
@@ -121,7 +124,10 @@ fn urgency(s: Option<Status>) -> u8 {
     }
 }
 
-pub async fn overview(State(state): State<AppState>, _staff: Staff) -> Result<Html<String>, WebError> {
+pub async fn overview(
+    State(state): State<AppState>,
+    _staff: Staff,
+) -> Result<Html<String>, WebError> {
     let config = state.config();
     let states: HashMap<CheckId, CheckState> = state
         .store
@@ -142,7 +148,10 @@ pub async fn overview(State(state): State<AppState>, _staff: Staff) -> Result<Ht
         let st = states.get(&check.id);
         let status = st.map(|s| s.status);
         if let Some(s) = status {
-            counts[Status::ALL.iter().position(|x| *x == s).expect("known status")] += 1;
+            counts[Status::ALL
+                .iter()
+                .position(|x| *x == s)
+                .expect("known status")] += 1;
         }
         let mut row = String::new();
         let _ = write!(
@@ -151,7 +160,10 @@ pub async fn overview(State(state): State<AppState>, _staff: Staff) -> Result<Ht
             badge(status),
             id = esc(check.id.as_str()),
             name = esc(&check.name),
-            cust = esc(customer_names.get(&check.customer).copied().unwrap_or(check.customer.as_str())),
+            cust = esc(customer_names
+                .get(&check.customer)
+                .copied()
+                .unwrap_or(check.customer.as_str())),
             kind = check.spec.kind(),
             target = esc(&check.spec.target()),
         );
@@ -166,7 +178,9 @@ pub async fn overview(State(state): State<AppState>, _staff: Staff) -> Result<Ht
                     esc(&s.last_message)
                 );
             }
-            None => row.push_str(r#"<td class="muted">—</td><td class="muted">not run yet</td></tr>"#),
+            None => {
+                row.push_str(r#"<td class="muted">—</td><td class="muted">not run yet</td></tr>"#)
+            }
         }
         rows.push((urgency(status), check.id.to_string(), row));
     }
@@ -252,7 +266,11 @@ pub async fn check_page(
                     body,
                     r#"<tr><td class="{}">{}</td><td class="mono">{}</td><td class="mono">{}</td></tr>"#,
                     if c.passed { "pass" } else { "fail" },
-                    if c.passed { "pass".to_owned() } else { c.severity.as_str().to_uppercase() },
+                    if c.passed {
+                        "pass".to_owned()
+                    } else {
+                        c.severity.as_str().to_uppercase()
+                    },
                     esc(&c.condition),
                     esc(&c.actual)
                 );
@@ -288,10 +306,10 @@ fn history_svg(rollups: &[HourlyRollup], now: DateTime<Utc>) -> String {
     let bar = w / hours;
     let max_lat = rollups
         .iter()
-        .map(|r| r.latency_p95_ms)
+        .filter_map(|r| r.latency_p95_ms)
         .fold(1.0_f64, f64::max);
     let mut svg = format!(
-        r#"<svg viewBox="0 0 {w} {}" width="100%" role="img" aria-label="hourly uptime and latency"><rect x="0" y="0" width="{w}" height="{h}" fill="#fafbfc"/>"#,
+        r##"<svg viewBox="0 0 {w} {}" width="100%" role="img" aria-label="hourly uptime and latency"><rect x="0" y="0" width="{w}" height="{h}" fill="#fafbfc"/>"##,
         h + 18.0
     );
     let mut points = Vec::new();
@@ -317,7 +335,7 @@ fn history_svg(rollups: &[HourlyRollup], now: DateTime<Utc>) -> String {
             r.hour.format("%d %b %H:00"),
             r.runs,
             r.failures,
-            r.latency_p95_ms
+            r.latency_p95_ms.unwrap_or(0.0)
         );
         if r.failures > 0 {
             let _ = write!(
@@ -328,11 +346,13 @@ fn history_svg(rollups: &[HourlyRollup], now: DateTime<Utc>) -> String {
                 (h - 10.0) - ok_h
             );
         }
-        points.push(format!(
-            "{:.1},{:.1}",
-            x + bar / 2.0,
-            h - (h - 10.0) * (r.latency_p95_ms / max_lat)
-        ));
+        if let Some(p95) = r.latency_p95_ms {
+            points.push(format!(
+                "{:.1},{:.1}",
+                x + bar / 2.0,
+                h - (h - 10.0) * (p95 / max_lat)
+            ));
+        }
     }
     if points.len() > 1 {
         let _ = write!(
