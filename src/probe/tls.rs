@@ -282,6 +282,7 @@ pub(crate) fn describe_certificate_error(error: &CertificateError) -> String {
             "certificate not valid for server authentication".to_owned()
         }
         CertificateError::BadEncoding => "certificate is malformed".to_owned(),
+        CertificateError::Other(other) => format!("certificate rejected: {other}"),
         other => format!("certificate rejected ({other:?})"),
     }
 }

@@ -348,7 +348,6 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> End {
             let mut body = request.head.clone().into_bytes();
             body.extend_from_slice(b"\r\n\r\n");
             body.extend_from_slice(&request.body);
-            let _ = &request.method;
             stream
                 .write_all(&response(200, &[("Content-Type", "text/plain")], &body))
                 .await
