@@ -27,6 +27,17 @@ macro_rules! for_each_backend {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $suite() {
+                    forewarn::probe::install_crypto_provider();
+                    let (store, schema) = super::support_store::postgres_store().await;
+                    super::$suite(store).await;
+                    schema.drop().await;
+                }
+            )*
+        }
     };
 }
 
@@ -41,28 +52,50 @@ for_each_backend!(
     suite_batch_of_1000_results,
     suite_forget_checks_drops_state_of_removed_checks,
     suite_unknown_check_has_no_state_and_no_history,
+    suite_concurrent_batches_lose_nothing,
 );
 
 async fn suite_state_follows_status_changes(store: Arc<dyn Store>) {
     let id = check_id("shop.http");
-    store.record(&[result("shop.http", Status::Ok, at(0), 80)]).await.unwrap();
-    store.record(&[result("shop.http", Status::Ok, at(1), 90)]).await.unwrap();
+    store
+        .record(&[result("shop.http", Status::Ok, at(0), 80)])
+        .await
+        .unwrap();
+    store
+        .record(&[result("shop.http", Status::Ok, at(1), 90)])
+        .await
+        .unwrap();
     let s = store.state(&id).await.unwrap().unwrap();
     assert_eq!((s.status, s.since, s.consecutive), (Status::Ok, at(0), 2));
 
-    store.record(&[result("shop.http", Status::Critical, at(2), 5000)]).await.unwrap();
+    store
+        .record(&[result("shop.http", Status::Critical, at(2), 5000)])
+        .await
+        .unwrap();
     let s = store.state(&id).await.unwrap().unwrap();
-    assert_eq!((s.status, s.since, s.consecutive), (Status::Critical, at(2), 1));
+    assert_eq!(
+        (s.status, s.since, s.consecutive),
+        (Status::Critical, at(2), 1)
+    );
     assert_eq!(s.last_run, at(2));
     assert_eq!(s.last_message, "critical in 5000 ms");
     assert_eq!(s.last_latency_ms, 5000.0);
     assert_eq!(s.customer_id, CustomerId::parse("acme").unwrap());
 
-    store.record(&[result("shop.http", Status::Critical, at(3), 5000)]).await.unwrap();
+    store
+        .record(&[result("shop.http", Status::Critical, at(3), 5000)])
+        .await
+        .unwrap();
     let s = store.state(&id).await.unwrap().unwrap();
-    assert_eq!((s.status, s.since, s.consecutive), (Status::Critical, at(2), 2));
+    assert_eq!(
+        (s.status, s.since, s.consecutive),
+        (Status::Critical, at(2), 2)
+    );
 
-    store.record(&[result("shop.http", Status::Ok, at(4), 70)]).await.unwrap();
+    store
+        .record(&[result("shop.http", Status::Ok, at(4), 70)])
+        .await
+        .unwrap();
     let s = store.state(&id).await.unwrap().unwrap();
     assert_eq!((s.status, s.since, s.consecutive), (Status::Ok, at(4), 1));
     assert_eq!(store.states().await.unwrap(), vec![s]);
@@ -70,10 +103,19 @@ async fn suite_state_follows_status_changes(store: Arc<dyn Store>) {
 
 async fn suite_state_ignores_results_older_than_its_last_run(store: Arc<dyn Store>) {
     let id = check_id("shop.http");
-    store.record(&[result("shop.http", Status::Ok, at(5), 80)]).await.unwrap();
-    store.record(&[result("shop.http", Status::Critical, at(4), 80)]).await.unwrap();
+    store
+        .record(&[result("shop.http", Status::Ok, at(5), 80)])
+        .await
+        .unwrap();
+    store
+        .record(&[result("shop.http", Status::Critical, at(4), 80)])
+        .await
+        .unwrap();
     let s = store.state(&id).await.unwrap().unwrap();
-    assert_eq!((s.status, s.since, s.consecutive, s.last_run), (Status::Ok, at(5), 1, at(5)));
+    assert_eq!(
+        (s.status, s.since, s.consecutive, s.last_run),
+        (Status::Ok, at(5), 1, at(5))
+    );
     // The late result is still history.
     assert_eq!(store.recent_results(&id, 10).await.unwrap().len(), 2);
 }
@@ -89,8 +131,17 @@ async fn suite_one_batch_applies_a_checks_runs_in_time_order(store: Arc<dyn Stor
     ];
     store.record(&batch).await.unwrap();
     let a = store.state(&check_id("a.http")).await.unwrap().unwrap();
-    assert_eq!((a.status, a.since, a.consecutive, a.last_run), (Status::Critical, at(2), 2, at(3)));
-    let ids: Vec<_> = store.states().await.unwrap().into_iter().map(|s| s.check_id).collect();
+    assert_eq!(
+        (a.status, a.since, a.consecutive, a.last_run),
+        (Status::Critical, at(2), 2, at(3))
+    );
+    let ids: Vec<_> = store
+        .states()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.check_id)
+        .collect();
     assert_eq!(ids, vec![check_id("a.http"), check_id("b.dns")]);
 }
 
@@ -101,8 +152,14 @@ async fn suite_raw_results_round_trip_newest_first(store: Arc<dyn Store>) {
     ];
     let details = BTreeMap::from([
         ("status_code".to_owned(), json!(502)),
-        ("headers".to_owned(), json!({"server": "nginx", "via": ["a", "b"]})),
-        ("body_excerpt".to_owned(), json!("Bad gateway — «upstream» ✗")),
+        (
+            "headers".to_owned(),
+            json!({"server": "nginx", "via": ["a", "b"]}),
+        ),
+        (
+            "body_excerpt".to_owned(),
+            json!("Bad gateway — «upstream» ✗"),
+        ),
     ]);
     let rich = CheckResult {
         check_id: check_id("shop.http"),
@@ -120,9 +177,12 @@ async fn suite_raw_results_round_trip_newest_first(store: Arc<dyn Store>) {
     let older = result("shop.http", Status::Ok, at(0), 80);
     let newer = result("shop.http", Status::Ok, at(2), 90);
     store.record(&[older.clone(), rich.clone()]).await.unwrap();
-    store.record(&[newer.clone()]).await.unwrap();
+    store.record(std::slice::from_ref(&newer)).await.unwrap();
 
-    let got = store.recent_results(&check_id("shop.http"), 10).await.unwrap();
+    let got = store
+        .recent_results(&check_id("shop.http"), 10)
+        .await
+        .unwrap();
     assert_eq!(got.len(), 3);
     for (got, want) in got.iter().zip([&newer, &rich, &older]) {
         assert_eq!(got.check_id, want.check_id);
@@ -132,8 +192,14 @@ async fn suite_raw_results_round_trip_newest_first(store: Arc<dyn Store>) {
         assert_eq!(got.started_at, want.started_at);
         assert_eq!(got.outcome, want.outcome);
     }
-    let limited = store.recent_results(&check_id("shop.http"), 2).await.unwrap();
-    assert_eq!(limited.iter().map(|r| r.started_at).collect::<Vec<_>>(), vec![newer.started_at, rich.started_at]);
+    let limited = store
+        .recent_results(&check_id("shop.http"), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        limited.iter().map(|r| r.started_at).collect::<Vec<_>>(),
+        vec![newer.started_at, rich.started_at]
+    );
 }
 
 /// 100 runs in the hour from t0 with latencies 1..=100 ms, every 10th critical; 3 runs in the
@@ -141,8 +207,17 @@ async fn suite_raw_results_round_trip_newest_first(store: Arc<dyn Store>) {
 fn hour_of_known_latencies() -> Vec<CheckResult> {
     let mut batch: Vec<_> = (1..=100u64)
         .map(|ms| {
-            let status = if ms % 10 == 0 { Status::Critical } else { Status::Ok };
-            result("shop.http", status, t0() + chrono::Duration::seconds(ms as i64 * 30), ms)
+            let status = if ms % 10 == 0 {
+                Status::Critical
+            } else {
+                Status::Ok
+            };
+            result(
+                "shop.http",
+                status,
+                t0() + chrono::Duration::seconds(ms as i64 * 30),
+                ms,
+            )
         })
         .collect();
     batch.extend((0..3).map(|i| result("shop.http", Status::Ok, at(61 + i), 200)));
@@ -151,7 +226,10 @@ fn hour_of_known_latencies() -> Vec<CheckResult> {
 
 fn assert_close(what: &str, got: Option<f64>, want: f64) {
     let got = got.unwrap_or_else(|| panic!("{what}: no value"));
-    assert!((got - want).abs() <= want * 0.10, "{what}: got {got}, want {want} ± 10%");
+    assert!(
+        (got - want).abs() <= want * 0.10,
+        "{what}: got {got}, want {want} ± 10%"
+    );
 }
 
 async fn assert_known_rollups(store: &dyn Store) {
@@ -177,7 +255,10 @@ async fn assert_known_rollups(store: &dyn Store) {
 
     // `since` inside an hour includes that hour.
     let later = store.rollups(&check_id("shop.http"), at(90)).await.unwrap();
-    assert_eq!(later.iter().map(|r| r.hour).collect::<Vec<_>>(), vec![at(60)]);
+    assert_eq!(
+        later.iter().map(|r| r.hour).collect::<Vec<_>>(),
+        vec![at(60)]
+    );
 }
 
 async fn suite_rollups_count_runs_and_estimate_percentiles(store: Arc<dyn Store>) {
@@ -200,7 +281,14 @@ async fn suite_rollups_merge_across_batches(store: Arc<dyn Store>) {
     store.record(&[unmeasured]).await.unwrap();
     let r = store.rollups(&check_id("idle.http"), t0()).await.unwrap();
     assert_eq!((r[0].runs, r[0].failures, r[0].measured), (1, 1, 0));
-    assert_eq!((r[0].latency_avg_ms, r[0].latency_p50_ms, r[0].latency_max_ms), (None, None, None));
+    assert_eq!(
+        (
+            r[0].latency_avg_ms,
+            r[0].latency_p50_ms,
+            r[0].latency_max_ms
+        ),
+        (None, None, None)
+    );
 }
 
 async fn suite_prune_removes_old_raw_results_and_rollups_only(store: Arc<dyn Store>) {
@@ -212,10 +300,22 @@ async fn suite_prune_removes_old_raw_results_and_rollups_only(store: Arc<dyn Sto
     store.record(&batch).await.unwrap();
 
     let stats = store.prune(at(-day), at(-2 * day)).await.unwrap();
-    assert_eq!(stats, PruneStats { raw_results: 3, rollups: 1 });
+    assert_eq!(
+        stats,
+        PruneStats {
+            raw_results: 3,
+            rollups: 1
+        }
+    );
 
-    let kept = store.recent_results(&check_id("shop.http"), 100).await.unwrap();
-    assert_eq!(kept.iter().map(|r| r.started_at).collect::<Vec<_>>(), vec![at(0), at(-30)]);
+    let kept = store
+        .recent_results(&check_id("shop.http"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.iter().map(|r| r.started_at).collect::<Vec<_>>(),
+        vec![at(0), at(-30)]
+    );
     let rollup_hours: Vec<_> = store
         .rollups(&check_id("shop.http"), at(-10 * day))
         .await
@@ -223,7 +323,10 @@ async fn suite_prune_removes_old_raw_results_and_rollups_only(store: Arc<dyn Sto
         .into_iter()
         .map(|r| r.hour)
         .collect();
-    assert_eq!(rollup_hours, vec![at(-2 * day), at(-day - 60), at(-60), at(0)]);
+    assert_eq!(
+        rollup_hours,
+        vec![at(-2 * day), at(-day - 60), at(-60), at(0)]
+    );
     // State is never pruned.
     assert!(store.state(&check_id("shop.http")).await.unwrap().is_some());
 
@@ -237,7 +340,11 @@ async fn suite_batch_of_1000_results(store: Arc<dyn Store>) {
     let batch: Vec<_> = (0..4)
         .flat_map(|run| {
             (0..250).map(move |c| {
-                let status = if c % 5 == 0 { Status::Warning } else { Status::Ok };
+                let status = if c % 5 == 0 {
+                    Status::Warning
+                } else {
+                    Status::Ok
+                };
                 result(&format!("site-{c:03}.http"), status, at(run), 40 + c)
             })
         })
@@ -247,12 +354,25 @@ async fn suite_batch_of_1000_results(store: Arc<dyn Store>) {
 
     let states = store.states().await.unwrap();
     assert_eq!(states.len(), 250);
-    assert!(states.iter().all(|s| s.consecutive == 4 && s.since == at(0) && s.last_run == at(3)));
-    assert_eq!(states.iter().filter(|s| s.status == Status::Warning).count(), 50);
+    assert!(
+        states
+            .iter()
+            .all(|s| s.consecutive == 4 && s.since == at(0) && s.last_run == at(3))
+    );
+    assert_eq!(
+        states
+            .iter()
+            .filter(|s| s.status == Status::Warning)
+            .count(),
+        50
+    );
     let one = check_id("site-007.http");
     assert_eq!(store.recent_results(&one, 10).await.unwrap().len(), 4);
     let r = store.rollups(&one, t0()).await.unwrap();
-    assert_eq!((r.len(), r[0].runs, r[0].latency_max_ms), (1, 4, Some(47.0)));
+    assert_eq!(
+        (r.len(), r[0].runs, r[0].latency_max_ms),
+        (1, 4, Some(47.0))
+    );
 }
 
 async fn suite_forget_checks_drops_state_of_removed_checks(store: Arc<dyn Store>) {
@@ -261,12 +381,28 @@ async fn suite_forget_checks_drops_state_of_removed_checks(store: Arc<dyn Store>
         .map(|c| result(c, Status::Ok, at(0), 10))
         .collect();
     store.record(&batch).await.unwrap();
-    let forgotten = store.forget_checks(&[check_id("b.http"), check_id("zzz.http")]).await.unwrap();
+    let forgotten = store
+        .forget_checks(&[check_id("b.http"), check_id("zzz.http")])
+        .await
+        .unwrap();
     assert_eq!(forgotten, 2);
-    let ids: Vec<_> = store.states().await.unwrap().into_iter().map(|s| s.check_id).collect();
+    let ids: Vec<_> = store
+        .states()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.check_id)
+        .collect();
     assert_eq!(ids, vec![check_id("b.http")]);
     // History stays until pruned.
-    assert_eq!(store.recent_results(&check_id("a.http"), 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .recent_results(&check_id("a.http"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn suite_unknown_check_has_no_state_and_no_history(store: Arc<dyn Store>) {
@@ -278,8 +414,44 @@ async fn suite_unknown_check_has_no_state_and_no_history(store: Arc<dyn Store>) 
     store.record(&[]).await.unwrap();
 }
 
+async fn suite_concurrent_batches_lose_nothing(store: Arc<dyn Store>) {
+    // 8 batches at once, each one run of the same 50 checks (the scheduler's flushes overlap).
+    let tasks: Vec<_> = (0..8)
+        .map(|run| {
+            let store = Arc::clone(&store);
+            let batch: Vec<_> = (0..50)
+                .map(|c| {
+                    result(
+                        &format!("site-{c:02}.http"),
+                        Status::Ok,
+                        at(run),
+                        10 + run as u64,
+                    )
+                })
+                .collect();
+            tokio::spawn(async move { store.record(&batch).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let states = store.states().await.unwrap();
+    assert_eq!(states.len(), 50);
+    // Whatever order the batches landed in, the state ends at the newest run.
+    assert!(states.iter().all(|s| s.last_run == at(7)), "{states:#?}");
+    for c in [0, 17, 49] {
+        let id = check_id(&format!("site-{c:02}.http"));
+        assert_eq!(store.recent_results(&id, 100).await.unwrap().len(), 8);
+        let r = store.rollups(&id, t0()).await.unwrap();
+        assert_eq!(
+            (r[0].runs, r[0].latency_min_ms, r[0].latency_max_ms),
+            (8, Some(10.0), Some(17.0))
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
-// SQLite only: files, restarts, URLs.
+// Per backend: files, restarts, URLs.
 
 #[tokio::test]
 async fn sqlite_file_keeps_state_and_history_across_a_restart() {
@@ -287,23 +459,48 @@ async fn sqlite_file_keeps_state_and_history_across_a_restart() {
     let url = support_store::sqlite_url(&dir);
     {
         let store = store::open(&url).await.unwrap();
-        store.record(&[result("shop.http", Status::Critical, at(0), 10)]).await.unwrap();
-        store.record(&[result("shop.http", Status::Critical, at(1), 10)]).await.unwrap();
+        store
+            .record(&[result("shop.http", Status::Critical, at(0), 10)])
+            .await
+            .unwrap();
+        store
+            .record(&[result("shop.http", Status::Critical, at(1), 10)])
+            .await
+            .unwrap();
     }
     let store = store::open(&url).await.unwrap();
     let s = store.state(&check_id("shop.http")).await.unwrap().unwrap();
-    assert_eq!((s.status, s.since, s.consecutive), (Status::Critical, at(0), 2));
-    store.record(&[result("shop.http", Status::Critical, at(2), 10)]).await.unwrap();
+    assert_eq!(
+        (s.status, s.since, s.consecutive),
+        (Status::Critical, at(0), 2)
+    );
+    store
+        .record(&[result("shop.http", Status::Critical, at(2), 10)])
+        .await
+        .unwrap();
     let s = store.state(&check_id("shop.http")).await.unwrap().unwrap();
     assert_eq!(s.consecutive, 3);
-    assert_eq!(store.recent_results(&check_id("shop.http"), 10).await.unwrap().len(), 3);
-    assert_eq!(store.rollups(&check_id("shop.http"), t0()).await.unwrap()[0].runs, 3);
+    assert_eq!(
+        store
+            .recent_results(&check_id("shop.http"), 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        store.rollups(&check_id("shop.http"), t0()).await.unwrap()[0].runs,
+        3
+    );
 }
 
 #[tokio::test]
 async fn sqlite_memory_store_works_for_tests() {
     let store = store::open("sqlite::memory:").await.unwrap();
-    store.record(&[result("shop.http", Status::Ok, at(0), 10)]).await.unwrap();
+    store
+        .record(&[result("shop.http", Status::Ok, at(0), 10)])
+        .await
+        .unwrap();
     assert_eq!(store.states().await.unwrap().len(), 1);
     // Each memory store is private.
     let other = store::open("sqlite::memory:").await.unwrap();
@@ -319,16 +516,44 @@ async fn sqlite_reports_a_directory_it_cannot_create() {
     let err = store::open(&url).await.err().expect("opening must fail");
     assert!(matches!(err, StoreError::CreateDir { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains(&format!("cannot create directory {}/sub", file.display())), "{msg}");
+    assert!(
+        msg.contains(&format!("cannot create directory {}/sub", file.display())),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn unknown_url_schemes_are_refused_with_what_to_write() {
-    let err = store::open("mysql://root:hunter2@db/forewarn").await.err().unwrap();
+    let err = store::open("mysql://root:hunter2@db/forewarn")
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("sqlite://path/to/forewarn.db") && !msg.contains("hunter2"), "{msg}");
+    assert!(
+        msg.contains("sqlite://path/to/forewarn.db") && !msg.contains("hunter2"),
+        "{msg}"
+    );
 
-    let err = store::open("sqlite://db.sqlite?mode=ro").await.err().unwrap();
+    let err = store::open("sqlite://db.sqlite?mode=ro")
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(err, StoreError::InvalidUrl { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn postgres_reports_an_unreachable_server_without_its_password() {
+    // Port 1 on loopback: nothing listens there.
+    let err = store::open("postgres://forewarn:hunter2@127.0.0.1:1/forewarn")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cannot open database postgres://forewarn:redacted@127.0.0.1:1/forewarn"),
+        "{msg}"
+    );
+    assert!(!msg.contains("hunter2"), "{msg}");
 }

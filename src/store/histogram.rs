@@ -81,11 +81,7 @@ impl Histogram {
             }
             if below + count >= target {
                 let (low, high) = bucket_bounds(i);
-                let high = if high.is_finite() {
-                    high
-                } else {
-                    max.max(low)
-                };
+                let high = if high.is_finite() { high } else { max.max(low) };
                 // Where inside the bucket: values spread evenly by rank, the k-th of n at
                 // (k - 0.5) / n.
                 let frac = ((target - below) as f64 - 0.5) / count as f64;
@@ -108,7 +104,9 @@ mod tests {
 
     #[test]
     fn every_value_lands_in_the_bucket_whose_bounds_contain_it() {
-        for ms in [0.0, 0.1, 0.5, 0.7, 1.0, 3.3, 85.0, 120.0, 999.9, 5_000.0, 22_000.0] {
+        for ms in [
+            0.0, 0.1, 0.5, 0.7, 1.0, 3.3, 85.0, 120.0, 999.9, 5_000.0, 22_000.0,
+        ] {
             let (low, high) = bucket_bounds(bucket_of(ms));
             assert!(low <= ms && ms < high, "{ms} not in [{low}, {high})");
         }
@@ -125,7 +123,10 @@ mod tests {
         }
         for (q, want) in [(0.5, 500.0), (0.95, 950.0), (0.99, 990.0)] {
             let got = h.quantile(q, 1.0, 1000.0).unwrap();
-            assert!((got - want).abs() / want < 0.10, "q{q}: got {got}, want {want}");
+            assert!(
+                (got - want).abs() / want < 0.10,
+                "q{q}: got {got}, want {want}"
+            );
         }
         assert_eq!(Histogram::default().quantile(0.5, 0.0, 0.0), None);
     }

@@ -170,13 +170,10 @@ fn open_error(target: &str, e: sqlx::Error) -> StoreError {
 }
 
 async fn run_migrations(pool: &SqlitePool, target: &str) -> Result<(), StoreError> {
-    migrator()
-        .run(pool)
-        .await
-        .map_err(|e| StoreError::Migrate {
-            target: target.to_owned(),
-            reason: e.to_string(),
-        })
+    migrator().run(pool).await.map_err(|e| StoreError::Migrate {
+        target: target.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 #[async_trait]
