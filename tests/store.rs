@@ -27,6 +27,17 @@ macro_rules! for_each_backend {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $suite() {
+                    forewarn::probe::install_crypto_provider();
+                    let (store, schema) = super::support_store::postgres_store().await;
+                    super::$suite(store).await;
+                    schema.drop().await;
+                }
+            )*
+        }
     };
 }
 
@@ -41,6 +52,7 @@ for_each_backend!(
     suite_batch_of_1000_results,
     suite_forget_checks_drops_state_of_removed_checks,
     suite_unknown_check_has_no_state_and_no_history,
+    suite_concurrent_batches_lose_nothing,
 );
 
 async fn suite_state_follows_status_changes(store: Arc<dyn Store>) {
@@ -165,7 +177,7 @@ async fn suite_raw_results_round_trip_newest_first(store: Arc<dyn Store>) {
     let older = result("shop.http", Status::Ok, at(0), 80);
     let newer = result("shop.http", Status::Ok, at(2), 90);
     store.record(&[older.clone(), rich.clone()]).await.unwrap();
-    store.record(&[newer.clone()]).await.unwrap();
+    store.record(std::slice::from_ref(&newer)).await.unwrap();
 
     let got = store
         .recent_results(&check_id("shop.http"), 10)
@@ -402,8 +414,44 @@ async fn suite_unknown_check_has_no_state_and_no_history(store: Arc<dyn Store>) 
     store.record(&[]).await.unwrap();
 }
 
+async fn suite_concurrent_batches_lose_nothing(store: Arc<dyn Store>) {
+    // 8 batches at once, each one run of the same 50 checks (the scheduler's flushes overlap).
+    let tasks: Vec<_> = (0..8)
+        .map(|run| {
+            let store = Arc::clone(&store);
+            let batch: Vec<_> = (0..50)
+                .map(|c| {
+                    result(
+                        &format!("site-{c:02}.http"),
+                        Status::Ok,
+                        at(run),
+                        10 + run as u64,
+                    )
+                })
+                .collect();
+            tokio::spawn(async move { store.record(&batch).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let states = store.states().await.unwrap();
+    assert_eq!(states.len(), 50);
+    // Whatever order the batches landed in, the state ends at the newest run.
+    assert!(states.iter().all(|s| s.last_run == at(7)), "{states:#?}");
+    for c in [0, 17, 49] {
+        let id = check_id(&format!("site-{c:02}.http"));
+        assert_eq!(store.recent_results(&id, 100).await.unwrap().len(), 8);
+        let r = store.rollups(&id, t0()).await.unwrap();
+        assert_eq!(
+            (r[0].runs, r[0].latency_min_ms, r[0].latency_max_ms),
+            (8, Some(10.0), Some(17.0))
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
-// SQLite only: files, restarts, URLs.
+// Per backend: files, restarts, URLs.
 
 #[tokio::test]
 async fn sqlite_file_keeps_state_and_history_across_a_restart() {
@@ -492,4 +540,20 @@ async fn unknown_url_schemes_are_refused_with_what_to_write() {
         .err()
         .unwrap();
     assert!(matches!(err, StoreError::InvalidUrl { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn postgres_reports_an_unreachable_server_without_its_password() {
+    // Port 1 on loopback: nothing listens there.
+    let err = store::open("postgres://forewarn:hunter2@127.0.0.1:1/forewarn")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cannot open database postgres://forewarn:redacted@127.0.0.1:1/forewarn"),
+        "{msg}"
+    );
+    assert!(!msg.contains("hunter2"), "{msg}");
 }

@@ -378,8 +378,9 @@ fn bucket_columns() -> Vec<String> {
     (0..BUCKETS).map(|i| format!("h{i:02}")).collect()
 }
 
-/// `INSERT … ON CONFLICT (check_id, hour_ms) DO UPDATE` adding a [`RollupDelta`]. Parameters:
-/// check_id, hour_ms, runs, failures, measured, sum, min, max, then the buckets.
+/// `INSERT … ON CONFLICT (check_id, hour_ms) DO UPDATE` adding [`RollupDelta`]s. Parameters:
+/// check_id, hour_ms, runs, failures, measured, sum, min, max, then the buckets (on PostgreSQL
+/// each an array, one element per delta).
 fn rollup_upsert_sql(dialect: Dialect) -> String {
     let buckets = bucket_columns();
     let columns = [
@@ -396,9 +397,28 @@ fn rollup_upsert_sql(dialect: Dialect) -> String {
     .map(str::to_owned)
     .chain(buckets.iter().cloned())
     .collect::<Vec<_>>();
-    let params = (1..=columns.len())
-        .map(|n| dialect.param(n))
-        .collect::<Vec<_>>();
+    // SQLite: one row of parameters. PostgreSQL: one array per column, so that a whole batch is
+    // one statement.
+    let source = match dialect {
+        Dialect::Sqlite => format!(
+            "VALUES ({})",
+            (1..=columns.len())
+                .map(|n| dialect.param(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Dialect::Postgres => {
+            let types = ["text", "bigint", "bigint", "bigint", "bigint"]
+                .into_iter()
+                .chain(["float8"; 3])
+                .chain(["bigint"; BUCKETS]);
+            let arrays = types
+                .enumerate()
+                .map(|(i, ty)| format!("{}::{ty}[]", dialect.param(i + 1)))
+                .collect::<Vec<_>>();
+            format!("SELECT * FROM UNNEST({})", arrays.join(", "))
+        }
+    };
     let t = "check_rollup_hourly";
     let mut sets = ["runs", "failures", "measured", "latency_sum_ms"]
         .into_iter()
@@ -411,9 +431,8 @@ fn rollup_upsert_sql(dialect: Dialect) -> String {
         sets.push(format!("{col} = {expr}"));
     }
     format!(
-        "INSERT INTO {t} ({}) VALUES ({}) ON CONFLICT (check_id, hour_ms) DO UPDATE SET {}",
+        "INSERT INTO {t} ({}) {source} ON CONFLICT (check_id, hour_ms) DO UPDATE SET {}",
         columns.join(", "),
-        params.join(", "),
         sets.join(", ")
     )
 }

@@ -52,3 +52,52 @@ pub async fn sqlite_store() -> (Arc<dyn Store>, TempDir) {
 pub fn sqlite_url(dir: &TempDir) -> String {
     format!("sqlite://{}/data/forewarn.db", dir.path().display())
 }
+
+/// The PostgreSQL server tests use: `FOREWARN_TEST_POSTGRES` or the local one (trust auth).
+pub fn postgres_base_url() -> String {
+    std::env::var("FOREWARN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A store in a fresh schema of the test database, so parallel tests and runs never meet.
+/// Drop it with [`PgSchema::drop`] at the end of the test.
+pub async fn postgres_store() -> (Arc<dyn Store>, PgSchema) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let schema = format!(
+        "fw_store_{}_{}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed),
+        nanos
+    );
+    let admin = sqlx::PgPool::connect(&postgres_base_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = format!("{}?options=-csearch_path%3D{schema}", postgres_base_url());
+    let store = store::open(&url).await.unwrap();
+    (store, PgSchema { admin, schema })
+}
+
+pub struct PgSchema {
+    admin: sqlx::PgPool,
+    schema: String,
+}
+
+impl PgSchema {
+    pub async fn drop(self) {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA {} CASCADE",
+            self.schema
+        )))
+        .execute(&self.admin)
+        .await
+        .unwrap();
+        self.admin.close().await;
+    }
+}
