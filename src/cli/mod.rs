@@ -139,8 +139,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Agent { agent_config } => {
-            let _ = agent_config;
-            todo!("agent merge")
+            let config = match crate::agent::load_config(&agent_config) {
+                Ok(c) => c,
+                Err(diags) => {
+                    eprint!("{diags}");
+                    eprintln!("fix the agent configuration and start it again");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            crate::agent::run(config, crate::server::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo { port, dir } => {
             let _ = (port, dir);
