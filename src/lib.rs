@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod demo;
 pub mod metrics;
 pub mod model;
 pub mod probe;
