@@ -6,6 +6,7 @@ pub mod agent;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod metrics;
 pub mod model;
 pub mod probe;
