@@ -51,7 +51,9 @@ async fn target(delay: Duration) -> Target {
                 peak.fetch_max(n, Ordering::SeqCst);
                 tokio::time::sleep(delay).await;
                 let _ = sock
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
                     .await;
                 now.fetch_sub(1, Ordering::SeqCst);
             });
@@ -152,17 +154,34 @@ async fn a_thousand_checks_run_on_cadence_without_overlap_and_with_bounded_lag()
     let total: usize = by_check.values().map(Vec::len).sum();
     // 3.5 s at 1 s: each check ran 3 or 4 times (first run within the first second).
     for (id, runs) in &by_check {
-        assert!((3..=4).contains(&runs.len()), "{id} ran {} times", runs.len());
-        assert!(runs.iter().all(|r| r.outcome.status == Status::Ok), "{id}: {:?}", runs[0].outcome.message);
+        assert!(
+            (3..=4).contains(&runs.len()),
+            "{id} ran {} times",
+            runs.len()
+        );
+        assert!(
+            runs.iter().all(|r| r.outcome.status == Status::Ok),
+            "{id}: {:?}",
+            runs[0].outcome.message
+        );
         for pair in runs.windows(2) {
-            assert!(end_of(&pair[0]) <= pair[1].started_at, "{id} overlapped itself");
+            assert!(
+                end_of(&pair[0]) <= pair[1].started_at,
+                "{id} overlapped itself"
+            );
             let gap = (pair[1].planned_at - pair[0].planned_at).num_milliseconds();
-            assert!((990..=1010).contains(&gap), "{id}: planned starts {gap} ms apart");
+            assert!(
+                (990..=1010).contains(&gap),
+                "{id}: planned starts {gap} ms apart"
+            );
         }
     }
     let lags: Vec<Duration> = by_check.values().flatten().map(CheckResult::lag).collect();
     let p99 = percentile(lags.clone(), 0.99);
-    assert!(p99 < Duration::from_millis(500), "p99 lag {p99:?} over {total} runs");
+    assert!(
+        p99 < Duration::from_millis(500),
+        "p99 lag {p99:?} over {total} runs"
+    );
     // First runs spread over the interval: no tenth of a second holds more than a fifth of them.
     let mut firsts = [0usize; 10];
     let t0 = by_check.values().map(|r| r[0].planned_at).min().unwrap();
@@ -170,7 +189,10 @@ async fn a_thousand_checks_run_on_cadence_without_overlap_and_with_bounded_lag()
         let ms = (runs[0].planned_at - t0).num_milliseconds().clamp(0, 999) as usize;
         firsts[ms / 100] += 1;
     }
-    assert!(firsts.iter().all(|n| *n < 200), "first runs bunched: {firsts:?}");
+    assert!(
+        firsts.iter().all(|n| *n < 200),
+        "first runs bunched: {firsts:?}"
+    );
     t.task.abort();
 }
 
@@ -194,7 +216,11 @@ async fn a_check_slower_than_its_interval_never_runs_twice_at_once() {
     tokio::time::sleep(Duration::from_millis(4200)).await;
     handle.stop();
     task.await.unwrap();
-    assert_eq!(t.peak.load(Ordering::SeqCst), 1, "never two requests at once");
+    assert_eq!(
+        t.peak.load(Ordering::SeqCst),
+        1,
+        "never two requests at once"
+    );
     let runs = &sink.by_check()[&CheckId::parse("slow").unwrap()];
     assert!(runs.len() >= 2, "it kept running: {}", runs.len());
     for pair in runs.windows(2) {
@@ -233,7 +259,11 @@ async fn the_per_host_limit_caps_requests_to_one_server() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     handle.stop();
     task.await.unwrap();
-    assert!(t.peak.load(Ordering::SeqCst) <= 3, "peak {}", t.peak.load(Ordering::SeqCst));
+    assert!(
+        t.peak.load(Ordering::SeqCst) <= 3,
+        "peak {}",
+        t.peak.load(Ordering::SeqCst)
+    );
     assert!(sink.0.lock().unwrap().len() >= 10);
     t.task.abort();
 }

@@ -151,8 +151,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { port, dir } => {
-            let _ = (port, dir);
-            todo!("demo merge")
+            crate::demo::run(port, dir).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {
             crate::bench::run(args).await?;
@@ -217,11 +217,10 @@ async fn check_run(config: &Config, id: &str, json: bool) -> anyhow::Result<Exit
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!(
-            "{} {} — {} ({})",
+            "{} {} — {}",
             outcome.status.as_str().to_uppercase(),
             check.id,
             outcome.message,
-            probe::fmt_latency(outcome.latency)
         );
         if !outcome.conditions.is_empty() {
             let rows: Vec<Vec<String>> = outcome

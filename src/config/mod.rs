@@ -397,12 +397,15 @@ fn load_checks_dir(global: &Global, diags: &mut Diagnostics) -> (Vec<Customer>, 
     (customers, checks)
 }
 
+/// A check and the span of its definition.
+type Located = (Check, Range<usize>);
+
 /// One customer file. Returns `None` when the customer itself is unusable.
 fn load_customer_file(
     global: &Global,
     src: &Source,
     diags: &mut Diagnostics,
-) -> Option<(Customer, Vec<(Check, Range<usize>)>)> {
+) -> Option<(Customer, Vec<Located>)> {
     let table = match toml::de::DeTable::parse(src.text) {
         Ok(t) => t,
         Err(e) => {

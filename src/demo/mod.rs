@@ -7,3 +7,152 @@ mod cert;
 mod disk;
 mod dns;
 mod web;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::agent::{AccountConfig, AgentConfig, QuotaMode};
+use crate::secret::Secret;
+
+/// The agent's port in the demo (the shipped `checks/umbrella.toml` points at it).
+pub const AGENT_PORT: u16 = 18687;
+
+/// The shipped example checks: the demo runs exactly these.
+const CHECK_FILES: [(&str, &str); 4] = [
+    ("acme.toml", include_str!("../../checks/acme.toml")),
+    ("globex.toml", include_str!("../../checks/globex.toml")),
+    ("initech.toml", include_str!("../../checks/initech.toml")),
+    ("umbrella.toml", include_str!("../../checks/umbrella.toml")),
+];
+const AGENT_TOKEN: &str = "demo-agent-token-change-me";
+
+/// A demo that is running: the fleet, the agent and the server.
+pub struct Demo {
+    pub url: String,
+    pub staff_token: String,
+    pub config_path: PathBuf,
+    fleet: fleet::Fleet,
+    agent: crate::agent::RunningAgent,
+    server: crate::server::RunningServer,
+}
+
+impl Demo {
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+        let _ = self.agent.stop().await;
+        self.fleet.stop().await;
+    }
+}
+
+/// Starts the fleet, the real agent and `serve` with the shipped example checks, all on
+/// loopback, with files under `dir`.
+pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
+    crate::probe::install_crypto_provider();
+    let fleet = fleet::start(dir).await?;
+    // The shipped checks refer to demo/ca.pem, demo/agent.token and demo/staff.token relative
+    // to forewarn.toml: lay the same files out here.
+    let demo_dir = dir.join("demo");
+    let checks_dir = dir.join("checks");
+    for d in [&demo_dir, &checks_dir] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    std::fs::copy(fleet.ca_pem_path(), demo_dir.join("ca.pem")).context("copying the demo CA")?;
+    std::fs::write(demo_dir.join("agent.token"), format!("{AGENT_TOKEN}\n"))?;
+    let staff_token = random_token();
+    std::fs::write(demo_dir.join("staff.token"), format!("{staff_token}\n"))?;
+    for (name, text) in CHECK_FILES {
+        std::fs::write(checks_dir.join(name), text)?;
+    }
+    let config_path = dir.join("forewarn.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "# Written by `forewarn demo`.\n\
+             database = \"sqlite://data/forewarn.db\"\n\
+             listen = \"127.0.0.1:{port}\"\n\
+             checks_dir = \"checks\"\n\
+             [web]\nstaff_token = {{ file = \"demo/staff.token\" }}\n\
+             [resolvers]\ndemo = \"{}\"\n",
+            fleet::DNS_ADDR
+        ),
+    )?;
+
+    let agent = crate::agent::spawn(AgentConfig {
+        listen: ([127, 0, 0, 1], AGENT_PORT).into(),
+        token: Secret::new(AGENT_TOKEN),
+        tls: None,
+        sample_interval: Duration::from_secs(2),
+        history: Duration::from_secs(3600),
+        mounts: vec![PathBuf::from("/")],
+        accounts: vec![AccountConfig {
+            name: "umbrella".into(),
+            path: fleet.account_dir(),
+            limit: Some(50 << 20),
+            quota: QuotaMode::Directory,
+        }],
+    })
+    .await
+    .with_context(|| format!("starting the demo agent on 127.0.0.1:{AGENT_PORT}"))?;
+
+    let config = crate::config::load(&config_path)
+        .map_err(|d| anyhow::anyhow!("the demo configuration is invalid (a forewarn bug):\n{d}"))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| {
+            format!("cannot listen on 127.0.0.1:{port}; try `forewarn demo --port 0`")
+        })?;
+    let server = crate::server::start(config, config_path.clone(), listener).await?;
+    Ok(Demo {
+        url: format!("http://{}", server.addr),
+        staff_token,
+        config_path,
+        fleet,
+        agent,
+        server,
+    })
+}
+
+/// `forewarn demo`: start, print where to look, run until Ctrl-C.
+pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let temp;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("forewarn-demo-")
+                .tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let demo = start(port, &dir).await?;
+    println!(
+        "\n  forewarn demo is running\n\n  \
+         dashboard   {url}/login   (staff token: {token})\n  \
+         metrics     {url}/metrics\n  \
+         config      {config}\n\n  \
+         The fleet on 127.0.0.1: a healthy shop (:18601, and HTTPS :18643 with a certificate\n  \
+         that expires in 5 days), an API answering 500 (:18602), a slow blog (:18603), a DNS\n  \
+         zone with one drifted record (:18653) and a host agent whose account is filling (:18687).\n  \
+         Every check runs within its first interval (at most a minute); the dashboard refreshes.\n\n  \
+         Try:  forewarn --config {config} check run globex-api\n        \
+         forewarn --config {config} check list\n\n  \
+         Ctrl-C stops everything.\n",
+        url = demo.url,
+        token = demo.staff_token,
+        config = demo.config_path.display(),
+    );
+    crate::server::shutdown_signal().await;
+    demo.stop().await;
+    Ok(())
+}
+
+fn random_token() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
