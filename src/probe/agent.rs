@@ -494,7 +494,7 @@ fn forecast_condition(
     let in_window = window_samples(samples, fc.window);
     let min_span = fc.window / MIN_SPAN_DIVISOR;
     let result = time_to_full(in_window, capacity, min_span);
-    let within = humantime::format_duration(round_secs(fc.warning_within));
+    let within = crate::probe::fmt_span(round_secs(fc.warning_within));
     let condition = format!("{what} not full within {within}");
     let (actual, passed, severity, detail) = match result {
         TimeToFull::NotEnoughSamples { samples } => (

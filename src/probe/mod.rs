@@ -316,12 +316,35 @@ pub mod duration_ms {
     }
 }
 
-/// Formats a latency for people: `85 ms`, `1.20 s`.
+/// Formats a latency for people: `0.4 ms`, `85 ms`, `1.20 s`.
 pub fn fmt_latency(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
+    if d < Duration::from_millis(10) && !d.is_zero() {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    } else if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
     } else {
         format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// Formats a span for people with spaces between number and unit: `3 days`, `1h 30m`.
+pub fn fmt_span(d: Duration) -> String {
+    let s = humantime::format_duration(d).to_string();
+    match s.split_once(|c: char| c.is_ascii_alphabetic()) {
+        // A single unit reads better spelled out: "3 days", "10 minutes".
+        Some((n, _)) if !s.contains(' ') => {
+            let unit = &s[n.len()..];
+            let word = match unit {
+                "days" | "day" => "day",
+                "h" => "hour",
+                "m" => "minute",
+                "s" => "second",
+                _ => return s,
+            };
+            let plural = if n == "1" { "" } else { "s" };
+            format!("{n} {word}{plural}")
+        }
+        _ => s,
     }
 }
 
@@ -338,5 +361,20 @@ impl<T> Default for Thresholds<T> {
             warning: None,
             critical: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_and_latencies_read_well() {
+        assert_eq!(fmt_span(Duration::from_secs(3 * 86400)), "3 days");
+        assert_eq!(fmt_span(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(fmt_span(Duration::from_secs(5400)), "1h 30m");
+        assert_eq!(fmt_latency(Duration::from_micros(400)), "0.4 ms");
+        assert_eq!(fmt_latency(Duration::from_millis(85)), "85 ms");
+        assert_eq!(fmt_latency(Duration::from_millis(1200)), "1.20 s");
     }
 }

@@ -233,7 +233,11 @@ pub async fn check_page(
         badge(current.as_ref().map(|s| s.status)),
         esc(&check.name),
         esc(check.id.as_str()),
-        esc(check.customer.as_str()),
+        esc(config
+            .customers
+            .iter()
+            .find(|c| c.id == check.customer)
+            .map_or(check.customer.as_str(), |c| c.name.as_str())),
         check.spec.kind(),
         esc(&check.spec.target()),
         esc(&check.schedule.describe()),
@@ -242,10 +246,11 @@ pub async fn check_page(
     if let Some(s) = &current {
         let _ = write!(
             body,
-            "<div>State</div><div>{} since {} ({} runs in a row)</div>",
+            "<div>State</div><div>{} since {} ({} run{} in a row)</div>",
             s.status,
             s.since.format("%Y-%m-%d %H:%M:%S UTC"),
-            s.consecutive
+            s.consecutive,
+            if s.consecutive == 1 { "" } else { "s" }
         );
     }
     body.push_str("</div>");
