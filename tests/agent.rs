@@ -206,7 +206,7 @@ async fn forecast_warns_while_files_keep_being_written() {
     let fc = calm
         .conditions
         .iter()
-        .find(|c| c.condition == "account acme not full within 1h")
+        .find(|c| c.condition == "account acme not full within 1 hour")
         .expect("forecast condition");
     assert!(fc.passed);
 
@@ -225,7 +225,7 @@ async fn forecast_warns_while_files_keep_being_written() {
     let fc = outcome
         .conditions
         .iter()
-        .find(|c| c.condition == "account acme not full within 1h")
+        .find(|c| c.condition == "account acme not full within 1 hour")
         .expect("forecast condition");
     assert!(!fc.passed);
     assert!(fc.actual.starts_with("full in ~"), "{}", fc.actual);

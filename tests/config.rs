@@ -317,7 +317,7 @@ fn validate_exits_1_with_every_problem_and_0_with_a_summary() {
         &[(
             "acme.toml",
             &format!(
-                "{CUSTOMER}\n[[check]]\nid = \"web\"\ntimeout = \"10 secs\"\n[check.http]\nurl = \"ftp://x.example/\"\n"
+                "{CUSTOMER}\n[[check]]\nid = \"web\"\ntimeout = \"10 sekunden\"\n[check.http]\nurl = \"ftp://x.example/\"\n"
             ),
         )],
     );
