@@ -55,6 +55,7 @@ pub async fn start(
     let store = crate::store::open(&config.database)
         .await
         .with_context(|| format!("opening the database {}", config.database))?;
+    forget_removed(store.as_ref(), &config).await;
     let metrics = Metrics::new();
     let ctx = ProbeContext::new().context("setting up probes")?;
     let (recorder, writer_task) = Recorder::spawn(store.clone(), metrics.clone());
@@ -97,6 +98,7 @@ pub async fn start(
     )));
     tasks.push(tokio::spawn(reload_on_sighup(
         config_path,
+        store.clone(),
         scheduler.clone(),
         shared_config,
         stop_rx,
@@ -152,6 +154,7 @@ pub async fn shutdown_signal() {
 /// the old configuration and log every problem.
 async fn reload_on_sighup(
     path: PathBuf,
+    store: Arc<dyn Store>,
     scheduler: SchedulerHandle,
     shared: Arc<std::sync::RwLock<Arc<Config>>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -169,6 +172,7 @@ async fn reload_on_sighup(
             Ok(new) => {
                 tracing::info!(checks = new.checks.len(), "configuration reloaded");
                 scheduler.reload(new.checks.clone());
+                forget_removed(store.as_ref(), &new).await;
                 *shared.write().expect("not poisoned") = Arc::new(new);
             }
             Err(diags) => {
@@ -181,6 +185,17 @@ async fn reload_on_sighup(
                 );
             }
         }
+    }
+}
+
+/// Drops the current state of checks no longer in the configuration (their history ages out
+/// with the retention windows). A failure is logged, not fatal.
+async fn forget_removed(store: &dyn Store, config: &Config) {
+    let keep: Vec<_> = config.checks.iter().map(|c| c.id.clone()).collect();
+    match store.forget_checks(&keep).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(checks = n, "state of removed checks dropped"),
+        Err(e) => tracing::warn!(error = %e, "could not drop the state of removed checks"),
     }
 }
 

@@ -163,22 +163,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn check_list(config: &Config, json: bool) {
     if json {
-        let items: Vec<serde_json::Value> = config
-            .checks
-            .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "id": c.id,
-                    "customer": c.customer,
-                    "name": c.name,
-                    "kind": c.spec.kind(),
-                    "target": c.spec.target(),
-                    "schedule": c.schedule.describe(),
-                    "server": c.server,
-                    "defined_at": c.defined_at,
-                })
-            })
-            .collect();
+        let items: Vec<serde_json::Value> = config.checks.iter().map(|c| c.to_json()).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&items).expect("json values serialise")
@@ -206,7 +191,7 @@ fn check_list(config: &Config, json: bool) {
 }
 
 async fn check_run(config: &Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let Some(check) = config.checks.iter().find(|c| c.id.as_str() == id) else {
+    let Some(check) = config.check(id) else {
         eprintln!("no check {id:?}; `forewarn check list` shows the ids");
         return Ok(ExitCode::from(3));
     };

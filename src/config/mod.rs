@@ -125,6 +125,34 @@ pub struct Check {
     pub defined_at: String,
 }
 
+impl Config {
+    /// The check with this id.
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id.as_str() == id)
+    }
+
+    /// The customer with this id.
+    pub fn customer(&self, id: &CustomerId) -> Option<&Customer> {
+        self.customers.iter().find(|c| &c.id == id)
+    }
+}
+
+impl Check {
+    /// What programs see of a check (CLI `--json`, the API).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "customer": self.customer,
+            "name": self.name,
+            "kind": self.spec.kind(),
+            "target": self.spec.target(),
+            "schedule": self.schedule.describe(),
+            "server": self.server,
+            "defined_at": self.defined_at,
+        })
+    }
+}
+
 /// Loads and validates everything. `path` is `forewarn.toml`.
 pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     let mut diags = Diagnostics::default();

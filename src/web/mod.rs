@@ -19,7 +19,6 @@ use axum::routing::{get, post};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::model::CheckId;
 use crate::store::Store;
 
 pub use error::WebError;
@@ -109,15 +108,9 @@ async fn api_checks(
         .checks
         .iter()
         .map(|c| {
-            serde_json::json!({
-                "id": c.id,
-                "customer": c.customer,
-                "name": c.name,
-                "kind": c.spec.kind(),
-                "target": c.spec.target(),
-                "schedule": c.schedule.describe(),
-                "state": by_id.get(&c.id),
-            })
+            let mut v = c.to_json();
+            v["state"] = serde_json::json!(by_id.get(&c.id));
+            v
         })
         .collect();
     Ok(Json(items).into_response())
@@ -129,23 +122,10 @@ async fn api_check(
     _staff: auth::ApiStaff,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let id = CheckId::parse(&id).map_err(|_| WebError::NotFound)?;
     let config = state.config();
-    let check = config
-        .checks
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or(WebError::NotFound)?;
-    let current = state.store.state(&id).await?;
-    let recent = state.store.recent_results(&id, 50).await?;
-    Ok(Json(serde_json::json!({
-        "id": check.id,
-        "customer": check.customer,
-        "name": check.name,
-        "kind": check.spec.kind(),
-        "target": check.spec.target(),
-        "state": current,
-        "recent": recent,
-    }))
-    .into_response())
+    let check = config.check(&id).ok_or(WebError::NotFound)?;
+    let mut v = check.to_json();
+    v["state"] = serde_json::json!(state.store.state(&check.id).await?);
+    v["recent"] = serde_json::json!(state.store.recent_results(&check.id, 50).await?);
+    Ok(Json(v).into_response())
 }

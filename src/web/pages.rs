@@ -214,13 +214,9 @@ pub async fn check_page(
     _staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    let id = CheckId::parse(&id).map_err(|_| WebError::NotFound)?;
     let config = state.config();
-    let check = config
-        .checks
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or(WebError::NotFound)?;
+    let check = config.check(&id).ok_or(WebError::NotFound)?;
+    let id = check.id.clone();
     let now = Utc::now();
     let current = state.store.state(&id).await?;
     let recent = state.store.recent_results(&id, 30).await?;
@@ -234,9 +230,7 @@ pub async fn check_page(
         esc(&check.name),
         esc(check.id.as_str()),
         esc(config
-            .customers
-            .iter()
-            .find(|c| c.id == check.customer)
+            .customer(&check.customer)
             .map_or(check.customer.as_str(), |c| c.name.as_str())),
         check.spec.kind(),
         esc(&check.spec.target()),

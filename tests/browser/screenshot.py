@@ -3,8 +3,8 @@
 
 usage: screenshot.py BASE_URL STAFF_TOKEN PATH OUT.png [WIDTH HEIGHT]
 
-Logs in through the real login form (typing the token and submitting it), then opens PATH and
-saves a full-page PNG. Talks to Chromium over the DevTools protocol (websocket-client).
+Logs in through the real login form (typing the token and submitting it), then opens PATH,
+saves a full-page PNG and prints {"screenshot", "title", "text"} as JSON. Talks to Chromium over the DevTools protocol (websocket-client).
 """
 import base64, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
@@ -59,10 +59,12 @@ try:
     call("Page.navigate", url=f"{base}{path}")
     time.sleep(1.0); wait_load()
     title = call("Runtime.evaluate", expression="document.title")["result"]["value"]
+    text = call("Runtime.evaluate", expression="document.body.innerText")["result"]["value"]
     shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
     with open(out, "wb") as f:
         f.write(base64.b64decode(shot["data"]))
-    print(f"{out}: {title}")
+    # For tests: the page's title and its visible text, as JSON on stdout.
+    print(json.dumps({"screenshot": out, "title": title, "text": text}))
 finally:
     proc.terminate()
     proc.wait(10)
