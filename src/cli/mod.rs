@@ -43,11 +43,11 @@ pub enum Command {
     /// List or run checks.
     #[command(subcommand)]
     Check(CheckCommand),
-    /// Run the host agent on a customer server.
+    /// Run the host agent on a customer server: `forewarn agent --config agent.toml`.
     Agent {
-        /// The agent's configuration file.
-        #[arg(long = "agent-config", default_value = "agent.toml")]
-        agent_config: PathBuf,
+        /// The agent's configuration file (default: --config when given, else ./agent.toml).
+        #[arg(long = "agent-config")]
+        agent_config: Option<PathBuf>,
     },
     /// Start a simulated customer fleet on loopback and monitor it.
     Demo {
@@ -139,7 +139,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Agent { agent_config } => {
-            let config = match crate::agent::load_config(&agent_config) {
+            // `forewarn agent --config agent.toml` is how people write it: the global --config
+            // names the agent's file unless it is still the server's default.
+            let path = agent_config.unwrap_or_else(|| {
+                if cli.config == Path::new(config::DEFAULT_CONFIG_FILE) {
+                    PathBuf::from("agent.toml")
+                } else {
+                    cli.config.clone()
+                }
+            });
+            let config = match crate::agent::load_config(&path) {
                 Ok(c) => c,
                 Err(diags) => {
                     eprint!("{diags}");
