@@ -17,6 +17,7 @@
 mod histogram;
 mod postgres;
 mod sqlite;
+pub mod tickets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -144,6 +145,8 @@ pub enum StoreError {
     },
     #[error("unreadable row in {table}: {reason}; the database was edited by hand or is damaged")]
     Corrupt { table: &'static str, reason: String },
+    #[error("{what} was changed by someone else meanwhile; load it again and retry")]
+    Conflict { what: String },
 }
 
 /// `|e| StoreError::Query { doing, e }`, for `map_err`.

@@ -1,0 +1,9 @@
+//! Tickets: the customer-facing case opened for an incident (or by a customer or staff), with a
+//! timeline, SLA clocks and the next-update promise.
+
+pub mod model;
+
+pub use model::{
+    Actor, EventKind, Origin, Resolution, Severity, SlaTarget, SolutionOption, Ticket, TicketId,
+    TicketStatus, TimelineEvent,
+};

@@ -1,0 +1,270 @@
+//! The ticket model: a helpdesk case with a timeline, SLA due times and a next-update promise.
+//! Plain data; `ticket::service` changes it, `store` keeps it.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{CheckId, CustomerId};
+
+/// A ticket's number, shown to people as `#123`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TicketId(pub i64);
+
+impl fmt::Display for TicketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// `new → acknowledged → in_progress → waiting_on_customer → resolved → closed`, plus `reopened`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    New,
+    Acknowledged,
+    InProgress,
+    WaitingOnCustomer,
+    Resolved,
+    Closed,
+    Reopened,
+}
+
+impl TicketStatus {
+    pub const ALL: [TicketStatus; 7] = [
+        TicketStatus::New,
+        TicketStatus::Acknowledged,
+        TicketStatus::InProgress,
+        TicketStatus::WaitingOnCustomer,
+        TicketStatus::Resolved,
+        TicketStatus::Closed,
+        TicketStatus::Reopened,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::New => "new",
+            TicketStatus::Acknowledged => "acknowledged",
+            TicketStatus::InProgress => "in_progress",
+            TicketStatus::WaitingOnCustomer => "waiting_on_customer",
+            TicketStatus::Resolved => "resolved",
+            TicketStatus::Closed => "closed",
+            TicketStatus::Reopened => "reopened",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TicketStatus> {
+        TicketStatus::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Open means someone still owes the customer something.
+    pub fn is_open(self) -> bool {
+        !matches!(self, TicketStatus::Resolved | TicketStatus::Closed)
+    }
+}
+
+impl fmt::Display for TicketStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// P1 (everything down) … P4 (advice, a warning ahead of time). Top severity sorts first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Severity {
+    P1,
+    P2,
+    P3,
+    P4,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::P1, Severity::P2, Severity::P3, Severity::P4];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::P1 => "P1",
+            Severity::P2 => "P2",
+            Severity::P3 => "P3",
+            Severity::P4 => "P4",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who opened it: monitoring (proactive) or a customer / staff member (reactive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    Monitoring,
+    Customer,
+    Staff,
+}
+
+/// Who did something on a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "name", rename_all = "snake_case")]
+pub enum Actor {
+    System,
+    Staff(String),
+    Customer(String),
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::System => f.write_str("forewarn"),
+            Actor::Staff(n) => write!(f, "{n} (staff)"),
+            Actor::Customer(n) => write!(f, "{n} (customer)"),
+        }
+    }
+}
+
+/// One way out when there is no single fix (seed 004 §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SolutionOption {
+    pub title: String,
+    pub pros: String,
+    pub cons: String,
+}
+
+/// The explanation a resolution gives the customer (R13).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub cause: String,
+    pub action: String,
+    pub fully_solved: bool,
+    pub prevention: String,
+    #[serde(default)]
+    pub options: Vec<SolutionOption>,
+}
+
+/// The SLA targets a ticket is held to, as due times (computed by `ticket::sla`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SlaTarget {
+    Acknowledge,
+    FirstUpdate,
+    Resolve,
+    NextUpdate,
+}
+
+impl SlaTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlaTarget::Acknowledge => "acknowledge",
+            SlaTarget::FirstUpdate => "first_update",
+            SlaTarget::Resolve => "resolve",
+            SlaTarget::NextUpdate => "next_update",
+        }
+    }
+}
+
+/// What happened on a ticket. Every event has a time and an actor (R2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    Created,
+    /// The automatic acknowledgement went into the outbox (R7).
+    AutoAckQueued,
+    Acknowledged,
+    WorkStarted,
+    /// A message the customer sees; `next_update` is the promise made with it.
+    PublicUpdate {
+        text: String,
+        next_update: Option<DateTime<Utc>>,
+    },
+    /// Staff only; sends nothing.
+    InternalNote {
+        text: String,
+    },
+    StatusChanged {
+        from: TicketStatus,
+        to: TicketStatus,
+    },
+    CustomerAskedToClose,
+    Resolved {
+        resolution: Resolution,
+    },
+    /// Resolved by monitoring: the checks stayed green.
+    AutoResolved {
+        text: String,
+    },
+    Closed,
+    Reopened {
+        reason: String,
+    },
+    SlaWarning {
+        target: SlaTarget,
+        due: DateTime<Utc>,
+    },
+    SlaBreach {
+        target: SlaTarget,
+        due: DateTime<Utc>,
+    },
+    /// forewarn told the customer "still working on it" because no staff update came.
+    AutomaticUpdate {
+        next_update: DateTime<Utc>,
+    },
+    MailDelivered {
+        message_id: String,
+        to: Vec<String>,
+    },
+    MailFailed {
+        message_id: String,
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub ticket: TicketId,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// Shown to the customer (public updates, status changes, resolution) or staff only.
+    pub public: bool,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// A ticket as stored. SLA due times are computed at creation and after pauses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub customer: CustomerId,
+    pub title: String,
+    /// The playbook key: `site_down`, `certificate_expiring`, … (or `customer_request`).
+    pub problem: String,
+    pub severity: Severity,
+    pub status: TicketStatus,
+    pub origin: Origin,
+    pub checks: Vec<CheckId>,
+    pub incident: Option<i64>,
+    pub assignee: Option<String>,
+    pub skill_group: String,
+    pub created_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub first_update_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub ack_due: Option<DateTime<Utc>>,
+    pub first_update_due: Option<DateTime<Utc>>,
+    pub resolve_due: Option<DateTime<Utc>>,
+    /// The checkpoint promised to the customer: "next update by T".
+    pub next_update_due: Option<DateTime<Utc>>,
+    /// While waiting on the customer the clocks are paused from this time.
+    pub paused_since: Option<DateTime<Utc>>,
+    pub reopen_count: u32,
+}
