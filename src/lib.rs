@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod incident;
 pub mod metrics;
 pub mod model;
 pub mod notify;

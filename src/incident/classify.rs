@@ -1,0 +1,185 @@
+//! What kind of problem a failing result shows: the playbook key, whether it is a prediction
+//! (something will break) rather than a failure, whether the customer is told, and the
+//! evidence in words a customer can read.
+
+use crate::probe::{Kind, Outcome, Status};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The playbook: `site_down`, `http_error`, `slow_site`, `dns_mismatch`,
+    /// `certificate_invalid`, `certificate_expiring`, `disk_filling`, `quota_near`,
+    /// `agent_unreachable`.
+    pub key: &'static str,
+    /// Nothing is broken yet (certificate expiring, disk forecast): a low-severity heads-up.
+    pub predictive: bool,
+    /// Customers hear about it; `false` for problems of our own tooling (agent unreachable).
+    pub customer_facing: bool,
+    /// The failing conditions as people read them: "HTTP 502 from https://…".
+    pub evidence: Vec<String>,
+}
+
+/// Classifies a failing outcome of a check of `kind`. `None` for an ok outcome.
+pub fn classify(kind: Kind, outcome: &Outcome) -> Option<Problem> {
+    if outcome.status == Status::Ok {
+        return None;
+    }
+    let failed: Vec<&str> = outcome
+        .failed_conditions()
+        .map(|c| c.condition.as_str())
+        .collect();
+    let any = |needle: &str| failed.iter().any(|c| c.contains(needle));
+    let only = |needle: &str| !failed.is_empty() && failed.iter().all(|c| c.contains(needle));
+    let (key, predictive, customer_facing) = match kind {
+        Kind::Http => {
+            if outcome.conditions.is_empty() {
+                ("site_down", false, true)
+            } else if only("latency") {
+                ("slow_site", false, true)
+            } else {
+                ("http_error", false, true)
+            }
+        }
+        Kind::Dns => ("dns_mismatch", false, true),
+        Kind::Tls => {
+            if !failed.is_empty() && failed.iter().all(|c| c.starts_with("days_left")) {
+                ("certificate_expiring", true, true)
+            } else {
+                ("certificate_invalid", false, true)
+            }
+        }
+        Kind::Agent => {
+            if outcome.conditions.is_empty() || any("reported by agent") {
+                ("agent_unreachable", false, false)
+            } else if only("quota") || (any("account") && !any("disk") && !any("inode")) {
+                ("quota_near", true, true)
+            } else {
+                ("disk_filling", true, true)
+            }
+        }
+    };
+    Some(Problem {
+        key,
+        predictive,
+        customer_facing,
+        evidence: evidence(outcome),
+    })
+}
+
+/// The message first (it says the most), then each failed condition with what was seen.
+pub fn evidence(outcome: &Outcome) -> Vec<String> {
+    let mut out = vec![outcome.message.clone()];
+    for c in outcome.failed_conditions() {
+        let line = if c.actual.is_empty() {
+            format!("{} — failed", c.condition)
+        } else {
+            format!("{} — got {}", c.condition, c.actual)
+        };
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ConditionResult;
+    use std::time::Duration;
+
+    fn outcome(status: Status, message: &str, failed: &[&str]) -> Outcome {
+        let conditions = failed
+            .iter()
+            .map(|c| ConditionResult::new(*c, "x", false, status))
+            .chain(std::iter::once(ConditionResult::new(
+                "other",
+                "",
+                true,
+                Status::Critical,
+            )))
+            .collect();
+        Outcome {
+            status,
+            message: message.into(),
+            latency: Duration::ZERO,
+            conditions,
+            details: Default::default(),
+        }
+    }
+
+    fn check(kind: Kind, o: Outcome, key: &str, predictive: bool) {
+        let p = classify(kind, &o).expect("a problem");
+        assert_eq!((p.key, p.predictive), (key, predictive), "{o:?}");
+        assert_eq!(p.evidence[0], o.message);
+    }
+
+    #[test]
+    fn problems_map_to_playbooks() {
+        let refused = Outcome::failed(
+            Status::Critical,
+            "connection refused",
+            Duration::ZERO,
+            Default::default(),
+        );
+        check(Kind::Http, refused, "site_down", false);
+        check(
+            Kind::Http,
+            outcome(Status::Critical, "HTTP 502", &["status in [2xx]"]),
+            "http_error",
+            false,
+        );
+        check(
+            Kind::Http,
+            outcome(Status::Warning, "slow", &["latency < 500 ms"]),
+            "slow_site",
+            false,
+        );
+        check(
+            Kind::Dns,
+            outcome(Status::Critical, "drift", &["answer == {1.2.3.4}"]),
+            "dns_mismatch",
+            false,
+        );
+        check(
+            Kind::Tls,
+            outcome(Status::Warning, "expires in 9 days", &["days_left > 14"]),
+            "certificate_expiring",
+            true,
+        );
+        check(
+            Kind::Tls,
+            outcome(
+                Status::Critical,
+                "expired",
+                &["not expired", "days_left > 7"],
+            ),
+            "certificate_invalid",
+            false,
+        );
+        check(
+            Kind::Agent,
+            outcome(
+                Status::Warning,
+                "full soon",
+                &["/home not full within 3 days"],
+            ),
+            "disk_filling",
+            true,
+        );
+        check(
+            Kind::Agent,
+            outcome(Status::Warning, "quota", &["account acme quota used < 85%"]),
+            "quota_near",
+            true,
+        );
+        let gone = Outcome::failed(
+            Status::Unknown,
+            "agent unreachable",
+            Duration::ZERO,
+            Default::default(),
+        );
+        let p = classify(Kind::Agent, &gone).unwrap();
+        assert_eq!((p.key, p.customer_facing), ("agent_unreachable", false));
+        assert!(classify(Kind::Http, &outcome(Status::Ok, "fine", &[])).is_none());
+    }
+}
