@@ -275,6 +275,7 @@ fn synthetic_checks(args: &BenchArgs) -> Vec<Check> {
                 latency: Thresholds::default(),
                 max_body_bytes: 1 << 20,
             }),
+            rules: crate::incident::Rules::default(),
             defined_at: "bench".into(),
         })
         .collect()

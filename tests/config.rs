@@ -364,3 +364,59 @@ fn the_shipped_examples_are_valid() {
     let kinds: std::collections::HashSet<_> = cfg.checks.iter().map(|c| c.spec.kind()).collect();
     assert_eq!(kinds.len(), 4, "the examples cover every probe kind");
 }
+
+#[test]
+fn maintenance_windows_cover_their_checks_and_times() {
+    let cfg = check_ok(&format!(
+        r#"{CUSTOMER}
+[[check]]
+id = "web"
+server = "web-01"
+failures_to_open = 5
+[check.http]
+url = "http://x.example/"
+
+[[check]]
+id = "other"
+[check.http]
+url = "http://y.example/"
+
+[[maintenance]]
+servers = ["web-01"]
+start = "2026-12-01T02:00:00Z"
+end = "2026-12-01T04:00:00Z"
+reason = "kernel upgrade"
+
+[[maintenance]]
+checks = ["other"]
+cron = "0 3 * * sun"
+duration = "2h"
+"#
+    ));
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let web = cfg.check("web").unwrap();
+    let other = cfg.check("other").unwrap();
+    assert_eq!(web.rules.open_after, 5, "per-check threshold");
+    assert_eq!(other.rules.open_after, 3, "the default");
+    assert!(cfg.in_maintenance(web, at("2026-12-01T03:00:00Z")));
+    assert!(!cfg.in_maintenance(web, at("2026-12-01T04:00:00Z")));
+    assert!(!cfg.in_maintenance(other, at("2026-12-01T03:00:00Z")), "a Tuesday");
+    // 2026-11-29 is a Sunday: 03:00–05:00.
+    assert!(cfg.in_maintenance(other, at("2026-11-29T04:59:00Z")));
+    assert!(!cfg.in_maintenance(other, at("2026-11-29T05:01:00Z")));
+    assert!(!cfg.in_maintenance(other, at("2026-11-29T02:59:00Z")));
+}
+
+#[test]
+fn maintenance_mistakes_are_located() {
+    check_errors(
+        &format!(
+            "{CUSTOMER}\n[[maintenance]]\nchecks = [\"nope\"]\nstart = \"tomorrow\"\nend = \"2026-12-01T04:00:00Z\"\n"
+        ),
+        2,
+        &[
+            "acme.toml:8:11: maintenance[0].checks: no check \"nope\" in this file",
+            "acme.toml:9:9: maintenance[0].start: bad time \"tomorrow\"",
+        ],
+    );
+}

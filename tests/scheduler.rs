@@ -86,6 +86,7 @@ fn http_check(id: &str, url: &str, interval: Duration) -> Check {
             latency: Thresholds::default(),
             max_body_bytes: 1 << 20,
         }),
+        rules: forewarn::incident::Rules::default(),
         defined_at: "test".into(),
     }
 }

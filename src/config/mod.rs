@@ -20,6 +20,7 @@ use url::Url;
 
 pub use diag::{Diagnostic, Diagnostics, Source};
 
+use crate::incident::Rules;
 use crate::model::{CheckId, CustomerId};
 use crate::probe::agent::Forecast;
 use crate::probe::dns::{DnsExpect, RecordType};
@@ -43,10 +44,69 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub history: HistoryConfig,
     pub web: WebConfig,
+    pub incidents: IncidentConfig,
     pub customers: Vec<Customer>,
     pub checks: Vec<Check>,
+    pub maintenance: Vec<Maintenance>,
 }
 
+/// `[incidents]`, validated.
+#[derive(Debug, Clone)]
+pub struct IncidentConfig {
+    /// Defaults for every check (a check may override the thresholds).
+    pub rules: Rules,
+    pub confirm: bool,
+    pub reopen_within: Duration,
+}
+
+/// A maintenance window of one customer: no tickets open inside it.
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    pub customer: CustomerId,
+    /// Empty (with `servers` empty): every check of the customer.
+    pub checks: Vec<CheckId>,
+    pub servers: Vec<String>,
+    pub when: Window,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Window {
+    Once {
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+    },
+    /// Starts at every cron occurrence (UTC) and lasts `duration`.
+    Recurring {
+        cron: Box<croner::Cron>,
+        duration: Duration,
+    },
+}
+
+impl Maintenance {
+    fn covers(&self, check: &Check) -> bool {
+        check.customer == self.customer
+            && ((self.checks.is_empty() && self.servers.is_empty())
+                || self.checks.contains(&check.id)
+                || check
+                    .server
+                    .as_ref()
+                    .is_some_and(|s| self.servers.contains(s)))
+    }
+
+    /// Whether `at` is inside the window.
+    pub fn active(&self, at: chrono::DateTime<chrono::Utc>) -> bool {
+        match &self.when {
+            Window::Once { start, end } => *start <= at && at < *end,
+            Window::Recurring { cron, duration } => {
+                let back = at - chrono::Duration::from_std(*duration).unwrap_or_default();
+                // The last start at or before `at`, if it is within `duration`.
+                cron.find_next_occurrence(&back, true)
+                    .is_ok_and(|start| start <= at)
+            }
+        }
+    }
+}
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
     /// Checks running at once, across all hosts.
@@ -121,11 +181,20 @@ pub struct Check {
     pub server: Option<String>,
     pub schedule: Schedule,
     pub spec: ProbeSpec,
+    /// When a problem opens and closes for this check.
+    pub rules: Rules,
     /// Where it is defined, for messages: `checks/acme.toml:12`.
     pub defined_at: String,
 }
 
 impl Config {
+    /// Whether a maintenance window covers this check at `at`.
+    pub fn in_maintenance(&self, check: &Check, at: chrono::DateTime<chrono::Utc>) -> bool {
+        self.maintenance
+            .iter()
+            .any(|m| m.covers(check) && m.active(at))
+    }
+
     /// The check with this id.
     pub fn check(&self, id: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.id.as_str() == id)
@@ -181,7 +250,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         }
     };
     let global = build_global(&src, &base, raw, &mut diags);
-    let (customers, checks) = load_checks_dir(&global, &mut diags);
+    let (customers, checks, maintenance) = load_checks_dir(&global, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -195,8 +264,10 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         scheduler: global.scheduler,
         history: global.history,
         web: global.web,
+        incidents: global.incidents,
         customers,
         checks,
+        maintenance,
     })
 }
 
@@ -214,6 +285,7 @@ struct Global {
     resolvers: HashMap<String, SocketAddr>,
     default_interval: Duration,
     default_timeout: Duration,
+    incidents: IncidentConfig,
 }
 
 fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnostics) -> Global {
@@ -310,6 +382,38 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
             );
         }
     }
+    let ri = &raw.incidents;
+    let defaults = Rules::default();
+    let incidents = IncidentConfig {
+        rules: Rules {
+            open_after: v.positive(
+                ri.failures_to_open.as_ref(),
+                "incidents.failures_to_open",
+                defaults.open_after as usize,
+            ) as u32,
+            close_after: v.positive(
+                ri.successes_to_close.as_ref(),
+                "incidents.successes_to_close",
+                defaults.close_after as usize,
+            ) as u32,
+            flap_changes: v.positive(
+                ri.flap_changes.as_ref(),
+                "incidents.flap_changes",
+                defaults.flap_changes as usize,
+            ) as u32,
+            flap_window: v.duration_or(
+                ri.flap_window.as_ref(),
+                "incidents.flap_window",
+                defaults.flap_window.as_secs(),
+            ),
+        },
+        confirm: ri.confirm.unwrap_or(true),
+        reopen_within: v.duration_or(
+            ri.reopen_within.as_ref(),
+            "incidents.reopen_within",
+            7 * 86400,
+        ),
+    };
     if let Some(mail) = raw.mail {
         if let Some(p) = mail.password {
             if let Err(e) = p.get_ref().load(base) {
@@ -330,6 +434,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         resolvers,
         default_interval,
         default_timeout,
+        incidents,
     }
 }
 
@@ -349,7 +454,9 @@ fn parse_resolver_addr(s: &str) -> Option<SocketAddr> {
         .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }
 
-fn load_checks_dir(global: &Global, diags: &mut Diagnostics) -> (Vec<Customer>, Vec<Check>) {
+type Loaded = (Vec<Customer>, Vec<Check>, Vec<Maintenance>);
+
+fn load_checks_dir(global: &Global, diags: &mut Diagnostics) -> Loaded {
     let dir = &global.checks_dir;
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
@@ -366,12 +473,13 @@ fn load_checks_dir(global: &Global, diags: &mut Diagnostics) -> (Vec<Customer>, 
                     "cannot read the checks directory: {e} (set checks_dir in forewarn.toml)"
                 ),
             });
-            return (Vec::new(), Vec::new());
+            return (Vec::new(), Vec::new(), Vec::new());
         }
     };
     files.sort();
     let mut customers = Vec::new();
     let mut checks: Vec<Check> = Vec::new();
+    let mut maintenance = Vec::new();
     let mut seen_checks: HashMap<CheckId, String> = HashMap::new();
     let mut seen_customers: HashMap<CustomerId, PathBuf> = HashMap::new();
     for file in files {
@@ -389,7 +497,7 @@ fn load_checks_dir(global: &Global, diags: &mut Diagnostics) -> (Vec<Customer>, 
             }
         };
         let src = Source::new(&file, &text);
-        let Some((customer, file_checks)) = load_customer_file(global, &src, diags) else {
+        let Some((customer, file_checks, windows)) = load_customer_file(global, &src, diags) else {
             continue;
         };
         if let Some(prev) = seen_customers.get(&customer.id) {
@@ -420,20 +528,22 @@ fn load_checks_dir(global: &Global, diags: &mut Diagnostics) -> (Vec<Customer>, 
             seen_checks.insert(check.id.clone(), check.defined_at.clone());
             checks.push(check);
         }
+        maintenance.extend(windows);
         customers.push(customer);
     }
-    (customers, checks)
+    (customers, checks, maintenance)
 }
 
 /// A check and the span of its definition.
 type Located = (Check, Range<usize>);
+type CustomerFile = (Customer, Vec<Located>, Vec<Maintenance>);
 
 /// One customer file. Returns `None` when the customer itself is unusable.
 fn load_customer_file(
     global: &Global,
     src: &Source,
     diags: &mut Diagnostics,
-) -> Option<(Customer, Vec<Located>)> {
+) -> Option<CustomerFile> {
     let table = match toml::de::DeTable::parse(src.text) {
         Ok(t) => t,
         Err(e) => {
@@ -443,6 +553,7 @@ fn load_customer_file(
     };
     let mut customer_value = None;
     let mut check_values = Vec::new();
+    let mut maintenance_values = Vec::new();
     for (key, value) in table.get_ref() {
         match key.get_ref().as_ref() {
             "customer" => customer_value = Some(value.clone()),
@@ -454,11 +565,19 @@ fn load_customer_file(
                     "`check` must be an array of tables: write [[check]]",
                 )),
             },
+            "maintenance" => match value.get_ref().as_array() {
+                Some(items) => maintenance_values.extend(items.iter().cloned()),
+                None => diags.push(src.diag(
+                    Some(value.span()),
+                    "maintenance",
+                    "`maintenance` must be an array of tables: write [[maintenance]]",
+                )),
+            },
             other => diags.push(src.diag(
                 Some(key.span()),
                 other,
                 format!(
-                    "unknown key `{other}`: a checks file has [customer] and [[check]] tables only"
+                    "unknown key `{other}`: a checks file has [customer], [[check]] and [[maintenance]] tables only"
                 ),
             )),
         }
@@ -490,7 +609,113 @@ fn load_customer_file(
             Err(e) => diags.push(src.from_toml(&key, &e)),
         }
     }
-    Some((customer, checks))
+    let mut windows = Vec::new();
+    for (i, value) in maintenance_values.into_iter().enumerate() {
+        let key = format!("maintenance[{i}]");
+        match RawMaintenance::deserialize(toml::de::ValueDeserializer::from(value)) {
+            Ok(raw) => {
+                if let Some(m) = build_maintenance(src, &customer, &checks, raw, &key, diags) {
+                    windows.push(m);
+                }
+            }
+            Err(e) => diags.push(src.from_toml(&key, &e)),
+        }
+    }
+    Some((customer, checks, windows))
+}
+
+fn build_maintenance(
+    src: &Source,
+    customer: &Customer,
+    checks: &[Located],
+    raw: RawMaintenance,
+    key: &str,
+    diags: &mut Diagnostics,
+) -> Option<Maintenance> {
+    let before = diags.len();
+    let mut v = Validator { src, diags };
+    let mut ids = Vec::new();
+    for c in &raw.checks {
+        match checks.iter().find(|(k, _)| k.id.as_str() == c.get_ref()) {
+            Some((k, _)) => ids.push(k.id.clone()),
+            None => v.err(
+                c,
+                &format!("{key}.checks"),
+                format!("no check {:?} in this file", c.get_ref()),
+            ),
+        }
+    }
+    for s in &raw.servers {
+        if !customer.servers.contains(s.get_ref()) {
+            v.err(
+                s,
+                &format!("{key}.servers"),
+                format!("{:?} is not one of the customer's servers", s.get_ref()),
+            );
+        }
+    }
+    let time = |v: &mut Validator, s: &Spanned<String>, k: &str| {
+        chrono::DateTime::parse_from_rfc3339(s.get_ref())
+            .map(|t| t.to_utc())
+            .map_err(|e| {
+                v.err(
+                    s,
+                    &format!("{key}.{k}"),
+                    format!(
+                        "bad time {:?}: {e} (write e.g. 2026-12-01T02:00:00Z)",
+                        s.get_ref()
+                    ),
+                )
+            })
+            .ok()
+    };
+    let when = match (&raw.start, &raw.end, &raw.cron, &raw.duration) {
+        (Some(s), Some(e), None, None) => {
+            match (time(&mut v, s, "start"), time(&mut v, e, "end")) {
+                (Some(start), Some(end)) if start < end => Some(Window::Once { start, end }),
+                (Some(_), Some(_)) => {
+                    v.err(e, &format!("{key}.end"), "end must be after start");
+                    None
+                }
+                _ => None,
+            }
+        }
+        (None, None, Some(c), Some(d)) => {
+            let cron = croner::Cron::from_str(c.get_ref())
+                .map_err(|e| {
+                    v.err(
+                        c,
+                        &format!("{key}.cron"),
+                        format!("bad cron expression {:?}: {e}", c.get_ref()),
+                    )
+                })
+                .ok();
+            let duration = v.duration(d, &format!("{key}.duration"));
+            cron.zip(duration)
+                .map(|(cron, duration)| Window::Recurring {
+                    cron: Box::new(cron),
+                    duration,
+                })
+        }
+        _ => {
+            v.diags.push(src.diag(
+                None,
+                key,
+                "a maintenance window has `start` and `end`, or `cron` and `duration`",
+            ));
+            None
+        }
+    };
+    if diags.len() > before {
+        return None;
+    }
+    Some(Maintenance {
+        customer: customer.id.clone(),
+        checks: ids,
+        servers: raw.servers.into_iter().map(Spanned::into_inner).collect(),
+        when: when?,
+        reason: raw.reason,
+    })
 }
 
 fn build_customer(src: &Source, raw: RawCustomer, diags: &mut Diagnostics) -> Option<Customer> {
@@ -669,6 +894,19 @@ fn build_check(
             None
         }
     };
+    let rules = Rules {
+        open_after: v.positive(
+            raw.failures_to_open.as_ref(),
+            &format!("{key}.failures_to_open"),
+            global.incidents.rules.open_after as usize,
+        ) as u32,
+        close_after: v.positive(
+            raw.successes_to_close.as_ref(),
+            &format!("{key}.successes_to_close"),
+            global.incidents.rules.close_after as usize,
+        ) as u32,
+        ..global.incidents.rules
+    };
     let (line, _) = src.line_col(raw.id.span().start);
     let defined_at = format!("{}:{line}", src.path.display());
     if diags.len() > before {
@@ -685,6 +923,7 @@ fn build_check(
         server: raw.server.map(Spanned::into_inner),
         schedule: schedule?,
         spec,
+        rules,
         defined_at,
     })
 }

@@ -35,6 +35,40 @@ pub struct RawGlobal {
     pub resolvers: BTreeMap<String, S<String>>,
     /// Placeholder for the notifications issue: accepted and kept, not used yet.
     pub mail: Option<RawMail>,
+    #[serde(default)]
+    pub incidents: RawIncidents,
+}
+
+/// `[incidents]`: how much evidence opens and closes a problem.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncidents {
+    pub failures_to_open: Option<S<i64>>,
+    pub successes_to_close: Option<S<i64>>,
+    pub flap_changes: Option<S<i64>>,
+    pub flap_window: Option<S<String>>,
+    /// Re-run a failing check once before a customer ticket opens (default true).
+    pub confirm: Option<bool>,
+    /// The same check failing again within this time of a resolution reopens the ticket.
+    pub reopen_within: Option<S<String>>,
+}
+
+/// `[[maintenance]]` in a customer file: no tickets open inside it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    /// Only these checks / servers; neither: the whole customer.
+    #[serde(default)]
+    pub checks: Vec<S<String>>,
+    #[serde(default)]
+    pub servers: Vec<S<String>>,
+    /// One-off: RFC 3339 start and end.
+    pub start: Option<S<String>>,
+    pub end: Option<S<String>>,
+    /// Recurring: a 5-field cron expression (UTC) for each start, and how long it lasts.
+    pub cron: Option<S<String>>,
+    pub duration: Option<S<String>>,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -76,7 +110,7 @@ pub struct RawMail {
 /// A file in `checks/` has two top-level keys: `[customer]` and `[[check]]`. They are
 /// deserialised one by one (see `config::load`) so that one broken check does not hide the
 /// errors of the others.
-pub const CUSTOMER_FILE_KEYS: [&str; 2] = ["customer", "check"];
+pub const CUSTOMER_FILE_KEYS: [&str; 3] = ["customer", "check", "maintenance"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +136,9 @@ pub struct RawCheck {
     pub interval: Option<S<String>>,
     pub cron: Option<S<String>>,
     pub timeout: Option<S<String>>,
+    /// Override `[incidents]` for this check.
+    pub failures_to_open: Option<S<i64>>,
+    pub successes_to_close: Option<S<i64>>,
     pub http: Option<S<RawHttp>>,
     pub dns: Option<S<RawDns>>,
     pub tls: Option<S<RawTls>>,

@@ -1,0 +1,747 @@
+//! The ticket service: every change to a ticket goes through here, and each change commits with
+//! its timeline events and the messages it causes (the transactional outbox).
+//!
+//! Rules it keeps:
+//! - a customer has at most one open ticket per incident: more failing checks of the same
+//!   cause join it instead of opening another;
+//! - the same check failing again within `reopen_within` (7 days) of a resolution reopens that
+//!   ticket rather than opening a new one (counted for the reopen rate, R11);
+//! - every customer-visible change tells the customer the state, what is being done and the
+//!   next checkpoint (R12); internal notes send nothing;
+//! - a staff resolution carries cause, action, fully solved and prevention (R13).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::model::*;
+use super::sla;
+use crate::config::{Config, Customer};
+use crate::incident::Problem;
+use crate::model::{CheckId, CustomerId};
+use crate::notify::{Channel, NewMessage};
+use crate::playbook::{MessageContext, MessageKind, Playbook, ResolutionContext};
+use crate::store::tickets::{NewEvent, NewTicket, TicketFilter};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("ticket {0} does not exist")]
+    NotFound(TicketId),
+    #[error("ticket {id} is {status}: {what}")]
+    BadState {
+        id: TicketId,
+        status: TicketStatus,
+        what: &'static str,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no playbook {0:?} in the playbooks directory")]
+    NoPlaybook(String),
+    #[error("message template failed: {0}")]
+    Template(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Wakes the delivery worker after messages are queued, so the first mail leaves at once.
+pub trait Wake: Send + Sync {
+    fn wake(&self);
+}
+
+pub struct TicketService {
+    store: Arc<dyn Store>,
+    config: Arc<RwLock<Arc<Config>>>,
+    wake: Option<Arc<dyn Wake>>,
+}
+
+/// What a staff resolution must say.
+#[derive(Debug, Clone)]
+pub struct StaffResolution {
+    pub resolution: Resolution,
+}
+
+impl TicketService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Arc<RwLock<Arc<Config>>>,
+        wake: Option<Arc<dyn Wake>>,
+    ) -> Self {
+        TicketService {
+            store,
+            config,
+            wake,
+        }
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.config.read().expect("not poisoned").clone()
+    }
+
+    fn poke(&self) {
+        if let Some(w) = &self.wake {
+            w.wake();
+        }
+    }
+
+    pub async fn get(&self, id: TicketId) -> Result<(Ticket, Vec<TimelineEvent>), ServiceError> {
+        let t = self
+            .store
+            .ticket(id)
+            .await?
+            .ok_or(ServiceError::NotFound(id))?;
+        let events = self.store.timeline(id).await?;
+        Ok((t, events))
+    }
+
+    pub async fn list(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, ServiceError> {
+        Ok(self.store.tickets(filter).await?)
+    }
+
+    /// A confirmed problem on a check. Joins the customer's open ticket for the same incident,
+    /// reopens the check's ticket resolved within `reopen_within`, or opens a new one. Returns
+    /// the ticket.
+    pub async fn problem(
+        &self,
+        check: &CheckId,
+        problem: &Problem,
+        incident: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<TicketId, ServiceError> {
+        let config = self.config();
+        let c = config
+            .check(check.as_str())
+            .ok_or_else(|| ServiceError::Invalid(format!("no check {check}")))?;
+        let customer = config
+            .customer(&c.customer)
+            .ok_or_else(|| ServiceError::Invalid(format!("no customer {}", c.customer)))?
+            .clone();
+
+        // Same incident, same customer, still open: the check joins that ticket.
+        if let Some(incident) = incident {
+            let open = self
+                .store
+                .tickets(&TicketFilter {
+                    open_only: true,
+                    customer: Some(customer.id.clone()),
+                    limit: Some(200),
+                })
+                .await?;
+            if let Some(mut t) = open.into_iter().find(|t| t.incident == Some(incident)) {
+                if !t.checks.contains(check) {
+                    let expected = t.status;
+                    t.checks.push(check.clone());
+                    let ev = NewEvent {
+                        at,
+                        actor: Actor::System,
+                        public: false,
+                        kind: EventKind::InternalNote {
+                            text: format!(
+                                "{} is failing too (same incident): {}",
+                                c.name,
+                                problem.evidence.join("; ")
+                            ),
+                        },
+                    };
+                    self.store.save_ticket(&t, expected, vec![ev], vec![]).await?;
+                }
+                return Ok(t.id);
+            }
+        }
+
+        // The check's last ticket: still open → nothing new; resolved recently → reopen.
+        if let Some(t) = self.store.latest_ticket_for_check(check).await? {
+            if t.status.is_open() {
+                return Ok(t.id);
+            }
+            let recent = t
+                .resolved_at
+                .is_some_and(|r| at - r <= chrono::Duration::from_std(config.incidents.reopen_within).unwrap_or_default());
+            if recent && t.problem == problem.key {
+                let id = t.id;
+                self.reopen_with(t, Actor::System, "the same problem came back", Some(problem), at)
+                    .await?;
+                return Ok(id);
+            }
+        }
+
+        let playbook = config
+            .playbooks
+            .get(problem.key)
+            .ok_or_else(|| ServiceError::NoPlaybook(problem.key.to_owned()))?
+            .clone();
+        let severity = playbook.severity;
+        let due = sla::due_times(&config.sla, severity, &customer.tier, at);
+        let title = format!("{}: {}", c.name, playbook.title.en);
+        let new = NewTicket {
+            customer: customer.id.clone(),
+            title,
+            problem: problem.key.to_owned(),
+            severity,
+            origin: Origin::Monitoring,
+            checks: vec![check.clone()],
+            incident,
+            assignee: None,
+            skill_group: playbook.skill_group.clone(),
+            created_at: at,
+            ack_due: Some(due.ack),
+            first_update_due: Some(due.first_update),
+            resolve_due: Some(due.resolve),
+            next_update_due: Some(due.next_update),
+        };
+        let site = c.name.clone();
+        let target = c.spec.target();
+        let evidence = problem.evidence.clone();
+        let kind = if problem.predictive {
+            MessageKind::Warning
+        } else {
+            MessageKind::Opened
+        };
+        let cfg = config.clone();
+        let ticket = self
+            .store
+            .create_ticket(
+                new,
+                Box::new(move |t: &Ticket| {
+                    let mut events = vec![NewEvent {
+                        at,
+                        actor: Actor::System,
+                        public: true,
+                        kind: EventKind::Created,
+                    }];
+                    let mut messages = Vec::new();
+                    let ctx = context(&cfg, &customer, t, &site, &target, &evidence, at);
+                    match customer_message(&cfg, &playbook, kind, &customer, t, &ctx, "opened") {
+                        Ok(Some(m)) => {
+                            messages.push(m);
+                            events.push(NewEvent {
+                                at,
+                                actor: Actor::System,
+                                public: false,
+                                kind: EventKind::AutoAckQueued,
+                            });
+                        }
+                        Ok(None) => {}
+                        Err(e) => events.push(NewEvent {
+                            at,
+                            actor: Actor::System,
+                            public: false,
+                            kind: EventKind::InternalNote {
+                                text: format!("the customer message could not be written: {e}"),
+                            },
+                        }),
+                    }
+                    messages.extend(ops_messages(&cfg, t, &format!("opened: {}", evidence.join("; "))));
+                    (events, messages)
+                }),
+            )
+            .await?;
+        tracing::info!(ticket = %ticket.id, customer = %ticket.customer, problem = %ticket.problem, severity = %ticket.severity, "ticket opened");
+        self.poke();
+        Ok(ticket.id)
+    }
+
+    /// Every check of the ticket is healthy again: resolve it with the playbook's text.
+    pub async fn recovered(
+        &self,
+        check: &CheckId,
+        still_failing: impl Fn(&CheckId) -> bool,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TicketId>, ServiceError> {
+        let Some(t) = self.store.latest_ticket_for_check(check).await? else {
+            return Ok(None);
+        };
+        if !t.status.is_open() || t.origin != Origin::Monitoring {
+            return Ok(None);
+        }
+        if t.checks.iter().any(&still_failing) {
+            return Ok(None);
+        }
+        let id = t.id;
+        let duration = at - t.created_at;
+        let text = format!(
+            "Recovered after {}; verified by monitoring.",
+            crate::probe::fmt_span(round_minutes(duration))
+        );
+        self.transition(
+            t,
+            Actor::System,
+            TicketStatus::Resolved,
+            at,
+            vec![EventKind::AutoResolved { text }],
+            Some((MessageKind::Resolved, None)),
+        )
+        .await?;
+        Ok(Some(id))
+    }
+
+    pub async fn acknowledge(&self, id: TicketId, actor: Actor, at: DateTime<Utc>) -> Result<(), ServiceError> {
+        let t = self.load(id).await?;
+        if !matches!(t.status, TicketStatus::New | TicketStatus::Reopened) {
+            return Err(ServiceError::BadState { id, status: t.status, what: "only a new or reopened ticket can be acknowledged" });
+        }
+        self.transition(t, actor, TicketStatus::Acknowledged, at, vec![EventKind::Acknowledged], None)
+            .await
+    }
+
+    /// A public update (the customer is told, with the next checkpoint) or an internal note.
+    pub async fn update(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        text: &str,
+        next_update: Option<Duration>,
+        internal: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        if text.trim().is_empty() {
+            return Err(ServiceError::Invalid("an update needs a message".into()));
+        }
+        let mut t = self.load(id).await?;
+        if !t.status.is_open() {
+            return Err(ServiceError::BadState { id, status: t.status, what: "reopen it first" });
+        }
+        let expected = t.status;
+        if internal {
+            let ev = NewEvent { at, actor, public: false, kind: EventKind::InternalNote { text: text.to_owned() } };
+            self.store.save_ticket(&t, expected, vec![ev], vec![]).await?;
+            return Ok(());
+        }
+        let config = self.config();
+        let customer = self.customer(&config, &t.customer)?;
+        let next = match next_update {
+            Some(d) => at + chrono::Duration::from_std(d).unwrap_or_default(),
+            None => sla::next_checkpoint(&config.sla, t.severity, &customer.tier, at),
+        };
+        let mut events = Vec::new();
+        if t.first_update_at.is_none() {
+            t.first_update_at = Some(at);
+        }
+        if matches!(t.status, TicketStatus::New | TicketStatus::Reopened | TicketStatus::Acknowledged) {
+            if t.acknowledged_at.is_none() {
+                t.acknowledged_at = Some(at);
+            }
+            events.push(NewEvent { at, actor: actor.clone(), public: true, kind: EventKind::StatusChanged { from: t.status, to: TicketStatus::InProgress } });
+            t.status = TicketStatus::InProgress;
+        }
+        t.next_update_due = Some(next);
+        events.push(NewEvent {
+            at,
+            actor,
+            public: true,
+            kind: EventKind::PublicUpdate { text: text.to_owned(), next_update: Some(next) },
+        });
+        let n = self.store.timeline(id).await?.len();
+        let messages = self.message_for(&config, &customer, &t, MessageKind::Update, Some(text), &format!("update-{n}"), at)?;
+        self.store.save_ticket(&t, expected, events, messages).await?;
+        self.poke();
+        Ok(())
+    }
+
+    /// A staff resolution: cause, action, fully solved and prevention are required.
+    pub async fn resolve(&self, id: TicketId, actor: Actor, resolution: Resolution, at: DateTime<Utc>) -> Result<(), ServiceError> {
+        for (field, value) in [("cause", &resolution.cause), ("action", &resolution.action), ("prevention", &resolution.prevention)] {
+            if value.trim().is_empty() {
+                return Err(ServiceError::Invalid(format!("a resolution needs its {field}: what caused it, what was done, and how to avoid it")));
+            }
+        }
+        let t = self.load(id).await?;
+        if !t.status.is_open() {
+            return Err(ServiceError::BadState { id, status: t.status, what: "already resolved or closed" });
+        }
+        let r = resolution.clone();
+        self.transition(t, actor, TicketStatus::Resolved, at, vec![EventKind::Resolved { resolution }], Some((MessageKind::Resolved, Some(r))))
+            .await
+    }
+
+    pub async fn reopen(&self, id: TicketId, actor: Actor, reason: &str, at: DateTime<Utc>) -> Result<(), ServiceError> {
+        let t = self.load(id).await?;
+        if t.status.is_open() {
+            return Err(ServiceError::BadState { id, status: t.status, what: "it is still open" });
+        }
+        self.reopen_with(t, actor, reason, None, at).await
+    }
+
+    pub async fn close(&self, id: TicketId, actor: Actor, at: DateTime<Utc>) -> Result<(), ServiceError> {
+        let t = self.load(id).await?;
+        if t.status == TicketStatus::Closed {
+            return Err(ServiceError::BadState { id, status: t.status, what: "already closed" });
+        }
+        self.transition(t, actor, TicketStatus::Closed, at, vec![EventKind::Closed], None).await
+    }
+
+    /// Waiting on the customer: the SLA clocks pause until the customer answers.
+    pub async fn wait_on_customer(&self, id: TicketId, actor: Actor, question: &str, at: DateTime<Utc>) -> Result<(), ServiceError> {
+        let mut t = self.load(id).await?;
+        if !t.status.is_open() || t.status == TicketStatus::WaitingOnCustomer {
+            return Err(ServiceError::BadState { id, status: t.status, what: "cannot wait on the customer now" });
+        }
+        t.paused_since = Some(at);
+        let config = self.config();
+        let customer = self.customer(&config, &t.customer)?;
+        let expected = t.status;
+        let events = vec![
+            NewEvent { at, actor: actor.clone(), public: true, kind: EventKind::StatusChanged { from: t.status, to: TicketStatus::WaitingOnCustomer } },
+            NewEvent { at, actor, public: true, kind: EventKind::PublicUpdate { text: question.to_owned(), next_update: None } },
+        ];
+        t.status = TicketStatus::WaitingOnCustomer;
+        t.next_update_due = None;
+        let n = self.store.timeline(id).await?.len();
+        let messages = self.message_for(&config, &customer, &t, MessageKind::Update, Some(question), &format!("update-{n}"), at)?;
+        self.store.save_ticket(&t, expected, events, messages).await?;
+        self.poke();
+        Ok(())
+    }
+
+    /// The customer answered: clocks resume, shifted by the paused time.
+    pub async fn customer_replied(&self, id: TicketId, who: &str, text: &str, at: DateTime<Utc>) -> Result<(), ServiceError> {
+        let mut t = self.load(id).await?;
+        let expected = t.status;
+        let mut events = vec![NewEvent {
+            at,
+            actor: Actor::Customer(who.to_owned()),
+            public: true,
+            kind: EventKind::PublicUpdate { text: text.to_owned(), next_update: None },
+        }];
+        if t.status == TicketStatus::WaitingOnCustomer {
+            let config = self.config();
+            let clock = config.sla.clock(t.severity);
+            if let Some(paused) = t.paused_since.take() {
+                for due in [&mut t.ack_due, &mut t.first_update_due, &mut t.resolve_due] {
+                    if let Some(d) = due.as_mut() {
+                        *d = sla::shift_for_pause(clock, *d, paused, at);
+                    }
+                }
+            }
+            let customer = self.customer(&config, &t.customer)?;
+            t.next_update_due = Some(sla::next_checkpoint(&config.sla, t.severity, &customer.tier, at));
+            events.push(NewEvent { at, actor: Actor::System, public: true, kind: EventKind::StatusChanged { from: t.status, to: TicketStatus::InProgress } });
+            t.status = TicketStatus::InProgress;
+        }
+        self.store.save_ticket(&t, expected, events, vec![]).await?;
+        Ok(())
+    }
+
+    /// SLA clocks: warnings at 75 %, breaches at 100 % (each once), and an automatic "still
+    /// working on it" when the next-update promise is about to lapse with no staff update.
+    pub async fn sla_tick(&self, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let config = self.config();
+        let open = self.store.tickets(&TicketFilter { open_only: true, customer: None, limit: None }).await?;
+        for t in open {
+            if t.status == TicketStatus::WaitingOnCustomer {
+                continue; // paused
+            }
+            let timeline = self.store.timeline(t.id).await?;
+            let clock = config.sla.clock(t.severity);
+            let mut events = Vec::new();
+            let targets = [
+                (SlaTarget::Acknowledge, t.ack_due, t.acknowledged_at.is_none()),
+                (SlaTarget::FirstUpdate, t.first_update_due, t.first_update_at.is_none()),
+                (SlaTarget::Resolve, t.resolve_due, true),
+            ];
+            for (target, due, running) in targets {
+                let (Some(due), true) = (due, running) else { continue };
+                let already = |warn: bool| timeline.iter().any(|e| match &e.kind {
+                    EventKind::SlaWarning { target: x, .. } if warn => *x == target,
+                    EventKind::SlaBreach { target: x, .. } if !warn => *x == target,
+                    _ => false,
+                });
+                match sla::check(clock, t.created_at, due, now) {
+                    sla::SlaState::Breached if !already(false) => events.push(NewEvent { at: now, actor: Actor::System, public: false, kind: EventKind::SlaBreach { target, due } }),
+                    sla::SlaState::Warning if !already(true) => events.push(NewEvent { at: now, actor: Actor::System, public: false, kind: EventKind::SlaWarning { target, due } }),
+                    _ => {}
+                }
+            }
+            let mut t = t;
+            let expected = t.status;
+            let mut messages: Vec<NewMessage> = events
+                .iter()
+                .flat_map(|e| match &e.kind {
+                    EventKind::SlaWarning { target, due } => ops_messages(&config, &t, &format!("SLA warning: {} due {}", target.as_str(), fmt_time(*due))),
+                    EventKind::SlaBreach { target, due } => ops_messages(&config, &t, &format!("SLA breach: {} was due {}", target.as_str(), fmt_time(*due))),
+                    _ => Vec::new(),
+                })
+                .collect();
+            // Never silence: the promise lapses within a minute and staff said nothing new.
+            if let Some(next) = t.next_update_due {
+                if now + chrono::Duration::seconds(60) >= next {
+                    let customer = self.customer(&config, &t.customer)?;
+                    let new_next = sla::next_checkpoint(&config.sla, t.severity, &customer.tier, now);
+                    t.next_update_due = Some(new_next);
+                    events.push(NewEvent { at: now, actor: Actor::System, public: true, kind: EventKind::AutomaticUpdate { next_update: new_next } });
+                    messages.extend(self.message_for(&config, &customer, &t, MessageKind::AutomaticUpdate, None, &format!("auto-{}", next.timestamp()), now)?);
+                }
+            }
+            if !events.is_empty() {
+                match self.store.save_ticket(&t, expected, events, messages).await {
+                    Ok(()) => self.poke(),
+                    Err(StoreError::Conflict { .. }) => {} // changed meanwhile; the next tick sees it
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: TicketId) -> Result<Ticket, ServiceError> {
+        self.store.ticket(id).await?.ok_or(ServiceError::NotFound(id))
+    }
+
+    fn customer(&self, config: &Config, id: &CustomerId) -> Result<Customer, ServiceError> {
+        config
+            .customer(id)
+            .cloned()
+            .ok_or_else(|| ServiceError::Invalid(format!("customer {id} is no longer configured")))
+    }
+
+    async fn reopen_with(
+        &self,
+        mut t: Ticket,
+        actor: Actor,
+        reason: &str,
+        problem: Option<&Problem>,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let config = self.config();
+        let customer = self.customer(&config, &t.customer)?;
+        let expected = t.status;
+        let due = sla::due_times(&config.sla, t.severity, &customer.tier, at);
+        let events = vec![
+            NewEvent { at, actor: actor.clone(), public: true, kind: EventKind::Reopened { reason: reason.to_owned() } },
+            NewEvent { at, actor, public: true, kind: EventKind::StatusChanged { from: t.status, to: TicketStatus::Reopened } },
+        ];
+        t.status = TicketStatus::Reopened;
+        t.reopen_count += 1;
+        t.resolved_at = None;
+        t.closed_at = None;
+        t.acknowledged_at = None;
+        t.ack_due = Some(due.ack);
+        t.resolve_due = Some(due.resolve);
+        t.next_update_due = Some(due.next_update);
+        let evidence = problem.map(|p| p.evidence.join("; ")).unwrap_or_default();
+        let mut messages = self.message_for(&config, &customer, &t, MessageKind::Reopened, Some(&evidence), &format!("reopened-{}", t.reopen_count), at)?;
+        messages.extend(ops_messages(&config, &t, &format!("reopened: {reason}")));
+        self.store.save_ticket(&t, expected, events, messages).await?;
+        self.poke();
+        Ok(())
+    }
+
+    /// A status change with its events and, when `tell` says so, the customer message.
+    async fn transition(
+        &self,
+        mut t: Ticket,
+        actor: Actor,
+        to: TicketStatus,
+        at: DateTime<Utc>,
+        kinds: Vec<EventKind>,
+        tell: Option<(MessageKind, Option<Resolution>)>,
+    ) -> Result<(), ServiceError> {
+        let config = self.config();
+        let customer = self.customer(&config, &t.customer)?;
+        let expected = t.status;
+        let mut events: Vec<NewEvent> = kinds
+            .into_iter()
+            .map(|kind| NewEvent { at, actor: actor.clone(), public: !matches!(kind, EventKind::Acknowledged), kind })
+            .collect();
+        events.push(NewEvent { at, actor, public: true, kind: EventKind::StatusChanged { from: t.status, to } });
+        match to {
+            TicketStatus::Acknowledged => t.acknowledged_at = Some(at),
+            TicketStatus::Resolved => {
+                t.resolved_at = Some(at);
+                t.next_update_due = None;
+            }
+            TicketStatus::Closed => {
+                t.closed_at = Some(at);
+                t.next_update_due = None;
+            }
+            _ => {}
+        }
+        if t.acknowledged_at.is_none() && to != TicketStatus::New {
+            t.acknowledged_at = Some(at);
+        }
+        t.status = to;
+        let messages = match tell {
+            Some((kind, resolution)) => {
+                let playbook = self.playbook(&config, &t.problem)?;
+                let mut ctx = context(&config, &customer, &t, &site_names(&config, &t), &targets(&config, &t), &[], at);
+                ctx.duration = crate::probe::fmt_span(round_minutes(at - t.created_at));
+                ctx.resolution = resolution.map(|r| ResolutionContext::from(&r));
+                customer_message(&config, &playbook, kind, &customer, &t, &ctx, &format!("{}-{}", to.as_str(), t.reopen_count))
+                    .map_err(ServiceError::Template)?
+                    .into_iter()
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        self.store.save_ticket(&t, expected, events, messages).await?;
+        self.poke();
+        Ok(())
+    }
+
+    fn playbook(&self, config: &Config, key: &str) -> Result<Playbook, ServiceError> {
+        config
+            .playbooks
+            .get(key)
+            .cloned()
+            .ok_or_else(|| ServiceError::NoPlaybook(key.to_owned()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn message_for(
+        &self,
+        config: &Config,
+        customer: &Customer,
+        t: &Ticket,
+        kind: MessageKind,
+        text: Option<&str>,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<NewMessage>, ServiceError> {
+        let playbook = self.playbook(config, &t.problem)?;
+        let mut ctx = context(config, customer, t, &site_names(config, t), &targets(config, t), &[], at);
+        ctx.update = text.unwrap_or_default().to_owned();
+        Ok(customer_message(config, &playbook, kind, customer, t, &ctx, key)
+            .map_err(ServiceError::Template)?
+            .into_iter()
+            .collect())
+    }
+}
+
+fn round_minutes(d: chrono::Duration) -> Duration {
+    Duration::from_secs((d.num_seconds().max(60) as u64).div_ceil(60) * 60)
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn site_names(config: &Config, t: &Ticket) -> String {
+    t.checks
+        .iter()
+        .map(|id| config.check(id.as_str()).map_or(id.to_string(), |c| c.name.clone()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn targets(config: &Config, t: &Ticket) -> String {
+    t.checks
+        .iter()
+        .filter_map(|id| config.check(id.as_str()).map(|c| c.spec.target()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The template context for one customer message. Only this customer's checks appear.
+fn context(
+    config: &Config,
+    customer: &Customer,
+    t: &Ticket,
+    site: &str,
+    target: &str,
+    evidence: &[String],
+    at: DateTime<Utc>,
+) -> MessageContext {
+    MessageContext {
+        customer: customer.name.clone(),
+        ticket: t.id.to_string(),
+        ticket_url: ticket_url(config, t.id),
+        site: site.to_owned(),
+        target: target.to_owned(),
+        detected_at: fmt_time(t.created_at.min(at)),
+        evidence: evidence.to_vec(),
+        next_update: t.next_update_due.map(fmt_time).unwrap_or_default(),
+        status: t.status.as_str().to_owned(),
+        duration: String::new(),
+        update: String::new(),
+        resolution: None,
+    }
+}
+
+pub fn ticket_url(config: &Config, id: TicketId) -> String {
+    format!("{}tickets/{}", config.public_url, id.0)
+}
+
+/// A customer e-mail from the playbook, in the customer's language. `None` when the customer
+/// has no contacts.
+fn customer_message(
+    config: &Config,
+    playbook: &Playbook,
+    kind: MessageKind,
+    customer: &Customer,
+    t: &Ticket,
+    ctx: &MessageContext,
+    key: &str,
+) -> Result<Option<NewMessage>, String> {
+    if customer.contacts.is_empty() {
+        return Ok(None);
+    }
+    let rendered = playbook
+        .render(kind, customer.language, ctx)
+        .map_err(|e| e.to_string())?;
+    let key = format!("ticket-{}/{key}", t.id.0);
+    Ok(Some(NewMessage {
+        message_id: message_id(config, &key),
+        key,
+        ticket: Some(t.id),
+        channel: Channel::Email {
+            to: customer.contacts.clone(),
+        },
+        subject: rendered.subject,
+        body: rendered.body,
+    }))
+}
+
+/// Ops alerts: e-mail and webhook, if configured. Never sent to customers.
+fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
+    let subject = format!("[{}] {} {} — {}", t.severity, t.id, t.title, what);
+    let body = format!(
+        "{what}\n\nTicket {} ({}), customer {}, problem {}, skill group {}.\n{}\n",
+        t.id,
+        t.status,
+        t.customer,
+        t.problem,
+        t.skill_group,
+        ticket_url(config, t.id)
+    );
+    let mut out = Vec::new();
+    let stamp = Utc::now().timestamp_millis();
+    if !config.ops.email.is_empty() {
+        let key = format!("ops/ticket-{}/{}-{stamp}/email", t.id.0, slug(what));
+        out.push(NewMessage {
+            message_id: message_id(config, &key),
+            key,
+            ticket: None,
+            channel: Channel::Email { to: config.ops.email.clone() },
+            subject: subject.clone(),
+            body: body.clone(),
+        });
+    }
+    if let Some(hook) = &config.ops.webhook {
+        let key = format!("ops/ticket-{}/{}-{stamp}/webhook", t.id.0, slug(what));
+        out.push(NewMessage {
+            message_id: message_id(config, &key),
+            key,
+            ticket: None,
+            channel: Channel::Webhook { url: hook.url.to_string(), slack: hook.slack },
+            subject,
+            body,
+        });
+    }
+    out
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .take(24)
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect()
+}
+
+/// A stable Message-ID from the idempotency key: a resend of the same message is recognisable.
+pub fn message_id(config: &Config, key: &str) -> String {
+    let host = config.public_url.host_str().unwrap_or("forewarn.invalid");
+    let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+    let hex: String = digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("<{hex}.forewarn@{host}>")
+}
