@@ -16,6 +16,9 @@ pub enum WebError {
     /// A page for people without a session: send them to the login page.
     #[error("login required")]
     LoginRequired,
+    /// The request was understood but cannot be done; the message says why and what to do.
+    #[error("{0}")]
+    Rejected(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -37,6 +40,11 @@ impl IntoResponse for WebError {
             )
                 .into_response(),
             WebError::LoginRequired => Redirect::to("/login").into_response(),
+            WebError::Rejected(why) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({"error": why})),
+            )
+                .into_response(),
             WebError::Store(e) => {
                 // Logged in full here; the client only learns that it failed.
                 tracing::error!(error = %e, "store error while serving a request");
