@@ -1,7 +1,9 @@
 //! Tickets: the customer-facing case opened for an incident (or by a customer or staff), with a
 //! timeline, SLA clocks and the next-update promise.
 
+pub mod calendar;
 pub mod model;
+pub mod sla;
 
 pub use model::{
     Actor, EventKind, Origin, Resolution, Severity, SlaTarget, SolutionOption, Ticket, TicketId,
