@@ -400,7 +400,10 @@ duration = "2h"
     assert_eq!(other.rules.open_after, 3, "the default");
     assert!(cfg.in_maintenance(web, at("2026-12-01T03:00:00Z")));
     assert!(!cfg.in_maintenance(web, at("2026-12-01T04:00:00Z")));
-    assert!(!cfg.in_maintenance(other, at("2026-12-01T03:00:00Z")), "a Tuesday");
+    assert!(
+        !cfg.in_maintenance(other, at("2026-12-01T03:00:00Z")),
+        "a Tuesday"
+    );
     // 2026-11-29 is a Sunday: 03:00–05:00.
     assert!(cfg.in_maintenance(other, at("2026-11-29T04:59:00Z")));
     assert!(!cfg.in_maintenance(other, at("2026-11-29T05:01:00Z")));

@@ -45,6 +45,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub web: WebConfig,
     pub incidents: IncidentConfig,
+    pub sla: crate::ticket::sla::SlaPolicies,
     pub customers: Vec<Customer>,
     pub checks: Vec<Check>,
     pub maintenance: Vec<Maintenance>,
@@ -265,6 +266,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         history: global.history,
         web: global.web,
         incidents: global.incidents,
+        sla: global.sla,
         customers,
         checks,
         maintenance,
@@ -286,6 +288,7 @@ struct Global {
     default_interval: Duration,
     default_timeout: Duration,
     incidents: IncidentConfig,
+    sla: crate::ticket::sla::SlaPolicies,
 }
 
 fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnostics) -> Global {
@@ -414,6 +417,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
             7 * 86400,
         ),
     };
+    let sla = crate::ticket::sla::build(src, raw.sla, v.diags);
     if let Some(mail) = raw.mail {
         if let Some(p) = mail.password {
             if let Err(e) = p.get_ref().load(base) {
@@ -435,6 +439,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         default_interval,
         default_timeout,
         incidents,
+        sla,
     }
 }
 

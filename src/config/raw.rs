@@ -37,6 +37,8 @@ pub struct RawGlobal {
     pub mail: Option<RawMail>,
     #[serde(default)]
     pub incidents: RawIncidents,
+    /// `[sla.P1]`, `[sla.tier.gold.P1]`, `[sla.calendar]`: see `ticket::sla`.
+    pub sla: Option<crate::ticket::sla::RawSla>,
 }
 
 /// `[incidents]`: how much evidence opens and closes a problem.

@@ -185,7 +185,7 @@ impl TicketService {
             assignee: None,
             skill_group: playbook.skill_group.clone(),
             created_at: at,
-            ack_due: Some(due.ack),
+            ack_due: Some(due.acknowledge),
             first_update_due: Some(due.first_update),
             resolve_due: Some(due.resolve),
             next_update_due: Some(due.next_update),
@@ -434,6 +434,8 @@ impl TicketService {
             }
             let timeline = self.store.timeline(t.id).await?;
             let clock = config.sla.clock(t.severity);
+            let tier = config.customer(&t.customer).map(|c| c.tier.clone()).unwrap_or_default();
+            let spans = config.sla.targets(t.severity, &tier);
             let mut events = Vec::new();
             let targets = [
                 (SlaTarget::Acknowledge, t.ack_due, t.acknowledged_at.is_none()),
@@ -441,13 +443,14 @@ impl TicketService {
                 (SlaTarget::Resolve, t.resolve_due, true),
             ];
             for (target, due, running) in targets {
+                let span = spans.get(target);
                 let (Some(due), true) = (due, running) else { continue };
                 let already = |warn: bool| timeline.iter().any(|e| match &e.kind {
                     EventKind::SlaWarning { target: x, .. } if warn => *x == target,
                     EventKind::SlaBreach { target: x, .. } if !warn => *x == target,
                     _ => false,
                 });
-                match sla::check(clock, t.created_at, due, now) {
+                match sla::check(clock, span, due, now) {
                     sla::SlaState::Breached if !already(false) => events.push(NewEvent { at: now, actor: Actor::System, public: false, kind: EventKind::SlaBreach { target, due } }),
                     sla::SlaState::Warning if !already(true) => events.push(NewEvent { at: now, actor: Actor::System, public: false, kind: EventKind::SlaWarning { target, due } }),
                     _ => {}
@@ -516,7 +519,7 @@ impl TicketService {
         t.resolved_at = None;
         t.closed_at = None;
         t.acknowledged_at = None;
-        t.ack_due = Some(due.ack);
+        t.ack_due = Some(due.acknowledge);
         t.resolve_due = Some(due.resolve);
         t.next_update_due = Some(due.next_update);
         let evidence = problem.map(|p| p.evidence.join("; ")).unwrap_or_default();
