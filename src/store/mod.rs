@@ -10,7 +10,10 @@
 //! - `check_state`: one row per check, its current status, since when, how many runs in a row;
 //! - `check_result`: every run, for a bounded window ([`Store::prune`]);
 //! - `check_rollup_hourly`: per check and hour, runs, failures and a latency histogram, kept
-//!   longer.
+//!   longer;
+//! - tickets, their timelines, the outbox, incidents and the detector's state
+//!   ([`TicketStore`], `tickets.rs`): a ticket change, its events and its messages commit in
+//!   one transaction.
 //!
 //! Times are stored as integer unix milliseconds, so they come back truncated to the millisecond.
 
@@ -18,6 +21,10 @@ mod histogram;
 mod postgres;
 mod sqlite;
 pub mod tickets;
+
+pub use tickets::{
+    FirstWords, Incident, NewEvent, NewTicket, OutboxFilter, TicketFilter, TicketStore,
+};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -32,12 +39,13 @@ use crate::probe::{ConditionResult, Kind, Outcome, Status};
 
 use histogram::{BUCKETS, Histogram};
 
-/// Where check state and history live.
+/// Where check state and history live, and (through [`TicketStore`]) tickets, the outbox and
+/// incidents: one handle, `Arc<dyn Store>`, for everything kept.
 ///
 /// Every method is one short database round (or a bounded series of them); none holds a lock
 /// across calls.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: TicketStore + Send + Sync {
     /// Records a batch of results in one transaction: updates each check's state, appends the
     /// raw results and merges them into the hourly rollups.
     ///
@@ -147,6 +155,8 @@ pub enum StoreError {
     Corrupt { table: &'static str, reason: String },
     #[error("{what} was changed by someone else meanwhile; load it again and retry")]
     Conflict { what: String },
+    #[error("{what} does not exist")]
+    NotFound { what: String },
 }
 
 /// `|e| StoreError::Query { doing, e }`, for `map_err`.

@@ -16,24 +16,42 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, SqlSafeStr};
+use sqlx::{AssertSqlSafe, SqlSafeStr, SqliteConnection};
 
+use super::tickets::{
+    Attempt, EventValues, FirstWords, Incident, MessageValues, NewEvent, NewTicket, OUTBOX_COLUMNS,
+    OutboxFilter, TICKET_VALUE_COLUMNS, TicketFilter, TicketStore, TicketValues, attempt_event,
+    bind_ticket, detector_from_row, detector_rows, event_from_row, incident_from_row,
+    incident_json, lease_end_ms, message_status_str, outbox_from_row, ticket_from_row,
+    ticket_of_new, unique_conflict,
+};
 use super::{
     Dialect, FORGET_CHUNK, HourlyRollup, PRUNE_CHUNK, PRUNE_MAX_CHUNKS, PruneStats, ResultTuple,
-    STATE_COLUMNS, StateTuple, Store, StoreError, hour_start_ms, ids_to_forget, query_err,
+    STATE_COLUMNS, StateTuple, Store, StoreError, from_ms, hour_start_ms, ids_to_forget, query_err,
     result_from_tuple, rollup_deltas, rollup_from_row, rows_in_write_order, state_from_tuple,
     to_ms,
 };
-use crate::model::{CheckId, CheckResult, CheckState};
+use crate::model::{CheckId, CheckResult, CheckState, CustomerId};
+use crate::notify::{NewMessage, OutboxMessage};
+use crate::ticket::model::{Ticket, TicketId, TicketStatus, TimelineEvent};
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "tickets".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0002_tickets.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 /// Upserts a check's state from one result. `since` and `consecutive` depend on whether the
@@ -351,5 +369,576 @@ impl SqliteStore {
             tokio::task::yield_now().await;
         }
         Ok(total)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tickets, outbox, incidents, detector state.
+
+/// `SELECT id, <ticket columns> FROM tickets t`, for [`ticket_from_row`].
+static SELECT_TICKETS: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<String> = TICKET_VALUE_COLUMNS
+        .iter()
+        .map(|c| format!("t.{c}"))
+        .collect();
+    format!("SELECT t.id, {} FROM tickets t", columns.join(", "))
+});
+
+static INSERT_TICKET: LazyLock<Arc<str>> = LazyLock::new(|| {
+    let params: Vec<String> = (1..=TICKET_VALUE_COLUMNS.len())
+        .map(|n| format!("?{n}"))
+        .collect();
+    format!(
+        "INSERT INTO tickets ({}) VALUES ({}) RETURNING id",
+        TICKET_VALUE_COLUMNS.join(", "),
+        params.join(", ")
+    )
+    .into()
+});
+
+/// Every column from [`TicketValues`]; then ?22 the id and ?23 the expected status.
+static UPDATE_TICKET: LazyLock<Arc<str>> = LazyLock::new(|| {
+    let sets: Vec<String> = TICKET_VALUE_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 1))
+        .collect();
+    format!(
+        "UPDATE tickets SET {} WHERE id = ?22 AND status = ?23",
+        sets.join(", ")
+    )
+    .into()
+});
+
+static SELECT_TICKET: LazyLock<Arc<str>> =
+    LazyLock::new(|| format!("{} WHERE t.id = ?1", *SELECT_TICKETS).into());
+
+static SELECT_TICKET_LIST: LazyLock<Arc<str>> = LazyLock::new(|| {
+    format!(
+        "{} WHERE (?1 = 0 OR t.status NOT IN ('resolved', 'closed')) \
+         AND (?2 IS NULL OR t.customer_id = ?2) \
+         ORDER BY t.created_ms DESC, t.id DESC LIMIT ?3",
+        *SELECT_TICKETS
+    )
+    .into()
+});
+
+static SELECT_LATEST_FOR_CHECK: LazyLock<Arc<str>> = LazyLock::new(|| {
+    format!(
+        "{} JOIN ticket_checks c ON c.ticket_id = t.id WHERE c.check_id = ?1 \
+         ORDER BY t.created_ms DESC, t.id DESC LIMIT 1",
+        *SELECT_TICKETS
+    )
+    .into()
+});
+
+const INSERT_EVENT: &str = "\
+INSERT INTO ticket_events (ticket_id, at_ms, actor, public, kind, payload) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+const SELECT_TIMELINE: &str = "\
+SELECT ticket_id, at_ms, actor, public, payload FROM ticket_events \
+WHERE ticket_id = ?1 ORDER BY at_ms, seq";
+
+const INSERT_MESSAGE: &str = "\
+INSERT INTO outbox (key, ticket_id, channel, subject, body, message_id, status, created_ms, \
+                    attempts, next_attempt_ms) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, 0, ?7) \
+ON CONFLICT (key) DO NOTHING";
+
+/// Claims due messages in one statement on the one writer connection: no two claimers can
+/// get the same message. ?1 now, ?2 the lease's end, ?3 the limit.
+static CLAIM_DUE: LazyLock<Arc<str>> = LazyLock::new(|| {
+    format!(
+        "UPDATE outbox SET claimed_until_ms = ?2 WHERE id IN \
+             (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?1 \
+              AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1) \
+              ORDER BY next_attempt_ms, id LIMIT ?3) \
+         RETURNING {}",
+        OUTBOX_COLUMNS.join(", ")
+    )
+    .into()
+});
+
+static SELECT_OUTBOX: LazyLock<Arc<str>> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM outbox WHERE (?1 IS NULL OR status = ?1) \
+         AND (?2 IS NULL OR ticket_id = ?2) ORDER BY id DESC LIMIT ?3",
+        OUTBOX_COLUMNS.join(", ")
+    )
+    .into()
+});
+
+const MARK_DELIVERED: &str = "\
+UPDATE outbox SET status = 'delivered', delivered_ms = ?2, attempts = attempts + 1, \
+                  claimed_until_ms = NULL \
+WHERE id = ?1 AND status = 'pending' RETURNING ticket_id, message_id, channel";
+
+/// ?3 the new status, ?4 the next attempt (NULL: unchanged).
+const MARK_FAILED: &str = "\
+UPDATE outbox SET status = ?3, attempts = attempts + 1, last_error = ?2, \
+                  next_attempt_ms = coalesce(?4, next_attempt_ms), claimed_until_ms = NULL \
+WHERE id = ?1 AND status = 'pending' RETURNING ticket_id, message_id, channel";
+
+const INCIDENT_COLUMNS: &str = "id, key, opened_ms, closed_ms, checks, customers, summary";
+
+/// Appends events to a ticket's timeline, inside the caller's transaction.
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    ticket: TicketId,
+    events: &[NewEvent],
+) -> Result<(), StoreError> {
+    for e in events {
+        insert_event(conn, ticket, &EventValues::of(e)?).await?;
+    }
+    Ok(())
+}
+
+async fn insert_event(
+    conn: &mut SqliteConnection,
+    ticket: TicketId,
+    e: &EventValues,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_EVENT)
+        .bind(ticket.0)
+        .bind(e.at_ms)
+        .bind(e.actor.as_str())
+        .bind(e.public)
+        .bind(e.kind.as_str())
+        .bind(e.payload.as_str())
+        .execute(conn)
+        .await
+        .map_err(query_err("appending a timeline event"))?;
+    Ok(())
+}
+
+/// Queues messages (a key already queued is skipped), inside the caller's transaction.
+async fn insert_messages(
+    conn: &mut SqliteConnection,
+    messages: &[NewMessage],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for m in messages {
+        let v = MessageValues::of(m)?;
+        sqlx::query(INSERT_MESSAGE)
+            .bind(v.key)
+            .bind(v.ticket)
+            .bind(v.channel.as_str())
+            .bind(v.subject)
+            .bind(v.body)
+            .bind(v.message_id)
+            .bind(to_ms(now))
+            .execute(&mut *conn)
+            .await
+            .map_err(query_err("queuing a message"))?;
+    }
+    Ok(())
+}
+
+/// Replaces the ticket's rows in `ticket_checks`, inside the caller's transaction.
+async fn index_checks(conn: &mut SqliteConnection, ticket: &Ticket) -> Result<(), StoreError> {
+    let doing = "indexing a ticket's checks";
+    sqlx::query("DELETE FROM ticket_checks WHERE ticket_id = ?1")
+        .bind(ticket.id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(query_err(doing))?;
+    for check in &ticket.checks {
+        sqlx::query(
+            "INSERT INTO ticket_checks (check_id, ticket_id) VALUES (?1, ?2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(check.as_str())
+        .bind(ticket.id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(query_err(doing))?;
+    }
+    Ok(())
+}
+
+async fn exists(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    id: i64,
+    doing: &'static str,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(query_err(doing))?
+        .is_some())
+}
+
+impl SqliteStore {
+    /// Records the end of a delivery attempt and, for a ticket's message, its timeline event,
+    /// in one transaction.
+    async fn finish_attempt(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        attempt: Attempt<'_>,
+    ) -> Result<(), StoreError> {
+        let doing = "recording a delivery attempt";
+        let mut tx = self.writer.begin().await.map_err(query_err(doing))?;
+        let row = match attempt {
+            Attempt::Delivered => sqlx::query(MARK_DELIVERED).bind(id).bind(to_ms(at)),
+            Attempt::Failed { error, retry_at } => sqlx::query(MARK_FAILED)
+                .bind(id)
+                .bind(error)
+                .bind(if retry_at.is_some() {
+                    "pending"
+                } else {
+                    "dead"
+                })
+                .bind(retry_at.map(to_ms)),
+        }
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(query_err(doing))?;
+        let Some(row) = row else {
+            // Delivered or given up meanwhile (a lease ran out): nothing to record.
+            return if exists(&mut tx, "SELECT 1 FROM outbox WHERE id = ?1", id, doing).await? {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound {
+                    what: format!("outbox message {id}"),
+                })
+            };
+        };
+        let bad = |e: sqlx::Error| StoreError::Corrupt {
+            table: "outbox",
+            reason: e.to_string(),
+        };
+        let ticket: Option<i64> = sqlx::Row::try_get(&row, 0).map_err(bad)?;
+        if let Some(ticket) = ticket {
+            let message_id: String = sqlx::Row::try_get(&row, 1).map_err(bad)?;
+            let channel: String = sqlx::Row::try_get(&row, 2).map_err(bad)?;
+            let event = attempt_event(message_id, &channel, at, attempt)?;
+            insert_event(&mut tx, TicketId(ticket), &event).await?;
+        }
+        tx.commit().await.map_err(query_err(doing))
+    }
+}
+
+#[async_trait]
+impl TicketStore for SqliteStore {
+    async fn create_ticket(
+        &self,
+        new: NewTicket,
+        first_words: FirstWords,
+    ) -> Result<Ticket, StoreError> {
+        let doing = "creating a ticket";
+        let mut ticket = ticket_of_new(new);
+        let values = TicketValues::of(&ticket)?;
+        let mut tx = self.writer.begin().await.map_err(query_err(doing))?;
+        let id: i64 = bind_ticket!(
+            sqlx::query_scalar(AssertSqlSafe(Arc::clone(&INSERT_TICKET))),
+            values
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(query_err(doing))?;
+        ticket.id = TicketId(id);
+        index_checks(&mut tx, &ticket).await?;
+        let (events, messages) = first_words(&ticket);
+        insert_events(&mut tx, ticket.id, &events).await?;
+        insert_messages(&mut tx, &messages, ticket.created_at).await?;
+        tx.commit().await.map_err(query_err(doing))?;
+        Ok(ticket)
+    }
+
+    async fn save_ticket(
+        &self,
+        ticket: &Ticket,
+        expected: TicketStatus,
+        events: Vec<NewEvent>,
+        messages: Vec<NewMessage>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let doing = "saving a ticket";
+        let values = TicketValues::of(ticket)?;
+        let mut tx = self.writer.begin().await.map_err(query_err(doing))?;
+        let updated = bind_ticket!(
+            sqlx::query(AssertSqlSafe(Arc::clone(&UPDATE_TICKET))),
+            values
+        )
+        .bind(ticket.id.0)
+        .bind(expected.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err(doing))?
+        .rows_affected();
+        if updated == 0 {
+            let what = format!("ticket {}", ticket.id);
+            let sql = "SELECT 1 FROM tickets WHERE id = ?1";
+            return Err(if exists(&mut tx, sql, ticket.id.0, doing).await? {
+                StoreError::Conflict { what }
+            } else {
+                StoreError::NotFound { what }
+            });
+        }
+        index_checks(&mut tx, ticket).await?;
+        insert_events(&mut tx, ticket.id, &events).await?;
+        insert_messages(&mut tx, &messages, now).await?;
+        tx.commit().await.map_err(query_err(doing))
+    }
+
+    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_TICKET)))
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(query_err("reading a ticket"))?
+            .as_ref()
+            .map(ticket_from_row)
+            .transpose()
+    }
+
+    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+        sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_TICKET_LIST)))
+            .bind(filter.open_only)
+            .bind(filter.customer.as_ref().map(CustomerId::as_str))
+            .bind(filter.limit.map_or(-1, i64::from))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(query_err("listing tickets"))?
+            .iter()
+            .map(ticket_from_row)
+            .collect()
+    }
+
+    async fn timeline(&self, id: TicketId) -> Result<Vec<TimelineEvent>, StoreError> {
+        sqlx::query(SELECT_TIMELINE)
+            .bind(id.0)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(query_err("reading a timeline"))?
+            .iter()
+            .map(event_from_row)
+            .collect()
+    }
+
+    async fn latest_ticket_for_check(&self, check: &CheckId) -> Result<Option<Ticket>, StoreError> {
+        sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_LATEST_FOR_CHECK)))
+            .bind(check.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(query_err("finding the latest ticket of a check"))?
+            .as_ref()
+            .map(ticket_from_row)
+            .transpose()
+    }
+
+    async fn enqueue(
+        &self,
+        messages: Vec<NewMessage>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let doing = "queuing messages";
+        let mut tx = self.writer.begin().await.map_err(query_err(doing))?;
+        insert_messages(&mut tx, &messages, now).await?;
+        tx.commit().await.map_err(query_err(doing))
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut claimed = sqlx::query(AssertSqlSafe(Arc::clone(&CLAIM_DUE)))
+            .bind(to_ms(now))
+            .bind(lease_end_ms(now, lease))
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(query_err("claiming due messages"))?
+            .iter()
+            .map(outbox_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
+        Ok(claimed)
+    }
+
+    async fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.finish_attempt(id, at, Attempt::Delivered).await
+    }
+
+    async fn mark_failed(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.finish_attempt(id, at, Attempt::Failed { error, retry_at })
+            .await
+    }
+
+    async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxMessage>, StoreError> {
+        sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_OUTBOX)))
+            .bind(filter.status.map(message_status_str))
+            .bind(filter.ticket.map(|t| t.0))
+            .bind(filter.limit.map_or(-1, i64::from))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(query_err("listing the outbox"))?
+            .iter()
+            .map(outbox_from_row)
+            .collect()
+    }
+
+    async fn retry_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_ms = ?1, attempts = 0, \
+             claimed_until_ms = NULL WHERE status = 'dead'",
+        )
+        .bind(to_ms(now))
+        .execute(&self.writer)
+        .await
+        .map_err(query_err("requeuing dead messages"))?
+        .rows_affected())
+    }
+
+    async fn open_incident(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        checks: &[CheckId],
+        customers: &[CustomerId],
+        summary: &str,
+    ) -> Result<Incident, StoreError> {
+        let (checks_json, customers_json) = incident_json(checks, customers)?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO incidents (key, opened_ms, checks, customers, summary) \
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )
+        .bind(key)
+        .bind(to_ms(at))
+        .bind(checks_json)
+        .bind(customers_json)
+        .bind(summary)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(unique_conflict("opening an incident", || {
+            format!("incident {key} (one is open already)")
+        }))?;
+        Ok(Incident {
+            id,
+            key: key.to_owned(),
+            // As it reads back: to the millisecond.
+            opened_at: from_ms("incidents", to_ms(at))?,
+            closed_at: None,
+            checks: checks.to_vec(),
+            customers: customers.to_vec(),
+            summary: summary.to_owned(),
+        })
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        let (checks_json, customers_json) = incident_json(&incident.checks, &incident.customers)?;
+        let updated = sqlx::query(
+            "UPDATE incidents SET checks = ?2, customers = ?3, summary = ?4 WHERE id = ?1",
+        )
+        .bind(incident.id)
+        .bind(checks_json)
+        .bind(customers_json)
+        .bind(incident.summary.as_str())
+        .execute(&self.writer)
+        .await
+        .map_err(query_err("updating an incident"))?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound {
+                what: format!("incident {}", incident.id),
+            });
+        }
+        Ok(())
+    }
+
+    async fn close_incident(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let doing = "closing an incident";
+        let mut conn = self.writer.acquire().await.map_err(query_err(doing))?;
+        let closed =
+            sqlx::query("UPDATE incidents SET closed_ms = ?2 WHERE id = ?1 AND closed_ms IS NULL")
+                .bind(id)
+                .bind(to_ms(at))
+                .execute(&mut *conn)
+                .await
+                .map_err(query_err(doing))?
+                .rows_affected();
+        if closed == 0
+            && !exists(
+                &mut conn,
+                "SELECT 1 FROM incidents WHERE id = ?1",
+                id,
+                doing,
+            )
+            .await?
+        {
+            return Err(StoreError::NotFound {
+                what: format!("incident {id}"),
+            });
+        }
+        Ok(())
+    }
+
+    async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        static SQL: LazyLock<Arc<str>> = LazyLock::new(|| {
+            format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE closed_ms IS NULL \
+                 ORDER BY opened_ms, id"
+            )
+            .into()
+        });
+        sqlx::query(AssertSqlSafe(Arc::clone(&SQL)))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(query_err("listing open incidents"))?
+            .iter()
+            .map(incident_from_row)
+            .collect()
+    }
+
+    async fn save_detector_state(
+        &self,
+        states: &[(CheckId, serde_json::Value)],
+    ) -> Result<(), StoreError> {
+        let rows = detector_rows(states)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let doing = "saving the incident detector's state";
+        let updated_ms = to_ms(Utc::now());
+        let mut tx = self.writer.begin().await.map_err(query_err(doing))?;
+        for (check, state) in &rows {
+            sqlx::query(
+                "INSERT INTO detector_state (check_id, state, updated_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (check_id) DO UPDATE SET state = excluded.state, \
+                 updated_ms = excluded.updated_ms",
+            )
+            .bind(check.as_str())
+            .bind(state.as_str())
+            .bind(updated_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err(doing))?;
+        }
+        tx.commit().await.map_err(query_err(doing))
+    }
+
+    async fn detector_states(&self) -> Result<Vec<(CheckId, serde_json::Value)>, StoreError> {
+        sqlx::query("SELECT check_id, state FROM detector_state ORDER BY check_id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(query_err("reading the incident detector's state"))?
+            .iter()
+            .map(detector_from_row)
+            .collect()
     }
 }
