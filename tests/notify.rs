@@ -871,3 +871,188 @@ fn ops_config_gives_the_alert_channels() {
     );
     assert!(build_ops(&src, None, &mut diags).channels().is_empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// The worker end to end: the real store (SQLite) and the real SMTP server.
+
+mod worker_end_to_end {
+    use super::*;
+    use forewarn::notify::{NewMessage, run_worker};
+    use forewarn::store::{OutboxFilter, Store};
+
+    async fn sqlite_outbox() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/forewarn.db", dir.path().display());
+        (forewarn::store::open(&url).await.unwrap(), dir)
+    }
+
+    fn queued(key: &str) -> NewMessage {
+        NewMessage {
+            key: key.to_owned(),
+            ticket: None,
+            channel: Channel::Email {
+                to: vec!["ops@hosting.example".to_owned()],
+            },
+            subject: format!("alert {key}"),
+            body: "web-01 does not answer".to_owned(),
+            message_id: format!("<{key}@forewarn.hosting.example>"),
+        }
+    }
+
+    /// Polls the outbox until `done` holds for its only message; panics after `WAIT`.
+    async fn wait_outbox(
+        store: &dyn Store,
+        done: impl Fn(&OutboxMessage) -> bool,
+    ) -> OutboxMessage {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let all = store.outbox(&OutboxFilter::default()).await.unwrap();
+            if let [m] = all.as_slice() {
+                if done(m) {
+                    return m.clone();
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "outbox now: {all:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts the worker; the returned sender stops it.
+    fn spawn_worker(
+        store: &Arc<dyn Store>,
+        mailer: Mailer,
+        opts: WorkerOptions,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run_worker(
+            store.clone(),
+            mailer,
+            reqwest::Client::new(),
+            opts,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        (stop, task)
+    }
+
+    fn quick(max_attempts: u32) -> WorkerOptions {
+        WorkerOptions {
+            poll_interval: Duration::from_millis(20),
+            max_attempts,
+            backoff: Backoff {
+                base: Duration::from_millis(100),
+                max: Duration::from_secs(1),
+                jitter: 0.0,
+            },
+            ..WorkerOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wake_sends_a_queued_mail_at_once_and_it_goes_out_once() {
+        setup();
+        let server = SmtpServer::start().await;
+        let (store, _dir) = sqlite_outbox().await;
+        // A poll interval far longer than the test: only the wake can explain a fast mail.
+        let opts = WorkerOptions {
+            poll_interval: Duration::from_secs(600),
+            ..WorkerOptions::default()
+        };
+        let wake = opts.wake.clone();
+        let (stop, task) = spawn_worker(&store, smtp_mailer(&server), opts);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        store
+            .enqueue(vec![queued("ops-1")], Utc::now())
+            .await
+            .unwrap();
+        let queued_at = std::time::Instant::now();
+        wake.wake();
+        server.wait_for(1, WAIT).await;
+        assert!(queued_at.elapsed() < Duration::from_secs(1));
+        let m = wait_outbox(&*store, |m| m.status == MessageStatus::Delivered).await;
+        assert_eq!(m.attempts, 1);
+
+        // Woken again with nothing due: nothing more goes out.
+        wake.wake();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(server.received().len(), 1);
+        stop.send(()).unwrap();
+        tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn smtp_down_for_a_while_delays_the_mail_but_it_arrives() {
+        setup();
+        let server = SmtpServer::start().await;
+        server.stop().await;
+        let (store, _dir) = sqlite_outbox().await;
+        store
+            .enqueue(vec![queued("ops-2")], Utc::now())
+            .await
+            .unwrap();
+        let (stop, task) = spawn_worker(&store, smtp_mailer(&server), quick(10));
+
+        let failed = wait_outbox(&*store, |m| m.attempts >= 1).await;
+        assert_eq!(failed.status, MessageStatus::Pending);
+        assert!(
+            failed.last_error.as_deref().unwrap().contains("refused"),
+            "{failed:?}"
+        );
+        server.start_again().await;
+        let m = wait_outbox(&*store, |m| m.status == MessageStatus::Delivered).await;
+        assert!(m.attempts >= 2, "{m:?}");
+        let got = server.wait_for(1, WAIT).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].message_id.as_deref(),
+            Some("<ops-2@forewarn.hosting.example>")
+        );
+        stop.send(()).unwrap();
+        tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_recipient_is_given_up_at_once_and_a_dead_server_after_max_attempts() {
+        setup();
+        let server = SmtpServer::start().await;
+        let (store, _dir) = sqlite_outbox().await;
+        server.fail_next(1, 550);
+        store
+            .enqueue(vec![queued("ops-3")], Utc::now())
+            .await
+            .unwrap();
+        let (stop, task) = spawn_worker(&store, smtp_mailer(&server), quick(3));
+        let m = wait_outbox(&*store, |m| m.status == MessageStatus::Dead).await;
+        assert_eq!(m.attempts, 1);
+        assert!(m.last_error.as_deref().unwrap().contains("550"), "{m:?}");
+        stop.send(()).unwrap();
+        tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+
+        let (store, _dir) = sqlite_outbox().await;
+        server.stop().await;
+        store
+            .enqueue(vec![queued("ops-4")], Utc::now())
+            .await
+            .unwrap();
+        let (stop, task) = spawn_worker(&store, smtp_mailer(&server), quick(3));
+        let m = wait_outbox(&*store, |m| m.status == MessageStatus::Dead).await;
+        assert_eq!(m.attempts, 3);
+        assert!(
+            m.last_error
+                .as_deref()
+                .unwrap()
+                .contains("gave up after 3 attempts"),
+            "{m:?}"
+        );
+        stop.send(()).unwrap();
+        tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    }
+}

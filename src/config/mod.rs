@@ -46,6 +46,8 @@ pub struct Config {
     pub web: WebConfig,
     pub incidents: IncidentConfig,
     pub sla: crate::ticket::sla::SlaPolicies,
+    pub mail: crate::notify::config::MailConfig,
+    pub ops: crate::notify::config::OpsConfig,
     pub customers: Vec<Customer>,
     pub checks: Vec<Check>,
     pub maintenance: Vec<Maintenance>,
@@ -267,6 +269,8 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         web: global.web,
         incidents: global.incidents,
         sla: global.sla,
+        mail: global.mail,
+        ops: global.ops,
         customers,
         checks,
         maintenance,
@@ -289,6 +293,8 @@ struct Global {
     default_timeout: Duration,
     incidents: IncidentConfig,
     sla: crate::ticket::sla::SlaPolicies,
+    mail: crate::notify::config::MailConfig,
+    ops: crate::notify::config::OpsConfig,
 }
 
 fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnostics) -> Global {
@@ -418,13 +424,8 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         ),
     };
     let sla = crate::ticket::sla::build(src, raw.sla, v.diags);
-    if let Some(mail) = raw.mail {
-        if let Some(p) = mail.password {
-            if let Err(e) = p.get_ref().load(base) {
-                v.err(&p, "mail.password", e.to_string());
-            }
-        }
-    }
+    let mail = crate::notify::config::build_mail(src, base, raw.mail, v.diags);
+    let ops = crate::notify::config::build_ops(src, raw.ops, v.diags);
     Global {
         base: base.to_path_buf(),
         database,
@@ -440,6 +441,8 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         default_timeout,
         incidents,
         sla,
+        mail,
+        ops,
     }
 }
 

@@ -33,8 +33,10 @@ pub struct RawGlobal {
     /// Named DNS resolvers checks can refer to: `local = "127.0.0.1:53"`.
     #[serde(default)]
     pub resolvers: BTreeMap<String, S<String>>,
-    /// Placeholder for the notifications issue: accepted and kept, not used yet.
-    pub mail: Option<RawMail>,
+    /// How mail leaves: SMTP or a folder (see `notify::config`).
+    pub mail: Option<crate::notify::config::RawMail>,
+    /// Where ops alerts go: e-mail and a webhook.
+    pub ops: Option<crate::notify::config::RawOps>,
     #[serde(default)]
     pub incidents: RawIncidents,
     /// `[sla.P1]`, `[sla.tier.gold.P1]`, `[sla.calendar]`: see `ticket::sla`.
@@ -100,14 +102,6 @@ pub struct RawWeb {
     pub metrics_require_token: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawMail {
-    pub from: Option<S<String>>,
-    pub smtp_url: Option<S<String>>,
-    pub password: Option<S<SecretRef>>,
-    pub outbox_dir: Option<S<String>>,
-}
 
 /// A file in `checks/` has two top-level keys: `[customer]` and `[[check]]`. They are
 /// deserialised one by one (see `config::load`) so that one broken check does not hide the

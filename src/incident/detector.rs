@@ -24,7 +24,7 @@ use crate::model::{CheckId, CheckResult};
 use crate::notify::{Channel, NewMessage};
 use crate::probe::{Outcome, ProbeContext};
 use crate::scheduler::ResultConsumer;
-use crate::store::Store;
+use crate::store::{Store, TicketStore};
 use crate::store::tickets::Incident;
 use crate::ticket::service::{TicketService, message_id};
 
@@ -221,7 +221,7 @@ impl Inner {
             Ok(inc) => {
                 tracing::warn!(incident = inc.id, key = %key, problem = problem.key, "incident opened");
                 let msgs = ops_alert(config, &inc, problem);
-                if let Err(e) = self.store.enqueue(msgs).await {
+                if let Err(e) = self.store.enqueue(msgs, at).await {
                     tracing::warn!(error = %e, "could not queue the ops alert");
                 }
                 incidents.insert(key, inc.clone());

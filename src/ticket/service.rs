@@ -23,7 +23,7 @@ use crate::model::{CheckId, CustomerId};
 use crate::notify::{Channel, NewMessage};
 use crate::playbook::{MessageContext, MessageKind, Playbook, ResolutionContext};
 use crate::store::tickets::{NewEvent, NewTicket, TicketFilter};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TicketStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -144,7 +144,7 @@ impl TicketService {
                             ),
                         },
                     };
-                    self.store.save_ticket(&t, expected, vec![ev], vec![]).await?;
+                    self.store.save_ticket(&t, expected, vec![ev], vec![], at).await?;
                 }
                 return Ok(t.id);
             }
@@ -305,7 +305,7 @@ impl TicketService {
         let expected = t.status;
         if internal {
             let ev = NewEvent { at, actor, public: false, kind: EventKind::InternalNote { text: text.to_owned() } };
-            self.store.save_ticket(&t, expected, vec![ev], vec![]).await?;
+            self.store.save_ticket(&t, expected, vec![ev], vec![], at).await?;
             return Ok(());
         }
         let config = self.config();
@@ -334,7 +334,7 @@ impl TicketService {
         });
         let n = self.store.timeline(id).await?.len();
         let messages = self.message_for(&config, &customer, &t, MessageKind::Update, Some(text), &format!("update-{n}"), at)?;
-        self.store.save_ticket(&t, expected, events, messages).await?;
+        self.store.save_ticket(&t, expected, events, messages, at).await?;
         self.poke();
         Ok(())
     }
@@ -389,7 +389,7 @@ impl TicketService {
         t.next_update_due = None;
         let n = self.store.timeline(id).await?.len();
         let messages = self.message_for(&config, &customer, &t, MessageKind::Update, Some(question), &format!("update-{n}"), at)?;
-        self.store.save_ticket(&t, expected, events, messages).await?;
+        self.store.save_ticket(&t, expected, events, messages, at).await?;
         self.poke();
         Ok(())
     }
@@ -419,7 +419,7 @@ impl TicketService {
             events.push(NewEvent { at, actor: Actor::System, public: true, kind: EventKind::StatusChanged { from: t.status, to: TicketStatus::InProgress } });
             t.status = TicketStatus::InProgress;
         }
-        self.store.save_ticket(&t, expected, events, vec![]).await?;
+        self.store.save_ticket(&t, expected, events, vec![], at).await?;
         Ok(())
     }
 
@@ -477,7 +477,7 @@ impl TicketService {
                 }
             }
             if !events.is_empty() {
-                match self.store.save_ticket(&t, expected, events, messages).await {
+                match self.store.save_ticket(&t, expected, events, messages, now).await {
                     Ok(()) => self.poke(),
                     Err(StoreError::Conflict { .. }) => {} // changed meanwhile; the next tick sees it
                     Err(e) => return Err(e.into()),
@@ -525,7 +525,7 @@ impl TicketService {
         let evidence = problem.map(|p| p.evidence.join("; ")).unwrap_or_default();
         let mut messages = self.message_for(&config, &customer, &t, MessageKind::Reopened, Some(&evidence), &format!("reopened-{}", t.reopen_count), at)?;
         messages.extend(ops_messages(&config, &t, &format!("reopened: {reason}")));
-        self.store.save_ticket(&t, expected, events, messages).await?;
+        self.store.save_ticket(&t, expected, events, messages, at).await?;
         self.poke();
         Ok(())
     }
@@ -577,7 +577,7 @@ impl TicketService {
             }
             None => Vec::new(),
         };
-        self.store.save_ticket(&t, expected, events, messages).await?;
+        self.store.save_ticket(&t, expected, events, messages, at).await?;
         self.poke();
         Ok(())
     }
