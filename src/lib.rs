@@ -10,6 +10,7 @@ pub mod demo;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod playbook;
 pub mod probe;
 pub mod scheduler;
 pub mod secret;
