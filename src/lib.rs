@@ -11,6 +11,7 @@ pub mod incident;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod playbook;
 pub mod probe;
 pub mod scheduler;
 pub mod secret;
