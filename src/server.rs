@@ -11,11 +11,15 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config};
+use crate::incident::detector::Detector;
 use crate::metrics::Metrics;
+use crate::notify::mailer::Mailer;
+use crate::notify::worker::{WorkerOptions, run_worker};
 use crate::probe::ProbeContext;
 use crate::scheduler::recorder::Recorder;
-use crate::scheduler::{self, Limits, SchedulerHandle};
+use crate::scheduler::{self, FanOut, Limits, SchedulerHandle};
 use crate::store::Store;
+use crate::ticket::service::TicketService;
 use crate::web;
 
 /// A server that is running; `shutdown` stops it in order.
@@ -23,6 +27,9 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
     pub scheduler: SchedulerHandle,
+    pub tickets: Arc<TicketService>,
+    pub detector: Arc<Detector>,
+    detector_saver: tokio::task::JoinHandle<()>,
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     scheduler_task: tokio::task::JoinHandle<()>,
@@ -37,6 +44,9 @@ impl RunningServer {
         let _ = self.scheduler_task.await;
         // The scheduler held the last recorder; the writer drains its queue and ends.
         let _ = self.writer_task.await;
+        self.detector.flush().await;
+        self.detector_saver.abort();
+        // The delivery worker finishes the message in hand (none is left half-sent).
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
@@ -58,25 +68,64 @@ pub async fn start(
     forget_removed(store.as_ref(), &config).await;
     let metrics = Metrics::new();
     let ctx = ProbeContext::new().context("setting up probes")?;
-    let (recorder, writer_task) = Recorder::spawn(store.clone(), metrics.clone());
-    let (scheduler, scheduler_task) = scheduler::spawn(
-        config.checks.clone(),
-        Limits {
-            max_concurrency: config.scheduler.max_concurrency,
-            per_host_concurrency: config.scheduler.per_host_concurrency,
-        },
-        ctx,
-        Arc::new(recorder),
-        metrics.clone(),
-    );
+    let mailer = Mailer::new(&config.mail).context("setting up mail delivery")?;
+    tracing::info!(mail = %mailer.describe(), "mail delivery");
+    let limits = Limits {
+        max_concurrency: config.scheduler.max_concurrency,
+        per_host_concurrency: config.scheduler.per_host_concurrency,
+    };
+    let checks = config.checks.clone();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let shared_config = Arc::new(std::sync::RwLock::new(Arc::new(config)));
+
+    // Tickets and the outbox: the worker delivers what the service queues.
+    let worker_opts = WorkerOptions::default();
+    let wake = worker_opts.wake.clone();
+    let tickets = Arc::new(TicketService::new(
+        store.clone(),
+        shared_config.clone(),
+        Some(Arc::new(wake)),
+    ));
+    let (detector, detector_saver) = Detector::start(
+        store.clone(),
+        shared_config.clone(),
+        tickets.clone(),
+        ctx.clone(),
+    )
+    .await
+    .context("loading the incident detector's state")?;
+    let detector = Arc::new(detector);
+    let (recorder, writer_task) = Recorder::spawn(store.clone(), metrics.clone());
+    let (scheduler, scheduler_task) = scheduler::spawn(
+        checks,
+        limits,
+        ctx,
+        Arc::new(FanOut(vec![Arc::new(recorder), detector.clone()])),
+        metrics.clone(),
+    );
     let app = web::router(web::AppState::new(
         store.clone(),
         metrics.clone(),
         shared_config.clone(),
+        tickets.clone(),
     ));
     let mut tasks = Vec::new();
+    {
+        let mut stop_rx = stop_rx.clone();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("building the webhook client")?;
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            };
+            run_worker(store, mailer, http, worker_opts, shutdown).await;
+        }));
+    }
+    tasks.push(tokio::spawn(sla_loop(tickets.clone(), stop_rx.clone())));
     {
         let mut stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
@@ -108,10 +157,13 @@ pub async fn start(
         addr,
         store,
         scheduler,
+        tickets,
+        detector,
         stop,
         tasks,
         scheduler_task,
         writer_task,
+        detector_saver,
     })
 }
 
@@ -184,6 +236,19 @@ async fn reload_on_sighup(
                     "keeping the previous configuration; fix the files and send SIGHUP again"
                 );
             }
+        }
+    }
+}
+
+/// SLA clocks: warnings, breaches and automatic "still working on it" updates, every 15 s.
+async fn sla_loop(tickets: Arc<TicketService>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = tickets.sla_tick(chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "SLA check failed; will retry");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: `forewarn serve | validate | check list | check run | agent | demo | bench`.
 
 pub mod table;
+pub mod tickets;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,6 +59,12 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Work on tickets: list, show, ack, update, resolve, reopen, close.
+    #[command(subcommand)]
+    Ticket(tickets::TicketCommand),
+    /// The outbox of customer and ops messages: list, retry.
+    #[command(subcommand)]
+    Outbox(tickets::OutboxCommand),
     /// Measure probing throughput, CPU per check, schedule lag and memory.
     Bench(crate::bench::BenchArgs),
 }
@@ -163,6 +170,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::demo::run(port, dir).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ticket(cmd) => match load_config(&cli.config) {
+            Ok(c) => tickets::ticket(c, cmd).await,
+            Err(code) => Ok(code),
+        },
+        Command::Outbox(cmd) => match load_config(&cli.config) {
+            Ok(c) => tickets::outbox(c, cmd).await,
+            Err(code) => Ok(code),
+        },
         Command::Bench(args) => {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)

@@ -109,14 +109,22 @@ pub async fn ticket(config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCo
     let service = TicketService::new(store, Arc::new(RwLock::new(Arc::new(config))), None);
     let now = chrono::Utc::now();
     let result = match cmd {
-        TicketCommand::List { open, customer, json } => {
+        TicketCommand::List {
+            open,
+            customer,
+            json,
+        } => {
             let customer = match customer.map(|c| CustomerId::parse(&c)) {
                 Some(Err(e)) => anyhow::bail!(e),
                 Some(Ok(c)) => Some(c),
                 None => None,
             };
             let tickets = service
-                .list(&TicketFilter { open_only: open, customer, limit: Some(500) })
+                .list(&TicketFilter {
+                    open_only: open,
+                    customer,
+                    limit: Some(500),
+                })
                 .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tickets)?);
@@ -128,19 +136,49 @@ pub async fn ticket(config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCo
         TicketCommand::Show { id, json } => {
             let (t, events) = service.get(TicketId(id)).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "ticket": t, "timeline": events }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "ticket": t, "timeline": events })
+                    )?
+                );
             } else {
                 print_ticket(&t, &events);
             }
             Ok(())
         }
-        TicketCommand::Ack { id, by } => service.acknowledge(TicketId(id), Actor::Staff(by), now).await,
-        TicketCommand::Update { id, message, next_update, internal, by } => {
+        TicketCommand::Ack { id, by } => {
             service
-                .update(TicketId(id), Actor::Staff(by), &message, next_update, internal, now)
+                .acknowledge(TicketId(id), Actor::Staff(by), now)
                 .await
         }
-        TicketCommand::Resolve { id, cause, action, prevention, not_fully_solved, options, by } => {
+        TicketCommand::Update {
+            id,
+            message,
+            next_update,
+            internal,
+            by,
+        } => {
+            service
+                .update(
+                    TicketId(id),
+                    Actor::Staff(by),
+                    &message,
+                    next_update,
+                    internal,
+                    now,
+                )
+                .await
+        }
+        TicketCommand::Resolve {
+            id,
+            cause,
+            action,
+            prevention,
+            not_fully_solved,
+            options,
+            by,
+        } => {
             let options = options
                 .iter()
                 .map(|o| {
@@ -152,11 +190,21 @@ pub async fn ticket(config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCo
                     }
                 })
                 .collect();
-            let resolution = Resolution { cause, action, fully_solved: !not_fully_solved, prevention, options };
-            service.resolve(TicketId(id), Actor::Staff(by), resolution, now).await
+            let resolution = Resolution {
+                cause,
+                action,
+                fully_solved: !not_fully_solved,
+                prevention,
+                options,
+            };
+            service
+                .resolve(TicketId(id), Actor::Staff(by), resolution, now)
+                .await
         }
         TicketCommand::Reopen { id, reason, by } => {
-            service.reopen(TicketId(id), Actor::Staff(by), &reason, now).await
+            service
+                .reopen(TicketId(id), Actor::Staff(by), &reason, now)
+                .await
         }
         TicketCommand::Close { id, by } => service.close(TicketId(id), Actor::Staff(by), now).await,
     };
@@ -173,15 +221,27 @@ pub async fn ticket(config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCo
 pub async fn outbox(config: Config, cmd: OutboxCommand) -> anyhow::Result<ExitCode> {
     let store = crate::store::open(&config.database).await?;
     match cmd {
-        OutboxCommand::List { status, limit, json } => {
+        OutboxCommand::List {
+            status,
+            limit,
+            json,
+        } => {
             let status = match status.as_deref() {
                 None => None,
                 Some("pending") => Some(MessageStatus::Pending),
                 Some("delivered") => Some(MessageStatus::Delivered),
                 Some("dead") => Some(MessageStatus::Dead),
-                Some(other) => anyhow::bail!("unknown status {other:?}: use pending, delivered or dead"),
+                Some(other) => {
+                    anyhow::bail!("unknown status {other:?}: use pending, delivered or dead")
+                }
             };
-            let msgs = store.outbox(&OutboxFilter { status, ticket: None, limit: Some(limit) }).await?;
+            let msgs = store
+                .outbox(&OutboxFilter {
+                    status,
+                    ticket: None,
+                    limit: Some(limit),
+                })
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&msgs)?);
                 return Ok(ExitCode::SUCCESS);
@@ -203,7 +263,21 @@ pub async fn outbox(config: Config, cmd: OutboxCommand) -> anyhow::Result<ExitCo
                     ]
                 })
                 .collect();
-            print!("{}", table::render(&["ID", "STATUS", "TICKET", "TO", "TRIES", "LAST ERROR", "SUBJECT"], &rows));
+            print!(
+                "{}",
+                table::render(
+                    &[
+                        "ID",
+                        "STATUS",
+                        "TICKET",
+                        "TO",
+                        "TRIES",
+                        "LAST ERROR",
+                        "SUBJECT"
+                    ],
+                    &rows
+                )
+            );
             println!("{} messages", rows.len());
         }
         OutboxCommand::Retry => {
@@ -215,7 +289,8 @@ pub async fn outbox(config: Config, cmd: OutboxCommand) -> anyhow::Result<ExitCo
 }
 
 fn fmt_opt(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into())
+    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "—".into())
 }
 
 fn print_list(tickets: &[Ticket]) {
@@ -233,14 +308,38 @@ fn print_list(tickets: &[Ticket]) {
             ]
         })
         .collect();
-    print!("{}", table::render(&["TICKET", "SEV", "STATUS", "CUSTOMER", "OWNER", "NEXT UPDATE", "TITLE"], &rows));
+    print!(
+        "{}",
+        table::render(
+            &[
+                "TICKET",
+                "SEV",
+                "STATUS",
+                "CUSTOMER",
+                "OWNER",
+                "NEXT UPDATE",
+                "TITLE"
+            ],
+            &rows
+        )
+    );
     println!("{} tickets", rows.len());
 }
 
 fn print_ticket(t: &Ticket, events: &[crate::ticket::TimelineEvent]) {
     println!("{} {} [{}] {}", t.id, t.severity, t.status, t.title);
-    println!("  customer {}  problem {}  origin {:?}  group {}", t.customer, t.problem, t.origin, t.skill_group);
-    println!("  checks   {}", t.checks.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "));
+    println!(
+        "  customer {}  problem {}  origin {:?}  group {}",
+        t.customer, t.problem, t.origin, t.skill_group
+    );
+    println!(
+        "  checks   {}",
+        t.checks
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!(
         "  due      ack {}  first update {}  resolve {}  next update {}",
         fmt_opt(t.ack_due),
@@ -255,12 +354,19 @@ fn print_ticket(t: &Ticket, events: &[crate::ticket::TimelineEvent]) {
             vec![
                 e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 e.actor.to_string(),
-                if e.public { "public".into() } else { "internal".into() },
+                if e.public {
+                    "public".into()
+                } else {
+                    "internal".into()
+                },
                 describe(&e.kind),
             ]
         })
         .collect();
-    print!("{}", table::render(&["TIME (UTC)", "BY", "SEEN BY", "EVENT"], &rows));
+    print!(
+        "{}",
+        table::render(&["TIME (UTC)", "BY", "SEEN BY", "EVENT"], &rows)
+    );
 }
 
 /// One line for a timeline event.
@@ -271,7 +377,10 @@ pub fn describe(kind: &EventKind) -> String {
         EventKind::Acknowledged => "acknowledged".into(),
         EventKind::WorkStarted => "work started".into(),
         EventKind::PublicUpdate { text, next_update } => match next_update {
-            Some(n) => format!("update: {text} (next update by {})", n.format("%Y-%m-%d %H:%M")),
+            Some(n) => format!(
+                "update: {text} (next update by {})",
+                n.format("%Y-%m-%d %H:%M")
+            ),
             None => format!("update: {text}"),
         },
         EventKind::InternalNote { text } => format!("note: {text}"),
@@ -287,9 +396,20 @@ pub fn describe(kind: &EventKind) -> String {
         EventKind::AutoResolved { text } => format!("resolved by monitoring: {text}"),
         EventKind::Closed => "closed".into(),
         EventKind::Reopened { reason } => format!("reopened: {reason}"),
-        EventKind::SlaWarning { target, due } => format!("SLA warning: {} due {}", target.as_str(), due.format("%H:%M")),
-        EventKind::SlaBreach { target, due } => format!("SLA breach: {} was due {}", target.as_str(), due.format("%H:%M")),
-        EventKind::AutomaticUpdate { next_update } => format!("automatic update sent (next update by {})", next_update.format("%Y-%m-%d %H:%M")),
+        EventKind::SlaWarning { target, due } => format!(
+            "SLA warning: {} due {}",
+            target.as_str(),
+            due.format("%H:%M")
+        ),
+        EventKind::SlaBreach { target, due } => format!(
+            "SLA breach: {} was due {}",
+            target.as_str(),
+            due.format("%H:%M")
+        ),
+        EventKind::AutomaticUpdate { next_update } => format!(
+            "automatic update sent (next update by {})",
+            next_update.format("%Y-%m-%d %H:%M")
+        ),
         EventKind::MailDelivered { to, .. } => format!("mail delivered to {}", to.join(", ")),
         EventKind::MailFailed { error, .. } => format!("mail failed: {error}"),
     }

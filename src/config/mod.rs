@@ -48,6 +48,7 @@ pub struct Config {
     pub sla: crate::ticket::sla::SlaPolicies,
     pub mail: crate::notify::config::MailConfig,
     pub ops: crate::notify::config::OpsConfig,
+    pub playbooks: crate::playbook::Playbooks,
     pub customers: Vec<Customer>,
     pub checks: Vec<Check>,
     pub maintenance: Vec<Maintenance>,
@@ -254,6 +255,13 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     };
     let global = build_global(&src, &base, raw, &mut diags);
     let (customers, checks, maintenance) = load_checks_dir(&global, &mut diags);
+    let playbooks = match crate::playbook::Playbooks::load(&global.playbooks_dir) {
+        Ok(p) => Some(p),
+        Err(d) => {
+            diags.extend(d);
+            None
+        }
+    };
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -271,6 +279,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         sla: global.sla,
         mail: global.mail,
         ops: global.ops,
+        playbooks: playbooks.expect("no diagnostics means the playbooks loaded"),
         customers,
         checks,
         maintenance,

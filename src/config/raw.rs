@@ -102,7 +102,6 @@ pub struct RawWeb {
     pub metrics_require_token: Option<bool>,
 }
 
-
 /// A file in `checks/` has two top-level keys: `[customer]` and `[[check]]`. They are
 /// deserialised one by one (see `config::load`) so that one broken check does not hide the
 /// errors of the others.

@@ -16,6 +16,8 @@ pub struct Problem {
     pub customer_facing: bool,
     /// The failing conditions as people read them: "HTTP 502 from https://…".
     pub evidence: Vec<String>,
+    /// For a prediction: when it will hit (certificate expiry, disk full).
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Classifies a failing outcome of a check of `kind`. `None` for an ok outcome.
@@ -62,7 +64,39 @@ pub fn classify(kind: Kind, outcome: &Outcome) -> Option<Problem> {
         predictive,
         customer_facing,
         evidence: evidence(outcome),
+        deadline: if predictive { deadline(outcome) } else { None },
     })
+}
+
+/// When a predicted problem hits: the certificate's `not_after`, or the soonest time-to-full
+/// the agent's forecast gives (`hours_to_full` anywhere in the details), from now.
+fn deadline(outcome: &Outcome) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Some(t) = outcome.details.get("not_after").and_then(|v| v.as_str()) {
+        return chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.to_utc());
+    }
+    fn soonest(v: &serde_json::Value, best: &mut Option<f64>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v.as_f64()) {
+                        ("hours_to_full", Some(h)) if h >= 0.0 => {
+                            *best = Some(best.map_or(h, |b: f64| b.min(h)));
+                        }
+                        _ => soonest(v, best),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| soonest(v, best)),
+            _ => {}
+        }
+    }
+    let mut best = None;
+    for v in outcome.details.values() {
+        soonest(v, &mut best);
+    }
+    best.map(|h| chrono::Utc::now() + chrono::Duration::seconds((h * 3600.0) as i64))
 }
 
 /// The message first (it says the most), then each failed condition with what was seen.

@@ -24,7 +24,7 @@ use crate::model::{CheckId, CheckResult};
 use crate::notify::{Channel, NewMessage};
 use crate::probe::{Outcome, ProbeContext};
 use crate::scheduler::ResultConsumer;
-use crate::store::{Store, TicketStore};
+use crate::store::Store;
 use crate::store::tickets::Incident;
 use crate::ticket::service::{TicketService, message_id};
 
@@ -60,7 +60,9 @@ impl Detector {
                 Ok(t) => {
                     tracks.insert(id, t);
                 }
-                Err(e) => tracing::warn!(check = %id, error = %e, "unreadable detector state; starting fresh for it"),
+                Err(e) => {
+                    tracing::warn!(check = %id, error = %e, "unreadable detector state; starting fresh for it")
+                }
             }
         }
         let incidents = store
@@ -86,7 +88,12 @@ impl Detector {
 
     /// The phase of a check now (for tests and the dashboard).
     pub fn phase(&self, id: &CheckId) -> Option<Phase> {
-        self.inner.tracks.lock().expect("not poisoned").get(id).map(|t| t.phase)
+        self.inner
+            .tracks
+            .lock()
+            .expect("not poisoned")
+            .get(id)
+            .map(|t| t.phase)
     }
 
     /// Saves every changed state now (also done every second, and at shutdown).
@@ -150,7 +157,14 @@ impl Inner {
         transition
     }
 
-    async fn opened(&self, config: &Config, check: &Check, outcome: &Outcome, at: DateTime<Utc>, flapping: bool) {
+    async fn opened(
+        &self,
+        config: &Config,
+        check: &Check,
+        outcome: &Outcome,
+        at: DateTime<Utc>,
+        flapping: bool,
+    ) {
         let Some(mut problem) = classify(check.spec.kind(), outcome) else {
             return;
         };
@@ -177,7 +191,10 @@ impl Inner {
                 if let Some(t) = self.tracks.lock().expect("not poisoned").get_mut(&check.id) {
                     t.not_confirmed(again.started_at);
                 }
-                self.dirty.lock().expect("not poisoned").insert(check.id.clone());
+                self.dirty
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(check.id.clone());
                 return;
             }
         }
@@ -186,14 +203,24 @@ impl Inner {
             return; // ops know through the incident alert
         }
         let _one_at_a_time = self.opening.lock().await;
-        if let Err(e) = self.service.problem(&check.id, &problem, incident.map(|i| i.id), at).await {
+        if let Err(e) = self
+            .service
+            .problem(&check.id, &problem, incident.map(|i| i.id), at)
+            .await
+        {
             tracing::error!(check = %check.id, error = %e, "could not open a ticket");
         }
     }
 
     /// Adds the check to its server's (or its own) open incident, opening one — and alerting
     /// ops once — when there is none.
-    async fn join_incident(&self, config: &Config, check: &Check, problem: &Problem, at: DateTime<Utc>) -> Option<Incident> {
+    async fn join_incident(
+        &self,
+        config: &Config,
+        check: &Check,
+        problem: &Problem,
+        at: DateTime<Utc>,
+    ) -> Option<Incident> {
         let key = match &check.server {
             Some(s) => format!("server:{s}"),
             None => format!("check:{}", check.id),
@@ -212,10 +239,20 @@ impl Inner {
             }
             return Some(inc.clone());
         }
-        let summary = format!("{}: {}", check.name, problem.evidence.first().cloned().unwrap_or_default());
+        let summary = format!(
+            "{}: {}",
+            check.name,
+            problem.evidence.first().cloned().unwrap_or_default()
+        );
         match self
             .store
-            .open_incident(&key, at, std::slice::from_ref(&check.id), std::slice::from_ref(&check.customer), &summary)
+            .open_incident(
+                &key,
+                at,
+                std::slice::from_ref(&check.id),
+                std::slice::from_ref(&check.customer),
+                &summary,
+            )
             .await
         {
             Ok(inc) => {
@@ -257,7 +294,11 @@ impl Inner {
                 }
             }
         }
-        if let Err(e) = self.service.recovered(&check.id, |c| self.failing(c), at).await {
+        if let Err(e) = self
+            .service
+            .recovered(&check.id, |c| self.failing(c), at)
+            .await
+        {
             tracing::error!(check = %check.id, error = %e, "could not resolve the ticket");
         }
     }
@@ -276,8 +317,16 @@ impl ResultConsumer for Detector {
         };
         let at = result.started_at;
         match transition {
-            Transition::Opened => inner.opened(&config, check, &result.outcome, at, false).await,
-            Transition::FlappingStarted => inner.opened(&config, check, &result.outcome, at, true).await,
+            Transition::Opened => {
+                inner
+                    .opened(&config, check, &result.outcome, at, false)
+                    .await
+            }
+            Transition::FlappingStarted => {
+                inner
+                    .opened(&config, check, &result.outcome, at, true)
+                    .await
+            }
             Transition::Recovered | Transition::FlappingEnded { failing: false } => {
                 inner.recovered(check, at).await
             }
@@ -303,7 +352,12 @@ fn ops_alert(config: &Config, inc: &Incident, problem: &Problem) -> Vec<NewMessa
         "{}\n\nProblem: {}\nEvidence:\n{}\n",
         inc.summary,
         problem.key,
-        problem.evidence.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")
+        problem
+            .evidence
+            .iter()
+            .map(|e| format!("  - {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let mut out = Vec::new();
     if !config.ops.email.is_empty() {
@@ -312,7 +366,9 @@ fn ops_alert(config: &Config, inc: &Incident, problem: &Problem) -> Vec<NewMessa
             message_id: message_id(config, &key),
             key,
             ticket: None,
-            channel: Channel::Email { to: config.ops.email.clone() },
+            channel: Channel::Email {
+                to: config.ops.email.clone(),
+            },
             subject: subject.clone(),
             body: body.clone(),
         });
@@ -323,7 +379,10 @@ fn ops_alert(config: &Config, inc: &Incident, problem: &Problem) -> Vec<NewMessa
             message_id: message_id(config, &key),
             key,
             ticket: None,
-            channel: Channel::Webhook { url: hook.url.to_string(), slack: hook.slack },
+            channel: Channel::Webhook {
+                url: hook.url.to_string(),
+                slack: hook.slack,
+            },
             subject,
             body,
         });

@@ -4,6 +4,7 @@
 //! - `classify`: which playbook a failing result belongs to, and its evidence.
 
 pub mod classify;
+pub mod detector;
 pub mod track;
 
 pub use classify::{Problem, classify};

@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod model;
+pub mod service;
 pub mod sla;
 
 pub use model::{

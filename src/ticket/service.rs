@@ -23,7 +23,7 @@ use crate::model::{CheckId, CustomerId};
 use crate::notify::{Channel, NewMessage};
 use crate::playbook::{MessageContext, MessageKind, Playbook, ResolutionContext};
 use crate::store::tickets::{NewEvent, NewTicket, TicketFilter};
-use crate::store::{Store, StoreError, TicketStore};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -48,6 +48,12 @@ pub enum ServiceError {
 /// Wakes the delivery worker after messages are queued, so the first mail leaves at once.
 pub trait Wake: Send + Sync {
     fn wake(&self);
+}
+
+impl Wake for crate::notify::worker::WorkerHandle {
+    fn wake(&self) {
+        crate::notify::worker::WorkerHandle::wake(self);
+    }
 }
 
 pub struct TicketService {
@@ -144,7 +150,9 @@ impl TicketService {
                             ),
                         },
                     };
-                    self.store.save_ticket(&t, expected, vec![ev], vec![], at).await?;
+                    self.store
+                        .save_ticket(&t, expected, vec![ev], vec![], at)
+                        .await?;
                 }
                 return Ok(t.id);
             }
@@ -155,13 +163,21 @@ impl TicketService {
             if t.status.is_open() {
                 return Ok(t.id);
             }
-            let recent = t
-                .resolved_at
-                .is_some_and(|r| at - r <= chrono::Duration::from_std(config.incidents.reopen_within).unwrap_or_default());
+            let recent = t.resolved_at.is_some_and(|r| {
+                at - r
+                    <= chrono::Duration::from_std(config.incidents.reopen_within)
+                        .unwrap_or_default()
+            });
             if recent && t.problem == problem.key {
                 let id = t.id;
-                self.reopen_with(t, Actor::System, "the same problem came back", Some(problem), at)
-                    .await?;
+                self.reopen_with(
+                    t,
+                    Actor::System,
+                    "the same problem came back",
+                    Some(problem),
+                    at,
+                )
+                .await?;
                 return Ok(id);
             }
         }
@@ -193,6 +209,7 @@ impl TicketService {
         let site = c.name.clone();
         let target = c.spec.target();
         let evidence = problem.evidence.clone();
+        let deadline = problem.deadline.map(fmt_time);
         let kind = if problem.predictive {
             MessageKind::Warning
         } else {
@@ -211,7 +228,8 @@ impl TicketService {
                         kind: EventKind::Created,
                     }];
                     let mut messages = Vec::new();
-                    let ctx = context(&cfg, &customer, t, &site, &target, &evidence, at);
+                    let mut ctx = context(&cfg, &customer, t, &site, &target, &evidence, at);
+                    ctx.deadline = deadline.clone().unwrap_or_default();
                     match customer_message(&cfg, &playbook, kind, &customer, t, &ctx, "opened") {
                         Ok(Some(m)) => {
                             messages.push(m);
@@ -232,7 +250,11 @@ impl TicketService {
                             },
                         }),
                     }
-                    messages.extend(ops_messages(&cfg, t, &format!("opened: {}", evidence.join("; "))));
+                    messages.extend(ops_messages(
+                        &cfg,
+                        t,
+                        &format!("opened: {}", evidence.join("; ")),
+                    ));
                     (events, messages)
                 }),
             )
@@ -276,13 +298,29 @@ impl TicketService {
         Ok(Some(id))
     }
 
-    pub async fn acknowledge(&self, id: TicketId, actor: Actor, at: DateTime<Utc>) -> Result<(), ServiceError> {
+    pub async fn acknowledge(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         let t = self.load(id).await?;
         if !matches!(t.status, TicketStatus::New | TicketStatus::Reopened) {
-            return Err(ServiceError::BadState { id, status: t.status, what: "only a new or reopened ticket can be acknowledged" });
+            return Err(ServiceError::BadState {
+                id,
+                status: t.status,
+                what: "only a new or reopened ticket can be acknowledged",
+            });
         }
-        self.transition(t, actor, TicketStatus::Acknowledged, at, vec![EventKind::Acknowledged], None)
-            .await
+        self.transition(
+            t,
+            actor,
+            TicketStatus::Acknowledged,
+            at,
+            vec![EventKind::Acknowledged],
+            None,
+        )
+        .await
     }
 
     /// A public update (the customer is told, with the next checkpoint) or an internal note.
@@ -300,12 +338,25 @@ impl TicketService {
         }
         let mut t = self.load(id).await?;
         if !t.status.is_open() {
-            return Err(ServiceError::BadState { id, status: t.status, what: "reopen it first" });
+            return Err(ServiceError::BadState {
+                id,
+                status: t.status,
+                what: "reopen it first",
+            });
         }
         let expected = t.status;
         if internal {
-            let ev = NewEvent { at, actor, public: false, kind: EventKind::InternalNote { text: text.to_owned() } };
-            self.store.save_ticket(&t, expected, vec![ev], vec![], at).await?;
+            let ev = NewEvent {
+                at,
+                actor,
+                public: false,
+                kind: EventKind::InternalNote {
+                    text: text.to_owned(),
+                },
+            };
+            self.store
+                .save_ticket(&t, expected, vec![ev], vec![], at)
+                .await?;
             return Ok(());
         }
         let config = self.config();
@@ -318,11 +369,22 @@ impl TicketService {
         if t.first_update_at.is_none() {
             t.first_update_at = Some(at);
         }
-        if matches!(t.status, TicketStatus::New | TicketStatus::Reopened | TicketStatus::Acknowledged) {
+        if matches!(
+            t.status,
+            TicketStatus::New | TicketStatus::Reopened | TicketStatus::Acknowledged
+        ) {
             if t.acknowledged_at.is_none() {
                 t.acknowledged_at = Some(at);
             }
-            events.push(NewEvent { at, actor: actor.clone(), public: true, kind: EventKind::StatusChanged { from: t.status, to: TicketStatus::InProgress } });
+            events.push(NewEvent {
+                at,
+                actor: actor.clone(),
+                public: true,
+                kind: EventKind::StatusChanged {
+                    from: t.status,
+                    to: TicketStatus::InProgress,
+                },
+            });
             t.status = TicketStatus::InProgress;
         }
         t.next_update_due = Some(next);
@@ -330,79 +392,187 @@ impl TicketService {
             at,
             actor,
             public: true,
-            kind: EventKind::PublicUpdate { text: text.to_owned(), next_update: Some(next) },
+            kind: EventKind::PublicUpdate {
+                text: text.to_owned(),
+                next_update: Some(next),
+            },
         });
         let n = self.store.timeline(id).await?.len();
-        let messages = self.message_for(&config, &customer, &t, MessageKind::Update, Some(text), &format!("update-{n}"), at)?;
-        self.store.save_ticket(&t, expected, events, messages, at).await?;
+        let messages = self.message_for(
+            &config,
+            &customer,
+            &t,
+            MessageKind::Update,
+            Some(text),
+            &format!("update-{n}"),
+            at,
+        )?;
+        self.store
+            .save_ticket(&t, expected, events, messages, at)
+            .await?;
         self.poke();
         Ok(())
     }
 
     /// A staff resolution: cause, action, fully solved and prevention are required.
-    pub async fn resolve(&self, id: TicketId, actor: Actor, resolution: Resolution, at: DateTime<Utc>) -> Result<(), ServiceError> {
-        for (field, value) in [("cause", &resolution.cause), ("action", &resolution.action), ("prevention", &resolution.prevention)] {
+    pub async fn resolve(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        resolution: Resolution,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        for (field, value) in [
+            ("cause", &resolution.cause),
+            ("action", &resolution.action),
+            ("prevention", &resolution.prevention),
+        ] {
             if value.trim().is_empty() {
-                return Err(ServiceError::Invalid(format!("a resolution needs its {field}: what caused it, what was done, and how to avoid it")));
+                return Err(ServiceError::Invalid(format!(
+                    "a resolution needs its {field}: what caused it, what was done, and how to avoid it"
+                )));
             }
         }
         let t = self.load(id).await?;
         if !t.status.is_open() {
-            return Err(ServiceError::BadState { id, status: t.status, what: "already resolved or closed" });
+            return Err(ServiceError::BadState {
+                id,
+                status: t.status,
+                what: "already resolved or closed",
+            });
         }
         let r = resolution.clone();
-        self.transition(t, actor, TicketStatus::Resolved, at, vec![EventKind::Resolved { resolution }], Some((MessageKind::Resolved, Some(r))))
-            .await
+        self.transition(
+            t,
+            actor,
+            TicketStatus::Resolved,
+            at,
+            vec![EventKind::Resolved { resolution }],
+            Some((MessageKind::Resolved, Some(r))),
+        )
+        .await
     }
 
-    pub async fn reopen(&self, id: TicketId, actor: Actor, reason: &str, at: DateTime<Utc>) -> Result<(), ServiceError> {
+    pub async fn reopen(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         let t = self.load(id).await?;
         if t.status.is_open() {
-            return Err(ServiceError::BadState { id, status: t.status, what: "it is still open" });
+            return Err(ServiceError::BadState {
+                id,
+                status: t.status,
+                what: "it is still open",
+            });
         }
         self.reopen_with(t, actor, reason, None, at).await
     }
 
-    pub async fn close(&self, id: TicketId, actor: Actor, at: DateTime<Utc>) -> Result<(), ServiceError> {
+    pub async fn close(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         let t = self.load(id).await?;
         if t.status == TicketStatus::Closed {
-            return Err(ServiceError::BadState { id, status: t.status, what: "already closed" });
+            return Err(ServiceError::BadState {
+                id,
+                status: t.status,
+                what: "already closed",
+            });
         }
-        self.transition(t, actor, TicketStatus::Closed, at, vec![EventKind::Closed], None).await
+        self.transition(
+            t,
+            actor,
+            TicketStatus::Closed,
+            at,
+            vec![EventKind::Closed],
+            None,
+        )
+        .await
     }
 
     /// Waiting on the customer: the SLA clocks pause until the customer answers.
-    pub async fn wait_on_customer(&self, id: TicketId, actor: Actor, question: &str, at: DateTime<Utc>) -> Result<(), ServiceError> {
+    pub async fn wait_on_customer(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        question: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         let mut t = self.load(id).await?;
         if !t.status.is_open() || t.status == TicketStatus::WaitingOnCustomer {
-            return Err(ServiceError::BadState { id, status: t.status, what: "cannot wait on the customer now" });
+            return Err(ServiceError::BadState {
+                id,
+                status: t.status,
+                what: "cannot wait on the customer now",
+            });
         }
         t.paused_since = Some(at);
         let config = self.config();
         let customer = self.customer(&config, &t.customer)?;
         let expected = t.status;
         let events = vec![
-            NewEvent { at, actor: actor.clone(), public: true, kind: EventKind::StatusChanged { from: t.status, to: TicketStatus::WaitingOnCustomer } },
-            NewEvent { at, actor, public: true, kind: EventKind::PublicUpdate { text: question.to_owned(), next_update: None } },
+            NewEvent {
+                at,
+                actor: actor.clone(),
+                public: true,
+                kind: EventKind::StatusChanged {
+                    from: t.status,
+                    to: TicketStatus::WaitingOnCustomer,
+                },
+            },
+            NewEvent {
+                at,
+                actor,
+                public: true,
+                kind: EventKind::PublicUpdate {
+                    text: question.to_owned(),
+                    next_update: None,
+                },
+            },
         ];
         t.status = TicketStatus::WaitingOnCustomer;
         t.next_update_due = None;
         let n = self.store.timeline(id).await?.len();
-        let messages = self.message_for(&config, &customer, &t, MessageKind::Update, Some(question), &format!("update-{n}"), at)?;
-        self.store.save_ticket(&t, expected, events, messages, at).await?;
+        let messages = self.message_for(
+            &config,
+            &customer,
+            &t,
+            MessageKind::Update,
+            Some(question),
+            &format!("update-{n}"),
+            at,
+        )?;
+        self.store
+            .save_ticket(&t, expected, events, messages, at)
+            .await?;
         self.poke();
         Ok(())
     }
 
     /// The customer answered: clocks resume, shifted by the paused time.
-    pub async fn customer_replied(&self, id: TicketId, who: &str, text: &str, at: DateTime<Utc>) -> Result<(), ServiceError> {
+    pub async fn customer_replied(
+        &self,
+        id: TicketId,
+        who: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         let mut t = self.load(id).await?;
         let expected = t.status;
         let mut events = vec![NewEvent {
             at,
             actor: Actor::Customer(who.to_owned()),
             public: true,
-            kind: EventKind::PublicUpdate { text: text.to_owned(), next_update: None },
+            kind: EventKind::PublicUpdate {
+                text: text.to_owned(),
+                next_update: None,
+            },
         }];
         if t.status == TicketStatus::WaitingOnCustomer {
             let config = self.config();
@@ -415,11 +585,26 @@ impl TicketService {
                 }
             }
             let customer = self.customer(&config, &t.customer)?;
-            t.next_update_due = Some(sla::next_checkpoint(&config.sla, t.severity, &customer.tier, at));
-            events.push(NewEvent { at, actor: Actor::System, public: true, kind: EventKind::StatusChanged { from: t.status, to: TicketStatus::InProgress } });
+            t.next_update_due = Some(sla::next_checkpoint(
+                &config.sla,
+                t.severity,
+                &customer.tier,
+                at,
+            ));
+            events.push(NewEvent {
+                at,
+                actor: Actor::System,
+                public: true,
+                kind: EventKind::StatusChanged {
+                    from: t.status,
+                    to: TicketStatus::InProgress,
+                },
+            });
             t.status = TicketStatus::InProgress;
         }
-        self.store.save_ticket(&t, expected, events, vec![], at).await?;
+        self.store
+            .save_ticket(&t, expected, events, vec![], at)
+            .await?;
         Ok(())
     }
 
@@ -427,32 +612,64 @@ impl TicketService {
     /// working on it" when the next-update promise is about to lapse with no staff update.
     pub async fn sla_tick(&self, now: DateTime<Utc>) -> Result<(), ServiceError> {
         let config = self.config();
-        let open = self.store.tickets(&TicketFilter { open_only: true, customer: None, limit: None }).await?;
+        let open = self
+            .store
+            .tickets(&TicketFilter {
+                open_only: true,
+                customer: None,
+                limit: None,
+            })
+            .await?;
         for t in open {
             if t.status == TicketStatus::WaitingOnCustomer {
                 continue; // paused
             }
             let timeline = self.store.timeline(t.id).await?;
             let clock = config.sla.clock(t.severity);
-            let tier = config.customer(&t.customer).map(|c| c.tier.clone()).unwrap_or_default();
+            let tier = config
+                .customer(&t.customer)
+                .map(|c| c.tier.clone())
+                .unwrap_or_default();
             let spans = config.sla.targets(t.severity, &tier);
             let mut events = Vec::new();
             let targets = [
-                (SlaTarget::Acknowledge, t.ack_due, t.acknowledged_at.is_none()),
-                (SlaTarget::FirstUpdate, t.first_update_due, t.first_update_at.is_none()),
+                (
+                    SlaTarget::Acknowledge,
+                    t.ack_due,
+                    t.acknowledged_at.is_none(),
+                ),
+                (
+                    SlaTarget::FirstUpdate,
+                    t.first_update_due,
+                    t.first_update_at.is_none(),
+                ),
                 (SlaTarget::Resolve, t.resolve_due, true),
             ];
             for (target, due, running) in targets {
                 let span = spans.get(target);
-                let (Some(due), true) = (due, running) else { continue };
-                let already = |warn: bool| timeline.iter().any(|e| match &e.kind {
-                    EventKind::SlaWarning { target: x, .. } if warn => *x == target,
-                    EventKind::SlaBreach { target: x, .. } if !warn => *x == target,
-                    _ => false,
-                });
+                let (Some(due), true) = (due, running) else {
+                    continue;
+                };
+                let already = |warn: bool| {
+                    timeline.iter().any(|e| match &e.kind {
+                        EventKind::SlaWarning { target: x, .. } if warn => *x == target,
+                        EventKind::SlaBreach { target: x, .. } if !warn => *x == target,
+                        _ => false,
+                    })
+                };
                 match sla::check(clock, span, due, now) {
-                    sla::SlaState::Breached if !already(false) => events.push(NewEvent { at: now, actor: Actor::System, public: false, kind: EventKind::SlaBreach { target, due } }),
-                    sla::SlaState::Warning if !already(true) => events.push(NewEvent { at: now, actor: Actor::System, public: false, kind: EventKind::SlaWarning { target, due } }),
+                    sla::SlaState::Breached if !already(false) => events.push(NewEvent {
+                        at: now,
+                        actor: Actor::System,
+                        public: false,
+                        kind: EventKind::SlaBreach { target, due },
+                    }),
+                    sla::SlaState::Warning if !already(true) => events.push(NewEvent {
+                        at: now,
+                        actor: Actor::System,
+                        public: false,
+                        kind: EventKind::SlaWarning { target, due },
+                    }),
                     _ => {}
                 }
             }
@@ -461,8 +678,16 @@ impl TicketService {
             let mut messages: Vec<NewMessage> = events
                 .iter()
                 .flat_map(|e| match &e.kind {
-                    EventKind::SlaWarning { target, due } => ops_messages(&config, &t, &format!("SLA warning: {} due {}", target.as_str(), fmt_time(*due))),
-                    EventKind::SlaBreach { target, due } => ops_messages(&config, &t, &format!("SLA breach: {} was due {}", target.as_str(), fmt_time(*due))),
+                    EventKind::SlaWarning { target, due } => ops_messages(
+                        &config,
+                        &t,
+                        &format!("SLA warning: {} due {}", target.as_str(), fmt_time(*due)),
+                    ),
+                    EventKind::SlaBreach { target, due } => ops_messages(
+                        &config,
+                        &t,
+                        &format!("SLA breach: {} was due {}", target.as_str(), fmt_time(*due)),
+                    ),
                     _ => Vec::new(),
                 })
                 .collect();
@@ -470,14 +695,34 @@ impl TicketService {
             if let Some(next) = t.next_update_due {
                 if now + chrono::Duration::seconds(60) >= next {
                     let customer = self.customer(&config, &t.customer)?;
-                    let new_next = sla::next_checkpoint(&config.sla, t.severity, &customer.tier, now);
+                    let new_next =
+                        sla::next_checkpoint(&config.sla, t.severity, &customer.tier, now);
                     t.next_update_due = Some(new_next);
-                    events.push(NewEvent { at: now, actor: Actor::System, public: true, kind: EventKind::AutomaticUpdate { next_update: new_next } });
-                    messages.extend(self.message_for(&config, &customer, &t, MessageKind::AutomaticUpdate, None, &format!("auto-{}", next.timestamp()), now)?);
+                    events.push(NewEvent {
+                        at: now,
+                        actor: Actor::System,
+                        public: true,
+                        kind: EventKind::AutomaticUpdate {
+                            next_update: new_next,
+                        },
+                    });
+                    messages.extend(self.message_for(
+                        &config,
+                        &customer,
+                        &t,
+                        MessageKind::AutomaticUpdate,
+                        None,
+                        &format!("auto-{}", next.timestamp()),
+                        now,
+                    )?);
                 }
             }
             if !events.is_empty() {
-                match self.store.save_ticket(&t, expected, events, messages, now).await {
+                match self
+                    .store
+                    .save_ticket(&t, expected, events, messages, now)
+                    .await
+                {
                     Ok(()) => self.poke(),
                     Err(StoreError::Conflict { .. }) => {} // changed meanwhile; the next tick sees it
                     Err(e) => return Err(e.into()),
@@ -488,7 +733,10 @@ impl TicketService {
     }
 
     async fn load(&self, id: TicketId) -> Result<Ticket, ServiceError> {
-        self.store.ticket(id).await?.ok_or(ServiceError::NotFound(id))
+        self.store
+            .ticket(id)
+            .await?
+            .ok_or(ServiceError::NotFound(id))
     }
 
     fn customer(&self, config: &Config, id: &CustomerId) -> Result<Customer, ServiceError> {
@@ -511,8 +759,23 @@ impl TicketService {
         let expected = t.status;
         let due = sla::due_times(&config.sla, t.severity, &customer.tier, at);
         let events = vec![
-            NewEvent { at, actor: actor.clone(), public: true, kind: EventKind::Reopened { reason: reason.to_owned() } },
-            NewEvent { at, actor, public: true, kind: EventKind::StatusChanged { from: t.status, to: TicketStatus::Reopened } },
+            NewEvent {
+                at,
+                actor: actor.clone(),
+                public: true,
+                kind: EventKind::Reopened {
+                    reason: reason.to_owned(),
+                },
+            },
+            NewEvent {
+                at,
+                actor,
+                public: true,
+                kind: EventKind::StatusChanged {
+                    from: t.status,
+                    to: TicketStatus::Reopened,
+                },
+            },
         ];
         t.status = TicketStatus::Reopened;
         t.reopen_count += 1;
@@ -523,9 +786,19 @@ impl TicketService {
         t.resolve_due = Some(due.resolve);
         t.next_update_due = Some(due.next_update);
         let evidence = problem.map(|p| p.evidence.join("; ")).unwrap_or_default();
-        let mut messages = self.message_for(&config, &customer, &t, MessageKind::Reopened, Some(&evidence), &format!("reopened-{}", t.reopen_count), at)?;
+        let mut messages = self.message_for(
+            &config,
+            &customer,
+            &t,
+            MessageKind::Reopened,
+            Some(&evidence),
+            &format!("reopened-{}", t.reopen_count),
+            at,
+        )?;
         messages.extend(ops_messages(&config, &t, &format!("reopened: {reason}")));
-        self.store.save_ticket(&t, expected, events, messages, at).await?;
+        self.store
+            .save_ticket(&t, expected, events, messages, at)
+            .await?;
         self.poke();
         Ok(())
     }
@@ -545,9 +818,19 @@ impl TicketService {
         let expected = t.status;
         let mut events: Vec<NewEvent> = kinds
             .into_iter()
-            .map(|kind| NewEvent { at, actor: actor.clone(), public: !matches!(kind, EventKind::Acknowledged), kind })
+            .map(|kind| NewEvent {
+                at,
+                actor: actor.clone(),
+                public: !matches!(kind, EventKind::Acknowledged),
+                kind,
+            })
             .collect();
-        events.push(NewEvent { at, actor, public: true, kind: EventKind::StatusChanged { from: t.status, to } });
+        events.push(NewEvent {
+            at,
+            actor,
+            public: true,
+            kind: EventKind::StatusChanged { from: t.status, to },
+        });
         match to {
             TicketStatus::Acknowledged => t.acknowledged_at = Some(at),
             TicketStatus::Resolved => {
@@ -567,17 +850,38 @@ impl TicketService {
         let messages = match tell {
             Some((kind, resolution)) => {
                 let playbook = self.playbook(&config, &t.problem)?;
-                let mut ctx = context(&config, &customer, &t, &site_names(&config, &t), &targets(&config, &t), &[], at);
-                ctx.duration = crate::probe::fmt_span(round_minutes(at - t.created_at));
+                let mut ctx = context(
+                    &config,
+                    &customer,
+                    &t,
+                    &site_names(&config, &t),
+                    &targets(&config, &t),
+                    &[],
+                    at,
+                );
+                ctx.duration = crate::playbook::human_duration(
+                    round_minutes(at - t.created_at),
+                    customer.language,
+                );
                 ctx.resolution = resolution.map(|r| ResolutionContext::from(&r));
-                customer_message(&config, &playbook, kind, &customer, &t, &ctx, &format!("{}-{}", to.as_str(), t.reopen_count))
-                    .map_err(ServiceError::Template)?
-                    .into_iter()
-                    .collect()
+                customer_message(
+                    &config,
+                    &playbook,
+                    kind,
+                    &customer,
+                    &t,
+                    &ctx,
+                    &format!("{}-{}", to.as_str(), t.reopen_count),
+                )
+                .map_err(ServiceError::Template)?
+                .into_iter()
+                .collect()
             }
             None => Vec::new(),
         };
-        self.store.save_ticket(&t, expected, events, messages, at).await?;
+        self.store
+            .save_ticket(&t, expected, events, messages, at)
+            .await?;
         self.poke();
         Ok(())
     }
@@ -602,12 +906,22 @@ impl TicketService {
         at: DateTime<Utc>,
     ) -> Result<Vec<NewMessage>, ServiceError> {
         let playbook = self.playbook(config, &t.problem)?;
-        let mut ctx = context(config, customer, t, &site_names(config, t), &targets(config, t), &[], at);
+        let mut ctx = context(
+            config,
+            customer,
+            t,
+            &site_names(config, t),
+            &targets(config, t),
+            &[],
+            at,
+        );
         ctx.update = text.unwrap_or_default().to_owned();
-        Ok(customer_message(config, &playbook, kind, customer, t, &ctx, key)
-            .map_err(ServiceError::Template)?
-            .into_iter()
-            .collect())
+        Ok(
+            customer_message(config, &playbook, kind, customer, t, &ctx, key)
+                .map_err(ServiceError::Template)?
+                .into_iter()
+                .collect(),
+        )
     }
 }
 
@@ -622,7 +936,11 @@ fn fmt_time(t: DateTime<Utc>) -> String {
 fn site_names(config: &Config, t: &Ticket) -> String {
     t.checks
         .iter()
-        .map(|id| config.check(id.as_str()).map_or(id.to_string(), |c| c.name.clone()))
+        .map(|id| {
+            config
+                .check(id.as_str())
+                .map_or(id.to_string(), |c| c.name.clone())
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -655,6 +973,8 @@ fn context(
         evidence: evidence.to_vec(),
         next_update: t.next_update_due.map(fmt_time).unwrap_or_default(),
         status: t.status.as_str().to_owned(),
+        title: t.title.clone(),
+        deadline: String::new(),
         duration: String::new(),
         update: String::new(),
         resolution: None,
@@ -715,7 +1035,9 @@ fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
             message_id: message_id(config, &key),
             key,
             ticket: None,
-            channel: Channel::Email { to: config.ops.email.clone() },
+            channel: Channel::Email {
+                to: config.ops.email.clone(),
+            },
             subject: subject.clone(),
             body: body.clone(),
         });
@@ -726,7 +1048,10 @@ fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
             message_id: message_id(config, &key),
             key,
             ticket: None,
-            channel: Channel::Webhook { url: hook.url.to_string(), slack: hook.slack },
+            channel: Channel::Webhook {
+                url: hook.url.to_string(),
+                slack: hook.slack,
+            },
             subject,
             body,
         });
@@ -737,7 +1062,13 @@ fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
 fn slug(s: &str) -> String {
     s.chars()
         .take(24)
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -745,6 +1076,9 @@ fn slug(s: &str) -> String {
 pub fn message_id(config: &Config, key: &str) -> String {
     let host = config.public_url.host_str().unwrap_or("forewarn.invalid");
     let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
-    let hex: String = digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("<{hex}.forewarn@{host}>")
 }

@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod pages;
+mod tickets;
 
 use std::sync::{Arc, RwLock};
 
@@ -20,6 +21,7 @@ use axum::routing::{get, post};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::ticket::service::TicketService;
 
 pub use error::WebError;
 
@@ -29,15 +31,22 @@ pub struct AppState {
     metrics: Metrics,
     config: Arc<RwLock<Arc<Config>>>,
     sessions: Arc<auth::Sessions>,
+    tickets: Arc<TicketService>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, metrics: Metrics, config: Arc<RwLock<Arc<Config>>>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        metrics: Metrics,
+        config: Arc<RwLock<Arc<Config>>>,
+        tickets: Arc<TicketService>,
+    ) -> Self {
         AppState {
             store,
             metrics,
             config,
             sessions: Arc::new(auth::Sessions::default()),
+            tickets,
         }
     }
 
@@ -54,6 +63,13 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(auth::logout))
         .route("/api/v1/checks", get(api_checks))
         .route("/api/v1/checks/{id}", get(api_check))
+        .route("/api/v1/tickets", get(tickets::list))
+        .route("/api/v1/tickets/{id}", get(tickets::show))
+        .route("/api/v1/tickets/{id}/ack", post(tickets::ack))
+        .route("/api/v1/tickets/{id}/updates", post(tickets::update))
+        .route("/api/v1/tickets/{id}/resolve", post(tickets::resolve))
+        .route("/api/v1/tickets/{id}/reopen", post(tickets::reopen))
+        .route("/api/v1/tickets/{id}/close", post(tickets::close))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { WebError::NotFound })

@@ -15,7 +15,10 @@ use crate::ticket::{Actor, Resolution, TicketId};
 
 /// Who the API acts as on the timeline.
 fn actor(name: Option<String>) -> Actor {
-    Actor::Staff(name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "api".into()))
+    Actor::Staff(
+        name.filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "api".into()),
+    )
 }
 
 impl From<ServiceError> for WebError {
@@ -47,7 +50,11 @@ pub async fn list(
     };
     let tickets = state
         .tickets
-        .list(&TicketFilter { open_only: q.open, customer, limit: Some(q.limit.unwrap_or(200).min(1000)) })
+        .list(&TicketFilter {
+            open_only: q.open,
+            customer,
+            limit: Some(q.limit.unwrap_or(200).min(1000)),
+        })
         .await?;
     Ok(Json(tickets).into_response())
 }
@@ -74,7 +81,10 @@ pub async fn ack(
     body: Option<Json<By>>,
 ) -> Result<Response, WebError> {
     let by = body.map(|b| b.0.by).unwrap_or_default();
-    state.tickets.acknowledge(TicketId(id), actor(by), chrono::Utc::now()).await?;
+    state
+        .tickets
+        .acknowledge(TicketId(id), actor(by), chrono::Utc::now())
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -96,15 +106,21 @@ pub async fn update(
     Json(b): Json<UpdateBody>,
 ) -> Result<Response, WebError> {
     let next = match b.next_update {
-        Some(s) => Some(
-            humantime::parse_duration(&s)
-                .map_err(|e| WebError::Rejected(format!("next_update {s:?}: {e} (write e.g. 30m, 2h)")))?,
-        ),
+        Some(s) => Some(humantime::parse_duration(&s).map_err(|e| {
+            WebError::Rejected(format!("next_update {s:?}: {e} (write e.g. 30m, 2h)"))
+        })?),
         None => None,
     };
     state
         .tickets
-        .update(TicketId(id), actor(b.by), &b.message, next, b.internal, chrono::Utc::now())
+        .update(
+            TicketId(id),
+            actor(b.by),
+            &b.message,
+            next,
+            b.internal,
+            chrono::Utc::now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -159,6 +175,9 @@ pub async fn close(
     body: Option<Json<By>>,
 ) -> Result<Response, WebError> {
     let by = body.map(|b| b.0.by).unwrap_or_default();
-    state.tickets.close(TicketId(id), actor(by), chrono::Utc::now()).await?;
+    state
+        .tickets
+        .close(TicketId(id), actor(by), chrono::Utc::now())
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
