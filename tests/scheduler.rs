@@ -50,12 +50,15 @@ async fn target(delay: Duration) -> Target {
                 let n = now.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(n, Ordering::SeqCst);
                 tokio::time::sleep(delay).await;
+                // Counted while the request is surely in flight on both sides: from its arrival
+                // to just before the answer (after it, the client may finish and start the
+                // next request before this task runs again).
+                now.fetch_sub(1, Ordering::SeqCst);
                 let _ = sock
                     .write_all(
                         b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
                     )
                     .await;
-                now.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });

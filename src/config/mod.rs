@@ -255,11 +255,16 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     };
     let global = build_global(&src, &base, raw, &mut diags);
     let (customers, checks, maintenance) = load_checks_dir(&global, &mut diags);
-    let playbooks = match crate::playbook::Playbooks::load(&global.playbooks_dir) {
-        Ok(p) => Some(p),
-        Err(d) => {
-            diags.extend(d);
-            None
+    // No playbooks_dir in the file and no ./playbooks: the shipped playbooks, built in.
+    let playbooks = if !global.playbooks_dir_set && !global.playbooks_dir.exists() {
+        Some(crate::playbook::Playbooks::builtin())
+    } else {
+        match crate::playbook::Playbooks::load(&global.playbooks_dir) {
+            Ok(p) => Some(p),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
         }
     };
     if !diags.is_empty() {
@@ -294,6 +299,7 @@ struct Global {
     public_url: Url,
     checks_dir: PathBuf,
     playbooks_dir: PathBuf,
+    playbooks_dir_set: bool,
     scheduler: SchedulerConfig,
     history: HistoryConfig,
     web: WebConfig,
@@ -348,6 +354,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         None => Url::parse(&format!("http://{listen}/")).expect("address makes a url"),
     };
     let checks_dir = base.join(raw.checks_dir.as_ref().map_or("checks", |s| s.get_ref()));
+    let playbooks_dir_set = raw.playbooks_dir.is_some();
     let playbooks_dir = base.join(
         raw.playbooks_dir
             .as_ref()
@@ -442,6 +449,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         public_url,
         checks_dir,
         playbooks_dir,
+        playbooks_dir_set,
         scheduler,
         history,
         web,

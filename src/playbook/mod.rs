@@ -44,6 +44,44 @@ pub const REQUIRED_PLAYBOOKS: [&str; 10] = [
 pub const LANGUAGES: [Language; 2] = [Language::En, Language::Ru];
 
 /// Every playbook in the directory, by key (the file stem).
+/// The shipped playbooks, compiled in (see `Playbooks::builtin`).
+const BUILTIN: [(&str, &str); 10] = [
+    (
+        "agent_unreachable",
+        include_str!("../../playbooks/agent_unreachable.toml"),
+    ),
+    (
+        "certificate_expiring",
+        include_str!("../../playbooks/certificate_expiring.toml"),
+    ),
+    (
+        "certificate_invalid",
+        include_str!("../../playbooks/certificate_invalid.toml"),
+    ),
+    (
+        "customer_request",
+        include_str!("../../playbooks/customer_request.toml"),
+    ),
+    (
+        "disk_filling",
+        include_str!("../../playbooks/disk_filling.toml"),
+    ),
+    (
+        "dns_mismatch",
+        include_str!("../../playbooks/dns_mismatch.toml"),
+    ),
+    (
+        "http_error",
+        include_str!("../../playbooks/http_error.toml"),
+    ),
+    (
+        "quota_near",
+        include_str!("../../playbooks/quota_near.toml"),
+    ),
+    ("site_down", include_str!("../../playbooks/site_down.toml")),
+    ("slow_site", include_str!("../../playbooks/slow_site.toml")),
+];
+
 #[derive(Debug, Clone)]
 pub struct Playbooks {
     by_key: BTreeMap<String, Playbook>,
@@ -258,6 +296,22 @@ impl Playbooks {
         } else {
             Err(diags)
         }
+    }
+
+    /// The playbooks shipped in `playbooks/`, compiled in: used when a configuration names no
+    /// playbooks directory and `./playbooks` does not exist.
+    pub fn builtin() -> Playbooks {
+        let by_key = BUILTIN
+            .iter()
+            .map(|(key, text)| {
+                let path = PathBuf::from(format!("playbooks/{key}.toml (built in)"));
+                let p = Playbook::parse(&path, text).unwrap_or_else(|d| {
+                    panic!("a shipped playbook is invalid (a forewarn bug):\n{d}")
+                });
+                (p.key.clone(), p)
+            })
+            .collect();
+        Playbooks { by_key }
     }
 
     pub fn get(&self, key: &str) -> Option<&Playbook> {
