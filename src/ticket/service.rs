@@ -513,6 +513,9 @@ impl TicketService {
             });
         }
         t.paused_since = Some(at);
+        // Asking the customer is staff at work: it acknowledges and counts as an update.
+        t.acknowledged_at.get_or_insert(at);
+        t.first_update_at.get_or_insert(at);
         let config = self.config();
         let customer = self.customer(&config, &t.customer)?;
         let expected = t.status;
@@ -578,8 +581,14 @@ impl TicketService {
             let config = self.config();
             let clock = config.sla.clock(t.severity);
             if let Some(paused) = t.paused_since.take() {
-                for due in [&mut t.ack_due, &mut t.first_update_due, &mut t.resolve_due] {
-                    if let Some(d) = due.as_mut() {
+                // Only clocks still running move; a target already met stays where it was.
+                let running = [
+                    (&mut t.ack_due, t.acknowledged_at.is_none()),
+                    (&mut t.first_update_due, t.first_update_at.is_none()),
+                    (&mut t.resolve_due, true),
+                ];
+                for (due, running) in running {
+                    if let (Some(d), true) = (due.as_mut(), running) {
                         *d = sla::shift_for_pause(clock, *d, paused, at);
                     }
                 }

@@ -1,0 +1,455 @@
+//! Tickets end to end: real HTTP targets on loopback, the real server, and a real SMTP server
+//! that receives what lettre sends.
+
+#[path = "support/smtp_server.rs"]
+#[allow(dead_code)]
+mod smtp_server;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use forewarn::store::{OutboxFilter, TicketFilter};
+use forewarn::ticket::{Actor, Ticket, TicketId, TicketStatus};
+use smtp_server::{Received, SmtpServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A loopback HTTP target whose status code the test sets.
+struct Target {
+    addr: SocketAddr,
+    status: Arc<AtomicU16>,
+}
+
+impl Target {
+    async fn start() -> Target {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let status = Arc::new(AtomicU16::new(200));
+        let s = status.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let code = s.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let body = if code == 200 {
+                        "Welcome"
+                    } else {
+                        "Internal Server Error"
+                    };
+                    let resp = format!(
+                        "HTTP/1.1 {code} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        Target { addr, status }
+    }
+
+    fn set(&self, code: u16) {
+        self.status.store(code, Ordering::SeqCst);
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+}
+
+/// A customer file with one check per (id, url), every second, on server web-01.
+fn customer(id: &str, name: &str, lang: &str, checks: &[(String, String)]) -> String {
+    let mut s = format!(
+        "[customer]\nid = \"{id}\"\nname = \"{name}\"\ncontacts = [\"ops@{id}.example\"]\nlanguage = \"{lang}\"\nservers = [\"web-01\"]\n"
+    );
+    for (check, url) in checks {
+        s.push_str(&format!(
+            "\n[[check]]\nid = \"{check}\"\nname = \"{check} site\"\nserver = \"web-01\"\ninterval = \"1s\"\ntimeout = \"2s\"\n[check.http]\nurl = \"{url}\"\n"
+        ));
+    }
+    s
+}
+
+fn write_config(dir: &Path, smtp: SocketAddr, files: &[(&str, String)]) {
+    std::fs::create_dir_all(dir.join("checks")).unwrap();
+    std::fs::write(
+        dir.join("forewarn.toml"),
+        format!(
+            "database = \"sqlite://data/forewarn.db\"\n\
+             public_url = \"https://status.hosting.example/\"\n\
+             [mail]\nfrom = \"forewarn@hosting.example\"\nsmtp_url = \"smtp://{smtp}\"\nsecurity = \"none\"\n\
+             [ops]\nemail = [\"noc@hosting.example\"]\n"
+        ),
+    )
+    .unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join("checks").join(name), text).unwrap();
+    }
+}
+
+async fn start(dir: &Path) -> forewarn::server::RunningServer {
+    forewarn::probe::install_crypto_provider();
+    let path = dir.join("forewarn.toml");
+    let config = forewarn::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    forewarn::server::start(config, path, listener)
+        .await
+        .unwrap()
+}
+
+/// Mails to customers (not the ops copies).
+fn customer_mails(smtp: &SmtpServer) -> Vec<Received> {
+    smtp.received()
+        .into_iter()
+        .filter(|m| !m.recipients.iter().any(|r| r.starts_with("noc@")))
+        .collect()
+}
+
+async fn wait_until<F: Fn() -> bool>(what: &str, limit: Duration, f: F) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn tickets(server: &forewarn::server::RunningServer) -> Vec<Ticket> {
+    server
+        .store
+        .tickets(&TicketFilter::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reopen() {
+    let smtp = SmtpServer::start().await;
+    let site = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        smtp.addr(),
+        &[(
+            "acme.toml",
+            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
+        )],
+    );
+    let server = start(dir.path()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        customer_mails(&smtp).is_empty(),
+        "a healthy site sends nothing"
+    );
+
+    site.set(500);
+    let broke = Instant::now();
+    wait_until("the opened mail", Duration::from_secs(15), || {
+        !customer_mails(&smtp).is_empty()
+    })
+    .await;
+    let took = broke.elapsed();
+    eprintln!(
+        "first failing response to customer mail accepted: {took:?} (threshold 3 × 1 s interval)"
+    );
+    let mail = &customer_mails(&smtp)[0];
+    assert_eq!(mail.recipients, ["ops@acme.example"]);
+    let subject = mail.subject.clone().unwrap_or_default();
+    assert!(subject.contains("#1"), "{subject}");
+    for needle in [
+        "HTTP 500",
+        "https://status.hosting.example/tickets/1",
+        "acme-www site",
+    ] {
+        assert!(
+            mail.text.contains(needle),
+            "missing {needle:?} in:\n{}",
+            mail.text
+        );
+    }
+    let t = &tickets(&server).await[0];
+    let next = t.next_update_due.expect("a next-update promise");
+    assert!(
+        mail.text
+            .contains(&next.format("%Y-%m-%d %H:%M UTC").to_string()),
+        "the mail names the next checkpoint {next}:\n{}",
+        mail.text
+    );
+    assert!(
+        mail.message_id
+            .as_deref()
+            .is_some_and(|m| m.ends_with("@status.hosting.example>"))
+    );
+
+    // More failures: still one ticket and one mail.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(customer_mails(&smtp).len(), 1, "one mail per problem");
+    let ts = tickets(&server).await;
+    assert_eq!(ts.len(), 1);
+    assert_eq!(ts[0].problem, "http_error");
+    assert_eq!(ts[0].origin, forewarn::ticket::Origin::Monitoring);
+    assert!(ts[0].next_update_due.is_some());
+    let ops: Vec<_> = smtp
+        .received()
+        .into_iter()
+        .filter(|m| m.recipients == ["noc@hosting.example"])
+        .collect();
+    assert!(!ops.is_empty(), "ops are alerted");
+
+    // Recovery: resolved once, the customer told once.
+    site.set(200);
+    wait_until("the resolved mail", Duration::from_secs(15), || {
+        customer_mails(&smtp).len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mails = customer_mails(&smtp);
+    assert_eq!(mails.len(), 2, "one resolution mail");
+    assert!(
+        mails[1]
+            .text
+            .contains("https://status.hosting.example/tickets/1")
+    );
+    let t = &tickets(&server).await[0];
+    assert_eq!(t.status, TicketStatus::Resolved);
+    let timeline = server.store.timeline(t.id).await.unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| matches!(e.kind, forewarn::ticket::EventKind::AutoResolved { .. }))
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|e| matches!(e.kind, forewarn::ticket::EventKind::MailDelivered { .. }))
+    );
+
+    // The same failure again within 7 days: the ticket is reopened, not a new one.
+    site.set(500);
+    wait_until("the reopened mail", Duration::from_secs(15), || {
+        customer_mails(&smtp).len() >= 3
+    })
+    .await;
+    let ts = tickets(&server).await;
+    assert_eq!(ts.len(), 1, "reopened, not new");
+    assert_eq!(ts[0].status, TicketStatus::Reopened);
+    assert_eq!(ts[0].reopen_count, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blip_shorter_than_the_threshold_sends_nothing() {
+    let smtp = SmtpServer::start().await;
+    let site = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        smtp.addr(),
+        &[(
+            "acme.toml",
+            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
+        )],
+    );
+    let server = start(dir.path()).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    site.set(500);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // one or two failing runs
+    site.set(200);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(tickets(&server).await.is_empty(), "no ticket for a blip");
+    assert!(smtp.received().is_empty(), "no mail for a blip");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_checks_on_one_server_make_one_incident_and_one_mail_per_customer() {
+    let smtp = SmtpServer::start().await;
+    let site = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let checks = |prefix: &str| -> Vec<(String, String)> {
+        (0..10)
+            .map(|i| (format!("{prefix}-{i}"), site.url()))
+            .collect()
+    };
+    write_config(
+        dir.path(),
+        smtp.addr(),
+        &[
+            (
+                "acme.toml",
+                customer("acme", "Acme Ltd", "en", &checks("acme")),
+            ),
+            (
+                "globex.toml",
+                customer("globex", "Глобекс", "ru", &checks("globex")),
+            ),
+        ],
+    );
+    let server = start(dir.path()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    site.set(502);
+    wait_until("both customers' mails", Duration::from_secs(20), || {
+        customer_mails(&smtp).len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await; // every check has failed its threshold by now
+
+    let mails = customer_mails(&smtp);
+    assert_eq!(
+        mails.len(),
+        2,
+        "one mail per affected customer: {:#?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    let acme = mails
+        .iter()
+        .find(|m| m.recipients == ["ops@acme.example"])
+        .expect("acme told");
+    let globex = mails
+        .iter()
+        .find(|m| m.recipients == ["ops@globex.example"])
+        .expect("globex told");
+    assert!(
+        !acme.text.contains("globex"),
+        "a mail never lists another customer's sites:\n{}",
+        acme.text
+    );
+    assert!(!globex.text.contains("acme"), "{}", globex.text);
+    assert!(
+        globex.text.chars().any(|c| ('а'..='я').contains(&c)),
+        "a Russian-speaking customer gets Russian text:\n{}",
+        globex.text
+    );
+    let incidents = server.store.open_incidents().await.unwrap();
+    assert_eq!(incidents.len(), 1, "one ops incident for the server");
+    assert_eq!(incidents[0].key, "server:web-01");
+    assert_eq!(
+        incidents[0].checks.len(),
+        20,
+        "every failing check joined it"
+    );
+    let ts = tickets(&server).await;
+    assert_eq!(ts.len(), 2, "one ticket per customer");
+    assert!(
+        ts.iter().all(|t| t.checks.len() == 10),
+        "{:?}",
+        ts.iter().map(|t| t.checks.len()).collect::<Vec<_>>()
+    );
+    let ops_alerts = smtp
+        .received()
+        .into_iter()
+        .filter(|m| {
+            m.recipients == ["noc@hosting.example"]
+                && m.subject.as_deref().is_some_and(|s| s.contains("incident"))
+        })
+        .count();
+    assert_eq!(ops_alerts, 1, "one ops alert for the incident");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_waits_while_the_smtp_server_is_down_and_goes_out_once() {
+    let smtp = SmtpServer::start().await;
+    smtp.stop().await;
+    let site = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        smtp.addr(),
+        &[(
+            "acme.toml",
+            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
+        )],
+    );
+    let server = start(dir.path()).await;
+    site.set(500);
+    let store = server.store.clone();
+    let start = Instant::now();
+    loop {
+        let pending = store.outbox(&OutboxFilter::default()).await.unwrap();
+        if pending
+            .iter()
+            .any(|m| m.ticket.is_some() && m.attempts >= 1)
+        {
+            assert!(pending.iter().all(|m| m.delivered_at.is_none()));
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the first attempt never failed: {pending:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    smtp.start_again().await;
+    // The worker retries with backoff (10 s base): the mail arrives once.
+    wait_until(
+        "the mail after the SMTP server returned",
+        Duration::from_secs(40),
+        || !customer_mails(&smtp).is_empty(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(customer_mails(&smtp).len(), 1, "exactly once");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_clocks_pause_while_waiting_on_the_customer() {
+    let smtp = SmtpServer::start().await;
+    let site = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        smtp.addr(),
+        &[(
+            "acme.toml",
+            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
+        )],
+    );
+    let server = start(dir.path()).await;
+    site.set(500);
+    wait_until("a ticket", Duration::from_secs(15), || {
+        !customer_mails(&smtp).is_empty()
+    })
+    .await;
+    let t = tickets(&server).await.remove(0);
+    let before = (t.resolve_due.unwrap(), t.first_update_due.unwrap());
+    let now = chrono::Utc::now();
+    server
+        .tickets
+        .wait_on_customer(
+            t.id,
+            Actor::Staff("ann".into()),
+            "Did you change the DNS yesterday?",
+            now,
+        )
+        .await
+        .unwrap();
+    let paused = server.store.ticket(t.id).await.unwrap().unwrap();
+    assert_eq!(paused.status, TicketStatus::WaitingOnCustomer);
+    let later = now + chrono::Duration::hours(2);
+    server
+        .tickets
+        .customer_replied(t.id, "ops@acme.example", "No, we did not.", later)
+        .await
+        .unwrap();
+    let resumed = server
+        .store
+        .ticket(TicketId(t.id.0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resumed.status, TicketStatus::InProgress);
+    assert_eq!(
+        resumed.resolve_due.unwrap() - before.0,
+        chrono::Duration::hours(2),
+        "resolve clock paused 2 h"
+    );
+    assert_eq!(
+        resumed.first_update_due.unwrap(),
+        before.1,
+        "a target already met or passed is not moved"
+    );
+    server.shutdown().await;
+}
