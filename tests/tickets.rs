@@ -2,7 +2,6 @@
 //! that receives what lettre sends.
 
 #[path = "support/smtp_server.rs"]
-#[allow(dead_code)]
 mod smtp_server;
 
 use std::net::SocketAddr;
