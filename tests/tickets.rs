@@ -452,3 +452,83 @@ async fn sla_clocks_pause_while_waiting_on_the_customer() {
     );
     server.shutdown().await;
 }
+
+/// `forewarn serve` as a process, killed with SIGKILL mid-incident and started again: no
+/// duplicate ticket, no duplicate mail, and the recovery still resolves the ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_incident_sends_no_duplicate_ticket_or_mail() {
+    let smtp = SmtpServer::start().await;
+    let site = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        smtp.addr(),
+        &[(
+            "acme.toml",
+            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
+        )],
+    );
+    /// Kills the process when dropped, also when an assertion fails.
+    struct Serve(std::process::Child);
+    impl Drop for Serve {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let serve = || {
+        Serve(
+            std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+                .arg("--config")
+                .arg(dir.path().join("forewarn.toml"))
+                .arg("serve")
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    // listen = 127.0.0.1:8080 by default would collide; give each run its own port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("forewarn.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("listen = \"127.0.0.1:{port}\"\n{text}")).unwrap();
+
+    let mut first = serve();
+    site.set(500);
+    wait_until("the opened mail", Duration::from_secs(20), || {
+        !customer_mails(&smtp).is_empty()
+    })
+    .await;
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+
+    let mut second = serve();
+    let result = async {
+        tokio::time::sleep(Duration::from_secs(5)).await; // failures go on after the restart
+        assert_eq!(
+            customer_mails(&smtp).len(),
+            1,
+            "no duplicate mail after the restart"
+        );
+        let db = format!("sqlite://{}/data/forewarn.db", dir.path().display());
+        let store = forewarn::store::open(&db).await.unwrap();
+        let ts = store.tickets(&TicketFilter::default()).await.unwrap();
+        assert_eq!(ts.len(), 1, "no duplicate ticket after the restart");
+        site.set(200);
+        wait_until("the resolved mail", Duration::from_secs(20), || {
+            customer_mails(&smtp).len() >= 2
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(customer_mails(&smtp).len(), 2, "one resolution mail");
+        let t = store.ticket(ts[0].id).await.unwrap().unwrap();
+        assert_eq!(t.status, TicketStatus::Resolved);
+    };
+    tokio::time::timeout(Duration::from_secs(60), result)
+        .await
+        .expect("finished in time");
+}
