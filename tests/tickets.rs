@@ -531,3 +531,51 @@ async fn a_crash_mid_incident_sends_no_duplicate_ticket_or_mail() {
         .await
         .expect("finished in time");
 }
+
+/// A certificate that expires in 5 days is a prediction: a low-severity ticket whose mail is a
+/// heads-up with the date, before anything breaks. (Uses the demo fleet's HTTPS site.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_certificate_opens_a_low_severity_warning_ticket() {
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = forewarn::demo::fleet::start(&dir.path().join("fleet"))
+        .await
+        .unwrap();
+    let ca = fleet.ca_pem_path();
+    write_config(
+        dir.path(),
+        smtp.addr(),
+        &[(
+            "acme.toml",
+            format!(
+                "[customer]\nid = \"acme\"\nname = \"Acme Ltd\"\ncontacts = [\"ops@acme.example\"]\n\n\
+                 [[check]]\nid = \"acme-cert\"\nname = \"Acme shop certificate\"\ninterval = \"1s\"\n\
+                 [check.tls]\nhost = \"localhost\"\nport = {}\nca_file = \"{}\"\n",
+                forewarn::demo::fleet::ACME_TLS_PORT,
+                ca.display()
+            ),
+        )],
+    );
+    let server = start(dir.path()).await;
+    wait_until("the heads-up mail", Duration::from_secs(20), || {
+        !customer_mails(&smtp).is_empty()
+    })
+    .await;
+    let ts = tickets(&server).await;
+    assert_eq!(ts.len(), 1);
+    assert_eq!(ts[0].problem, "certificate_expiring");
+    assert!(
+        ts[0].severity >= forewarn::ticket::Severity::P3,
+        "low severity: {}",
+        ts[0].severity
+    );
+    let mail = &customer_mails(&smtp)[0];
+    let expiry = chrono::DateTime::<chrono::Utc>::from(fleet.tls_not_after());
+    assert!(
+        mail.text.contains(&expiry.format("%Y-%m-%d").to_string()),
+        "the mail says when it expires ({expiry}):\n{}",
+        mail.text
+    );
+    server.shutdown().await;
+    fleet.stop().await;
+}

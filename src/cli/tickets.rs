@@ -50,6 +50,10 @@ pub enum TicketCommand {
         /// Staff only: nothing is sent.
         #[arg(long)]
         internal: bool,
+        /// The message asks the customer something: the ticket waits on the customer and its
+        /// SLA clocks pause until they answer.
+        #[arg(long, conflicts_with_all = ["internal", "next_update"])]
+        wait_on_customer: bool,
         #[arg(long, env = "USER", default_value = "staff")]
         by: String,
     },
@@ -155,9 +159,21 @@ pub async fn ticket(config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCo
         TicketCommand::Update {
             id,
             message,
+            wait_on_customer: true,
+            by,
+            ..
+        } => {
+            service
+                .wait_on_customer(TicketId(id), Actor::Staff(by), &message, now)
+                .await
+        }
+        TicketCommand::Update {
+            id,
+            message,
             next_update,
             internal,
             by,
+            ..
         } => {
             service
                 .update(

@@ -96,6 +96,9 @@ pub struct UpdateBody {
     next_update: Option<String>,
     #[serde(default)]
     internal: bool,
+    /// The message asks the customer something: the SLA clocks pause until they answer.
+    #[serde(default)]
+    wait_on_customer: bool,
     by: Option<String>,
 }
 
@@ -111,17 +114,18 @@ pub async fn update(
         })?),
         None => None,
     };
-    state
-        .tickets
-        .update(
-            TicketId(id),
-            actor(b.by),
-            &b.message,
-            next,
-            b.internal,
-            chrono::Utc::now(),
-        )
-        .await?;
+    let now = chrono::Utc::now();
+    if b.wait_on_customer {
+        state
+            .tickets
+            .wait_on_customer(TicketId(id), actor(b.by), &b.message, now)
+            .await?;
+    } else {
+        state
+            .tickets
+            .update(TicketId(id), actor(b.by), &b.message, next, b.internal, now)
+            .await?;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
