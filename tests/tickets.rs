@@ -79,10 +79,12 @@ fn write_config(dir: &Path, smtp: SocketAddr, files: &[(&str, String)]) {
             "database = \"sqlite://data/forewarn.db\"\n\
              public_url = \"https://status.hosting.example/\"\n\
              [mail]\nfrom = \"forewarn@hosting.example\"\nsmtp_url = \"smtp://{smtp}\"\nsecurity = \"none\"\n\
-             [ops]\nemail = [\"noc@hosting.example\"]\n"
+             [ops]\nemail = [\"noc@hosting.example\"]\n\
+             [web]\nstaff_token = {{ file = \"staff.token\" }}\n"
         ),
     )
     .unwrap();
+    std::fs::write(dir.join("staff.token"), "tok-tickets\n").unwrap();
     for (name, text) in files {
         std::fs::write(dir.join("checks").join(name), text).unwrap();
     }
@@ -578,4 +580,181 @@ async fn an_expiring_certificate_opens_a_low_severity_warning_ticket() {
     );
     server.shutdown().await;
     fleet.stop().await;
+}
+
+/// Staff work the ticket from the CLI while the server runs: acknowledge, a public update with
+/// the next checkpoint, a structured resolution; the customer is told each time; the API
+/// needs the staff token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_work_a_ticket_from_the_cli_and_the_api() {
+    let smtp = SmtpServer::start().await;
+    let site = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        smtp.addr(),
+        &[(
+            "acme.toml",
+            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
+        )],
+    );
+    let server = start(dir.path()).await;
+    site.set(500);
+    wait_until("the opened mail", Duration::from_secs(15), || {
+        !customer_mails(&smtp).is_empty()
+    })
+    .await;
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+            .arg("--config")
+            .arg(dir.path().join("forewarn.toml"))
+            .args(args)
+            .env("USER", "ann")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = cli(&["ticket", "list", "--open"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("#1") && out.contains("P2") && out.contains("acme"),
+        "{out}"
+    );
+    assert_eq!(cli(&["ticket", "ack", "1"]).0, Some(0));
+    let (code, _, err) = cli(&["ticket", "ack", "1"]);
+    assert_eq!(code, Some(1), "acknowledging twice is refused");
+    assert!(err.contains("only a new or reopened ticket"), "{err}");
+    let (code, _, err) = cli(&[
+        "ticket",
+        "update",
+        "1",
+        "--message",
+        "We restarted PHP-FPM; watching it.",
+        "--next-update",
+        "30m",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    wait_until("the update mail", Duration::from_secs(10), || {
+        customer_mails(&smtp).len() >= 2
+    })
+    .await;
+    assert!(
+        customer_mails(&smtp)[1]
+            .text
+            .contains("We restarted PHP-FPM"),
+        "{}",
+        customer_mails(&smtp)[1].text
+    );
+    let (code, _, _) = cli(&[
+        "ticket",
+        "update",
+        "1",
+        "--message",
+        "php.ini had a typo",
+        "--internal",
+    ]);
+    assert_eq!(code, Some(0));
+    let (code, _, err) = cli(&[
+        "ticket",
+        "resolve",
+        "1",
+        "--cause",
+        "",
+        "--action",
+        "x",
+        "--prevention",
+        "y",
+    ]);
+    assert_eq!(code, Some(1), "a resolution needs its cause");
+    assert!(err.contains("cause"), "{err}");
+    let (code, _, err) = cli(&[
+        "ticket",
+        "resolve",
+        "1",
+        "--cause",
+        "A typo in php.ini after the 8.3 upgrade",
+        "--action",
+        "Fixed the typo and restarted PHP-FPM",
+        "--prevention",
+        "Test configuration changes on staging first",
+        "--option",
+        "Managed upgrades|We test upgrades for you|Costs 5 EUR a month",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    wait_until("the resolution mail", Duration::from_secs(10), || {
+        customer_mails(&smtp).len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mails = customer_mails(&smtp);
+    assert_eq!(mails.len(), 3, "the internal note sent nothing");
+    for needle in [
+        "A typo in php.ini",
+        "Fixed the typo",
+        "staging",
+        "Managed upgrades",
+        "5 EUR",
+    ] {
+        assert!(
+            mails[2].text.contains(needle),
+            "missing {needle:?}:\n{}",
+            mails[2].text
+        );
+    }
+    let (code, out, _) = cli(&["ticket", "show", "1", "--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ticket"]["status"], "resolved");
+    let timeline = v["timeline"].as_array().unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e["kind"] == "acknowledged" && e["actor"]["name"] == "ann"),
+        "{out}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e["kind"] == "internal_note" && e["public"] == false)
+    );
+    // The API: 401 without the token, the ticket with it.
+    let base = format!("http://{}", server.addr);
+    forewarn::probe::install_crypto_provider();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let r = http
+        .get(format!("{base}/api/v1/tickets"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(format!("{base}/api/v1/tickets/1"))
+        .bearer_auth("tok-tickets")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["ticket"]["id"], 1);
+    let r = http
+        .post(format!("{base}/api/v1/tickets/1/reopen"))
+        .bearer_auth("tok-tickets")
+        .json(&serde_json::json!({"reason": "customer says it is back", "by": "bob"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = http
+        .post(format!("{base}/api/v1/tickets/1/updates"))
+        .bearer_auth("tok-tickets")
+        .json(&serde_json::json!({"message": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "an empty update is refused with a reason");
+    server.shutdown().await;
 }
