@@ -136,12 +136,16 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
          that expires in 5 days), an API answering 500 (:18602), a slow blog (:18603), a DNS\n  \
          zone with one drifted record (:18653) and a host agent whose account is filling (:18687).\n  \
          Every check runs within its first interval (at most a minute); the dashboard refreshes.\n\n  \
+         After three failures in a row (and a confirming re-run) forewarn opens a ticket and\n  \
+         writes the customer's mail into {mail} (no SMTP server in the demo).\n\n  \
          Try:  forewarn --config {config} check run globex-api\n        \
-         forewarn --config {config} check list\n\n  \
+         forewarn --config {config} ticket list\n        \
+         forewarn --config {config} ticket show 1\n\n  \
          Ctrl-C stops everything.\n",
         url = demo.url,
         token = demo.staff_token,
         config = demo.config_path.display(),
+        mail = dir.join("data/mail").display(),
     );
     crate::server::shutdown_signal().await;
     demo.stop().await;
