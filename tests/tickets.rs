@@ -758,3 +758,97 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api() {
     assert_eq!(r.status(), 422, "an empty update is refused with a reason");
     server.shutdown().await;
 }
+
+/// The SLA clocks over time: a warning at 75 % of a target and a breach after it (each once,
+/// as timeline events and ops alerts), and an automatic "still working on it" mail when the
+/// next-update promise is about to lapse with no staff update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_warnings_breaches_and_the_automatic_update() {
+    use forewarn::ticket::{EventKind, SlaTarget};
+    let smtp = SmtpServer::start().await;
+    let site = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        smtp.addr(),
+        &[(
+            "acme.toml",
+            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
+        )],
+    );
+    let server = start(dir.path()).await;
+    site.set(500);
+    wait_until("the opened mail", Duration::from_secs(15), || {
+        !customer_mails(&smtp).is_empty()
+    })
+    .await;
+    let t = tickets(&server).await.remove(0);
+    let ack_due = t.ack_due.unwrap();
+    let span = ack_due - t.created_at; // P2: 30 minutes
+
+    // At 80 % of the acknowledgement target: a warning, once.
+    let at = t.created_at + span * 4 / 5;
+    server.tickets.sla_tick(at).await.unwrap();
+    server.tickets.sla_tick(at).await.unwrap();
+    let events = server.store.timeline(t.id).await.unwrap();
+    let warnings = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::SlaWarning {
+                    target: SlaTarget::Acknowledge,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(warnings, 1, "{events:#?}");
+
+    // Past the target: a breach, once; past the next-update promise: the customer is told.
+    let next = t.next_update_due.unwrap();
+    let late = next.max(ack_due) + chrono::Duration::minutes(1);
+    server.tickets.sla_tick(late).await.unwrap();
+    server.tickets.sla_tick(late).await.unwrap();
+    let events = server.store.timeline(t.id).await.unwrap();
+    let breaches = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::SlaBreach {
+                    target: SlaTarget::Acknowledge,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(breaches, 1);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::AutomaticUpdate { .. }))
+    );
+    // The messages are queued as of `late` (an hour from now), so the worker sends them then;
+    // here the outbox shows them.
+    let t2 = server.store.ticket(t.id).await.unwrap().unwrap();
+    let new_next = t2.next_update_due.unwrap();
+    assert!(new_next > late, "a new promise");
+    let queued = server.store.outbox(&OutboxFilter::default()).await.unwrap();
+    let auto = queued
+        .iter()
+        .find(|m| m.ticket == Some(t.id) && m.key.contains("/auto-"))
+        .expect("the automatic update is queued for the customer");
+    assert!(
+        auto.body
+            .contains(&new_next.format("%Y-%m-%d %H:%M UTC").to_string()),
+        "the automatic update names the new checkpoint:\n{}",
+        auto.body
+    );
+    let ops = queued
+        .iter()
+        .filter(|m| m.ticket.is_none() && m.subject.contains("SLA"))
+        .count();
+    assert!(ops >= 2, "ops hear about the warning and the breach");
+    server.shutdown().await;
+}
