@@ -276,6 +276,7 @@ fn synthetic_checks(args: &BenchArgs) -> Vec<Check> {
                 max_body_bytes: 1 << 20,
             }),
             rules: crate::incident::Rules::default(),
+            thresholds_set: (false, false),
             defined_at: "bench".into(),
         })
         .collect()

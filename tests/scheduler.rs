@@ -90,6 +90,7 @@ fn http_check(id: &str, url: &str, interval: Duration) -> Check {
             max_body_bytes: 1 << 20,
         }),
         rules: forewarn::incident::Rules::default(),
+        thresholds_set: (false, false),
         defined_at: "test".into(),
     }
 }

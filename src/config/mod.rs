@@ -185,8 +185,12 @@ pub struct Check {
     pub server: Option<String>,
     pub schedule: Schedule,
     pub spec: ProbeSpec,
-    /// When a problem opens and closes for this check.
+    /// When a problem opens and closes for this check: `[incidents]` with this check's own
+    /// thresholds on top (see `thresholds_set`).
     pub rules: Rules,
+    /// Whether the check itself set failures_to_open / successes_to_close (these beat a
+    /// playbook's thresholds).
+    pub thresholds_set: (bool, bool),
     /// Where it is defined, for messages: `checks/acme.toml:12`.
     pub defined_at: String,
 }
@@ -211,6 +215,25 @@ impl Config {
 }
 
 impl Check {
+    /// The thresholds for a problem of the playbook `problem`: the check's own, else the
+    /// playbook's, else `[incidents]`.
+    pub fn rules_for(
+        &self,
+        playbooks: &crate::playbook::Playbooks,
+        problem: Option<&str>,
+    ) -> Rules {
+        let mut r = self.rules;
+        if let Some(p) = problem.and_then(|k| playbooks.get(k)) {
+            if let (false, Some(n)) = (self.thresholds_set.0, p.failures_to_open) {
+                r.open_after = n;
+            }
+            if let (false, Some(n)) = (self.thresholds_set.1, p.successes_to_close) {
+                r.close_after = n;
+            }
+        }
+        r
+    }
+
     /// What programs see of a check (CLI `--json`, the API).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -932,6 +955,10 @@ fn build_check(
         ) as u32,
         ..global.incidents.rules
     };
+    let thresholds_set = (
+        raw.failures_to_open.is_some(),
+        raw.successes_to_close.is_some(),
+    );
     let (line, _) = src.line_col(raw.id.span().start);
     let defined_at = format!("{}:{line}", src.path.display());
     if diags.len() > before {
@@ -949,6 +976,7 @@ fn build_check(
         schedule: schedule?,
         spec,
         rules,
+        thresholds_set,
         defined_at,
     })
 }

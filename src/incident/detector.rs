@@ -138,13 +138,22 @@ impl Inner {
 
     /// Feeds the result to its track; returns the transition, if any.
     fn observe(&self, config: &Config, result: &CheckResult) -> Option<Transition> {
-        let rules = config
-            .check(result.check_id.as_str())
-            .map_or(config.incidents.rules, |c| c.rules);
+        let check = config.check(result.check_id.as_str());
+        // A failing result names its playbook (whose thresholds may differ); a passing one is
+        // judged by the playbook of the check's last problem.
+        let problem = check
+            .and_then(|c| classify(c.spec.kind(), &result.outcome))
+            .map(|p| p.key);
         let mut tracks = self.tracks.lock().expect("not poisoned");
         let track = tracks
             .entry(result.check_id.clone())
             .or_insert_with(|| Track::new(result.started_at));
+        if let Some(p) = problem {
+            track.problem = Some(p.to_owned());
+        }
+        let rules = check.map_or(config.incidents.rules, |c| {
+            c.rules_for(&config.playbooks, track.problem.as_deref())
+        });
         let before = (track.phase, track.fails_in_row);
         let transition = track.observe(&rules, result.outcome.status, result.started_at);
         // Healthy checks that stay healthy need no write; anything else is saved.

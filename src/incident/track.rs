@@ -72,6 +72,9 @@ pub struct Track {
     pub last_failing: bool,
     /// The time of the last result seen (older results are ignored).
     pub last_seen: DateTime<Utc>,
+    /// The playbook of the last failing result (its thresholds apply).
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 impl Track {
@@ -84,6 +87,7 @@ impl Track {
             changes: VecDeque::new(),
             last_failing: false,
             last_seen: at,
+            problem: None,
         }
     }
 

@@ -188,7 +188,7 @@ impl TicketService {
             .ok_or_else(|| ServiceError::NoPlaybook(problem.key.to_owned()))?
             .clone();
         let severity = playbook.severity;
-        let due = sla::due_times(&config.sla, severity, &customer.tier, at);
+        let due = due_times(&config, problem.key, severity, &customer.tier, at);
         let title = format!("{}: {}", c.name, playbook.title.en);
         let new = NewTicket {
             customer: customer.id.clone(),
@@ -363,7 +363,7 @@ impl TicketService {
         let customer = self.customer(&config, &t.customer)?;
         let next = match next_update {
             Some(d) => at + chrono::Duration::from_std(d).unwrap_or_default(),
-            None => sla::next_checkpoint(&config.sla, t.severity, &customer.tier, at),
+            None => next_checkpoint(&config, &t, &customer.tier, at),
         };
         let mut events = Vec::new();
         if t.first_update_at.is_none() {
@@ -594,12 +594,7 @@ impl TicketService {
                 }
             }
             let customer = self.customer(&config, &t.customer)?;
-            t.next_update_due = Some(sla::next_checkpoint(
-                &config.sla,
-                t.severity,
-                &customer.tier,
-                at,
-            ));
+            t.next_update_due = Some(next_checkpoint(&config, &t, &customer.tier, at));
             events.push(NewEvent {
                 at,
                 actor: Actor::System,
@@ -639,7 +634,7 @@ impl TicketService {
                 .customer(&t.customer)
                 .map(|c| c.tier.clone())
                 .unwrap_or_default();
-            let spans = config.sla.targets(t.severity, &tier);
+            let spans = sla_targets(&config, &t.problem, t.severity, &tier);
             let mut events = Vec::new();
             let targets = [
                 (
@@ -704,8 +699,7 @@ impl TicketService {
             if let Some(next) = t.next_update_due {
                 if now + chrono::Duration::seconds(60) >= next {
                     let customer = self.customer(&config, &t.customer)?;
-                    let new_next =
-                        sla::next_checkpoint(&config.sla, t.severity, &customer.tier, now);
+                    let new_next = next_checkpoint(&config, &t, &customer.tier, now);
                     t.next_update_due = Some(new_next);
                     events.push(NewEvent {
                         at: now,
@@ -766,7 +760,7 @@ impl TicketService {
         let config = self.config();
         let customer = self.customer(&config, &t.customer)?;
         let expected = t.status;
-        let due = sla::due_times(&config.sla, t.severity, &customer.tier, at);
+        let due = due_times(&config, &t.problem, t.severity, &customer.tier, at);
         let events = vec![
             NewEvent {
                 at,
@@ -932,6 +926,56 @@ impl TicketService {
                 .collect(),
         )
     }
+}
+
+/// The SLA targets of a ticket: the policy for its severity, the playbook's overrides on top,
+/// and the customer's tier overrides above both (a tier's contract is the strongest promise).
+fn sla_targets(config: &Config, problem: &str, severity: Severity, tier: &str) -> sla::SlaTargets {
+    let base = config.sla.targets(severity, "");
+    let tiered = config.sla.targets(severity, tier);
+    let over = config
+        .playbooks
+        .get(problem)
+        .map(|p| p.sla)
+        .unwrap_or_default();
+    let pick = |tier_v: Duration, base_v: Duration, play: Option<Duration>| {
+        if tier_v != base_v {
+            tier_v
+        } else {
+            play.unwrap_or(base_v)
+        }
+    };
+    sla::SlaTargets {
+        acknowledge: pick(tiered.acknowledge, base.acknowledge, over.acknowledge),
+        first_update: pick(tiered.first_update, base.first_update, over.first_update),
+        update_every: pick(tiered.update_every, base.update_every, over.update_every),
+        resolve: pick(tiered.resolve, base.resolve, over.resolve),
+    }
+}
+
+/// Due times for a ticket opened (or reopened) at `at`, on the severity's clock.
+fn due_times(
+    config: &Config,
+    problem: &str,
+    severity: Severity,
+    tier: &str,
+    at: DateTime<Utc>,
+) -> sla::Due {
+    let t = sla_targets(config, problem, severity, tier);
+    let clock = config.sla.clock(severity);
+    let first_update = clock.add(at, t.first_update);
+    sla::Due {
+        acknowledge: clock.add(at, t.acknowledge),
+        first_update,
+        next_update: first_update,
+        resolve: clock.add(at, t.resolve),
+    }
+}
+
+/// The next "next update by" promise from `now`: one update cadence on the clock.
+fn next_checkpoint(config: &Config, t: &Ticket, tier: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+    let every = sla_targets(config, &t.problem, t.severity, tier).update_every;
+    config.sla.clock(t.severity).add(now, every)
 }
 
 fn round_minutes(d: chrono::Duration) -> Duration {
