@@ -581,6 +581,11 @@ async fn an_expiring_certificate_opens_a_low_severity_warning_ticket() {
     let ts = tickets(&server).await;
     assert_eq!(ts.len(), 1);
     assert_eq!(ts[0].problem, "certificate_expiring");
+    assert_eq!(
+        ts[0].resolve_due.unwrap() - ts[0].created_at,
+        chrono::Duration::days(5),
+        "the playbook's SLA override (5 days) beats the P3 default (3 days)"
+    );
     assert!(
         ts[0].severity >= forewarn::ticket::Severity::P3,
         "low severity: {}",
