@@ -741,6 +741,16 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api() {
             .iter()
             .any(|e| e["kind"] == "internal_note" && e["public"] == false)
     );
+    assert!(
+        timeline.iter().any(|e| e["kind"] == "work_started"),
+        "{out}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .all(|e| e["actor"].is_object() && e["at"].is_string()),
+        "every event has a time and an actor"
+    );
     // The API: 401 without the token, the ticket with it.
     let base = format!("http://{}", server.addr);
     forewarn::probe::install_crypto_provider();

@@ -379,6 +379,12 @@ impl TicketService {
             events.push(NewEvent {
                 at,
                 actor: actor.clone(),
+                public: false,
+                kind: EventKind::WorkStarted,
+            });
+            events.push(NewEvent {
+                at,
+                actor: actor.clone(),
                 public: true,
                 kind: EventKind::StatusChanged {
                     from: t.status,
@@ -828,10 +834,13 @@ impl TicketService {
                 kind,
             })
             .collect();
+        // Acknowledging and closing are staff bookkeeping: the customer already had the
+        // automatic acknowledgement and the resolution, so these send nothing and stay
+        // internal. Every status change the customer sees comes with a message.
         events.push(NewEvent {
             at,
             actor,
-            public: true,
+            public: tell.is_some(),
             kind: EventKind::StatusChanged { from: t.status, to },
         });
         match to {
