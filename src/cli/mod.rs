@@ -1,4 +1,4 @@
-//! The command line: `forewarn serve | validate | check list | check run | agent | demo | bench`.
+//! The command line: `forewarn serve | validate | migrate | check list | check run | agent | demo | bench`.
 
 pub mod table;
 pub mod tickets;
@@ -41,6 +41,8 @@ pub enum Command {
     Serve,
     /// Load every configuration file and report every problem (exit 1), or a summary (exit 0).
     Validate,
+    /// Create the database or bring its schema up to date, then exit (`serve` does it too).
+    Migrate,
     /// List or run checks.
     #[command(subcommand)]
     Check(CheckCommand),
@@ -121,6 +123,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Err(code) => code,
         }),
+        Command::Migrate => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let target = crate::store::redact_url(&config.database);
+            let backend = if config.database.starts_with("sqlite:") {
+                "sqlite"
+            } else {
+                "postgres"
+            };
+            crate::store::open(&config.database).await?;
+            println!("{backend} database {target}: schema is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check(CheckCommand::List { json }) => {
             let config = match load_config(&cli.config) {
                 Ok(c) => c,
