@@ -44,8 +44,9 @@ impl RunningServer {
         let _ = self.scheduler_task.await;
         // The scheduler held the last recorder; the writer drains its queue and ends.
         let _ = self.writer_task.await;
+        self.detector.stop_saving();
+        let _ = self.detector_saver.await;
         self.detector.flush().await;
-        self.detector_saver.abort();
         // The delivery worker finishes the message in hand (none is left half-sent).
         let _ = self.stop.send(true);
         for t in self.tasks {
@@ -167,6 +168,9 @@ pub async fn start(
     })
 }
 
+/// How long `serve` waits for an orderly shutdown after SIGTERM or Ctrl-C.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(45);
+
 /// `forewarn serve`: start, wait for the signal, stop.
 pub async fn serve(
     config: Config,
@@ -187,7 +191,17 @@ pub async fn serve(
     let server = start(config, config_path, listener).await?;
     signal.await;
     tracing::info!("shutting down: letting checks in flight finish");
-    server.shutdown().await;
+    // Bounded: a store that stays down must not keep the process alive forever. What is not
+    // written stays in the outbox or is measured again after the next start.
+    if tokio::time::timeout(SHUTDOWN_LIMIT, server.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            limit_s = SHUTDOWN_LIMIT.as_secs(),
+            "shutdown did not finish in time (is the database reachable?); stopping anyway"
+        );
+    }
     Ok(())
 }
 

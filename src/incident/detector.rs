@@ -30,6 +30,8 @@ use crate::ticket::service::{TicketService, message_id};
 
 pub struct Detector {
     inner: Arc<Inner>,
+    /// Tells the save loop to finish its current save and end.
+    stop_saving: tokio::sync::watch::Sender<bool>,
 }
 
 struct Inner {
@@ -82,8 +84,9 @@ impl Detector {
             incidents: tokio::sync::Mutex::new(incidents),
             opening: tokio::sync::Mutex::new(()),
         });
-        let saver = tokio::spawn(save_loop(Arc::downgrade(&inner)));
-        Ok((Detector { inner }, saver))
+        let (stop_saving, stop_rx) = tokio::sync::watch::channel(false);
+        let saver = tokio::spawn(save_loop(Arc::downgrade(&inner), stop_rx));
+        Ok((Detector { inner, stop_saving }, saver))
     }
 
     /// The phase of a check now (for tests and the dashboard).
@@ -99,6 +102,11 @@ impl Detector {
     /// Saves every changed state now (also done every second, and at shutdown).
     pub async fn flush(&self) {
         self.inner.flush().await;
+    }
+
+    /// Stops the periodic save after the save under way; call `flush` afterwards.
+    pub fn stop_saving(&self) {
+        let _ = self.stop_saving.send(true);
     }
 }
 
@@ -346,9 +354,14 @@ impl ResultConsumer for Detector {
     }
 }
 
-async fn save_loop(inner: std::sync::Weak<Inner>) {
+/// Saves changed states every second until told to stop; a save under way always completes
+/// (a cancelled save would lose the states it had taken).
+async fn save_loop(inner: std::sync::Weak<Inner>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
         let Some(inner) = inner.upgrade() else { return };
         inner.flush().await;
     }
