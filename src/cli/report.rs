@@ -14,8 +14,8 @@ use super::table;
 use crate::config::Config;
 use crate::model::CustomerId;
 use crate::report::{
-    self, EngineerKpis, Kpis, NO_SURVEY_DATA, Report, ReportInput, Survey, TimeStats,
-    fmt_rate, fmt_secs, fmt_survey_rate,
+    self, EngineerKpis, Kpis, NO_SURVEY_DATA, Report, ReportInput, Survey, TimeStats, fmt_rate,
+    fmt_secs, fmt_survey_rate,
 };
 use crate::store::tickets::{TicketFilter, TicketStore};
 
@@ -152,7 +152,14 @@ fn summary_lines(k: &Kpis) -> Vec<(String, String)> {
 }
 
 const GROUP_HEADER: [&str; 9] = [
-    "OPENED", "RESOLVED", "ACK MEAN", "ACK P90", "RESOLVE MEAN", "RESOLVE P90", "SLA", "REOPEN",
+    "OPENED",
+    "RESOLVED",
+    "ACK MEAN",
+    "ACK P90",
+    "RESOLVE MEAN",
+    "RESOLVE P90",
+    "SLA",
+    "REOPEN",
     "CSAT",
 ];
 
@@ -214,8 +221,10 @@ fn text(r: &Report, by: Option<By>) -> String {
     let _ = writeln!(
         out,
         "KPIs for tickets created {} – {} (UTC); definitions: docs/kpis.md\n",
-        r.since
-            .map_or_else(|| "ever".to_owned(), |s| s.format("%Y-%m-%d %H:%M").to_string()),
+        r.since.map_or_else(
+            || "ever".to_owned(),
+            |s| s.format("%Y-%m-%d %H:%M").to_string()
+        ),
         r.until.format("%Y-%m-%d %H:%M")
     );
     let rows: Vec<Vec<String>> = summary_lines(&r.overall)
