@@ -27,6 +27,7 @@ pub struct ReportArgs {
     /// Add a breakdown by engineer, customer or tier.
     #[arg(long, value_enum)]
     pub by: Option<By>,
+    /// A table for people, CSV or JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
