@@ -13,6 +13,7 @@ pub mod model;
 pub mod notify;
 pub mod playbook;
 pub mod probe;
+pub mod report;
 pub mod scheduler;
 pub mod secret;
 pub mod server;

@@ -1,5 +1,6 @@
 //! The command line: `forewarn serve | validate | migrate | check list | check run | agent | demo | bench`.
 
+pub mod report;
 pub mod table;
 pub mod tickets;
 
@@ -67,6 +68,8 @@ pub enum Command {
     /// The outbox of customer and ops messages: list, retry.
     #[command(subcommand)]
     Outbox(tickets::OutboxCommand),
+    /// KPIs from the ticket timelines: volumes, response times, SLA, reopen rate, heatmap.
+    Report(report::ReportArgs),
     /// Measure probing throughput, CPU per check, schedule lag and memory.
     Bench(crate::bench::BenchArgs),
 }
@@ -193,6 +196,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Outbox(cmd) => match load_config(&cli.config) {
             Ok(c) => tickets::outbox(c, cmd).await,
+            Err(code) => Ok(code),
+        },
+        Command::Report(args) => match load_config(&cli.config) {
+            Ok(c) => report::report(c, args).await,
             Err(code) => Ok(code),
         },
         Command::Bench(args) => {
