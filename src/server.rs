@@ -254,15 +254,20 @@ async fn reload_on_sighup(
     }
 }
 
-/// SLA clocks: warnings, breaches and automatic "still working on it" updates, every 15 s.
+/// SLA clocks (warnings, breaches, automatic "still working on it" updates) and advance notice
+/// of maintenance windows, every 15 s.
 async fn sla_loop(tickets: Arc<TicketService>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(15)) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        if let Err(e) = tickets.sla_tick(chrono::Utc::now()).await {
+        let now = chrono::Utc::now();
+        if let Err(e) = tickets.sla_tick(now).await {
             tracing::warn!(error = %e, "SLA check failed; will retry");
+        }
+        if let Err(e) = tickets.maintenance_notices(now).await {
+            tracing::warn!(error = %e, "maintenance notices failed; will retry");
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct Maintenance {
     pub servers: Vec<String>,
     pub when: Window,
     pub reason: Option<String>,
+    /// The customer is told this long before each start.
+    pub notify_before: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +98,23 @@ impl Maintenance {
                     .server
                     .as_ref()
                     .is_some_and(|s| self.servers.contains(s)))
+    }
+
+    /// The next start at or after `now` and its end.
+    pub fn next_occurrence(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+        match &self.when {
+            Window::Once { start, end } => (*start >= now).then_some((*start, *end)),
+            Window::Recurring { cron, duration } => {
+                let start = cron.find_next_occurrence(&now, true).ok()?;
+                Some((
+                    start,
+                    start + chrono::Duration::from_std(*duration).unwrap_or_default(),
+                ))
+            }
+        }
     }
 
     /// Whether `at` is inside the window.
@@ -754,6 +773,10 @@ fn build_maintenance(
             None
         }
     };
+    let notify_before = raw
+        .notify_before
+        .as_ref()
+        .and_then(|d| v.duration(d, &format!("{key}.notify_before")));
     if diags.len() > before {
         return None;
     }
@@ -763,6 +786,7 @@ fn build_maintenance(
         servers: raw.servers.into_iter().map(Spanned::into_inner).collect(),
         when: when?,
         reason: raw.reason,
+        notify_before,
     })
 }
 

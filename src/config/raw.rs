@@ -73,6 +73,8 @@ pub struct RawMaintenance {
     pub cron: Option<S<String>>,
     pub duration: Option<S<String>>,
     pub reason: Option<String>,
+    /// Tell the customer this long before each start (e.g. "24h"); absent: no notice.
+    pub notify_before: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

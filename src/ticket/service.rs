@@ -741,6 +741,62 @@ impl TicketService {
         Ok(())
     }
 
+    /// Advance notice of maintenance windows: once per occurrence (the idempotency key holds
+    /// the start), to the customer's contacts, `notify_before` ahead of the start.
+    pub async fn maintenance_notices(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+        let config = self.config();
+        let mut messages = Vec::new();
+        for (i, m) in config.maintenance.iter().enumerate() {
+            let Some(ahead) = m.notify_before else {
+                continue;
+            };
+            let Some((start, end)) = m.next_occurrence(now) else {
+                continue;
+            };
+            if start - chrono::Duration::from_std(ahead).unwrap_or_default() > now {
+                continue;
+            }
+            let Some(customer) = config.customer(&m.customer) else {
+                continue;
+            };
+            if customer.contacts.is_empty() {
+                continue;
+            }
+            // Only this customer's checks are named.
+            let affected: Vec<String> = config
+                .checks
+                .iter()
+                .filter(|c| {
+                    c.customer == m.customer
+                        && ((m.checks.is_empty() && m.servers.is_empty())
+                            || m.checks.contains(&c.id)
+                            || c.server.as_ref().is_some_and(|s| m.servers.contains(s)))
+                })
+                .map(|c| c.name.clone())
+                .collect();
+            let (subject, body) =
+                maintenance_text(customer, &affected, m.reason.as_deref(), start, end);
+            let key = format!("maintenance/{}/{i}/{}", customer.id, start.timestamp());
+            messages.push(NewMessage {
+                message_id: message_id(&config, &key),
+                key,
+                ticket: None,
+                channel: Channel::Email {
+                    to: customer.contacts.clone(),
+                },
+                subject,
+                body,
+            });
+        }
+        let n = messages.len();
+        if n > 0 {
+            // Keys already queued are ignored by the store: each notice goes out once.
+            self.store.enqueue(messages, now).await?;
+            self.poke();
+        }
+        Ok(n)
+    }
+
     async fn load(&self, id: TicketId) -> Result<Ticket, ServiceError> {
         self.store
             .ticket(id)
@@ -985,6 +1041,57 @@ fn due_times(
 fn next_checkpoint(config: &Config, t: &Ticket, tier: &str, now: DateTime<Utc>) -> DateTime<Utc> {
     let every = sla_targets(config, &t.problem, t.severity, tier).update_every;
     config.sla.clock(t.severity).add(now, every)
+}
+
+/// The advance notice of a maintenance window, in the customer's language.
+fn maintenance_text(
+    customer: &Customer,
+    affected: &[String],
+    reason: Option<&str>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> (String, String) {
+    let list = affected
+        .iter()
+        .map(|a| format!("  - {a}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    match customer.language {
+        crate::config::Language::En => (
+            format!(
+                "Planned maintenance on {} — no action needed",
+                fmt_time(start)
+            ),
+            format!(
+                "Hello {},\n\nWe will carry out planned maintenance from {} to {}{}.\n\n\
+                 During this time these services may be briefly unavailable:\n{}\n\n\
+                 You do not need to do anything. We watch the services throughout the work and \
+                 will tell you if it takes longer than planned.\n\n— Support team\n",
+                customer.name,
+                fmt_time(start),
+                fmt_time(end),
+                reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                list
+            ),
+        ),
+        crate::config::Language::Ru => (
+            format!(
+                "Плановые работы {} — от вас ничего не требуется",
+                fmt_time(start)
+            ),
+            format!(
+                "Здравствуйте, {}!\n\nМы проведём плановые работы с {} до {}{}.\n\n\
+                 В это время могут быть кратковременно недоступны:\n{}\n\n\
+                 От вас ничего не требуется. Мы следим за работой сервисов всё это время и \
+                 сообщим, если работы займут больше времени, чем планировалось.\n\n— Служба поддержки\n",
+                customer.name,
+                fmt_time(start),
+                fmt_time(end),
+                reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                list
+            ),
+        ),
+    }
 }
 
 fn round_minutes(d: chrono::Duration) -> Duration {
