@@ -99,6 +99,33 @@ fn deadline(outcome: &Outcome) -> Option<chrono::DateTime<chrono::Utc>> {
     best.map(|h| chrono::Utc::now() + chrono::Duration::seconds((h * 3600.0) as i64))
 }
 
+/// The playbook keys `classify` gives.
+const KEYS: [(&str, bool, bool); 9] = [
+    ("site_down", false, true),
+    ("http_error", false, true),
+    ("slow_site", false, true),
+    ("dns_mismatch", false, true),
+    ("certificate_invalid", false, true),
+    ("certificate_expiring", true, true),
+    ("disk_filling", true, true),
+    ("quota_near", true, true),
+    ("agent_unreachable", false, false),
+];
+
+/// A problem of a known kind with no evidence yet (the caller adds it): for a check whose
+/// current result passes but whose trouble is known, e.g. when it starts flapping.
+pub fn known(key: &str) -> Option<Problem> {
+    KEYS.iter()
+        .find(|(k, ..)| *k == key)
+        .map(|(key, predictive, customer_facing)| Problem {
+            key,
+            predictive: *predictive,
+            customer_facing: *customer_facing,
+            evidence: Vec::new(),
+            deadline: None,
+        })
+}
+
 /// The message first (it says the most), then each failed condition with what was seen.
 pub fn evidence(outcome: &Outcome) -> Vec<String> {
     let mut out = vec![outcome.message.clone()];
@@ -215,5 +242,7 @@ mod tests {
         let p = classify(Kind::Agent, &gone).unwrap();
         assert_eq!((p.key, p.customer_facing), ("agent_unreachable", false));
         assert!(classify(Kind::Http, &outcome(Status::Ok, "fine", &[])).is_none());
+        assert_eq!(known("slow_site").map(|p| p.key), Some("slow_site"));
+        assert!(known("no_such_problem").is_none());
     }
 }

@@ -182,7 +182,19 @@ impl Inner {
         at: DateTime<Utc>,
         flapping: bool,
     ) {
-        let Some(mut problem) = classify(check.spec.kind(), outcome) else {
+        // Flapping can start on a passing result: then the problem is the one the check's
+        // failing results showed.
+        let last_problem = || {
+            let tracks = self.tracks.lock().expect("not poisoned");
+            tracks.get(&check.id).and_then(|t| t.problem.clone())
+        };
+        let classified = classify(check.spec.kind(), outcome).or_else(|| {
+            flapping
+                .then(last_problem)
+                .flatten()
+                .and_then(|key| super::classify::known(&key))
+        });
+        let Some(mut problem) = classified else {
             return;
         };
         if config.in_maintenance(check, at) {

@@ -1,0 +1,84 @@
+//! A check that keeps changing between working and failing is flapping: one ticket and one
+//! customer message, not one per flap; thresholds alone never open it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use forewarn::store::{OutboxFilter, TicketFilter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_check_notifies_once() {
+    forewarn::probe::install_crypto_provider();
+    // Every other request fails.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let n = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let code = if n.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+                200
+            } else {
+                503
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = sock.read(&mut buf).await;
+                let resp =
+                    format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("checks")).unwrap();
+    std::fs::write(
+        dir.path().join("forewarn.toml"),
+        "database = \"sqlite://data/forewarn.db\"\nlisten = \"127.0.0.1:0\"\n[incidents]\nflap_changes = 4\nflap_window = \"1m\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("checks/acme.toml"),
+        format!(
+            "[customer]\nid = \"acme\"\nname = \"Acme\"\ncontacts = [\"ops@acme.example\"]\n\n\
+             [[check]]\nid = \"acme-www\"\nname = \"Acme shop\"\ninterval = \"1s\"\n[check.http]\nurl = \"http://{addr}/\"\n"
+        ),
+    )
+    .unwrap();
+    let path = dir.path().join("forewarn.toml");
+    let config = forewarn::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = forewarn::server::start(config, path, listener)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let id = forewarn::model::CheckId::parse("acme-www").unwrap();
+    assert_eq!(
+        server.detector.phase(&id),
+        Some(forewarn::incident::Phase::Flapping)
+    );
+    let tickets = server
+        .store
+        .tickets(&TicketFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(tickets.len(), 1, "one ticket for the flapping check");
+    let customer_msgs = server
+        .store
+        .outbox(&OutboxFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.ticket.is_some())
+        .collect::<Vec<_>>();
+    assert_eq!(customer_msgs.len(), 1, "one message, not one per flap");
+    assert!(
+        customer_msgs[0]
+            .body
+            .contains("keeps changing between working and failing"),
+        "{}",
+        customer_msgs[0].body
+    );
+    server.shutdown().await;
+}
