@@ -1,6 +1,8 @@
 //! Tickets end to end: real HTTP targets on loopback, the real server, and a real SMTP server
 //! that receives what lettre sends.
 
+#[path = "support/pg.rs"]
+mod pg;
 #[path = "support/smtp_server.rs"]
 mod smtp_server;
 
@@ -14,6 +16,68 @@ use forewarn::store::{OutboxFilter, TicketFilter};
 use forewarn::ticket::{Actor, Ticket, TicketId, TicketStatus};
 use smtp_server::{Received, SmtpServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Instantiates every scenario as a test on each backend: `sqlite::<name>` and
+/// `postgres::<name>`.
+macro_rules! on_each_backend {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Db::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let schema = super::pg::PgSchema::create("fw_tickets").await;
+                    super::$scenario(super::Db::Postgres(schema)).await;
+                }
+            )*
+        }
+    };
+}
+
+on_each_backend!(
+    a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reopen,
+    a_blip_shorter_than_the_threshold_sends_nothing,
+    twenty_checks_on_one_server_make_one_incident_and_one_mail_per_customer,
+    mail_waits_while_the_smtp_server_is_down_and_goes_out_once,
+    sla_clocks_pause_while_waiting_on_the_customer,
+    a_crash_mid_incident_sends_no_duplicate_ticket_or_mail,
+    an_expiring_certificate_opens_a_low_severity_warning_ticket,
+    staff_work_a_ticket_from_the_cli_and_the_api,
+    sla_warnings_breaches_and_the_automatic_update,
+);
+
+/// The database a scenario runs on. A PostgreSQL schema is dropped with the value, also when
+/// the scenario fails.
+enum Db {
+    /// `data/forewarn.db` next to the configuration.
+    Sqlite,
+    Postgres(pg::PgSchema),
+}
+
+impl Db {
+    /// The `database` setting of the configuration.
+    fn config_url(&self) -> String {
+        match self {
+            Db::Sqlite => "sqlite://data/forewarn.db".to_owned(),
+            Db::Postgres(schema) => schema.url(),
+        }
+    }
+
+    /// The URL to open the store directly, for a configuration in `dir`.
+    fn url(&self, dir: &Path) -> String {
+        match self {
+            Db::Sqlite => format!("sqlite://{}/data/forewarn.db", dir.display()),
+            Db::Postgres(schema) => schema.url(),
+        }
+    }
+}
 
 /// A loopback HTTP target whose status code the test sets.
 struct Target {
@@ -82,16 +146,17 @@ fn customer(id: &str, name: &str, lang: &str, checks: &[(String, String)]) -> St
     s
 }
 
-fn write_config(dir: &Path, smtp: SocketAddr, files: &[(&str, String)]) {
+fn write_config(dir: &Path, db: &Db, smtp: SocketAddr, files: &[(&str, String)]) {
     std::fs::create_dir_all(dir.join("checks")).unwrap();
     std::fs::write(
         dir.join("forewarn.toml"),
         format!(
-            "database = \"sqlite://data/forewarn.db\"\n\
+            "database = \"{}\"\n\
              public_url = \"https://status.hosting.example/\"\n\
              [mail]\nfrom = \"forewarn@hosting.example\"\nsmtp_url = \"smtp://{smtp}\"\nsecurity = \"none\"\n\
              [ops]\nemail = [\"noc@hosting.example\"]\n\
-             [web]\nstaff_token = {{ file = \"staff.token\" }}\n"
+             [web]\nstaff_token = {{ file = \"staff.token\" }}\n",
+            db.config_url()
         ),
     )
     .unwrap();
@@ -135,13 +200,13 @@ async fn tickets(server: &forewarn::server::RunningServer) -> Vec<Ticket> {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reopen() {
+async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reopen(db: Db) {
     let smtp = SmtpServer::start().await;
     let site = Target::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_config(
         dir.path(),
+        &db,
         smtp.addr(),
         &[(
             "acme.toml",
@@ -254,13 +319,13 @@ async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reope
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_blip_shorter_than_the_threshold_sends_nothing() {
+async fn a_blip_shorter_than_the_threshold_sends_nothing(db: Db) {
     let smtp = SmtpServer::start().await;
     let site = Target::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_config(
         dir.path(),
+        &db,
         smtp.addr(),
         &[(
             "acme.toml",
@@ -278,8 +343,7 @@ async fn a_blip_shorter_than_the_threshold_sends_nothing() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_checks_on_one_server_make_one_incident_and_one_mail_per_customer() {
+async fn twenty_checks_on_one_server_make_one_incident_and_one_mail_per_customer(db: Db) {
     let smtp = SmtpServer::start().await;
     let site = Target::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -290,6 +354,7 @@ async fn twenty_checks_on_one_server_make_one_incident_and_one_mail_per_customer
     };
     write_config(
         dir.path(),
+        &db,
         smtp.addr(),
         &[
             (
@@ -364,14 +429,14 @@ async fn twenty_checks_on_one_server_make_one_incident_and_one_mail_per_customer
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mail_waits_while_the_smtp_server_is_down_and_goes_out_once() {
+async fn mail_waits_while_the_smtp_server_is_down_and_goes_out_once(db: Db) {
     let smtp = SmtpServer::start().await;
     smtp.stop().await;
     let site = Target::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_config(
         dir.path(),
+        &db,
         smtp.addr(),
         &[(
             "acme.toml",
@@ -410,13 +475,13 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_out_once() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sla_clocks_pause_while_waiting_on_the_customer() {
+async fn sla_clocks_pause_while_waiting_on_the_customer(db: Db) {
     let smtp = SmtpServer::start().await;
     let site = Target::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_config(
         dir.path(),
+        &db,
         smtp.addr(),
         &[(
             "acme.toml",
@@ -472,13 +537,13 @@ async fn sla_clocks_pause_while_waiting_on_the_customer() {
 
 /// `forewarn serve` as a process, killed with SIGKILL mid-incident and started again: no
 /// duplicate ticket, no duplicate mail, and the recovery still resolves the ticket.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_mid_incident_sends_no_duplicate_ticket_or_mail() {
+async fn a_crash_mid_incident_sends_no_duplicate_ticket_or_mail(db: Db) {
     let smtp = SmtpServer::start().await;
     let site = Target::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_config(
         dir.path(),
+        &db,
         smtp.addr(),
         &[(
             "acme.toml",
@@ -530,8 +595,7 @@ async fn a_crash_mid_incident_sends_no_duplicate_ticket_or_mail() {
             1,
             "no duplicate mail after the restart"
         );
-        let db = format!("sqlite://{}/data/forewarn.db", dir.path().display());
-        let store = forewarn::store::open(&db).await.unwrap();
+        let store = forewarn::store::open(&db.url(dir.path())).await.unwrap();
         let ts = store.tickets(&TicketFilter::default()).await.unwrap();
         assert_eq!(ts.len(), 1, "no duplicate ticket after the restart");
         site.set(200);
@@ -551,8 +615,10 @@ async fn a_crash_mid_incident_sends_no_duplicate_ticket_or_mail() {
 
 /// A certificate that expires in 5 days is a prediction: a low-severity ticket whose mail is a
 /// heads-up with the date, before anything breaks. (Uses the demo fleet's HTTPS site.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expiring_certificate_opens_a_low_severity_warning_ticket() {
+async fn an_expiring_certificate_opens_a_low_severity_warning_ticket(db: Db) {
+    // The demo fleet listens on fixed ports: one scenario at a time uses it.
+    static FLEET_PORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _fleet_ports = FLEET_PORTS.lock().await;
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let fleet = forewarn::demo::fleet::start(&dir.path().join("fleet"))
@@ -561,6 +627,7 @@ async fn an_expiring_certificate_opens_a_low_severity_warning_ticket() {
     let ca = fleet.ca_pem_path();
     write_config(
         dir.path(),
+        &db,
         smtp.addr(),
         &[(
             "acme.toml",
@@ -605,13 +672,13 @@ async fn an_expiring_certificate_opens_a_low_severity_warning_ticket() {
 /// Staff work the ticket from the CLI while the server runs: acknowledge, a public update with
 /// the next checkpoint, a structured resolution; the customer is told each time; the API
 /// needs the staff token.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_work_a_ticket_from_the_cli_and_the_api() {
+async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
     let smtp = SmtpServer::start().await;
     let site = Target::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_config(
         dir.path(),
+        &db,
         smtp.addr(),
         &[(
             "acme.toml",
@@ -792,14 +859,14 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api() {
 /// The SLA clocks over time: a warning at 75 % of a target and a breach after it (each once,
 /// as timeline events and ops alerts), and an automatic "still working on it" mail when the
 /// next-update promise is about to lapse with no staff update.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sla_warnings_breaches_and_the_automatic_update() {
+async fn sla_warnings_breaches_and_the_automatic_update(db: Db) {
     use forewarn::ticket::{EventKind, SlaTarget};
     let smtp = SmtpServer::start().await;
     let site = Target::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_config(
         dir.path(),
+        &db,
         smtp.addr(),
         &[(
             "acme.toml",
