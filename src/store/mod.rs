@@ -19,6 +19,7 @@
 
 mod histogram;
 mod postgres;
+mod shared;
 mod sqlite;
 pub mod tickets;
 

@@ -25,9 +25,9 @@ use super::tickets::{
 };
 use super::{
     Dialect, FORGET_CHUNK, HourlyRollup, PRUNE_CHUNK, PRUNE_MAX_CHUNKS, PruneStats, ResultRow,
-    ResultTuple, STATE_COLUMNS, StateTuple, Store, StoreError, from_ms, hour_start_ms,
-    ids_to_forget, query_err, redact_url, result_from_tuple, rollup_deltas, rollup_from_row,
-    rows_in_write_order, state_from_tuple, to_ms,
+    ResultTuple, StateTuple, Store, StoreError, from_ms, hour_start_ms, ids_to_forget, query_err,
+    redact_url, result_from_tuple, rollup_deltas, rollup_from_row, rows_in_write_order,
+    state_from_tuple, to_ms,
 };
 use crate::model::{CheckId, CheckResult, CheckState, CustomerId};
 use crate::notify::{NewMessage, OutboxMessage};
@@ -158,192 +158,10 @@ fn state_rounds<'r, 'a>(rows: &'r [ResultRow<'a>]) -> Vec<Vec<&'r ResultRow<'a>>
     rounds
 }
 
-#[async_trait]
-impl Store for PgStore {
-    async fn record(&self, results: &[CheckResult]) -> Result<(), StoreError> {
-        if results.is_empty() {
-            return Ok(());
-        }
-        let rows = rows_in_write_order(results)?;
-        let deltas = rollup_deltas(&rows);
-        let doing = "recording results";
-        let mut tx = self.pool.begin().await.map_err(query_err(doing))?;
-
-        for round in state_rounds(&rows) {
-            sqlx::query(UPSERT_STATES)
-                .bind(column(&round, |r| r.result.check_id.as_str()))
-                .bind(column(&round, |r| r.result.customer_id.as_str()))
-                .bind(column(&round, |r| r.result.outcome.status.as_str()))
-                .bind(column(&round, |r| r.started_ms))
-                .bind(column(&round, |r| r.result.outcome.message.as_str()))
-                .bind(column(&round, |r| r.latency_ms))
-                .execute(&mut *tx)
-                .await
-                .map_err(query_err(doing))?;
-        }
-
-        let all: Vec<&ResultRow> = rows.iter().collect();
-        sqlx::query(INSERT_RESULTS)
-            .bind(column(&all, |r| r.result.check_id.as_str()))
-            .bind(column(&all, |r| r.result.customer_id.as_str()))
-            .bind(column(&all, |r| r.result.kind.as_str()))
-            .bind(column(&all, |r| r.planned_ms))
-            .bind(column(&all, |r| r.started_ms))
-            .bind(column(&all, |r| r.result.outcome.status.as_str()))
-            .bind(column(&all, |r| r.latency_ms))
-            .bind(column(&all, |r| r.result.outcome.message.as_str()))
-            .bind(column(&all, |r| r.outcome_json.as_str()))
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err(doing))?;
-
-        let mut q = sqlx::query(AssertSqlSafe(Arc::clone(&UPSERT_ROLLUPS)))
-            .bind(deltas.iter().map(|d| d.check_id).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.hour_ms).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.runs).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.failures).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.measured).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.latency_sum_ms).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.latency_min_ms).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.latency_max_ms).collect::<Vec<_>>());
-        for bucket in 0..super::histogram::BUCKETS {
-            q = q.bind(
-                deltas
-                    .iter()
-                    .map(|d| d.histogram.0[bucket])
-                    .collect::<Vec<_>>(),
-            );
-        }
-        q.execute(&mut *tx).await.map_err(query_err(doing))?;
-
-        tx.commit().await.map_err(query_err(doing))
-    }
-
-    async fn states(&self) -> Result<Vec<CheckState>, StoreError> {
-        static SQL: LazyLock<Arc<str>> = LazyLock::new(|| {
-            format!("SELECT {STATE_COLUMNS} FROM check_state ORDER BY check_id").into()
-        });
-        sqlx::query_as::<_, StateTuple>(AssertSqlSafe(Arc::clone(&SQL)))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("reading check states"))?
-            .into_iter()
-            .map(state_from_tuple)
-            .collect()
-    }
-
-    async fn state(&self, id: &CheckId) -> Result<Option<CheckState>, StoreError> {
-        static SQL: LazyLock<Arc<str>> = LazyLock::new(|| {
-            format!("SELECT {STATE_COLUMNS} FROM check_state WHERE check_id = $1").into()
-        });
-        sqlx::query_as::<_, StateTuple>(AssertSqlSafe(Arc::clone(&SQL)))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(query_err("reading a check state"))?
-            .map(state_from_tuple)
-            .transpose()
-    }
-
-    async fn recent_results(
-        &self,
-        id: &CheckId,
-        limit: u32,
-    ) -> Result<Vec<CheckResult>, StoreError> {
-        sqlx::query_as::<_, ResultTuple>(SELECT_RESULTS)
-            .bind(id.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("reading recent results"))?
-            .into_iter()
-            .map(result_from_tuple)
-            .collect()
-    }
-
-    async fn rollups(
-        &self,
-        id: &CheckId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<HourlyRollup>, StoreError> {
-        sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_ROLLUPS)))
-            .bind(id.as_str())
-            .bind(hour_start_ms(to_ms(since)))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("reading hourly rollups"))?
-            .iter()
-            .map(rollup_from_row)
-            .collect()
-    }
-
-    async fn prune(
-        &self,
-        raw_before: DateTime<Utc>,
-        rollups_before: DateTime<Utc>,
-    ) -> Result<PruneStats, StoreError> {
-        Ok(PruneStats {
-            raw_results: self
-                .delete_in_chunks(PRUNE_RESULTS, to_ms(raw_before), "pruning raw results")
-                .await?,
-            rollups: self
-                .delete_in_chunks(PRUNE_ROLLUPS, to_ms(rollups_before), "pruning rollups")
-                .await?,
-        })
-    }
-
-    async fn forget_checks(&self, keep: &[CheckId]) -> Result<u64, StoreError> {
-        let doing = "forgetting removed checks";
-        let existing: Vec<String> = sqlx::query_scalar("SELECT check_id FROM check_state")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err(doing))?;
-        let mut forgotten = 0;
-        for chunk in ids_to_forget(existing, keep).chunks(FORGET_CHUNK) {
-            forgotten += sqlx::query("DELETE FROM check_state WHERE check_id = ANY($1::text[])")
-                .bind(chunk)
-                .execute(&self.pool)
-                .await
-                .map_err(query_err(doing))?
-                .rows_affected();
-        }
-        Ok(forgotten)
-    }
-}
-
 /// One column of a set of rows, as an array parameter.
 fn column<'r, 'a, T>(rows: &[&'r ResultRow<'a>], f: impl Fn(&'r ResultRow<'a>) -> T) -> Vec<T> {
     rows.iter().map(|&r| f(r)).collect()
 }
-
-impl PgStore {
-    /// Runs a `DELETE … LIMIT $2` statement until it deletes less than a chunk; each chunk is its
-    /// own short transaction.
-    async fn delete_in_chunks(
-        &self,
-        sql: &'static str,
-        before_ms: i64,
-        doing: &'static str,
-    ) -> Result<u64, StoreError> {
-        let mut total = 0;
-        for _ in 0..PRUNE_MAX_CHUNKS {
-            let n = sqlx::query(sql)
-                .bind(before_ms)
-                .bind(PRUNE_CHUNK)
-                .execute(&self.pool)
-                .await
-                .map_err(query_err(doing))?
-                .rows_affected();
-            total += n;
-            if n < PRUNE_CHUNK as u64 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        Ok(total)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tickets, outbox, incidents, detector state. JSON columns are JSONB: bound as text and cast,
 // selected as text.
@@ -493,57 +311,19 @@ WHERE id = $1 AND status = 'pending' RETURNING ticket_id, message_id, channel::t
 const INCIDENT_COLUMNS: &str =
     "id, key, opened_ms, closed_ms, checks::text, customers::text, summary";
 
-/// Appends events to a ticket's timeline, inside the caller's transaction.
-async fn insert_events(
-    conn: &mut PgConnection,
-    ticket: TicketId,
-    events: &[NewEvent],
-) -> Result<(), StoreError> {
-    for e in events {
-        insert_event(conn, ticket, &EventValues::of(e)?).await?;
-    }
-    Ok(())
-}
+const INSERT_INCIDENT: &str = "\
+INSERT INTO incidents (key, opened_ms, checks, customers, summary) \
+VALUES ($1, $2, $3::jsonb, $4::jsonb, $5) RETURNING id";
 
-async fn insert_event(
-    conn: &mut PgConnection,
-    ticket: TicketId,
-    e: &EventValues,
-) -> Result<(), StoreError> {
-    sqlx::query(INSERT_EVENT)
-        .bind(ticket.0)
-        .bind(e.at_ms)
-        .bind(e.actor.as_str())
-        .bind(e.public)
-        .bind(e.kind.as_str())
-        .bind(e.payload.as_str())
-        .execute(conn)
-        .await
-        .map_err(query_err("appending a timeline event"))?;
-    Ok(())
-}
+const UPDATE_INCIDENT: &str = "\
+UPDATE incidents SET checks = $2::jsonb, customers = $3::jsonb, summary = $4 WHERE id = $1";
 
-/// Queues messages (a key already queued is skipped), inside the caller's transaction.
-async fn insert_messages(
-    conn: &mut PgConnection,
-    messages: &[NewMessage],
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    for m in messages {
-        let v = MessageValues::of(m)?;
-        sqlx::query(INSERT_MESSAGE)
-            .bind(v.key)
-            .bind(v.ticket)
-            .bind(v.channel.as_str())
-            .bind(v.subject)
-            .bind(v.body)
-            .bind(v.message_id)
-            .bind(to_ms(now))
-            .execute(&mut *conn)
-            .await
-            .map_err(query_err("queuing a message"))?;
-    }
-    Ok(())
+const SELECT_DETECTOR_STATES: &str =
+    "SELECT check_id, state::text FROM detector_state ORDER BY check_id";
+
+/// `LIMIT NULL` is no limit in PostgreSQL.
+fn limit_param(limit: Option<u32>) -> Option<i64> {
+    limit.map(i64::from)
 }
 
 /// Replaces the ticket's rows in `ticket_checks`, inside the caller's transaction.
@@ -567,357 +347,89 @@ async fn index_checks(conn: &mut PgConnection, ticket: &Ticket) -> Result<(), St
     Ok(())
 }
 
-async fn exists(
-    conn: &mut PgConnection,
-    sql: &'static str,
-    id: i64,
-    doing: &'static str,
-) -> Result<bool, StoreError> {
-    Ok(sqlx::query(sql)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map_err(query_err(doing))?
-        .is_some())
-}
+super::shared::backend_common! {
+    store: PgStore, conn: PgConnection, writer: pool, reader: pool;
 
-impl PgStore {
-    /// Records the end of a delivery attempt and, for a ticket's message, its timeline event,
-    /// in one transaction.
-    async fn finish_attempt(
-        &self,
-        id: i64,
-        at: DateTime<Utc>,
-        attempt: Attempt<'_>,
-    ) -> Result<(), StoreError> {
-        let doing = "recording a delivery attempt";
-        let mut tx = self.pool.begin().await.map_err(query_err(doing))?;
-        let row = match attempt {
-            Attempt::Delivered => sqlx::query(MARK_DELIVERED).bind(id).bind(to_ms(at)),
-            Attempt::Failed { error, retry_at } => sqlx::query(MARK_FAILED)
-                .bind(id)
-                .bind(error)
-                .bind(if retry_at.is_some() {
-                    "pending"
-                } else {
-                    "dead"
-                })
-                .bind(retry_at.map(to_ms)),
-        }
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(query_err(doing))?;
-        let Some(row) = row else {
-            // Delivered or given up meanwhile (a lease ran out): nothing to record.
-            return if exists(&mut tx, "SELECT 1 FROM outbox WHERE id = $1", id, doing).await? {
-                Ok(())
-            } else {
-                Err(StoreError::NotFound {
-                    what: format!("outbox message {id}"),
-                })
-            };
-        };
-        let bad = |e: sqlx::Error| StoreError::Corrupt {
-            table: "outbox",
-            reason: e.to_string(),
-        };
-        let ticket: Option<i64> = sqlx::Row::try_get(&row, 0).map_err(bad)?;
-        if let Some(ticket) = ticket {
-            let message_id: String = sqlx::Row::try_get(&row, 1).map_err(bad)?;
-            let channel: String = sqlx::Row::try_get(&row, 2).map_err(bad)?;
-            let event = attempt_event(message_id, &channel, at, attempt)?;
-            insert_event(&mut tx, TicketId(ticket), &event).await?;
-        }
-        tx.commit().await.map_err(query_err(doing))
-    }
-}
-
-#[async_trait]
-impl TicketStore for PgStore {
-    async fn create_ticket(
-        &self,
-        new: NewTicket,
-        first_words: FirstWords,
-    ) -> Result<Ticket, StoreError> {
-        let doing = "creating a ticket";
-        let mut ticket = ticket_of_new(new);
-        let values = TicketValues::of(&ticket)?;
-        let mut tx = self.pool.begin().await.map_err(query_err(doing))?;
-        let id: i64 = bind_ticket!(
-            sqlx::query_scalar(AssertSqlSafe(Arc::clone(&INSERT_TICKET))),
-            values
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(query_err(doing))?;
-        ticket.id = TicketId(id);
-        index_checks(&mut tx, &ticket).await?;
-        let (events, messages) = first_words(&ticket);
-        insert_events(&mut tx, ticket.id, &events).await?;
-        insert_messages(&mut tx, &messages, ticket.created_at).await?;
-        tx.commit().await.map_err(query_err(doing))?;
-        Ok(ticket)
-    }
-
-    async fn save_ticket(
-        &self,
-        ticket: &Ticket,
-        expected: TicketStatus,
-        events: Vec<NewEvent>,
-        messages: Vec<NewMessage>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let doing = "saving a ticket";
-        let values = TicketValues::of(ticket)?;
-        let mut tx = self.pool.begin().await.map_err(query_err(doing))?;
-        // The row lock this takes orders concurrent saves; the status check makes the later
-        // one fail if the earlier one changed the status.
-        let updated = bind_ticket!(
-            sqlx::query(AssertSqlSafe(Arc::clone(&UPDATE_TICKET))),
-            values
-        )
-        .bind(ticket.id.0)
-        .bind(expected.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err(doing))?
-        .rows_affected();
-        if updated == 0 {
-            let what = format!("ticket {}", ticket.id);
-            let sql = "SELECT 1 FROM tickets WHERE id = $1";
-            return Err(if exists(&mut tx, sql, ticket.id.0, doing).await? {
-                StoreError::Conflict { what }
-            } else {
-                StoreError::NotFound { what }
-            });
-        }
-        index_checks(&mut tx, ticket).await?;
-        insert_events(&mut tx, ticket.id, &events).await?;
-        insert_messages(&mut tx, &messages, now).await?;
-        tx.commit().await.map_err(query_err(doing))
-    }
-
-    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-        sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_TICKET)))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(query_err("reading a ticket"))?
-            .as_ref()
-            .map(ticket_from_row)
-            .transpose()
-    }
-
-    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
-        sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_TICKET_LIST)))
-            .bind(filter.open_only)
-            .bind(filter.customer.as_ref().map(CustomerId::as_str))
-            .bind(filter.limit.map(i64::from))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("listing tickets"))?
-            .iter()
-            .map(ticket_from_row)
-            .collect()
-    }
-
-    async fn timeline(&self, id: TicketId) -> Result<Vec<TimelineEvent>, StoreError> {
-        sqlx::query(SELECT_TIMELINE)
-            .bind(id.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("reading a timeline"))?
-            .iter()
-            .map(event_from_row)
-            .collect()
-    }
-
-    async fn latest_ticket_for_check(&self, check: &CheckId) -> Result<Option<Ticket>, StoreError> {
-        sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_LATEST_FOR_CHECK)))
-            .bind(check.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(query_err("finding the latest ticket of a check"))?
-            .as_ref()
-            .map(ticket_from_row)
-            .transpose()
-    }
-
-    async fn enqueue(
-        &self,
-        messages: Vec<NewMessage>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        if messages.is_empty() {
+    impl Store {
+    async fn record(&self, results: &[CheckResult]) -> Result<(), StoreError> {
+        if results.is_empty() {
             return Ok(());
         }
-        let doing = "queuing messages";
+        let rows = rows_in_write_order(results)?;
+        let deltas = rollup_deltas(&rows);
+        let doing = "recording results";
         let mut tx = self.pool.begin().await.map_err(query_err(doing))?;
-        insert_messages(&mut tx, &messages, now).await?;
+
+        for round in state_rounds(&rows) {
+            sqlx::query(UPSERT_STATES)
+                .bind(column(&round, |r| r.result.check_id.as_str()))
+                .bind(column(&round, |r| r.result.customer_id.as_str()))
+                .bind(column(&round, |r| r.result.outcome.status.as_str()))
+                .bind(column(&round, |r| r.started_ms))
+                .bind(column(&round, |r| r.result.outcome.message.as_str()))
+                .bind(column(&round, |r| r.latency_ms))
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err(doing))?;
+        }
+
+        let all: Vec<&ResultRow> = rows.iter().collect();
+        sqlx::query(INSERT_RESULTS)
+            .bind(column(&all, |r| r.result.check_id.as_str()))
+            .bind(column(&all, |r| r.result.customer_id.as_str()))
+            .bind(column(&all, |r| r.result.kind.as_str()))
+            .bind(column(&all, |r| r.planned_ms))
+            .bind(column(&all, |r| r.started_ms))
+            .bind(column(&all, |r| r.result.outcome.status.as_str()))
+            .bind(column(&all, |r| r.latency_ms))
+            .bind(column(&all, |r| r.result.outcome.message.as_str()))
+            .bind(column(&all, |r| r.outcome_json.as_str()))
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err(doing))?;
+
+        let mut q = sqlx::query(AssertSqlSafe(Arc::clone(&UPSERT_ROLLUPS)))
+            .bind(deltas.iter().map(|d| d.check_id).collect::<Vec<_>>())
+            .bind(deltas.iter().map(|d| d.hour_ms).collect::<Vec<_>>())
+            .bind(deltas.iter().map(|d| d.runs).collect::<Vec<_>>())
+            .bind(deltas.iter().map(|d| d.failures).collect::<Vec<_>>())
+            .bind(deltas.iter().map(|d| d.measured).collect::<Vec<_>>())
+            .bind(deltas.iter().map(|d| d.latency_sum_ms).collect::<Vec<_>>())
+            .bind(deltas.iter().map(|d| d.latency_min_ms).collect::<Vec<_>>())
+            .bind(deltas.iter().map(|d| d.latency_max_ms).collect::<Vec<_>>());
+        for bucket in 0..super::histogram::BUCKETS {
+            q = q.bind(
+                deltas
+                    .iter()
+                    .map(|d| d.histogram.0[bucket])
+                    .collect::<Vec<_>>(),
+            );
+        }
+        q.execute(&mut *tx).await.map_err(query_err(doing))?;
+
         tx.commit().await.map_err(query_err(doing))
     }
 
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease: Duration,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let mut claimed = sqlx::query(AssertSqlSafe(Arc::clone(&CLAIM_DUE)))
-            .bind(to_ms(now))
-            .bind(lease_end_ms(now, lease))
-            .bind(i64::from(limit))
+    async fn forget_checks(&self, keep: &[CheckId]) -> Result<u64, StoreError> {
+        let doing = "forgetting removed checks";
+        let existing: Vec<String> = sqlx::query_scalar("SELECT check_id FROM check_state")
             .fetch_all(&self.pool)
             .await
-            .map_err(query_err("claiming due messages"))?
-            .iter()
-            .map(outbox_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
-        Ok(claimed)
-    }
-
-    async fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.finish_attempt(id, at, Attempt::Delivered).await
-    }
-
-    async fn mark_failed(
-        &self,
-        id: i64,
-        at: DateTime<Utc>,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        self.finish_attempt(id, at, Attempt::Failed { error, retry_at })
-            .await
-    }
-
-    async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxMessage>, StoreError> {
-        sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_OUTBOX)))
-            .bind(filter.status.map(message_status_str))
-            .bind(filter.ticket.map(|t| t.0))
-            .bind(filter.limit.map(i64::from))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("listing the outbox"))?
-            .iter()
-            .map(outbox_from_row)
-            .collect()
-    }
-
-    async fn retry_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE outbox SET status = 'pending', next_attempt_ms = $1, attempts = 0, \
-             claimed_until_ms = NULL WHERE status = 'dead'",
-        )
-        .bind(to_ms(now))
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("requeuing dead messages"))?
-        .rows_affected())
-    }
-
-    async fn open_incident(
-        &self,
-        key: &str,
-        at: DateTime<Utc>,
-        checks: &[CheckId],
-        customers: &[CustomerId],
-        summary: &str,
-    ) -> Result<Incident, StoreError> {
-        let (checks_json, customers_json) = incident_json(checks, customers)?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO incidents (key, opened_ms, checks, customers, summary) \
-             VALUES ($1, $2, $3::jsonb, $4::jsonb, $5) RETURNING id",
-        )
-        .bind(key)
-        .bind(to_ms(at))
-        .bind(checks_json)
-        .bind(customers_json)
-        .bind(summary)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(unique_conflict("opening an incident", || {
-            format!("incident {key} (one is open already)")
-        }))?;
-        Ok(Incident {
-            id,
-            key: key.to_owned(),
-            // As it reads back: to the millisecond.
-            opened_at: from_ms("incidents", to_ms(at))?,
-            closed_at: None,
-            checks: checks.to_vec(),
-            customers: customers.to_vec(),
-            summary: summary.to_owned(),
-        })
-    }
-
-    async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        let (checks_json, customers_json) = incident_json(&incident.checks, &incident.customers)?;
-        let updated = sqlx::query(
-            "UPDATE incidents SET checks = $2::jsonb, customers = $3::jsonb, summary = $4 \
-             WHERE id = $1",
-        )
-        .bind(incident.id)
-        .bind(checks_json)
-        .bind(customers_json)
-        .bind(incident.summary.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("updating an incident"))?
-        .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("incident {}", incident.id),
-            });
-        }
-        Ok(())
-    }
-
-    async fn close_incident(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let doing = "closing an incident";
-        let mut conn = self.pool.acquire().await.map_err(query_err(doing))?;
-        let closed =
-            sqlx::query("UPDATE incidents SET closed_ms = $2 WHERE id = $1 AND closed_ms IS NULL")
-                .bind(id)
-                .bind(to_ms(at))
-                .execute(&mut *conn)
+            .map_err(query_err(doing))?;
+        let mut forgotten = 0;
+        for chunk in ids_to_forget(existing, keep).chunks(FORGET_CHUNK) {
+            forgotten += sqlx::query("DELETE FROM check_state WHERE check_id = ANY($1::text[])")
+                .bind(chunk)
+                .execute(&self.pool)
                 .await
                 .map_err(query_err(doing))?
                 .rows_affected();
-        if closed == 0
-            && !exists(
-                &mut conn,
-                "SELECT 1 FROM incidents WHERE id = $1",
-                id,
-                doing,
-            )
-            .await?
-        {
-            return Err(StoreError::NotFound {
-                what: format!("incident {id}"),
-            });
         }
-        Ok(())
+        Ok(forgotten)
+    }
     }
 
-    async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
-        static SQL: LazyLock<Arc<str>> = LazyLock::new(|| {
-            format!(
-                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE closed_ms IS NULL \
-                 ORDER BY opened_ms, id"
-            )
-            .into()
-        });
-        sqlx::query(AssertSqlSafe(Arc::clone(&SQL)))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("listing open incidents"))?
-            .iter()
-            .map(incident_from_row)
-            .collect()
-    }
-
+    impl TicketStore {
     async fn save_detector_state(
         &self,
         states: &[(CheckId, serde_json::Value)],
@@ -941,14 +453,5 @@ impl TicketStore for PgStore {
         .map_err(query_err("saving the incident detector's state"))?;
         Ok(())
     }
-
-    async fn detector_states(&self) -> Result<Vec<(CheckId, serde_json::Value)>, StoreError> {
-        sqlx::query("SELECT check_id, state::text FROM detector_state ORDER BY check_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("reading the incident detector's state"))?
-            .iter()
-            .map(detector_from_row)
-            .collect()
     }
 }
