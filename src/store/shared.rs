@@ -7,7 +7,105 @@
 
 use std::sync::{Arc, LazyLock};
 
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
 use super::STATE_COLUMNS;
+use super::tickets::TICKET_VALUE_COLUMNS;
+
+/// A backend's migrations, from the files of its `migrations/<backend>/` directory.
+pub(super) fn migrator(init: &'static str, tickets: &'static str) -> Migrator {
+    let migration = |version, description: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            description.into(),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "init", init),
+        migration(2, "tickets", tickets),
+    ])
+}
+
+/// The `ON CONFLICT` half of the check state upsert, which each backend puts after its own
+/// `INSERT` (a macro, so that `concat!` takes it): `since` and `consecutive` depend on whether
+/// the status changed; a result older than the state's last run leaves the state alone.
+macro_rules! upsert_state_on_conflict {
+    () => {
+        "\
+ON CONFLICT (check_id) DO UPDATE SET \
+    customer_id = excluded.customer_id, \
+    status = excluded.status, \
+    since_ms = CASE WHEN check_state.status = excluded.status \
+                    THEN check_state.since_ms ELSE excluded.since_ms END, \
+    consecutive = CASE WHEN check_state.status = excluded.status \
+                       THEN check_state.consecutive + 1 ELSE 1 END, \
+    last_run_ms = excluded.last_run_ms, \
+    last_message = excluded.last_message, \
+    last_latency_ms = excluded.last_latency_ms \
+WHERE excluded.last_run_ms >= check_state.last_run_ms"
+    };
+}
+
+pub(super) use upsert_state_on_conflict;
+
+/// The statements that read and write a whole ticket row, built from how the backend selects
+/// a ticket column (`t.<column>`, perhaps cast) and writes parameter `n` for a column.
+pub(super) struct TicketSql {
+    /// `SELECT t.id, <ticket columns> FROM tickets t`, for `ticket_from_row`.
+    pub(super) select: String,
+    /// Every column from `TicketValues`; returns the id.
+    pub(super) insert: Arc<str>,
+    /// Every column from `TicketValues`; then parameter 22 the id and 23 the expected status.
+    pub(super) update: Arc<str>,
+    /// Parameter 1 the id.
+    pub(super) by_id: Arc<str>,
+    /// Parameter 1 the check id: the check's latest ticket.
+    pub(super) latest_for_check: Arc<str>,
+}
+
+impl TicketSql {
+    pub(super) fn new(column: fn(&str) -> String, param: fn(&str, usize) -> String) -> TicketSql {
+        let columns: Vec<String> = TICKET_VALUE_COLUMNS.iter().map(|c| column(c)).collect();
+        let select = format!("SELECT t.id, {} FROM tickets t", columns.join(", "));
+        let params: Vec<String> = TICKET_VALUE_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| param(c, i + 1))
+            .collect();
+        let sets: Vec<String> = TICKET_VALUE_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = {}", param(c, i + 1)))
+            .collect();
+        TicketSql {
+            insert: format!(
+                "INSERT INTO tickets ({}) VALUES ({}) RETURNING id",
+                TICKET_VALUE_COLUMNS.join(", "),
+                params.join(", ")
+            )
+            .into(),
+            update: format!(
+                "UPDATE tickets SET {} WHERE id = {} AND status = {}",
+                sets.join(", "),
+                param("id", 22),
+                param("status", 23)
+            )
+            .into(),
+            by_id: format!("{select} WHERE t.id = {}", param("id", 1)).into(),
+            latest_for_check: format!(
+                "{select} JOIN ticket_checks c ON c.ticket_id = t.id WHERE c.check_id = {} \
+                 ORDER BY t.created_ms DESC, t.id DESC LIMIT 1",
+                param("check_id", 1)
+            )
+            .into(),
+            select,
+        }
+    }
+}
 
 pub(super) static SELECT_STATES: LazyLock<Arc<str>> =
     LazyLock::new(|| format!("SELECT {STATE_COLUMNS} FROM check_state ORDER BY check_id").into());
@@ -39,8 +137,8 @@ pub(super) const CLOSE_INCIDENT: &str =
 ///
 /// `writer` and `reader` name the store's pool fields for writes and for reads (the same pool
 /// on PostgreSQL). The backend's module has in scope what the bodies use: its SQL
-/// (`SELECT_RESULTS`, `SELECT_ROLLUPS`, `PRUNE_RESULTS`, `PRUNE_ROLLUPS`, `INSERT_TICKET`,
-/// `UPDATE_TICKET`, `SELECT_TICKET`, `SELECT_TICKET_LIST`, `SELECT_LATEST_FOR_CHECK`,
+/// (`SELECT_RESULTS`, `SELECT_ROLLUPS`, `PRUNE_RESULTS`, `PRUNE_ROLLUPS`, `TICKET_SQL`,
+/// `SELECT_TICKET_LIST`,
 /// `SELECT_TIMELINE`, `INSERT_EVENT`, `INSERT_MESSAGE`, `CLAIM_DUE`, `SELECT_OUTBOX`,
 /// `MARK_DELIVERED`, `MARK_FAILED`, `INSERT_INCIDENT`, `UPDATE_INCIDENT`, `INCIDENT_COLUMNS`,
 /// `SELECT_DETECTOR_STATES`), `index_checks(conn, ticket)`, `limit_param(Option<u32>)` (how
@@ -287,7 +385,7 @@ macro_rules! backend_common {
                 let values = TicketValues::of(&ticket)?;
                 let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
                 let id: i64 = bind_ticket!(
-                    sqlx::query_scalar(AssertSqlSafe(Arc::clone(&INSERT_TICKET))),
+                    sqlx::query_scalar(AssertSqlSafe(Arc::clone(&TICKET_SQL.insert))),
                     values
                 )
                 .fetch_one(&mut *tx)
@@ -317,7 +415,7 @@ macro_rules! backend_common {
                 // writer); the status check makes the later one fail if the earlier one changed
                 // the status.
                 let updated = bind_ticket!(
-                    sqlx::query(AssertSqlSafe(Arc::clone(&UPDATE_TICKET))),
+                    sqlx::query(AssertSqlSafe(Arc::clone(&TICKET_SQL.update))),
                     values
                 )
                 .bind(ticket.id.0)
@@ -342,7 +440,7 @@ macro_rules! backend_common {
             }
 
             async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-                sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_TICKET)))
+                sqlx::query(AssertSqlSafe(Arc::clone(&TICKET_SQL.by_id)))
                     .bind(id.0)
                     .fetch_optional(&self.$reader)
                     .await
@@ -380,7 +478,7 @@ macro_rules! backend_common {
                 &self,
                 check: &CheckId,
             ) -> Result<Option<Ticket>, StoreError> {
-                sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_LATEST_FOR_CHECK)))
+                sqlx::query(AssertSqlSafe(Arc::clone(&TICKET_SQL.latest_for_check)))
                     .bind(check.as_str())
                     .fetch_optional(&self.$reader)
                     .await

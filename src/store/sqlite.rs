@@ -12,18 +12,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, SqlSafeStr, SqliteConnection};
+use sqlx::{AssertSqlSafe, SqliteConnection};
 
+use super::shared::TicketSql;
 use super::tickets::{
     Attempt, EventValues, FirstWords, Incident, MessageValues, NewEvent, NewTicket, OUTBOX_COLUMNS,
-    OutboxFilter, TICKET_VALUE_COLUMNS, TicketFilter, TicketStore, TicketValues, attempt_event,
-    bind_ticket, detector_from_row, detector_rows, event_from_row, incident_from_row,
-    incident_json, lease_end_ms, message_status_str, outbox_from_row, ticket_from_row,
-    ticket_of_new, unique_conflict,
+    OutboxFilter, TicketFilter, TicketStore, TicketValues, attempt_event, bind_ticket,
+    detector_from_row, detector_rows, event_from_row, incident_from_row, incident_json,
+    lease_end_ms, message_status_str, outbox_from_row, ticket_from_row, ticket_of_new,
+    unique_conflict,
 };
 use super::{
     Dialect, FORGET_CHUNK, HourlyRollup, PRUNE_CHUNK, PRUNE_MAX_CHUNKS, PruneStats, ResultTuple,
@@ -36,42 +37,22 @@ use crate::notify::{NewMessage, OutboxMessage};
 use crate::ticket::model::{Ticket, TicketId, TicketStatus, TimelineEvent};
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![
-        Migration::new(
-            1,
-            "init".into(),
-            MigrationType::Simple,
-            include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            2,
-            "tickets".into(),
-            MigrationType::Simple,
-            include_str!("../../migrations/sqlite/0002_tickets.sql").into_sql_str(),
-            false,
-        ),
-    ])
+    super::shared::migrator(
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/sqlite/0002_tickets.sql"),
+    )
 }
 
 /// Upserts a check's state from one result. `since` and `consecutive` depend on whether the
 /// status changed; a result older than the state's last run leaves the state alone.
 /// Parameters: check_id, customer_id, status, started_at_ms, message, latency_ms.
-const UPSERT_STATE: &str = "\
+const UPSERT_STATE: &str = concat!(
+    "\
 INSERT INTO check_state (check_id, customer_id, status, since_ms, consecutive, last_run_ms, \
                          last_message, last_latency_ms) \
-VALUES (?1, ?2, ?3, ?4, 1, ?4, ?5, ?6) \
-ON CONFLICT (check_id) DO UPDATE SET \
-    customer_id = excluded.customer_id, \
-    status = excluded.status, \
-    since_ms = CASE WHEN check_state.status = excluded.status \
-                    THEN check_state.since_ms ELSE excluded.since_ms END, \
-    consecutive = CASE WHEN check_state.status = excluded.status \
-                       THEN check_state.consecutive + 1 ELSE 1 END, \
-    last_run_ms = excluded.last_run_ms, \
-    last_message = excluded.last_message, \
-    last_latency_ms = excluded.last_latency_ms \
-WHERE excluded.last_run_ms >= check_state.last_run_ms";
+VALUES (?1, ?2, ?3, ?4, 1, ?4, ?5, ?6) ",
+    super::shared::upsert_state_on_conflict!()
+);
 
 const INSERT_RESULT: &str = "\
 INSERT INTO check_result (check_id, customer_id, kind, planned_at_ms, started_at_ms, status, \
@@ -197,59 +178,15 @@ async fn run_migrations(pool: &SqlitePool, target: &str) -> Result<(), StoreErro
 // ---------------------------------------------------------------------------------------------
 // Tickets, outbox, incidents, detector state.
 
-/// `SELECT id, <ticket columns> FROM tickets t`, for [`ticket_from_row`].
-static SELECT_TICKETS: LazyLock<String> = LazyLock::new(|| {
-    let columns: Vec<String> = TICKET_VALUE_COLUMNS
-        .iter()
-        .map(|c| format!("t.{c}"))
-        .collect();
-    format!("SELECT t.id, {} FROM tickets t", columns.join(", "))
-});
-
-static INSERT_TICKET: LazyLock<Arc<str>> = LazyLock::new(|| {
-    let params: Vec<String> = (1..=TICKET_VALUE_COLUMNS.len())
-        .map(|n| format!("?{n}"))
-        .collect();
-    format!(
-        "INSERT INTO tickets ({}) VALUES ({}) RETURNING id",
-        TICKET_VALUE_COLUMNS.join(", "),
-        params.join(", ")
-    )
-    .into()
-});
-
-/// Every column from [`TicketValues`]; then ?22 the id and ?23 the expected status.
-static UPDATE_TICKET: LazyLock<Arc<str>> = LazyLock::new(|| {
-    let sets: Vec<String> = TICKET_VALUE_COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ?{}", i + 1))
-        .collect();
-    format!(
-        "UPDATE tickets SET {} WHERE id = ?22 AND status = ?23",
-        sets.join(", ")
-    )
-    .into()
-});
-
-static SELECT_TICKET: LazyLock<Arc<str>> =
-    LazyLock::new(|| format!("{} WHERE t.id = ?1", *SELECT_TICKETS).into());
+static TICKET_SQL: LazyLock<TicketSql> =
+    LazyLock::new(|| TicketSql::new(|c| format!("t.{c}"), |_, n| format!("?{n}")));
 
 static SELECT_TICKET_LIST: LazyLock<Arc<str>> = LazyLock::new(|| {
     format!(
         "{} WHERE (?1 = 0 OR t.status NOT IN ('resolved', 'closed')) \
          AND (?2 IS NULL OR t.customer_id = ?2) \
          ORDER BY t.created_ms DESC, t.id DESC LIMIT ?3",
-        *SELECT_TICKETS
-    )
-    .into()
-});
-
-static SELECT_LATEST_FOR_CHECK: LazyLock<Arc<str>> = LazyLock::new(|| {
-    format!(
-        "{} JOIN ticket_checks c ON c.ticket_id = t.id WHERE c.check_id = ?1 \
-         ORDER BY t.created_ms DESC, t.id DESC LIMIT 1",
-        *SELECT_TICKETS
+        TICKET_SQL.select
     )
     .into()
 });
