@@ -26,8 +26,8 @@ use super::tickets::{
 };
 use super::{
     Dialect, FORGET_CHUNK, HourlyRollup, PRUNE_CHUNK, PRUNE_MAX_CHUNKS, PruneStats, ResultRow,
-    ResultTuple, StateTuple, Store, StoreError, from_ms, hour_start_ms, ids_to_forget, query_err,
-    redact_url, result_from_tuple, rollup_deltas, rollup_from_row, rows_in_write_order,
+    ResultTuple, RollupDelta, StateTuple, Store, StoreError, from_ms, hour_start_ms, ids_to_forget,
+    query_err, redact_url, result_from_tuple, rollup_deltas, rollup_from_row, rows_in_write_order,
     state_from_tuple, to_ms,
 };
 use crate::model::{CheckId, CheckResult, CheckState, CustomerId};
@@ -282,97 +282,83 @@ async fn index_checks(conn: &mut PgConnection, ticket: &Ticket) -> Result<(), St
     Ok(())
 }
 
-super::shared::backend_common! {
-    store: PgStore, conn: PgConnection, writer: pool, reader: pool;
-
-    impl Store {
-    async fn record(&self, results: &[CheckResult]) -> Result<(), StoreError> {
-        if results.is_empty() {
-            return Ok(());
-        }
-        let rows = rows_in_write_order(results)?;
-        let deltas = rollup_deltas(&rows);
-        let doing = "recording results";
-        let mut tx = self.pool.begin().await.map_err(query_err(doing))?;
-
-        for round in state_rounds(&rows) {
-            sqlx::query(UPSERT_STATES)
-                .bind(column(&round, |r| r.result.check_id.as_str()))
-                .bind(column(&round, |r| r.result.customer_id.as_str()))
-                .bind(column(&round, |r| r.result.outcome.status.as_str()))
-                .bind(column(&round, |r| r.started_ms))
-                .bind(column(&round, |r| r.result.outcome.message.as_str()))
-                .bind(column(&round, |r| r.latency_ms))
-                .execute(&mut *tx)
-                .await
-                .map_err(query_err(doing))?;
-        }
-
-        let all: Vec<&ResultRow> = rows.iter().collect();
-        sqlx::query(INSERT_RESULTS)
-            .bind(column(&all, |r| r.result.check_id.as_str()))
-            .bind(column(&all, |r| r.result.customer_id.as_str()))
-            .bind(column(&all, |r| r.result.kind.as_str()))
-            .bind(column(&all, |r| r.planned_ms))
-            .bind(column(&all, |r| r.started_ms))
-            .bind(column(&all, |r| r.result.outcome.status.as_str()))
-            .bind(column(&all, |r| r.latency_ms))
-            .bind(column(&all, |r| r.result.outcome.message.as_str()))
-            .bind(column(&all, |r| r.outcome_json.as_str()))
+/// Writes a batch (in write order) inside `record`'s transaction: the states round by round,
+/// then every result and every rollup delta in one statement each.
+async fn write_results(
+    tx: &mut PgConnection,
+    rows: &[ResultRow<'_>],
+    deltas: &[RollupDelta<'_>],
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    for round in state_rounds(rows) {
+        sqlx::query(UPSERT_STATES)
+            .bind(column(&round, |r| r.result.check_id.as_str()))
+            .bind(column(&round, |r| r.result.customer_id.as_str()))
+            .bind(column(&round, |r| r.result.outcome.status.as_str()))
+            .bind(column(&round, |r| r.started_ms))
+            .bind(column(&round, |r| r.result.outcome.message.as_str()))
+            .bind(column(&round, |r| r.latency_ms))
             .execute(&mut *tx)
             .await
             .map_err(query_err(doing))?;
-
-        let mut q = sqlx::query(AssertSqlSafe(Arc::clone(&UPSERT_ROLLUPS)))
-            .bind(deltas.iter().map(|d| d.check_id).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.hour_ms).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.runs).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.failures).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.measured).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.latency_sum_ms).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.latency_min_ms).collect::<Vec<_>>())
-            .bind(deltas.iter().map(|d| d.latency_max_ms).collect::<Vec<_>>());
-        for bucket in 0..super::histogram::BUCKETS {
-            q = q.bind(
-                deltas
-                    .iter()
-                    .map(|d| d.histogram.0[bucket])
-                    .collect::<Vec<_>>(),
-            );
-        }
-        q.execute(&mut *tx).await.map_err(query_err(doing))?;
-
-        tx.commit().await.map_err(query_err(doing))
     }
 
-    async fn forget_checks(&self, keep: &[CheckId]) -> Result<u64, StoreError> {
-        let doing = "forgetting removed checks";
-        let existing: Vec<String> = sqlx::query_scalar("SELECT check_id FROM check_state")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err(doing))?;
-        let mut forgotten = 0;
-        for chunk in ids_to_forget(existing, keep).chunks(FORGET_CHUNK) {
-            forgotten += sqlx::query("DELETE FROM check_state WHERE check_id = ANY($1::text[])")
-                .bind(chunk)
+    let all: Vec<&ResultRow> = rows.iter().collect();
+    sqlx::query(INSERT_RESULTS)
+        .bind(column(&all, |r| r.result.check_id.as_str()))
+        .bind(column(&all, |r| r.result.customer_id.as_str()))
+        .bind(column(&all, |r| r.result.kind.as_str()))
+        .bind(column(&all, |r| r.planned_ms))
+        .bind(column(&all, |r| r.started_ms))
+        .bind(column(&all, |r| r.result.outcome.status.as_str()))
+        .bind(column(&all, |r| r.latency_ms))
+        .bind(column(&all, |r| r.result.outcome.message.as_str()))
+        .bind(column(&all, |r| r.outcome_json.as_str()))
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err(doing))?;
+
+    let mut q = sqlx::query(AssertSqlSafe(Arc::clone(&UPSERT_ROLLUPS)))
+        .bind(deltas.iter().map(|d| d.check_id).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|d| d.hour_ms).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|d| d.runs).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|d| d.failures).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|d| d.measured).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|d| d.latency_sum_ms).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|d| d.latency_min_ms).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|d| d.latency_max_ms).collect::<Vec<_>>());
+    for bucket in 0..super::histogram::BUCKETS {
+        q = q.bind(
+            deltas
+                .iter()
+                .map(|d| d.histogram.0[bucket])
+                .collect::<Vec<_>>(),
+        );
+    }
+    q.execute(&mut *tx).await.map_err(query_err(doing))?;
+    Ok(())
+}
+
+impl PgStore {
+    /// Deletes the states of one chunk of removed checks, in one statement.
+    async fn forget_chunk(&self, ids: &[String], doing: &'static str) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM check_state WHERE check_id = ANY($1::text[])")
+                .bind(ids)
                 .execute(&self.pool)
                 .await
                 .map_err(query_err(doing))?
-                .rows_affected();
-        }
-        Ok(forgotten)
-    }
+                .rows_affected(),
+        )
     }
 
-    impl TicketStore {
-    async fn save_detector_state(
+    /// Upserts the detector's (check id, JSON state) rows, in one statement.
+    async fn save_detector_rows(
         &self,
-        states: &[(CheckId, serde_json::Value)],
+        rows: Vec<(String, String)>,
+        updated_ms: i64,
+        doing: &'static str,
     ) -> Result<(), StoreError> {
-        let rows = detector_rows(states)?;
-        if rows.is_empty() {
-            return Ok(());
-        }
         let (checks, jsons): (Vec<String>, Vec<String>) = rows.into_iter().unzip();
         sqlx::query(
             "INSERT INTO detector_state (check_id, state, updated_ms) \
@@ -382,11 +368,12 @@ super::shared::backend_common! {
         )
         .bind(checks)
         .bind(jsons)
-        .bind(to_ms(Utc::now()))
+        .bind(updated_ms)
         .execute(&self.pool)
         .await
-        .map_err(query_err("saving the incident detector's state"))?;
+        .map_err(query_err(doing))?;
         Ok(())
     }
-    }
 }
+
+super::shared::backend_common!(PgStore, PgConnection, writer: pool, reader: pool);

@@ -124,34 +124,41 @@ UPDATE outbox SET status = 'pending', next_attempt_ms = $1, attempts = 0, \
 pub(super) const CLOSE_INCIDENT: &str =
     "UPDATE incidents SET closed_ms = $2 WHERE id = $1 AND closed_ms IS NULL";
 
-/// Expands, in a backend's module, the helpers and the `Store` and `TicketStore` methods that
-/// are the same on both backends, around the methods the backend writes itself:
+/// Expands, in a backend's module, all of `Store` and `TicketStore` and the helpers they share,
+/// for a store type, its connection type and the names of its pool fields for writes and for
+/// reads (the same pool on PostgreSQL):
 ///
 /// ```text
-/// backend_common! {
-///     store: SqliteStore, conn: SqliteConnection, writer: writer, reader: reader;
-///     impl Store { async fn record(..) {..} .. }
-///     impl TicketStore { async fn save_detector_state(..) {..} }
-/// }
+/// backend_common!(SqliteStore, SqliteConnection, writer: writer, reader: reader);
 /// ```
 ///
-/// `writer` and `reader` name the store's pool fields for writes and for reads (the same pool
-/// on PostgreSQL). The backend's module has in scope what the bodies use: its SQL
-/// (`SELECT_RESULTS`, `SELECT_ROLLUPS`, `PRUNE_RESULTS`, `PRUNE_ROLLUPS`, `TICKET_SQL`,
-/// `SELECT_TICKET_LIST`,
-/// `SELECT_TIMELINE`, `INSERT_EVENT`, `INSERT_MESSAGE`, `CLAIM_DUE`, `SELECT_OUTBOX`,
-/// `MARK_DELIVERED`, `MARK_FAILED`, `INSERT_INCIDENT`, `UPDATE_INCIDENT`, `INCIDENT_COLUMNS`,
-/// `SELECT_DETECTOR_STATES`), `index_checks(conn, ticket)`, `limit_param(Option<u32>)` (how
-/// the backend says "no limit") and the imports the bodies name.
+/// What differs is the backend's, in its module, under these names:
+/// - SQL: `SELECT_RESULTS`, `SELECT_ROLLUPS`, `PRUNE_RESULTS`, `PRUNE_ROLLUPS`, `TICKET_SQL`,
+///   `SELECT_TICKET_LIST`, `SELECT_TIMELINE`, `INSERT_EVENT`, `INSERT_MESSAGE`, `CLAIM_DUE`,
+///   `SELECT_OUTBOX`, `MARK_DELIVERED`, `MARK_FAILED`, `INSERT_INCIDENT`, `UPDATE_INCIDENT`,
+///   `INCIDENT_COLUMNS`, `SELECT_DETECTOR_STATES`;
+/// - `write_results(conn, rows, deltas, doing)`: a batch, inside `record`'s transaction;
+/// - `index_checks(conn, ticket)`: a ticket's `ticket_checks` rows, inside the caller's
+///   transaction;
+/// - `limit_param(Option<u32>)`: the `LIMIT` parameter, how the backend says "no limit";
+/// - `forget_chunk(&self, ids, doing)` and `save_detector_rows(&self, rows,
+///   updated_ms, doing)` as inherent methods;
+/// - and the imports the bodies name.
 macro_rules! backend_common {
-    (
-        store: $store:ty, conn: $conn:ty, writer: $writer:ident, reader: $reader:ident;
-        impl Store { $($store_items:tt)* }
-        impl TicketStore { $($ticket_items:tt)* }
-    ) => {
+    ($store:ty, $conn:ty, writer: $writer:ident, reader: $reader:ident) => {
         #[async_trait]
         impl Store for $store {
-            $($store_items)*
+            async fn record(&self, results: &[CheckResult]) -> Result<(), StoreError> {
+                if results.is_empty() {
+                    return Ok(());
+                }
+                let rows = rows_in_write_order(results)?;
+                let deltas = rollup_deltas(&rows);
+                let doing = "recording results";
+                let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
+                write_results(&mut tx, &rows, &deltas, doing).await?;
+                tx.commit().await.map_err(query_err(doing))
+            }
 
             async fn states(&self) -> Result<Vec<CheckState>, StoreError> {
                 sqlx::query_as::<_, StateTuple>(AssertSqlSafe(Arc::clone(
@@ -222,6 +229,19 @@ macro_rules! backend_common {
                         .delete_in_chunks(PRUNE_ROLLUPS, to_ms(rollups_before), "pruning rollups")
                         .await?,
                 })
+            }
+
+            async fn forget_checks(&self, keep: &[CheckId]) -> Result<u64, StoreError> {
+                let doing = "forgetting removed checks";
+                let existing: Vec<String> = sqlx::query_scalar("SELECT check_id FROM check_state")
+                    .fetch_all(&self.$reader)
+                    .await
+                    .map_err(query_err(doing))?;
+                let mut forgotten = 0;
+                for chunk in ids_to_forget(existing, keep).chunks(FORGET_CHUNK) {
+                    forgotten += self.forget_chunk(chunk, doing).await?;
+                }
+                Ok(forgotten)
             }
         }
 
@@ -373,8 +393,6 @@ macro_rules! backend_common {
 
         #[async_trait]
         impl TicketStore for $store {
-            $($ticket_items)*
-
             async fn create_ticket(
                 &self,
                 new: NewTicket,
@@ -648,6 +666,19 @@ macro_rules! backend_common {
                     .iter()
                     .map(incident_from_row)
                     .collect()
+            }
+
+            async fn save_detector_state(
+                &self,
+                states: &[(CheckId, serde_json::Value)],
+            ) -> Result<(), StoreError> {
+                let rows = detector_rows(states)?;
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let doing = "saving the incident detector's state";
+                self.save_detector_rows(rows, to_ms(Utc::now()), doing)
+                    .await
             }
 
             async fn detector_states(

@@ -27,10 +27,10 @@ use super::tickets::{
     unique_conflict,
 };
 use super::{
-    Dialect, FORGET_CHUNK, HourlyRollup, PRUNE_CHUNK, PRUNE_MAX_CHUNKS, PruneStats, ResultTuple,
-    StateTuple, Store, StoreError, from_ms, hour_start_ms, ids_to_forget, query_err,
-    result_from_tuple, rollup_deltas, rollup_from_row, rows_in_write_order, state_from_tuple,
-    to_ms,
+    Dialect, FORGET_CHUNK, HourlyRollup, PRUNE_CHUNK, PRUNE_MAX_CHUNKS, PruneStats, ResultRow,
+    ResultTuple, RollupDelta, StateTuple, Store, StoreError, from_ms, hour_start_ms, ids_to_forget,
+    query_err, result_from_tuple, rollup_deltas, rollup_from_row, rows_in_write_order,
+    state_from_tuple, to_ms,
 };
 use crate::model::{CheckId, CheckResult, CheckState, CustomerId};
 use crate::notify::{NewMessage, OutboxMessage};
@@ -277,96 +277,82 @@ async fn index_checks(conn: &mut SqliteConnection, ticket: &Ticket) -> Result<()
     Ok(())
 }
 
-super::shared::backend_common! {
-    store: SqliteStore, conn: SqliteConnection, writer: writer, reader: reader;
-
-    impl Store {
-    async fn record(&self, results: &[CheckResult]) -> Result<(), StoreError> {
-        if results.is_empty() {
-            return Ok(());
-        }
-        let rows = rows_in_write_order(results)?;
-        let deltas = rollup_deltas(&rows);
-        let doing = "recording results";
-        let mut tx = self.writer.begin().await.map_err(query_err(doing))?;
-        for row in &rows {
-            let r = row.result;
-            sqlx::query(UPSERT_STATE)
-                .bind(r.check_id.as_str())
-                .bind(r.customer_id.as_str())
-                .bind(r.outcome.status.as_str())
-                .bind(row.started_ms)
-                .bind(r.outcome.message.as_str())
-                .bind(row.latency_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_err(doing))?;
-            sqlx::query(INSERT_RESULT)
-                .bind(r.check_id.as_str())
-                .bind(r.customer_id.as_str())
-                .bind(r.kind.as_str())
-                .bind(row.planned_ms)
-                .bind(row.started_ms)
-                .bind(r.outcome.status.as_str())
-                .bind(row.latency_ms)
-                .bind(r.outcome.message.as_str())
-                .bind(row.outcome_json.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(query_err(doing))?;
-        }
-        for d in &deltas {
-            let mut q = sqlx::query(AssertSqlSafe(Arc::clone(&UPSERT_ROLLUP)))
-                .bind(d.check_id)
-                .bind(d.hour_ms)
-                .bind(d.runs)
-                .bind(d.failures)
-                .bind(d.measured)
-                .bind(d.latency_sum_ms)
-                .bind(d.latency_min_ms)
-                .bind(d.latency_max_ms);
-            for &count in &d.histogram.0 {
-                q = q.bind(count);
-            }
-            q.execute(&mut *tx).await.map_err(query_err(doing))?;
-        }
-        tx.commit().await.map_err(query_err(doing))
-    }
-
-    async fn forget_checks(&self, keep: &[CheckId]) -> Result<u64, StoreError> {
-        let doing = "forgetting removed checks";
-        let existing: Vec<String> = sqlx::query_scalar("SELECT check_id FROM check_state")
-            .fetch_all(&self.reader)
+/// Writes a batch (in write order) inside `record`'s transaction: each result's state and row,
+/// then the rollup deltas.
+async fn write_results(
+    tx: &mut SqliteConnection,
+    rows: &[ResultRow<'_>],
+    deltas: &[RollupDelta<'_>],
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    for row in rows {
+        let r = row.result;
+        sqlx::query(UPSERT_STATE)
+            .bind(r.check_id.as_str())
+            .bind(r.customer_id.as_str())
+            .bind(r.outcome.status.as_str())
+            .bind(row.started_ms)
+            .bind(r.outcome.message.as_str())
+            .bind(row.latency_ms)
+            .execute(&mut *tx)
             .await
             .map_err(query_err(doing))?;
-        let mut forgotten = 0;
-        for chunk in ids_to_forget(existing, keep).chunks(FORGET_CHUNK) {
-            let mut tx = self.writer.begin().await.map_err(query_err(doing))?;
-            for id in chunk {
-                forgotten += sqlx::query("DELETE FROM check_state WHERE check_id = ?1")
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_err(doing))?
-                    .rows_affected();
-            }
-            tx.commit().await.map_err(query_err(doing))?;
+        sqlx::query(INSERT_RESULT)
+            .bind(r.check_id.as_str())
+            .bind(r.customer_id.as_str())
+            .bind(r.kind.as_str())
+            .bind(row.planned_ms)
+            .bind(row.started_ms)
+            .bind(r.outcome.status.as_str())
+            .bind(row.latency_ms)
+            .bind(r.outcome.message.as_str())
+            .bind(row.outcome_json.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err(doing))?;
+    }
+    for d in deltas {
+        let mut q = sqlx::query(AssertSqlSafe(Arc::clone(&UPSERT_ROLLUP)))
+            .bind(d.check_id)
+            .bind(d.hour_ms)
+            .bind(d.runs)
+            .bind(d.failures)
+            .bind(d.measured)
+            .bind(d.latency_sum_ms)
+            .bind(d.latency_min_ms)
+            .bind(d.latency_max_ms);
+        for &count in &d.histogram.0 {
+            q = q.bind(count);
         }
+        q.execute(&mut *tx).await.map_err(query_err(doing))?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Deletes the states of one chunk of removed checks, in one transaction.
+    async fn forget_chunk(&self, ids: &[String], doing: &'static str) -> Result<u64, StoreError> {
+        let mut forgotten = 0;
+        let mut tx = self.writer.begin().await.map_err(query_err(doing))?;
+        for id in ids {
+            forgotten += sqlx::query("DELETE FROM check_state WHERE check_id = ?1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err(doing))?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(query_err(doing))?;
         Ok(forgotten)
     }
-    }
 
-    impl TicketStore {
-    async fn save_detector_state(
+    /// Upserts the detector's (check id, JSON state) rows, in one transaction.
+    async fn save_detector_rows(
         &self,
-        states: &[(CheckId, serde_json::Value)],
+        rows: Vec<(String, String)>,
+        updated_ms: i64,
+        doing: &'static str,
     ) -> Result<(), StoreError> {
-        let rows = detector_rows(states)?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let doing = "saving the incident detector's state";
-        let updated_ms = to_ms(Utc::now());
         let mut tx = self.writer.begin().await.map_err(query_err(doing))?;
         for (check, state) in &rows {
             sqlx::query(
@@ -383,5 +369,6 @@ super::shared::backend_common! {
         }
         tx.commit().await.map_err(query_err(doing))
     }
-    }
 }
+
+super::shared::backend_common!(SqliteStore, SqliteConnection, writer: writer, reader: reader);
