@@ -9,30 +9,16 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::shared::TicketSql;
-use super::tickets::{
-    Attempt, EventValues, FirstWords, Incident, MessageValues, NewEvent, NewTicket, OUTBOX_COLUMNS,
-    OutboxFilter, TicketFilter, TicketStore, TicketValues, attempt_event, bind_ticket,
-    detector_from_row, detector_rows, event_from_row, incident_from_row, incident_json,
-    lease_end_ms, message_status_str, outbox_from_row, ticket_from_row, ticket_of_new,
-    unique_conflict,
-};
-use super::{
-    Dialect, FORGET_CHUNK, HourlyRollup, PRUNE_CHUNK, PRUNE_MAX_CHUNKS, PruneStats, ResultRow,
-    ResultTuple, RollupDelta, StateTuple, Store, StoreError, from_ms, hour_start_ms, ids_to_forget,
-    query_err, redact_url, result_from_tuple, rollup_deltas, rollup_from_row, rows_in_write_order,
-    state_from_tuple, to_ms,
-};
-use crate::model::{CheckId, CheckResult, CheckState, CustomerId};
-use crate::notify::{NewMessage, OutboxMessage};
-use crate::ticket::model::{Ticket, TicketId, TicketStatus, TimelineEvent};
+use super::tickets::OUTBOX_COLUMNS;
+use super::{Dialect, ResultRow, RollupDelta, Store, StoreError, query_err, redact_url};
+use crate::model::CheckId;
+use crate::ticket::model::Ticket;
 
 fn migrator() -> Migrator {
     super::shared::migrator(

@@ -146,551 +146,594 @@ pub(super) const CLOSE_INCIDENT: &str =
 /// - and the imports the bodies name.
 macro_rules! backend_common {
     ($store:ty, $conn:ty, writer: $writer:ident, reader: $reader:ident) => {
-        #[async_trait]
-        impl Store for $store {
-            async fn record(&self, results: &[CheckResult]) -> Result<(), StoreError> {
-                if results.is_empty() {
-                    return Ok(());
+        /// The shared half of the backend, expanded from `store::shared::backend_common!`.
+        mod common {
+            use std::sync::{Arc, LazyLock};
+            use std::time::Duration;
+
+            use async_trait::async_trait;
+            use chrono::{DateTime, Utc};
+            use sqlx::AssertSqlSafe;
+
+            use $crate::model::{CheckId, CheckResult, CheckState, CustomerId};
+            use $crate::notify::{NewMessage, OutboxMessage};
+            use $crate::store::shared;
+            use $crate::store::tickets::{
+                Attempt, EventValues, FirstWords, Incident, MessageValues, NewEvent, NewTicket,
+                OutboxFilter, TicketFilter, TicketStore, TicketValues, attempt_event, bind_ticket,
+                detector_from_row, detector_rows, event_from_row, incident_from_row, incident_json,
+                lease_end_ms, message_status_str, outbox_from_row, ticket_from_row, ticket_of_new,
+                unique_conflict,
+            };
+            use $crate::store::{
+                FORGET_CHUNK, HourlyRollup, PRUNE_CHUNK, PRUNE_MAX_CHUNKS, PruneStats, ResultTuple,
+                StateTuple, Store, StoreError, from_ms, hour_start_ms, ids_to_forget, query_err,
+                result_from_tuple, rollup_deltas, rollup_from_row, rows_in_write_order,
+                state_from_tuple, to_ms,
+            };
+            use $crate::ticket::model::{Ticket, TicketId, TicketStatus, TimelineEvent};
+
+            // The backend's SQL, hooks and types.
+            use super::*;
+
+            #[async_trait]
+            impl Store for $store {
+                async fn record(&self, results: &[CheckResult]) -> Result<(), StoreError> {
+                    if results.is_empty() {
+                        return Ok(());
+                    }
+                    let rows = rows_in_write_order(results)?;
+                    let deltas = rollup_deltas(&rows);
+                    let doing = "recording results";
+                    let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
+                    write_results(&mut tx, &rows, &deltas, doing).await?;
+                    tx.commit().await.map_err(query_err(doing))
                 }
-                let rows = rows_in_write_order(results)?;
-                let deltas = rollup_deltas(&rows);
-                let doing = "recording results";
-                let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
-                write_results(&mut tx, &rows, &deltas, doing).await?;
-                tx.commit().await.map_err(query_err(doing))
-            }
 
-            async fn states(&self) -> Result<Vec<CheckState>, StoreError> {
-                sqlx::query_as::<_, StateTuple>(AssertSqlSafe(Arc::clone(
-                    &super::shared::SELECT_STATES,
-                )))
-                .fetch_all(&self.$reader)
-                .await
-                .map_err(query_err("reading check states"))?
-                .into_iter()
-                .map(state_from_tuple)
-                .collect()
-            }
-
-            async fn state(&self, id: &CheckId) -> Result<Option<CheckState>, StoreError> {
-                sqlx::query_as::<_, StateTuple>(AssertSqlSafe(Arc::clone(
-                    &super::shared::SELECT_STATE,
-                )))
-                .bind(id.as_str())
-                .fetch_optional(&self.$reader)
-                .await
-                .map_err(query_err("reading a check state"))?
-                .map(state_from_tuple)
-                .transpose()
-            }
-
-            async fn recent_results(
-                &self,
-                id: &CheckId,
-                limit: u32,
-            ) -> Result<Vec<CheckResult>, StoreError> {
-                sqlx::query_as::<_, ResultTuple>(SELECT_RESULTS)
-                    .bind(id.as_str())
-                    .bind(i64::from(limit))
+                async fn states(&self) -> Result<Vec<CheckState>, StoreError> {
+                    sqlx::query_as::<_, StateTuple>(AssertSqlSafe(Arc::clone(
+                        &shared::SELECT_STATES,
+                    )))
                     .fetch_all(&self.$reader)
                     .await
-                    .map_err(query_err("reading recent results"))?
+                    .map_err(query_err("reading check states"))?
                     .into_iter()
-                    .map(result_from_tuple)
+                    .map(state_from_tuple)
                     .collect()
-            }
+                }
 
-            async fn rollups(
-                &self,
-                id: &CheckId,
-                since: DateTime<Utc>,
-            ) -> Result<Vec<HourlyRollup>, StoreError> {
-                sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_ROLLUPS)))
+                async fn state(&self, id: &CheckId) -> Result<Option<CheckState>, StoreError> {
+                    sqlx::query_as::<_, StateTuple>(AssertSqlSafe(Arc::clone(
+                        &shared::SELECT_STATE,
+                    )))
                     .bind(id.as_str())
-                    .bind(hour_start_ms(to_ms(since)))
-                    .fetch_all(&self.$reader)
+                    .fetch_optional(&self.$reader)
                     .await
-                    .map_err(query_err("reading hourly rollups"))?
-                    .iter()
-                    .map(rollup_from_row)
-                    .collect()
+                    .map_err(query_err("reading a check state"))?
+                    .map(state_from_tuple)
+                    .transpose()
+                }
+
+                async fn recent_results(
+                    &self,
+                    id: &CheckId,
+                    limit: u32,
+                ) -> Result<Vec<CheckResult>, StoreError> {
+                    sqlx::query_as::<_, ResultTuple>(SELECT_RESULTS)
+                        .bind(id.as_str())
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("reading recent results"))?
+                        .into_iter()
+                        .map(result_from_tuple)
+                        .collect()
+                }
+
+                async fn rollups(
+                    &self,
+                    id: &CheckId,
+                    since: DateTime<Utc>,
+                ) -> Result<Vec<HourlyRollup>, StoreError> {
+                    sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_ROLLUPS)))
+                        .bind(id.as_str())
+                        .bind(hour_start_ms(to_ms(since)))
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("reading hourly rollups"))?
+                        .iter()
+                        .map(rollup_from_row)
+                        .collect()
+                }
+
+                async fn prune(
+                    &self,
+                    raw_before: DateTime<Utc>,
+                    rollups_before: DateTime<Utc>,
+                ) -> Result<PruneStats, StoreError> {
+                    let raw_ms = to_ms(raw_before);
+                    let rollups_ms = to_ms(rollups_before);
+                    Ok(PruneStats {
+                        raw_results: self
+                            .delete_in_chunks(PRUNE_RESULTS, raw_ms, "pruning raw results")
+                            .await?,
+                        rollups: self
+                            .delete_in_chunks(PRUNE_ROLLUPS, rollups_ms, "pruning rollups")
+                            .await?,
+                    })
+                }
+
+                async fn forget_checks(&self, keep: &[CheckId]) -> Result<u64, StoreError> {
+                    let doing = "forgetting removed checks";
+                    let existing: Vec<String> =
+                        sqlx::query_scalar("SELECT check_id FROM check_state")
+                            .fetch_all(&self.$reader)
+                            .await
+                            .map_err(query_err(doing))?;
+                    let mut forgotten = 0;
+                    for chunk in ids_to_forget(existing, keep).chunks(FORGET_CHUNK) {
+                        forgotten += self.forget_chunk(chunk, doing).await?;
+                    }
+                    Ok(forgotten)
+                }
             }
 
-            async fn prune(
-                &self,
-                raw_before: DateTime<Utc>,
-                rollups_before: DateTime<Utc>,
-            ) -> Result<PruneStats, StoreError> {
-                Ok(PruneStats {
-                    raw_results: self
-                        .delete_in_chunks(PRUNE_RESULTS, to_ms(raw_before), "pruning raw results")
-                        .await?,
-                    rollups: self
-                        .delete_in_chunks(PRUNE_ROLLUPS, to_ms(rollups_before), "pruning rollups")
-                        .await?,
-                })
-            }
+            impl $store {
+                /// Runs a `DELETE … LIMIT <2nd parameter>` statement until it deletes less than a
+                /// chunk. Each chunk is its own short transaction, so batches of results get
+                /// written in between.
+                async fn delete_in_chunks(
+                    &self,
+                    sql: &'static str,
+                    before_ms: i64,
+                    doing: &'static str,
+                ) -> Result<u64, StoreError> {
+                    let mut total = 0;
+                    for _ in 0..PRUNE_MAX_CHUNKS {
+                        let n = sqlx::query(sql)
+                            .bind(before_ms)
+                            .bind(PRUNE_CHUNK)
+                            .execute(&self.$writer)
+                            .await
+                            .map_err(query_err(doing))?
+                            .rows_affected();
+                        total += n;
+                        if n < PRUNE_CHUNK as u64 {
+                            break;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(total)
+                }
 
-            async fn forget_checks(&self, keep: &[CheckId]) -> Result<u64, StoreError> {
-                let doing = "forgetting removed checks";
-                let existing: Vec<String> = sqlx::query_scalar("SELECT check_id FROM check_state")
-                    .fetch_all(&self.$reader)
+                /// Records the end of a delivery attempt and, for a ticket's message, its timeline
+                /// event, in one transaction.
+                async fn finish_attempt(
+                    &self,
+                    id: i64,
+                    at: DateTime<Utc>,
+                    attempt: Attempt<'_>,
+                ) -> Result<(), StoreError> {
+                    let doing = "recording a delivery attempt";
+                    let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
+                    let row = match attempt {
+                        Attempt::Delivered => sqlx::query(MARK_DELIVERED).bind(id).bind(to_ms(at)),
+                        Attempt::Failed { error, retry_at } => sqlx::query(MARK_FAILED)
+                            .bind(id)
+                            .bind(error)
+                            .bind(if retry_at.is_some() {
+                                "pending"
+                            } else {
+                                "dead"
+                            })
+                            .bind(retry_at.map(to_ms)),
+                    }
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(query_err(doing))?;
-                let mut forgotten = 0;
-                for chunk in ids_to_forget(existing, keep).chunks(FORGET_CHUNK) {
-                    forgotten += self.forget_chunk(chunk, doing).await?;
-                }
-                Ok(forgotten)
-            }
-        }
-
-        impl $store {
-            /// Runs a `DELETE … LIMIT <2nd parameter>` statement until it deletes less than a
-            /// chunk. Each chunk is its own short transaction, so batches of results get
-            /// written in between.
-            async fn delete_in_chunks(
-                &self,
-                sql: &'static str,
-                before_ms: i64,
-                doing: &'static str,
-            ) -> Result<u64, StoreError> {
-                let mut total = 0;
-                for _ in 0..PRUNE_MAX_CHUNKS {
-                    let n = sqlx::query(sql)
-                        .bind(before_ms)
-                        .bind(PRUNE_CHUNK)
-                        .execute(&self.$writer)
-                        .await
-                        .map_err(query_err(doing))?
-                        .rows_affected();
-                    total += n;
-                    if n < PRUNE_CHUNK as u64 {
-                        break;
-                    }
-                    tokio::task::yield_now().await;
-                }
-                Ok(total)
-            }
-
-            /// Records the end of a delivery attempt and, for a ticket's message, its timeline
-            /// event, in one transaction.
-            async fn finish_attempt(
-                &self,
-                id: i64,
-                at: DateTime<Utc>,
-                attempt: Attempt<'_>,
-            ) -> Result<(), StoreError> {
-                let doing = "recording a delivery attempt";
-                let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
-                let row = match attempt {
-                    Attempt::Delivered => sqlx::query(MARK_DELIVERED).bind(id).bind(to_ms(at)),
-                    Attempt::Failed { error, retry_at } => sqlx::query(MARK_FAILED)
-                        .bind(id)
-                        .bind(error)
-                        .bind(if retry_at.is_some() {
-                            "pending"
+                    let Some(row) = row else {
+                        // Delivered or given up meanwhile (a lease ran out): nothing to record.
+                        let sql = shared::OUTBOX_EXISTS;
+                        return if exists(&mut tx, sql, id, doing).await? {
+                            Ok(())
                         } else {
-                            "dead"
-                        })
-                        .bind(retry_at.map(to_ms)),
-                }
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(query_err(doing))?;
-                let Some(row) = row else {
-                    // Delivered or given up meanwhile (a lease ran out): nothing to record.
-                    let sql = super::shared::OUTBOX_EXISTS;
-                    return if exists(&mut tx, sql, id, doing).await? {
-                        Ok(())
-                    } else {
-                        Err(StoreError::NotFound {
-                            what: format!("outbox message {id}"),
-                        })
+                            Err(StoreError::NotFound {
+                                what: format!("outbox message {id}"),
+                            })
+                        };
                     };
-                };
-                let bad = |e: sqlx::Error| StoreError::Corrupt {
-                    table: "outbox",
-                    reason: e.to_string(),
-                };
-                let ticket: Option<i64> = sqlx::Row::try_get(&row, 0).map_err(bad)?;
-                if let Some(ticket) = ticket {
-                    let message_id: String = sqlx::Row::try_get(&row, 1).map_err(bad)?;
-                    let channel: String = sqlx::Row::try_get(&row, 2).map_err(bad)?;
-                    let event = attempt_event(message_id, &channel, at, attempt)?;
-                    insert_event(&mut tx, TicketId(ticket), &event).await?;
+                    let bad = |e: sqlx::Error| StoreError::Corrupt {
+                        table: "outbox",
+                        reason: e.to_string(),
+                    };
+                    let ticket: Option<i64> = sqlx::Row::try_get(&row, 0).map_err(bad)?;
+                    if let Some(ticket) = ticket {
+                        let message_id: String = sqlx::Row::try_get(&row, 1).map_err(bad)?;
+                        let channel: String = sqlx::Row::try_get(&row, 2).map_err(bad)?;
+                        let event = attempt_event(message_id, &channel, at, attempt)?;
+                        insert_event(&mut tx, TicketId(ticket), &event).await?;
+                    }
+                    tx.commit().await.map_err(query_err(doing))
                 }
-                tx.commit().await.map_err(query_err(doing))
-            }
-        }
-
-        /// Appends events to a ticket's timeline, inside the caller's transaction.
-        async fn insert_events(
-            conn: &mut $conn,
-            ticket: TicketId,
-            events: &[NewEvent],
-        ) -> Result<(), StoreError> {
-            for e in events {
-                insert_event(conn, ticket, &EventValues::of(e)?).await?;
-            }
-            Ok(())
-        }
-
-        async fn insert_event(
-            conn: &mut $conn,
-            ticket: TicketId,
-            e: &EventValues,
-        ) -> Result<(), StoreError> {
-            sqlx::query(INSERT_EVENT)
-                .bind(ticket.0)
-                .bind(e.at_ms)
-                .bind(e.actor.as_str())
-                .bind(e.public)
-                .bind(e.kind.as_str())
-                .bind(e.payload.as_str())
-                .execute(conn)
-                .await
-                .map_err(query_err("appending a timeline event"))?;
-            Ok(())
-        }
-
-        /// Queues messages (a key already queued is skipped), inside the caller's transaction.
-        async fn insert_messages(
-            conn: &mut $conn,
-            messages: &[NewMessage],
-            now: DateTime<Utc>,
-        ) -> Result<(), StoreError> {
-            for m in messages {
-                let v = MessageValues::of(m)?;
-                sqlx::query(INSERT_MESSAGE)
-                    .bind(v.key)
-                    .bind(v.ticket)
-                    .bind(v.channel.as_str())
-                    .bind(v.subject)
-                    .bind(v.body)
-                    .bind(v.message_id)
-                    .bind(to_ms(now))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(query_err("queuing a message"))?;
-            }
-            Ok(())
-        }
-
-        async fn exists(
-            conn: &mut $conn,
-            sql: &'static str,
-            id: i64,
-            doing: &'static str,
-        ) -> Result<bool, StoreError> {
-            Ok(sqlx::query(sql)
-                .bind(id)
-                .fetch_optional(conn)
-                .await
-                .map_err(query_err(doing))?
-                .is_some())
-        }
-
-        #[async_trait]
-        impl TicketStore for $store {
-            async fn create_ticket(
-                &self,
-                new: NewTicket,
-                first_words: FirstWords,
-            ) -> Result<Ticket, StoreError> {
-                let doing = "creating a ticket";
-                let mut ticket = ticket_of_new(new);
-                let values = TicketValues::of(&ticket)?;
-                let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
-                let id: i64 = bind_ticket!(
-                    sqlx::query_scalar(AssertSqlSafe(Arc::clone(&TICKET_SQL.insert))),
-                    values
-                )
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(query_err(doing))?;
-                ticket.id = TicketId(id);
-                index_checks(&mut tx, &ticket).await?;
-                let (events, messages) = first_words(&ticket);
-                insert_events(&mut tx, ticket.id, &events).await?;
-                insert_messages(&mut tx, &messages, ticket.created_at).await?;
-                tx.commit().await.map_err(query_err(doing))?;
-                Ok(ticket)
             }
 
-            async fn save_ticket(
-                &self,
-                ticket: &Ticket,
-                expected: TicketStatus,
-                events: Vec<NewEvent>,
-                messages: Vec<NewMessage>,
-                now: DateTime<Utc>,
+            /// Appends events to a ticket's timeline, inside the caller's transaction.
+            async fn insert_events(
+                conn: &mut $conn,
+                ticket: TicketId,
+                events: &[NewEvent],
             ) -> Result<(), StoreError> {
-                let doing = "saving a ticket";
-                let values = TicketValues::of(ticket)?;
-                let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
-                // On PostgreSQL the row lock this takes orders concurrent saves (SQLite has one
-                // writer); the status check makes the later one fail if the earlier one changed
-                // the status.
-                let updated = bind_ticket!(
-                    sqlx::query(AssertSqlSafe(Arc::clone(&TICKET_SQL.update))),
-                    values
-                )
-                .bind(ticket.id.0)
-                .bind(expected.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(query_err(doing))?
-                .rows_affected();
-                if updated == 0 {
-                    let what = format!("ticket {}", ticket.id);
-                    let sql = super::shared::TICKET_EXISTS;
-                    return Err(if exists(&mut tx, sql, ticket.id.0, doing).await? {
-                        StoreError::Conflict { what }
-                    } else {
-                        StoreError::NotFound { what }
-                    });
-                }
-                index_checks(&mut tx, ticket).await?;
-                insert_events(&mut tx, ticket.id, &events).await?;
-                insert_messages(&mut tx, &messages, now).await?;
-                tx.commit().await.map_err(query_err(doing))
-            }
-
-            async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-                sqlx::query(AssertSqlSafe(Arc::clone(&TICKET_SQL.by_id)))
-                    .bind(id.0)
-                    .fetch_optional(&self.$reader)
-                    .await
-                    .map_err(query_err("reading a ticket"))?
-                    .as_ref()
-                    .map(ticket_from_row)
-                    .transpose()
-            }
-
-            async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
-                sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_TICKET_LIST)))
-                    .bind(filter.open_only)
-                    .bind(filter.customer.as_ref().map(CustomerId::as_str))
-                    .bind(limit_param(filter.limit))
-                    .fetch_all(&self.$reader)
-                    .await
-                    .map_err(query_err("listing tickets"))?
-                    .iter()
-                    .map(ticket_from_row)
-                    .collect()
-            }
-
-            async fn timeline(&self, id: TicketId) -> Result<Vec<TimelineEvent>, StoreError> {
-                sqlx::query(SELECT_TIMELINE)
-                    .bind(id.0)
-                    .fetch_all(&self.$reader)
-                    .await
-                    .map_err(query_err("reading a timeline"))?
-                    .iter()
-                    .map(event_from_row)
-                    .collect()
-            }
-
-            async fn latest_ticket_for_check(
-                &self,
-                check: &CheckId,
-            ) -> Result<Option<Ticket>, StoreError> {
-                sqlx::query(AssertSqlSafe(Arc::clone(&TICKET_SQL.latest_for_check)))
-                    .bind(check.as_str())
-                    .fetch_optional(&self.$reader)
-                    .await
-                    .map_err(query_err("finding the latest ticket of a check"))?
-                    .as_ref()
-                    .map(ticket_from_row)
-                    .transpose()
-            }
-
-            async fn enqueue(
-                &self,
-                messages: Vec<NewMessage>,
-                now: DateTime<Utc>,
-            ) -> Result<(), StoreError> {
-                if messages.is_empty() {
-                    return Ok(());
-                }
-                let doing = "queuing messages";
-                let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
-                insert_messages(&mut tx, &messages, now).await?;
-                tx.commit().await.map_err(query_err(doing))
-            }
-
-            async fn claim_due(
-                &self,
-                now: DateTime<Utc>,
-                limit: u32,
-                lease: Duration,
-            ) -> Result<Vec<OutboxMessage>, StoreError> {
-                let mut claimed = sqlx::query(AssertSqlSafe(Arc::clone(&CLAIM_DUE)))
-                    .bind(to_ms(now))
-                    .bind(lease_end_ms(now, lease))
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.$writer)
-                    .await
-                    .map_err(query_err("claiming due messages"))?
-                    .iter()
-                    .map(outbox_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
-                Ok(claimed)
-            }
-
-            async fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-                self.finish_attempt(id, at, Attempt::Delivered).await
-            }
-
-            async fn mark_failed(
-                &self,
-                id: i64,
-                at: DateTime<Utc>,
-                error: &str,
-                retry_at: Option<DateTime<Utc>>,
-            ) -> Result<(), StoreError> {
-                self.finish_attempt(id, at, Attempt::Failed { error, retry_at })
-                    .await
-            }
-
-            async fn outbox(
-                &self,
-                filter: &OutboxFilter,
-            ) -> Result<Vec<OutboxMessage>, StoreError> {
-                sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_OUTBOX)))
-                    .bind(filter.status.map(message_status_str))
-                    .bind(filter.ticket.map(|t| t.0))
-                    .bind(limit_param(filter.limit))
-                    .fetch_all(&self.$reader)
-                    .await
-                    .map_err(query_err("listing the outbox"))?
-                    .iter()
-                    .map(outbox_from_row)
-                    .collect()
-            }
-
-            async fn retry_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-                Ok(sqlx::query(super::shared::RETRY_DEAD)
-                    .bind(to_ms(now))
-                    .execute(&self.$writer)
-                    .await
-                    .map_err(query_err("requeuing dead messages"))?
-                    .rows_affected())
-            }
-
-            async fn open_incident(
-                &self,
-                key: &str,
-                at: DateTime<Utc>,
-                checks: &[CheckId],
-                customers: &[CustomerId],
-                summary: &str,
-            ) -> Result<Incident, StoreError> {
-                let (checks_json, customers_json) = incident_json(checks, customers)?;
-                let id: i64 = sqlx::query_scalar(INSERT_INCIDENT)
-                    .bind(key)
-                    .bind(to_ms(at))
-                    .bind(checks_json)
-                    .bind(customers_json)
-                    .bind(summary)
-                    .fetch_one(&self.$writer)
-                    .await
-                    .map_err(unique_conflict("opening an incident", || {
-                        format!("incident {key} (one is open already)")
-                    }))?;
-                Ok(Incident {
-                    id,
-                    key: key.to_owned(),
-                    // As it reads back: to the millisecond.
-                    opened_at: from_ms("incidents", to_ms(at))?,
-                    closed_at: None,
-                    checks: checks.to_vec(),
-                    customers: customers.to_vec(),
-                    summary: summary.to_owned(),
-                })
-            }
-
-            async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-                let (checks_json, customers_json) =
-                    incident_json(&incident.checks, &incident.customers)?;
-                let updated = sqlx::query(UPDATE_INCIDENT)
-                    .bind(incident.id)
-                    .bind(checks_json)
-                    .bind(customers_json)
-                    .bind(incident.summary.as_str())
-                    .execute(&self.$writer)
-                    .await
-                    .map_err(query_err("updating an incident"))?
-                    .rows_affected();
-                if updated == 0 {
-                    return Err(StoreError::NotFound {
-                        what: format!("incident {}", incident.id),
-                    });
+                for e in events {
+                    insert_event(conn, ticket, &EventValues::of(e)?).await?;
                 }
                 Ok(())
             }
 
-            async fn close_incident(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-                let doing = "closing an incident";
-                let mut conn = self.$writer.acquire().await.map_err(query_err(doing))?;
-                let closed = sqlx::query(super::shared::CLOSE_INCIDENT)
+            async fn insert_event(
+                conn: &mut $conn,
+                ticket: TicketId,
+                e: &EventValues,
+            ) -> Result<(), StoreError> {
+                sqlx::query(INSERT_EVENT)
+                    .bind(ticket.0)
+                    .bind(e.at_ms)
+                    .bind(e.actor.as_str())
+                    .bind(e.public)
+                    .bind(e.kind.as_str())
+                    .bind(e.payload.as_str())
+                    .execute(conn)
+                    .await
+                    .map_err(query_err("appending a timeline event"))?;
+                Ok(())
+            }
+
+            /// Queues messages (a key already queued is skipped), inside the caller's transaction.
+            async fn insert_messages(
+                conn: &mut $conn,
+                messages: &[NewMessage],
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                for m in messages {
+                    let v = MessageValues::of(m)?;
+                    sqlx::query(INSERT_MESSAGE)
+                        .bind(v.key)
+                        .bind(v.ticket)
+                        .bind(v.channel.as_str())
+                        .bind(v.subject)
+                        .bind(v.body)
+                        .bind(v.message_id)
+                        .bind(to_ms(now))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(query_err("queuing a message"))?;
+                }
+                Ok(())
+            }
+
+            async fn exists(
+                conn: &mut $conn,
+                sql: &'static str,
+                id: i64,
+                doing: &'static str,
+            ) -> Result<bool, StoreError> {
+                Ok(sqlx::query(sql)
                     .bind(id)
-                    .bind(to_ms(at))
-                    .execute(&mut *conn)
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(query_err(doing))?
+                    .is_some())
+            }
+
+            #[async_trait]
+            impl TicketStore for $store {
+                async fn create_ticket(
+                    &self,
+                    new: NewTicket,
+                    first_words: FirstWords,
+                ) -> Result<Ticket, StoreError> {
+                    let doing = "creating a ticket";
+                    let mut ticket = ticket_of_new(new);
+                    let values = TicketValues::of(&ticket)?;
+                    let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
+                    let id: i64 = bind_ticket!(
+                        sqlx::query_scalar(AssertSqlSafe(Arc::clone(&TICKET_SQL.insert))),
+                        values
+                    )
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(query_err(doing))?;
+                    ticket.id = TicketId(id);
+                    index_checks(&mut tx, &ticket).await?;
+                    let (events, messages) = first_words(&ticket);
+                    insert_events(&mut tx, ticket.id, &events).await?;
+                    insert_messages(&mut tx, &messages, ticket.created_at).await?;
+                    tx.commit().await.map_err(query_err(doing))?;
+                    Ok(ticket)
+                }
+
+                async fn save_ticket(
+                    &self,
+                    ticket: &Ticket,
+                    expected: TicketStatus,
+                    events: Vec<NewEvent>,
+                    messages: Vec<NewMessage>,
+                    now: DateTime<Utc>,
+                ) -> Result<(), StoreError> {
+                    let doing = "saving a ticket";
+                    let values = TicketValues::of(ticket)?;
+                    let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
+                    // On PostgreSQL the row lock this takes orders concurrent saves (SQLite has one
+                    // writer); the status check makes the later one fail if the earlier one changed
+                    // the status.
+                    let updated = bind_ticket!(
+                        sqlx::query(AssertSqlSafe(Arc::clone(&TICKET_SQL.update))),
+                        values
+                    )
+                    .bind(ticket.id.0)
+                    .bind(expected.as_str())
+                    .execute(&mut *tx)
                     .await
                     .map_err(query_err(doing))?
                     .rows_affected();
-                let sql = super::shared::INCIDENT_EXISTS;
-                if closed == 0 && !exists(&mut conn, sql, id, doing).await? {
-                    return Err(StoreError::NotFound {
-                        what: format!("incident {id}"),
+                    if updated == 0 {
+                        let what = format!("ticket {}", ticket.id);
+                        let sql = shared::TICKET_EXISTS;
+                        return Err(if exists(&mut tx, sql, ticket.id.0, doing).await? {
+                            StoreError::Conflict { what }
+                        } else {
+                            StoreError::NotFound { what }
+                        });
+                    }
+                    index_checks(&mut tx, ticket).await?;
+                    insert_events(&mut tx, ticket.id, &events).await?;
+                    insert_messages(&mut tx, &messages, now).await?;
+                    tx.commit().await.map_err(query_err(doing))
+                }
+
+                async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+                    sqlx::query(AssertSqlSafe(Arc::clone(&TICKET_SQL.by_id)))
+                        .bind(id.0)
+                        .fetch_optional(&self.$reader)
+                        .await
+                        .map_err(query_err("reading a ticket"))?
+                        .as_ref()
+                        .map(ticket_from_row)
+                        .transpose()
+                }
+
+                async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+                    sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_TICKET_LIST)))
+                        .bind(filter.open_only)
+                        .bind(filter.customer.as_ref().map(CustomerId::as_str))
+                        .bind(limit_param(filter.limit))
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("listing tickets"))?
+                        .iter()
+                        .map(ticket_from_row)
+                        .collect()
+                }
+
+                async fn timeline(&self, id: TicketId) -> Result<Vec<TimelineEvent>, StoreError> {
+                    sqlx::query(SELECT_TIMELINE)
+                        .bind(id.0)
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("reading a timeline"))?
+                        .iter()
+                        .map(event_from_row)
+                        .collect()
+                }
+
+                async fn latest_ticket_for_check(
+                    &self,
+                    check: &CheckId,
+                ) -> Result<Option<Ticket>, StoreError> {
+                    sqlx::query(AssertSqlSafe(Arc::clone(&TICKET_SQL.latest_for_check)))
+                        .bind(check.as_str())
+                        .fetch_optional(&self.$reader)
+                        .await
+                        .map_err(query_err("finding the latest ticket of a check"))?
+                        .as_ref()
+                        .map(ticket_from_row)
+                        .transpose()
+                }
+
+                async fn enqueue(
+                    &self,
+                    messages: Vec<NewMessage>,
+                    now: DateTime<Utc>,
+                ) -> Result<(), StoreError> {
+                    if messages.is_empty() {
+                        return Ok(());
+                    }
+                    let doing = "queuing messages";
+                    let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
+                    insert_messages(&mut tx, &messages, now).await?;
+                    tx.commit().await.map_err(query_err(doing))
+                }
+
+                async fn claim_due(
+                    &self,
+                    now: DateTime<Utc>,
+                    limit: u32,
+                    lease: Duration,
+                ) -> Result<Vec<OutboxMessage>, StoreError> {
+                    let mut claimed = sqlx::query(AssertSqlSafe(Arc::clone(&CLAIM_DUE)))
+                        .bind(to_ms(now))
+                        .bind(lease_end_ms(now, lease))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.$writer)
+                        .await
+                        .map_err(query_err("claiming due messages"))?
+                        .iter()
+                        .map(outbox_from_row)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
+                    Ok(claimed)
+                }
+
+                async fn mark_delivered(
+                    &self,
+                    id: i64,
+                    at: DateTime<Utc>,
+                ) -> Result<(), StoreError> {
+                    self.finish_attempt(id, at, Attempt::Delivered).await
+                }
+
+                async fn mark_failed(
+                    &self,
+                    id: i64,
+                    at: DateTime<Utc>,
+                    error: &str,
+                    retry_at: Option<DateTime<Utc>>,
+                ) -> Result<(), StoreError> {
+                    self.finish_attempt(id, at, Attempt::Failed { error, retry_at })
+                        .await
+                }
+
+                async fn outbox(
+                    &self,
+                    filter: &OutboxFilter,
+                ) -> Result<Vec<OutboxMessage>, StoreError> {
+                    sqlx::query(AssertSqlSafe(Arc::clone(&SELECT_OUTBOX)))
+                        .bind(filter.status.map(message_status_str))
+                        .bind(filter.ticket.map(|t| t.0))
+                        .bind(limit_param(filter.limit))
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("listing the outbox"))?
+                        .iter()
+                        .map(outbox_from_row)
+                        .collect()
+                }
+
+                async fn retry_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+                    Ok(sqlx::query(shared::RETRY_DEAD)
+                        .bind(to_ms(now))
+                        .execute(&self.$writer)
+                        .await
+                        .map_err(query_err("requeuing dead messages"))?
+                        .rows_affected())
+                }
+
+                async fn open_incident(
+                    &self,
+                    key: &str,
+                    at: DateTime<Utc>,
+                    checks: &[CheckId],
+                    customers: &[CustomerId],
+                    summary: &str,
+                ) -> Result<Incident, StoreError> {
+                    let (checks_json, customers_json) = incident_json(checks, customers)?;
+                    let id: i64 = sqlx::query_scalar(INSERT_INCIDENT)
+                        .bind(key)
+                        .bind(to_ms(at))
+                        .bind(checks_json)
+                        .bind(customers_json)
+                        .bind(summary)
+                        .fetch_one(&self.$writer)
+                        .await
+                        .map_err(unique_conflict("opening an incident", || {
+                            format!("incident {key} (one is open already)")
+                        }))?;
+                    Ok(Incident {
+                        id,
+                        key: key.to_owned(),
+                        // As it reads back: to the millisecond.
+                        opened_at: from_ms("incidents", to_ms(at))?,
+                        closed_at: None,
+                        checks: checks.to_vec(),
+                        customers: customers.to_vec(),
+                        summary: summary.to_owned(),
+                    })
+                }
+
+                async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+                    let (checks_json, customers_json) =
+                        incident_json(&incident.checks, &incident.customers)?;
+                    let updated = sqlx::query(UPDATE_INCIDENT)
+                        .bind(incident.id)
+                        .bind(checks_json)
+                        .bind(customers_json)
+                        .bind(incident.summary.as_str())
+                        .execute(&self.$writer)
+                        .await
+                        .map_err(query_err("updating an incident"))?
+                        .rows_affected();
+                    if updated == 0 {
+                        return Err(StoreError::NotFound {
+                            what: format!("incident {}", incident.id),
+                        });
+                    }
+                    Ok(())
+                }
+
+                async fn close_incident(
+                    &self,
+                    id: i64,
+                    at: DateTime<Utc>,
+                ) -> Result<(), StoreError> {
+                    let doing = "closing an incident";
+                    let mut conn = self.$writer.acquire().await.map_err(query_err(doing))?;
+                    let closed = sqlx::query(shared::CLOSE_INCIDENT)
+                        .bind(id)
+                        .bind(to_ms(at))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(query_err(doing))?
+                        .rows_affected();
+                    let sql = shared::INCIDENT_EXISTS;
+                    if closed == 0 && !exists(&mut conn, sql, id, doing).await? {
+                        return Err(StoreError::NotFound {
+                            what: format!("incident {id}"),
+                        });
+                    }
+                    Ok(())
+                }
+
+                async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+                    static SQL: LazyLock<Arc<str>> = LazyLock::new(|| {
+                        format!(
+                            "SELECT {} FROM incidents WHERE closed_ms IS NULL \
+                             ORDER BY opened_ms, id",
+                            INCIDENT_COLUMNS
+                        )
+                        .into()
                     });
+                    sqlx::query(AssertSqlSafe(Arc::clone(&SQL)))
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("listing open incidents"))?
+                        .iter()
+                        .map(incident_from_row)
+                        .collect()
                 }
-                Ok(())
-            }
 
-            async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
-                static SQL: LazyLock<Arc<str>> = LazyLock::new(|| {
-                    format!(
-                        "SELECT {} FROM incidents WHERE closed_ms IS NULL ORDER BY opened_ms, id",
-                        INCIDENT_COLUMNS
-                    )
-                    .into()
-                });
-                sqlx::query(AssertSqlSafe(Arc::clone(&SQL)))
-                    .fetch_all(&self.$reader)
-                    .await
-                    .map_err(query_err("listing open incidents"))?
-                    .iter()
-                    .map(incident_from_row)
-                    .collect()
-            }
-
-            async fn save_detector_state(
-                &self,
-                states: &[(CheckId, serde_json::Value)],
-            ) -> Result<(), StoreError> {
-                let rows = detector_rows(states)?;
-                if rows.is_empty() {
-                    return Ok(());
+                async fn save_detector_state(
+                    &self,
+                    states: &[(CheckId, serde_json::Value)],
+                ) -> Result<(), StoreError> {
+                    let rows = detector_rows(states)?;
+                    if rows.is_empty() {
+                        return Ok(());
+                    }
+                    let doing = "saving the incident detector's state";
+                    self.save_detector_rows(rows, to_ms(Utc::now()), doing)
+                        .await
                 }
-                let doing = "saving the incident detector's state";
-                self.save_detector_rows(rows, to_ms(Utc::now()), doing)
-                    .await
-            }
 
-            async fn detector_states(
-                &self,
-            ) -> Result<Vec<(CheckId, serde_json::Value)>, StoreError> {
-                sqlx::query(SELECT_DETECTOR_STATES)
-                    .fetch_all(&self.$reader)
-                    .await
-                    .map_err(query_err("reading the incident detector's state"))?
-                    .iter()
-                    .map(detector_from_row)
-                    .collect()
+                async fn detector_states(
+                    &self,
+                ) -> Result<Vec<(CheckId, serde_json::Value)>, StoreError> {
+                    sqlx::query(SELECT_DETECTOR_STATES)
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("reading the incident detector's state"))?
+                        .iter()
+                        .map(detector_from_row)
+                        .collect()
+                }
             }
         }
     };
