@@ -33,6 +33,9 @@ use crate::model::{CheckId, CheckResult, CheckState, CustomerId};
 use crate::notify::{NewMessage, OutboxMessage};
 use crate::ticket::model::{Ticket, TicketId, TicketStatus, TimelineEvent};
 
+#[path = "postgres_users.rs"]
+mod users;
+
 fn migrator() -> Migrator {
     Migrator::with_migrations(vec![
         Migration::new(
@@ -47,6 +50,13 @@ fn migrator() -> Migrator {
             "tickets".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0002_tickets.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            3,
+            "users".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0003_users.sql").into_sql_str(),
             false,
         ),
     ])

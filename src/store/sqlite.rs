@@ -35,6 +35,9 @@ use crate::model::{CheckId, CheckResult, CheckState, CustomerId};
 use crate::notify::{NewMessage, OutboxMessage};
 use crate::ticket::model::{Ticket, TicketId, TicketStatus, TimelineEvent};
 
+#[path = "sqlite_users.rs"]
+mod users;
+
 fn migrator() -> Migrator {
     Migrator::with_migrations(vec![
         Migration::new(
@@ -49,6 +52,13 @@ fn migrator() -> Migrator {
             "tickets".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0002_tickets.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            3,
+            "users".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0003_users.sql").into_sql_str(),
             false,
         ),
     ])
