@@ -83,7 +83,7 @@ pub async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<ExitCode> 
                     );
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(StoreError::Conflict { what }) => fail(&format!("{what}")),
+                Err(StoreError::Conflict { what }) => fail(&format!("{what} exists already")),
                 Err(e) => Err(e.into()),
             }
         }

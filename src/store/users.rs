@@ -288,7 +288,7 @@ macro_rules! user_store_impl {
                 .fetch_one(&self.$writer)
                 .await
                 .map_err($crate::store::tickets::unique_conflict(doing, || {
-                    format!("user {name:?} (the name is taken)")
+                    format!("user {name:?}")
                 }))?;
                 Ok($crate::store::users::User {
                     id,
