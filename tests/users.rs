@@ -685,3 +685,64 @@ fn user_commands_add_list_disable_enable_and_change_passwords() {
         server.shutdown().await;
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_actions_through_a_session_are_signed_with_the_user_name() {
+    use forewarn::store::{FirstWords, NewTicket};
+    use forewarn::ticket::{Origin, Severity};
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    std::fs::write(
+        dir.path().join("checks/acme.toml"),
+        "[customer]\nid = \"acme\"\nname = \"Acme\"\n",
+    )
+    .unwrap();
+    let server = start(&config).await;
+    let base = format!("http://{}", server.addr);
+    add_user(&server.store, "ann").await;
+    let now = chrono::Utc::now();
+    let no_words: FirstWords = Box::new(|_| (Vec::new(), Vec::new()));
+    let ticket = server
+        .store
+        .create_ticket(
+            NewTicket {
+                customer: forewarn::model::CustomerId::parse("acme").unwrap(),
+                title: "www is down".to_owned(),
+                problem: "site_down".to_owned(),
+                severity: Severity::P2,
+                origin: Origin::Monitoring,
+                checks: vec![forewarn::model::CheckId::parse("acme-www").unwrap()],
+                incident: None,
+                assignee: None,
+                skill_group: "web".to_owned(),
+                created_at: now,
+                ack_due: None,
+                first_update_due: None,
+                resolve_due: None,
+                next_update_due: None,
+            },
+            no_words,
+        )
+        .await
+        .unwrap();
+    let cookie = session(&base, "ann").await;
+    let csrf = csrf_of(&get(&base, "/", &cookie).await.text().await.unwrap());
+    let r = client()
+        .post(format!("{base}/api/v1/tickets/{}/ack", ticket.id.0))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"by": "someone else"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let v: serde_json::Value = get(&base, &format!("/api/v1/tickets/{}", ticket.id.0), &cookie)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let timeline = v["timeline"].to_string();
+    assert!(timeline.contains("ann"), "{timeline}");
+    assert!(!timeline.contains("someone else"), "{timeline}");
+    server.shutdown().await;
+}
