@@ -185,7 +185,7 @@ pub async fn serve(
     })?;
     if config.web.staff_token.is_none() {
         tracing::warn!(
-            "no web.staff_token configured: the dashboard and API refuse every login until one is set"
+            "no web.staff_token configured: the API refuses every call until one is set (the dashboard uses `forewarn user add`)"
         );
     }
     let server = start(config, config_path, listener).await?;

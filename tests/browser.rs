@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "browser-test-token";
+const USER: &str = "bea";
+const PASSWORD: &str = "bea's browser password";
 
 async fn target(status: Arc<AtomicU16>) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -36,7 +38,7 @@ fn browse(base: &str, path: &str, out: &Path) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/screenshot.py");
     let output = std::process::Command::new("python3")
         .arg(script)
-        .args([base, TOKEN, path])
+        .args([base, USER, PASSWORD, path])
         .arg(out)
         .output()
         .expect("python3 runs (install it, and `pip install websocket-client`)");
@@ -79,6 +81,19 @@ async fn staff_sign_in_and_see_failing_checks_first_in_chromium() {
         .await
         .unwrap();
     let base = format!("http://{}", server.addr);
+    server
+        .store
+        .create_user(
+            forewarn::store::NewUser {
+                name: USER.into(),
+                display_name: "Bea".into(),
+                role: forewarn::store::Role::Staff,
+                password_hash: forewarn::store::users::hash_password(PASSWORD).unwrap(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
 
     // Let both checks report.
     let start = Instant::now();
@@ -105,6 +120,7 @@ async fn staff_sign_in_and_see_failing_checks_first_in_chromium() {
     assert!(api < front, "failing checks come first:\n{text}");
     assert!(text.contains("HTTP 503"), "{text}");
     assert!(text.contains("Shop & Co"), "{text}");
+    assert!(text.contains("Bea"), "the signed-in user is shown: {text}");
     let png = std::fs::read(shots.join("overview.png")).unwrap();
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,

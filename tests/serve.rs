@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "s3cret-staff-token";
+const USER: &str = "sam";
+const PASSWORD: &str = "sam's long password";
 
 /// A loopback HTTP target whose status code can be changed while it runs.
 async fn target(status: Arc<AtomicU16>) -> std::net::SocketAddr {
@@ -112,6 +114,19 @@ async fn serve_records_results_and_guards_staff_pages_and_the_api() {
         .unwrap();
     let base = format!("http://{}", server.addr);
     let c = client();
+    server
+        .store
+        .create_user(
+            forewarn::store::NewUser {
+                name: USER.into(),
+                display_name: "Sam".into(),
+                role: forewarn::store::Role::Staff,
+                password_hash: forewarn::store::users::hash_password(PASSWORD).unwrap(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
 
     // Results reach the store and the API.
     let v = wait_state(&base, "acme-www", Duration::from_secs(10), |s| {
@@ -159,7 +174,7 @@ async fn serve_records_results_and_guards_staff_pages_and_the_api() {
     let list: serde_json::Value = r.json().await.unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
 
-    // Staff pages redirect to the login without a session; a wrong token is refused.
+    // Staff pages redirect to the login without a session; a wrong password is refused.
     for path in ["/", "/checks/acme-www"] {
         let r = c.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 303, "{path}");
@@ -167,7 +182,7 @@ async fn serve_records_results_and_guards_staff_pages_and_the_api() {
     }
     let r = c
         .post(format!("{base}/login"))
-        .form(&[("token", "nope")])
+        .form(&[("name", USER), ("password", "not the password")])
         .send()
         .await
         .unwrap();
@@ -175,7 +190,7 @@ async fn serve_records_results_and_guards_staff_pages_and_the_api() {
     assert!(r.headers().get("set-cookie").is_none());
     let r = c
         .post(format!("{base}/login"))
-        .form(&[("token", TOKEN)])
+        .form(&[("name", USER), ("password", PASSWORD)])
         .send()
         .await
         .unwrap();
@@ -219,12 +234,17 @@ async fn serve_records_results_and_guards_staff_pages_and_the_api() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 
-    // Logging out ends the session.
-    c.post(format!("{base}/logout"))
+    // Logging out (with the page's CSRF token) ends the session.
+    let at = page.find(r#"name="csrf" value=""#).unwrap() + 19;
+    let csrf = &page[at..at + 64];
+    let r = c
+        .post(format!("{base}/logout"))
         .header("cookie", &session)
+        .form(&[("csrf", csrf)])
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 303);
     let r = c
         .get(format!("{base}/"))
         .header("cookie", &session)

@@ -1,8 +1,9 @@
-//! The command line: `forewarn serve | validate | migrate | check list | check run | agent | demo | bench`.
+//! The command line: `forewarn serve | validate | migrate | check list | check run | user | agent | demo | bench`.
 
 pub mod report;
 pub mod table;
 pub mod tickets;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -70,6 +71,9 @@ pub enum Command {
     Outbox(tickets::OutboxCommand),
     /// KPIs from the ticket timelines: volumes, response times, SLA, reopen rate, heatmap.
     Report(report::ReportArgs),
+    /// Staff accounts for the dashboard: add, list, disable, enable, password.
+    #[command(subcommand)]
+    User(users::UserCommand),
     /// Measure probing throughput, CPU per check, schedule lag and memory.
     Bench(crate::bench::BenchArgs),
 }
@@ -200,6 +204,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Report(args) => match load_config(&cli.config) {
             Ok(c) => report::report(c, args).await,
+            Err(code) => Ok(code),
+        },
+        Command::User(cmd) => match load_config(&cli.config) {
+            Ok(c) => users::user(c, cmd).await,
             Err(code) => Ok(code),
         },
         Command::Bench(args) => {

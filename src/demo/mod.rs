@@ -27,11 +27,16 @@ const CHECK_FILES: [(&str, &str); 4] = [
     ("umbrella.toml", include_str!("../../checks/umbrella.toml")),
 ];
 const AGENT_TOKEN: &str = "demo-agent-token-change-me";
+/// The staff user the demo creates for the dashboard.
+pub const DEMO_USER: &str = "demo";
 
 /// A demo that is running: the fleet, the agent and the server.
 pub struct Demo {
     pub url: String,
+    /// For the API (`Authorization: Bearer …`).
     pub staff_token: String,
+    /// The dashboard user `demo`'s password.
+    pub staff_password: String,
     pub config_path: PathBuf,
     fleet: fleet::Fleet,
     agent: crate::agent::RunningAgent,
@@ -104,9 +109,34 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
             format!("cannot listen on 127.0.0.1:{port}; try `forewarn demo --port 0`")
         })?;
     let server = crate::server::start(config, config_path.clone(), listener).await?;
+    // A staff user to sign in to the dashboard with (the token is for the API).
+    let staff_password = random_token();
+    let hash = crate::store::users::hash_password(&staff_password)
+        .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
+    match server
+        .store
+        .create_user(
+            crate::store::NewUser {
+                name: DEMO_USER.into(),
+                display_name: "Demo Staff".into(),
+                role: crate::store::Role::Admin,
+                password_hash: hash.clone(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+    {
+        Ok(_) => {}
+        // `--dir` reused: the user is there already; give it the new password.
+        Err(crate::store::StoreError::Conflict { .. }) => {
+            server.store.set_password_hash(DEMO_USER, &hash).await?
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(Demo {
         url: format!("http://{}", server.addr),
         staff_token,
+        staff_password,
         config_path,
         fleet,
         agent,
@@ -129,7 +159,8 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
     let demo = start(port, &dir).await?;
     println!(
         "\n  forewarn demo is running\n\n  \
-         dashboard   {url}/login   (staff token: {token})\n  \
+         dashboard   {url}/login   (user {user}, password {password})\n  \
+         API         {url}/api/v1/tickets   (Authorization: Bearer {token})\n  \
          metrics     {url}/metrics\n  \
          config      {config}\n\n  \
          The fleet on 127.0.0.1: a healthy shop (:18601, and HTTPS :18643 with a certificate\n  \
@@ -144,6 +175,8 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
          Ctrl-C stops everything.\n",
         url = demo.url,
         token = demo.staff_token,
+        user = DEMO_USER,
+        password = demo.staff_password,
         config = demo.config_path.display(),
         mail = dir.join("data/mail").display(),
     );

@@ -13,7 +13,9 @@
 //!   longer;
 //! - tickets, their timelines, the outbox, incidents and the detector's state
 //!   ([`TicketStore`], `tickets.rs`): a ticket change, its events and its messages commit in
-//!   one transaction.
+//!   one transaction;
+//! - staff users and their sessions ([`UserStore`], `users.rs`; sessions only by the SHA-256 of
+//!   their id).
 //!
 //! Times are stored as integer unix milliseconds, so they come back truncated to the millisecond.
 
@@ -22,10 +24,12 @@ mod postgres;
 mod shared;
 mod sqlite;
 pub mod tickets;
+pub mod users;
 
 pub use tickets::{
     FirstWords, Incident, NewEvent, NewTicket, OutboxFilter, TicketFilter, TicketStore,
 };
+pub use users::{NewUser, Role, Session, User, UserStore};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -46,7 +50,7 @@ use histogram::{BUCKETS, Histogram};
 /// Every method is one short database round (or a bounded series of them); none holds a lock
 /// across calls.
 #[async_trait]
-pub trait Store: TicketStore + Send + Sync {
+pub trait Store: TicketStore + UserStore + Send + Sync {
     /// Records a batch of results in one transaction: updates each check's state, appends the
     /// raw results and merges them into the hourly rollups.
     ///

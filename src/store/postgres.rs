@@ -20,11 +20,27 @@ use super::{Dialect, ResultRow, RollupDelta, Store, StoreError, query_err, redac
 use crate::model::CheckId;
 use crate::ticket::model::Ticket;
 
+#[path = "postgres_users.rs"]
+mod users;
+
 fn migrator() -> Migrator {
-    super::shared::migrator(
-        include_str!("../../migrations/postgres/0001_init.sql"),
-        include_str!("../../migrations/postgres/0002_tickets.sql"),
-    )
+    super::shared::migrator(&[
+        (
+            1,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            2,
+            "tickets",
+            include_str!("../../migrations/postgres/0002_tickets.sql"),
+        ),
+        (
+            3,
+            "users",
+            include_str!("../../migrations/postgres/0003_users.sql"),
+        ),
+    ])
 }
 
 /// Upserts the states of one round of results (at most one result per check, see

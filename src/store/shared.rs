@@ -14,20 +14,21 @@ use super::STATE_COLUMNS;
 use super::tickets::TICKET_VALUE_COLUMNS;
 
 /// A backend's migrations, from the files of its `migrations/<backend>/` directory.
-pub(super) fn migrator(init: &'static str, tickets: &'static str) -> Migrator {
-    let migration = |version, description: &'static str, sql: &'static str| {
-        Migration::new(
-            version,
-            description.into(),
-            MigrationType::Simple,
-            sql.into_sql_str(),
-            false,
-        )
-    };
-    Migrator::with_migrations(vec![
-        migration(1, "init", init),
-        migration(2, "tickets", tickets),
-    ])
+pub(super) fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        migrations
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    (*description).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 /// The `ON CONFLICT` half of the check state upsert, which each backend puts after its own

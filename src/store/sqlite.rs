@@ -21,11 +21,27 @@ use super::tickets::OUTBOX_COLUMNS;
 use super::{Dialect, ResultRow, RollupDelta, StoreError, query_err};
 use crate::ticket::model::Ticket;
 
+#[path = "sqlite_users.rs"]
+mod users;
+
 fn migrator() -> Migrator {
-    super::shared::migrator(
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-        include_str!("../../migrations/sqlite/0002_tickets.sql"),
-    )
+    super::shared::migrator(&[
+        (
+            1,
+            "init",
+            include_str!("../../migrations/sqlite/0001_init.sql"),
+        ),
+        (
+            2,
+            "tickets",
+            include_str!("../../migrations/sqlite/0002_tickets.sql"),
+        ),
+        (
+            3,
+            "users",
+            include_str!("../../migrations/sqlite/0003_users.sql"),
+        ),
+    ])
 }
 
 /// Upserts a check's state from one result. `since` and `consecutive` depend on whether the

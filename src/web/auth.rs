@@ -1,68 +1,74 @@
-//! Staff authentication: a login form that takes the staff token and opens a session (a random
-//! id in an HttpOnly, SameSite=Strict cookie, kept in memory for 12 hours), and bearer-token
-//! checks for the API. Tokens are compared in constant time.
+//! Staff authentication.
+//!
+//! - **Dashboard**: staff log in with their name and password (users made with
+//!   `forewarn user add`; argon2 hashes). A login opens a session in the store: a random 256-bit
+//!   id in the cookie, only its SHA-256 in the database, 12 hours, survives restarts. The cookie
+//!   is HttpOnly, SameSite=Strict, Path=/; with an https `public_url` it is also Secure and
+//!   named `__Host-forewarn_session` (browsers refuse `__Host-` cookies without Secure, so over
+//!   plain http it is `forewarn_session`). Logging out deletes the session; disabling a user or
+//!   changing their password ends theirs.
+//! - **CSRF**: each session has a random secret; forms carry `csrf` = HMAC-SHA256(secret), and
+//!   every POST authenticated by the session cookie must present it (form field `csrf`, or the
+//!   `X-CSRF-Token` header for JSON API calls) or gets 403. The login form has no session yet:
+//!   it relies on SameSite=Strict (no cookie is ever sent cross-site) plus an origin check —
+//!   `Sec-Fetch-Site` must be `same-origin`/`none` when the browser sends it, else `Origin` (when
+//!   present) must name the host the request was sent to — so another site cannot log a
+//!   browser in to an account of its choosing.
+//! - **API**: `Authorization: Bearer <web.staff_token>` (constant-time comparison), or a session
+//!   cookie with its CSRF token on writes.
+//!
+//! Failed logins are logged with the name (never the password) and answered after a fixed
+//! delay, which bounds password guessing per connection.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use ring::rand::{SecureRandom, SystemRandom};
+use subtle::ConstantTimeEq;
 
 use super::{AppState, WebError, pages};
+use crate::store::Role;
+use crate::store::users::{check_user_name, hash_password, random_hex, verify_password};
 
-const COOKIE: &str = "forewarn_session";
+const COOKIE_PLAIN: &str = "forewarn_session";
+const COOKIE_SECURE: &str = "__Host-forewarn_session";
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-const MAX_SESSIONS: usize = 10_000;
+/// How long a refused login waits before it answers.
+const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(300);
+/// The header API clients that use a session cookie send the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
-#[derive(Default)]
-pub struct Sessions {
-    live: Mutex<HashMap<String, Instant>>,
+/// Whether cookies get `Secure` (and the `__Host-` name): the public URL is https.
+fn secure(state: &AppState) -> bool {
+    state.config().public_url.scheme() == "https"
 }
 
-impl Sessions {
-    fn open(&self) -> String {
-        let mut bytes = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut bytes)
-            .expect("the system random source works");
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let mut live = self.live.lock().expect("not poisoned");
-        let now = Instant::now();
-        live.retain(|_, exp| *exp > now);
-        if live.len() >= MAX_SESSIONS {
-            // Oldest first out; bounded memory whatever happens.
-            if let Some(oldest) = live.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone()) {
-                live.remove(&oldest);
-            }
-        }
-        live.insert(id.clone(), now + SESSION_TTL);
-        id
-    }
-
-    fn valid(&self, id: &str) -> bool {
-        let live = self.live.lock().expect("not poisoned");
-        live.get(id).is_some_and(|exp| *exp > Instant::now())
-    }
-
-    fn close(&self, id: &str) {
-        self.live.lock().expect("not poisoned").remove(id);
-    }
+fn cookie_name(secure: bool) -> &'static str {
+    if secure { COOKIE_SECURE } else { COOKIE_PLAIN }
 }
 
-fn session_id(headers: &HeaderMap) -> Option<String> {
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// The CSRF token of a session: hex HMAC-SHA256 of a fixed label under the session's secret.
+pub fn csrf_token(secret: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, b"forewarn csrf v1");
+    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The request carries `Authorization: Bearer <staff token>`.
@@ -78,78 +84,216 @@ pub fn bearer_ok(state: &AppState, headers: &HeaderMap) -> bool {
         .is_some_and(|presented| token.matches(presented.trim().as_bytes()))
 }
 
-/// A staff member with a session; pages without one redirect to `/login`.
-pub struct Staff;
+/// A signed-in staff member (a live session of an enabled user); pages without one redirect
+/// to `/login`.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    /// The login name: who acts on timelines.
+    pub name: String,
+    pub display_name: String,
+    pub role: Role,
+    /// The session's CSRF token, for the hidden `csrf` field of every form.
+    pub csrf: String,
+    session_id: String,
+}
+
+impl Staff {
+    /// Checks the CSRF token a form or header presented; 403 when it is missing or wrong.
+    pub fn check_csrf(&self, presented: Option<&str>) -> Result<(), WebError> {
+        match presented {
+            Some(p) if csrf_matches_token(&self.csrf, p) => Ok(()),
+            _ => {
+                tracing::warn!(user = %self.name, "request refused: missing or wrong CSRF token");
+                Err(WebError::Forbidden)
+            }
+        }
+    }
+}
+
+fn csrf_matches_token(expected: &str, presented: &str) -> bool {
+    expected.len() == presented.len() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+}
+
+async fn session_staff(parts: &Parts, state: &AppState) -> Result<Option<Staff>, WebError> {
+    let Some(id) = cookie_value(&parts.headers, cookie_name(secure(state))) else {
+        return Ok(None);
+    };
+    let Some(session) = state.store.session(&id, chrono::Utc::now()).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Staff {
+        name: session.user.name,
+        display_name: session.user.display_name,
+        role: session.user.role,
+        csrf: csrf_token(&session.csrf_secret),
+        session_id: id,
+    }))
+}
 
 impl FromRequestParts<AppState> for Staff {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        match session_id(&parts.headers) {
-            Some(id) if state.sessions.valid(&id) => Ok(Staff),
-            _ => Err(WebError::LoginRequired),
-        }
+        session_staff(parts, state)
+            .await?
+            .ok_or(WebError::LoginRequired)
     }
 }
 
-/// A staff caller of the API: bearer token or a session cookie; otherwise 401.
-pub struct ApiStaff;
+/// A staff caller of the API: the bearer token (`user` is `None`), or a session cookie
+/// (`user` names them; writes must carry the `X-CSRF-Token` header); otherwise 401.
+pub struct ApiStaff {
+    pub user: Option<String>,
+}
 
 impl FromRequestParts<AppState> for ApiStaff {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        let session = session_id(&parts.headers).is_some_and(|id| state.sessions.valid(&id));
-        if session || bearer_ok(state, &parts.headers) {
-            Ok(ApiStaff)
-        } else {
-            Err(WebError::Unauthorized)
+        if bearer_ok(state, &parts.headers) {
+            return Ok(ApiStaff { user: None });
         }
+        let Some(staff) = session_staff(parts, state).await? else {
+            return Err(WebError::Unauthorized);
+        };
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            staff.check_csrf(presented)?;
+        }
+        Ok(ApiStaff {
+            user: Some(staff.name),
+        })
     }
 }
 
-pub async fn login_form(State(state): State<AppState>) -> Html<String> {
-    Html(pages::login_page(
-        state.config().web.staff_token.is_some(),
-        None,
-    ))
+/// The login form was sent from our own pages: see the module documentation.
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        // Not a browser, or one too old to say; SameSite=Strict still holds.
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+pub async fn login_form() -> Html<String> {
+    Html(pages::login_page(None))
 }
 
 #[derive(serde::Deserialize)]
 pub struct LoginForm {
-    token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
 }
 
-pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
-    let config = state.config();
-    let Some(token) = &config.web.staff_token else {
-        return Html(pages::login_page(false, None)).into_response();
-    };
-    if !token.matches(form.token.trim().as_bytes()) {
-        tracing::warn!("staff login refused: wrong token");
-        return (
-            axum::http::StatusCode::UNAUTHORIZED,
-            Html(pages::login_page(true, Some("That token is not right."))),
-        )
-            .into_response();
+/// A hash to verify against when the name is unknown, so that an unknown name takes as long
+/// as a wrong password.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    hash_password(&random_hex(16)).expect("a random 32-character password hashes")
+});
+
+/// Why a login was refused (for the log; the browser learns less).
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    UnknownUser,
+    WrongPassword,
+    Disabled,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    if !same_origin(&headers) {
+        tracing::warn!("staff login refused: posted from another site");
+        return Err(WebError::Forbidden);
     }
-    let id = state.sessions.open();
-    let secure = if config.public_url.scheme() == "https" {
-        "; Secure"
+    let name = form.name.trim().to_owned();
+    let user = if check_user_name(&name).is_ok() {
+        state.store.user(&name).await?
     } else {
-        ""
+        None
     };
+    let hash = user
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
+    let password = form.password;
+    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let user = match user {
+        Some(u) if verified && !u.disabled => u,
+        other => {
+            let refusal = match &other {
+                None => Refusal::UnknownUser,
+                Some(u) if verified && u.disabled => Refusal::Disabled,
+                Some(_) => Refusal::WrongPassword,
+            };
+            let logged_name: String = name.chars().take(64).collect();
+            tracing::warn!(user = %logged_name, reason = ?refusal, "staff login refused");
+            tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+            let message = match refusal {
+                Refusal::Disabled => "This account is disabled; ask an admin to enable it.",
+                _ => "Wrong name or password.",
+            };
+            return Ok((
+                StatusCode::UNAUTHORIZED,
+                Html(pages::login_page(Some(message))),
+            )
+                .into_response());
+        }
+    };
+    let now = chrono::Utc::now();
+    let ttl = chrono::Duration::from_std(SESSION_TTL).expect("12 h fits");
+    let id = random_hex(32);
+    state
+        .store
+        .create_session(&id, user.id, now, now + ttl, &random_hex(32))
+        .await?;
+    if let Err(e) = state.store.prune_sessions(now).await {
+        tracing::warn!(error = %e, "could not prune expired sessions");
+    }
+    tracing::info!(user = %user.name, "staff login");
+    let secure = secure(&state);
     let cookie = format!(
-        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        SESSION_TTL.as_secs()
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        cookie_name(secure),
+        SESSION_TTL.as_secs(),
+        if secure { "; Secure" } else { "" }
     );
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
 }
 
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(id) = session_id(&headers) {
-        state.sessions.close(&id);
-    }
-    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    staff: Staff,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, WebError> {
+    let presented = form.ok().and_then(|Form(f)| f.csrf);
+    staff.check_csrf(presented.as_deref())?;
+    state.store.delete_session(&staff.session_id).await?;
+    tracing::info!(user = %staff.name, "staff logout");
+    let secure = secure(&state);
+    let cookie = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        cookie_name(secure),
+        if secure { "; Secure" } else { "" }
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }

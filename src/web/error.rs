@@ -13,6 +13,9 @@ pub enum WebError {
     /// API call without a valid staff token.
     #[error("unauthorized")]
     Unauthorized,
+    /// A write without a valid CSRF token, or a login posted from another site.
+    #[error("forbidden")]
+    Forbidden,
     /// A page for people without a session: send them to the login page.
     #[error("login required")]
     LoginRequired,
@@ -36,6 +39,13 @@ impl IntoResponse for WebError {
                 [("www-authenticate", "Bearer")],
                 Json(serde_json::json!({
                     "error": "unauthorized: send Authorization: Bearer <staff token>"
+                })),
+            )
+                .into_response(),
+            WebError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                Json(serde_json::json!({
+                    "error": "forbidden: missing or wrong CSRF token; reload the page and try again"
                 })),
             )
                 .into_response(),

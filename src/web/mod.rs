@@ -1,8 +1,9 @@
 //! The web layer: the staff dashboard (server-rendered HTML), the JSON API, `/metrics` and
 //! `/healthz`. Only this module knows HTML.
 //!
-//! Staff log in with the configured staff token; the session lives in an HttpOnly,
-//! SameSite=Strict cookie. The API takes the same token as `Authorization: Bearer`.
+//! Staff log in with a name and password (`forewarn user add`); sessions live in the store and
+//! their id in an HttpOnly, SameSite=Strict cookie, and every session POST carries a CSRF
+//! token (see `auth.rs`). The API takes the configured staff token as `Authorization: Bearer`.
 
 mod auth;
 mod error;
@@ -30,7 +31,6 @@ pub struct AppState {
     store: Arc<dyn Store>,
     metrics: Metrics,
     config: Arc<RwLock<Arc<Config>>>,
-    sessions: Arc<auth::Sessions>,
     tickets: Arc<TicketService>,
 }
 
@@ -45,7 +45,6 @@ impl AppState {
             store,
             metrics,
             config,
-            sessions: Arc::new(auth::Sessions::default()),
             tickets,
         }
     }

@@ -35,7 +35,7 @@ const CSS: &str = r#"
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--ink)}
 header{background:#101828;color:#fff;padding:12px 24px;display:flex;align-items:center;gap:16px}
 header .brand{font-weight:700;font-size:17px;letter-spacing:.2px}header .brand span{color:#7aa2ff}
-header nav{margin-left:auto;display:flex;gap:12px;align-items:center}header a{color:#d0d5dd;text-decoration:none}
+header nav{margin-left:auto;display:flex;gap:12px;align-items:center}header .who{color:#98a2b3}header a{color:#d0d5dd;text-decoration:none}
 header button{background:none;border:1px solid #475467;color:#d0d5dd;border-radius:6px;padding:4px 10px;cursor:pointer}
 main{max-width:1200px;margin:0 auto;padding:20px 24px}
 h1{font-size:20px;margin:4px 0 16px}h2{font-size:16px;margin:24px 0 10px}
@@ -53,16 +53,22 @@ td a{color:var(--accent);text-decoration:none;font-weight:600}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;margin-bottom:14px}
 .kv{display:grid;grid-template-columns:160px 1fr;gap:4px 12px}.kv div:nth-child(odd){color:var(--muted)}
 .pass{color:var(--ok);font-weight:600}.fail{color:var(--critical);font-weight:600}
-.login{max-width:380px;margin:80px auto}.login input{width:100%;padding:9px;border:1px solid var(--line);border-radius:8px;font-size:14px}
+.login{max-width:380px;margin:80px auto}.login label{display:block;margin-top:10px;color:var(--muted)}.login input{display:block;margin-top:4px;width:100%;padding:9px;border:1px solid var(--line);border-radius:8px;font-size:14px}
 .login button{margin-top:12px;width:100%;padding:9px;border:0;border-radius:8px;background:var(--accent);color:#fff;font-weight:600;font-size:14px;cursor:pointer}
 .error{color:var(--critical);margin:8px 0}
 "#;
 
-fn layout(title: &str, body: &str, logged_in: bool, refresh: bool) -> String {
-    let nav = if logged_in {
-        r#"<nav><a href="/">Checks</a><a href="/metrics">Metrics</a><form method="post" action="/logout"><button>Log out</button></form></nav>"#
-    } else {
-        ""
+/// The page frame; `staff` is who is signed in (the navigation and its logout form, which
+/// carries the session's CSRF token), `None` on the login page.
+fn layout(title: &str, body: &str, staff: Option<&Staff>, refresh: bool) -> String {
+    let nav = match staff {
+        Some(s) => format!(
+            r#"<nav><a href="/">Checks</a><a href="/metrics">Metrics</a><span class="who" title="{}">{}</span><form method="post" action="/logout"><input type="hidden" name="csrf" value="{}"><button>Log out</button></form></nav>"#,
+            s.role,
+            esc(&s.display_name),
+            esc(&s.csrf)
+        ),
+        None => String::new(),
     };
     let refresh = if refresh {
         r#"<meta http-equiv="refresh" content="15">"#
@@ -75,19 +81,16 @@ fn layout(title: &str, body: &str, logged_in: bool, refresh: bool) -> String {
     )
 }
 
-pub fn login_page(configured: bool, error: Option<&str>) -> String {
-    let body = if configured {
-        format!(
-            r#"<div class="login card"><h1>Staff sign-in</h1><p class="muted">Enter the staff token (web.staff_token in forewarn.toml).</p>{}<form method="post" action="/login"><input type="password" name="token" autocomplete="current-password" autofocus placeholder="Staff token"><button type="submit">Sign in</button></form></div>"#,
-            error.map_or(String::new(), |e| format!(
-                r#"<p class="error">{}</p>"#,
-                esc(e)
-            ))
-        )
-    } else {
-        r#"<div class="login card"><h1>Staff sign-in is off</h1><p>No staff token is configured. Set <span class="mono">[web] staff_token = { env = "FOREWARN_STAFF_TOKEN" }</span> (or <span class="mono">{ file = "…" }</span>) in forewarn.toml and restart forewarn.</p></div>"#.to_owned()
-    };
-    layout("Sign in", &body, false, false)
+/// The sign-in form: name and password. `error` says why the last attempt failed.
+pub fn login_page(error: Option<&str>) -> String {
+    let body = format!(
+        r#"<div class="login card"><h1>Staff sign-in</h1>{}<form method="post" action="/login"><label>Name<input type="text" name="name" autocomplete="username" autocapitalize="none" spellcheck="false" autofocus required></label><label>Password<input type="password" name="password" autocomplete="current-password" required></label><button type="submit">Sign in</button></form><p class="muted">No account? An admin makes one with <span class="mono">forewarn user add NAME</span>.</p></div>"#,
+        error.map_or(String::new(), |e| format!(
+            r#"<p class="error">{}</p>"#,
+            esc(e)
+        ))
+    );
+    layout("Sign in", &body, None, false)
 }
 
 fn badge(status: Option<Status>) -> String {
@@ -126,7 +129,7 @@ fn urgency(s: Option<Status>) -> u8 {
 
 pub async fn overview(
     State(state): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
 ) -> Result<Html<String>, WebError> {
     let config = state.config();
     let states: HashMap<CheckId, CheckState> = state
@@ -206,12 +209,12 @@ pub async fn overview(
         config.customers.len(),
         now.format("%Y-%m-%d %H:%M:%S UTC")
     );
-    Ok(Html(layout("Checks", &body, true, true)))
+    Ok(Html(layout("Checks", &body, Some(&staff), true)))
 }
 
 pub async fn check_page(
     State(state): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
     let config = state.config();
@@ -293,7 +296,7 @@ pub async fn check_page(
         );
     }
     body.push_str("</tbody></table>");
-    Ok(Html(layout(&check.name, &body, true, true)))
+    Ok(Html(layout(&check.name, &body, Some(&staff), true)))
 }
 
 /// One bar per hour: height = runs, red part = failures; a line for p95 latency.

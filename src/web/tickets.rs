@@ -13,7 +13,7 @@ use crate::store::tickets::TicketFilter;
 use crate::ticket::service::ServiceError;
 use crate::ticket::{Actor, Resolution, TicketId};
 
-/// Who the API acts as on the timeline.
+/// Who the API acts as on the timeline: the signed-in user, else `by`, else "api".
 fn actor(name: Option<String>) -> Actor {
     Actor::Staff(
         name.filter(|n| !n.trim().is_empty())
@@ -76,14 +76,14 @@ pub struct By {
 
 pub async fn ack(
     State(state): State<AppState>,
-    _staff: ApiStaff,
+    staff: ApiStaff,
     Path(id): Path<i64>,
     body: Option<Json<By>>,
 ) -> Result<Response, WebError> {
     let by = body.map(|b| b.0.by).unwrap_or_default();
     state
         .tickets
-        .acknowledge(TicketId(id), actor(by), chrono::Utc::now())
+        .acknowledge(TicketId(id), actor(staff.user.or(by)), chrono::Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -104,7 +104,7 @@ pub struct UpdateBody {
 
 pub async fn update(
     State(state): State<AppState>,
-    _staff: ApiStaff,
+    staff: ApiStaff,
     Path(id): Path<i64>,
     Json(b): Json<UpdateBody>,
 ) -> Result<Response, WebError> {
@@ -118,12 +118,19 @@ pub async fn update(
     if b.wait_on_customer {
         state
             .tickets
-            .wait_on_customer(TicketId(id), actor(b.by), &b.message, now)
+            .wait_on_customer(TicketId(id), actor(staff.user.or(b.by)), &b.message, now)
             .await?;
     } else {
         state
             .tickets
-            .update(TicketId(id), actor(b.by), &b.message, next, b.internal, now)
+            .update(
+                TicketId(id),
+                actor(staff.user.or(b.by)),
+                &b.message,
+                next,
+                b.internal,
+                now,
+            )
             .await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -139,13 +146,18 @@ pub struct ResolveBody {
 
 pub async fn resolve(
     State(state): State<AppState>,
-    _staff: ApiStaff,
+    staff: ApiStaff,
     Path(id): Path<i64>,
     Json(b): Json<ResolveBody>,
 ) -> Result<Response, WebError> {
     state
         .tickets
-        .resolve(TicketId(id), actor(b.by), b.resolution, chrono::Utc::now())
+        .resolve(
+            TicketId(id),
+            actor(staff.user.or(b.by)),
+            b.resolution,
+            chrono::Utc::now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -159,7 +171,7 @@ pub struct ReopenBody {
 
 pub async fn reopen(
     State(state): State<AppState>,
-    _staff: ApiStaff,
+    staff: ApiStaff,
     Path(id): Path<i64>,
     body: Option<Json<ReopenBody>>,
 ) -> Result<Response, WebError> {
@@ -167,21 +179,26 @@ pub async fn reopen(
     let reason = b.reason.unwrap_or_else(|| "reopened by staff".into());
     state
         .tickets
-        .reopen(TicketId(id), actor(b.by), &reason, chrono::Utc::now())
+        .reopen(
+            TicketId(id),
+            actor(staff.user.or(b.by)),
+            &reason,
+            chrono::Utc::now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn close(
     State(state): State<AppState>,
-    _staff: ApiStaff,
+    staff: ApiStaff,
     Path(id): Path<i64>,
     body: Option<Json<By>>,
 ) -> Result<Response, WebError> {
     let by = body.map(|b| b.0.by).unwrap_or_default();
     state
         .tickets
-        .close(TicketId(id), actor(by), chrono::Utc::now())
+        .close(TicketId(id), actor(staff.user.or(by)), chrono::Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

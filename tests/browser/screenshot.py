@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Take a screenshot of a forewarn page as a logged-in staff member, in headless Chromium.
 
-usage: screenshot.py BASE_URL STAFF_TOKEN PATH OUT.png [WIDTH HEIGHT]
+usage: screenshot.py BASE_URL NAME PASSWORD PATH OUT.png [WIDTH HEIGHT]
 
-Logs in through the real login form (typing the token and submitting it), then opens PATH,
+Logs in through the real login form (filling in name and password and submitting it), then opens PATH,
 saves a full-page PNG and prints {"screenshot", "title", "text"} as JSON. Talks to Chromium over the DevTools protocol (websocket-client).
 """
 import base64, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
 import websocket  # pip install websocket-client
 
-base, token, path, out = sys.argv[1:5]
-width, height = (int(sys.argv[5]), int(sys.argv[6])) if len(sys.argv) > 6 else (1280, 900)
+base, name, password, path, out = sys.argv[1:6]
+width, height = (int(sys.argv[6]), int(sys.argv[7])) if len(sys.argv) > 7 else (1280, 900)
 profile = tempfile.mkdtemp(prefix="forewarn-chromium-")
 port = 9333
 proc = subprocess.Popen([
@@ -53,7 +53,8 @@ try:
     call("Page.navigate", url=f"{base}/login")
     time.sleep(0.5); wait_load()
     call("Runtime.evaluate", expression=(
-        f"document.querySelector('input[name=token]').value = {json.dumps(token)};"
+        f"document.querySelector('input[name=name]').value = {json.dumps(name)};"
+        f"document.querySelector('input[name=password]').value = {json.dumps(password)};"
         "document.querySelector('form').submit();"))
     time.sleep(1.0); wait_load()
     call("Page.navigate", url=f"{base}{path}")
