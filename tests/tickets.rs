@@ -192,6 +192,37 @@ async fn wait_until<F: Fn() -> bool>(what: &str, limit: Duration, f: F) {
     }
 }
 
+/// The usual scene: an SMTP server, one site of customer Acme checked every second, and the
+/// server running against them.
+struct OneSite {
+    smtp: SmtpServer,
+    site: Target,
+    dir: tempfile::TempDir,
+    server: forewarn::server::RunningServer,
+}
+
+async fn one_site(db: &Db) -> OneSite {
+    let smtp = SmtpServer::start().await;
+    let site = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        db,
+        smtp.addr(),
+        &[(
+            "acme.toml",
+            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
+        )],
+    );
+    let server = start(dir.path()).await;
+    OneSite {
+        smtp,
+        site,
+        dir,
+        server,
+    }
+}
+
 async fn tickets(server: &forewarn::server::RunningServer) -> Vec<Ticket> {
     server
         .store
@@ -201,19 +232,12 @@ async fn tickets(server: &forewarn::server::RunningServer) -> Vec<Ticket> {
 }
 
 async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reopen(db: Db) {
-    let smtp = SmtpServer::start().await;
-    let site = Target::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &db,
-        smtp.addr(),
-        &[(
-            "acme.toml",
-            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
-        )],
-    );
-    let server = start(dir.path()).await;
+    let OneSite {
+        smtp,
+        site,
+        dir: _dir,
+        server,
+    } = one_site(&db).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         customer_mails(&smtp).is_empty(),
@@ -320,19 +344,12 @@ async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reope
 }
 
 async fn a_blip_shorter_than_the_threshold_sends_nothing(db: Db) {
-    let smtp = SmtpServer::start().await;
-    let site = Target::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &db,
-        smtp.addr(),
-        &[(
-            "acme.toml",
-            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
-        )],
-    );
-    let server = start(dir.path()).await;
+    let OneSite {
+        smtp,
+        site,
+        dir: _dir,
+        server,
+    } = one_site(&db).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     site.set(500);
     tokio::time::sleep(Duration::from_millis(1100)).await; // one or two failing runs
@@ -476,19 +493,12 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_out_once(db: Db) {
 }
 
 async fn sla_clocks_pause_while_waiting_on_the_customer(db: Db) {
-    let smtp = SmtpServer::start().await;
-    let site = Target::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &db,
-        smtp.addr(),
-        &[(
-            "acme.toml",
-            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
-        )],
-    );
-    let server = start(dir.path()).await;
+    let OneSite {
+        smtp,
+        site,
+        dir: _dir,
+        server,
+    } = one_site(&db).await;
     site.set(500);
     wait_until("a ticket", Duration::from_secs(15), || {
         !customer_mails(&smtp).is_empty()
@@ -673,19 +683,12 @@ async fn an_expiring_certificate_opens_a_low_severity_warning_ticket(db: Db) {
 /// the next checkpoint, a structured resolution; the customer is told each time; the API
 /// needs the staff token.
 async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
-    let smtp = SmtpServer::start().await;
-    let site = Target::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &db,
-        smtp.addr(),
-        &[(
-            "acme.toml",
-            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
-        )],
-    );
-    let server = start(dir.path()).await;
+    let OneSite {
+        smtp,
+        site,
+        dir,
+        server,
+    } = one_site(&db).await;
     site.set(500);
     wait_until("the opened mail", Duration::from_secs(15), || {
         !customer_mails(&smtp).is_empty()
@@ -861,19 +864,12 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
 /// next-update promise is about to lapse with no staff update.
 async fn sla_warnings_breaches_and_the_automatic_update(db: Db) {
     use forewarn::ticket::{EventKind, SlaTarget};
-    let smtp = SmtpServer::start().await;
-    let site = Target::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &db,
-        smtp.addr(),
-        &[(
-            "acme.toml",
-            customer("acme", "Acme Ltd", "en", &[("acme-www".into(), site.url())]),
-        )],
-    );
-    let server = start(dir.path()).await;
+    let OneSite {
+        smtp,
+        site,
+        dir: _dir,
+        server,
+    } = one_site(&db).await;
     site.set(500);
     wait_until("the opened mail", Duration::from_secs(15), || {
         !customer_mails(&smtp).is_empty()
