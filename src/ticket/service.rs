@@ -207,7 +207,7 @@ impl TicketService {
             next_update_due: Some(due.next_update),
         };
         let site = c.name.clone();
-        let target = c.spec.target();
+        let target = customer_target(c, problem.key);
         let evidence = problem.evidence.clone();
         let deadline = problem.deadline.map(fmt_time);
         let kind = if problem.predictive {
@@ -1117,9 +1117,31 @@ fn site_names(config: &Config, t: &Ticket) -> String {
 fn targets(config: &Config, t: &Ticket) -> String {
     t.checks
         .iter()
-        .filter_map(|id| config.check(id.as_str()).map(|c| c.spec.target()))
+        .filter_map(|id| {
+            config
+                .check(id.as_str())
+                .map(|c| customer_target(c, &t.problem))
+        })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What the customer calls the thing in trouble: the account for a quota, the disk and server
+/// for a filling disk, otherwise the URL, host:port or DNS name.
+fn customer_target(c: &crate::config::Check, problem: &str) -> String {
+    use crate::probe::ProbeSpec;
+    match (&c.spec, problem) {
+        (ProbeSpec::Agent(a), "quota_near") if !a.accounts.is_empty() => a.accounts.join(", "),
+        (ProbeSpec::Agent(a), "disk_filling") if !a.mounts.is_empty() => format!(
+            "{} on {}",
+            a.mounts.join(", "),
+            c.server
+                .as_deref()
+                .or(a.url.host_str())
+                .unwrap_or("the server")
+        ),
+        _ => c.spec.target(),
+    }
 }
 
 /// The template context for one customer message. Only this customer's checks appear.
