@@ -1,6 +1,7 @@
 //! The store's specification: one suite of `suite_*` functions, each run against every backend.
 
 #[path = "support/store.rs"]
+#[macro_use]
 mod support_store;
 
 use std::collections::BTreeMap;
@@ -13,33 +14,6 @@ use forewarn::store::{self, PruneStats, Store, StoreError};
 use serde_json::json;
 
 use support_store::{at, check_id, result, t0};
-
-/// Instantiates every suite function as a test for each backend.
-macro_rules! for_each_backend {
-    ($($suite:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $suite() {
-                    forewarn::probe::install_crypto_provider();
-                    let (store, _dir) = super::support_store::sqlite_store().await;
-                    super::$suite(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $suite() {
-                    forewarn::probe::install_crypto_provider();
-                    let (store, schema) = super::support_store::postgres_store().await;
-                    super::$suite(store).await;
-                    schema.drop().await;
-                }
-            )*
-        }
-    };
-}
 
 for_each_backend!(
     suite_state_follows_status_changes,

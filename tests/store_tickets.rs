@@ -4,6 +4,7 @@
 
 #[allow(dead_code)]
 #[path = "support/store.rs"]
+#[macro_use]
 mod support_store;
 
 use std::collections::BTreeSet;
@@ -23,33 +24,6 @@ use forewarn::ticket::{
 use serde_json::json;
 
 use support_store::{at, check_id, t0};
-
-/// Instantiates every suite function as a test for each backend.
-macro_rules! for_each_backend {
-    ($($suite:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $suite() {
-                    forewarn::probe::install_crypto_provider();
-                    let (store, _dir) = super::support_store::sqlite_store().await;
-                    super::$suite(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $suite() {
-                    forewarn::probe::install_crypto_provider();
-                    let (store, schema) = super::support_store::postgres_store().await;
-                    super::$suite(store).await;
-                    schema.drop().await;
-                }
-            )*
-        }
-    };
-}
 
 for_each_backend!(
     suite_created_ticket_round_trips_with_its_first_words,

@@ -3,6 +3,7 @@
 
 #[allow(dead_code)]
 #[path = "support/store.rs"]
+#[macro_use]
 mod support_store;
 
 use std::sync::Arc;
@@ -14,32 +15,6 @@ use forewarn::store::users::{
 use forewarn::store::{NewUser, Role, Store, StoreError};
 
 use support_store::t0;
-
-macro_rules! for_each_backend {
-    ($($suite:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $suite() {
-                    forewarn::probe::install_crypto_provider();
-                    let (store, _dir) = super::support_store::sqlite_store().await;
-                    super::$suite(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $suite() {
-                    forewarn::probe::install_crypto_provider();
-                    let (store, schema) = super::support_store::postgres_store().await;
-                    super::$suite(store).await;
-                    schema.drop().await;
-                }
-            )*
-        }
-    };
-}
 
 for_each_backend!(
     suite_created_user_reads_back_and_names_are_unique,

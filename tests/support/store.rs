@@ -10,6 +10,36 @@ use forewarn::probe::{Kind, Outcome, Status};
 use forewarn::store::{self, Store};
 use tempfile::TempDir;
 
+/// Instantiates every suite function (`async fn suite(store: Arc<dyn Store>)`) as one test per
+/// backend: `sqlite::suite` on a temp file and `postgres::suite` in a schema of its own,
+/// dropped after. The including file names this module `support_store` (`#[macro_use]`).
+#[allow(unused_macros)]
+macro_rules! for_each_backend {
+    ($($suite:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $suite() {
+                    forewarn::probe::install_crypto_provider();
+                    let (store, _dir) = super::support_store::sqlite_store().await;
+                    super::$suite(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $suite() {
+                    forewarn::probe::install_crypto_provider();
+                    let (store, schema) = super::support_store::postgres_store().await;
+                    super::$suite(store).await;
+                    schema.drop().await;
+                }
+            )*
+        }
+    };
+}
+
 /// A fixed instant on an hour boundary: 2025-03-01 10:00:00 UTC.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap()
