@@ -24,23 +24,7 @@ use crate::ticket::model::Ticket;
 mod users;
 
 fn migrator() -> Migrator {
-    super::shared::migrator(&[
-        (
-            1,
-            "init",
-            include_str!("../../migrations/postgres/0001_init.sql"),
-        ),
-        (
-            2,
-            "tickets",
-            include_str!("../../migrations/postgres/0002_tickets.sql"),
-        ),
-        (
-            3,
-            "users",
-            include_str!("../../migrations/postgres/0003_users.sql"),
-        ),
-    ])
+    super::shared::migrator!("postgres")
 }
 
 /// Upserts the states of one round of results (at most one result per check, see

@@ -14,7 +14,32 @@ use super::STATE_COLUMNS;
 use super::tickets::TICKET_VALUE_COLUMNS;
 
 /// A backend's migrations, from the files of its `migrations/<backend>/` directory.
-pub(super) fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
+/// The schema migrations of one backend, in order: the same versions and names for both,
+/// each from `migrations/<backend>/`. Used as `migrator!("sqlite")`.
+macro_rules! migrator {
+    ($backend:literal) => {
+        super::shared::build_migrator(&[
+            (
+                1,
+                "init",
+                include_str!(concat!("../../migrations/", $backend, "/0001_init.sql")),
+            ),
+            (
+                2,
+                "tickets",
+                include_str!(concat!("../../migrations/", $backend, "/0002_tickets.sql")),
+            ),
+            (
+                3,
+                "users",
+                include_str!(concat!("../../migrations/", $backend, "/0003_users.sql")),
+            ),
+        ])
+    };
+}
+pub(super) use migrator;
+
+pub(super) fn build_migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
         migrations
             .iter()

@@ -25,23 +25,7 @@ use crate::ticket::model::Ticket;
 mod users;
 
 fn migrator() -> Migrator {
-    super::shared::migrator(&[
-        (
-            1,
-            "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-        ),
-        (
-            2,
-            "tickets",
-            include_str!("../../migrations/sqlite/0002_tickets.sql"),
-        ),
-        (
-            3,
-            "users",
-            include_str!("../../migrations/sqlite/0003_users.sql"),
-        ),
-    ])
+    super::shared::migrator!("sqlite")
 }
 
 /// Upserts a check's state from one result. `since` and `consecutive` depend on whether the
