@@ -41,18 +41,25 @@ impl RunningServer {
     /// then stops the web server.
     pub async fn shutdown(self) {
         self.scheduler.stop();
-        let _ = self.scheduler_task.await;
+        joined("scheduler", self.scheduler_task).await;
         // The scheduler held the last recorder; the writer drains its queue and ends.
-        let _ = self.writer_task.await;
+        joined("result writer", self.writer_task).await;
         self.detector.stop_saving();
-        let _ = self.detector_saver.await;
+        joined("detector state saver", self.detector_saver).await;
         self.detector.flush().await;
         // The delivery worker finishes the message in hand (none is left half-sent).
         let _ = self.stop.send(true);
         for t in self.tasks {
-            let _ = t.await;
+            joined("background task", t).await;
         }
         tracing::info!("forewarn stopped");
+    }
+}
+
+/// Waits for a task; one that panicked is logged, not silently dropped.
+async fn joined(what: &str, task: tokio::task::JoinHandle<()>) {
+    if let Err(e) = task.await {
+        tracing::error!(task = what, error = %e, "task ended abnormally during shutdown");
     }
 }
 
