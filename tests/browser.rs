@@ -108,7 +108,7 @@ async fn staff_sign_in_and_see_failing_checks_first_in_chromium() {
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let (b, s) = (base.clone(), shots.clone());
-    let page = tokio::task::spawn_blocking(move || browse(&b, "/", &s.join("overview.png")))
+    let page = tokio::task::spawn_blocking(move || browse(&b, "/checks", &s.join("overview.png")))
         .await
         .unwrap();
     assert_eq!(page["title"], "Checks · forewarn");

@@ -555,3 +555,138 @@ async fn report_command_prints_a_table_json_and_csv_from_the_store() {
         "{summary}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Customer health (docs/kpis.md, "Customer health"): the score from hand-built timelines.
+
+#[test]
+fn customer_health_is_scored_from_timelines_and_rollups_worst_first() {
+    use forewarn::report::health::{Band, HealthInput, Runs, customer_health};
+    use forewarn::ticket::model::{EventKind, Severity};
+    let now = min(0) + Duration::days(2);
+    // acme: an open P1 whose acknowledge target was breached, with one broken promise.
+    let mut a1 = ticket(1, min(0));
+    a1.severity = Severity::P1;
+    a1.status = TicketStatus::InProgress;
+    a1.ack_due = Some(min(10));
+    let auto = |t: &Ticket, m| {
+        ev(
+            t,
+            min(m),
+            forewarn::ticket::Actor::System,
+            EventKind::AutomaticUpdate {
+                next_update: min(m + 60),
+            },
+        )
+    };
+    let a1_events = vec![created(&a1), ack(&a1, min(30), "ann"), auto(&a1, 90)];
+    // acme: a P3 resolved, reopened within a day and resolved again; its survey says 2/5.
+    let mut a2 = ticket(2, min(0));
+    a2.severity = Severity::P3;
+    a2.status = TicketStatus::Resolved;
+    let a2_events = vec![
+        created(&a2),
+        resolved(&a2, min(60), "ann"),
+        reopened(&a2, min(120)),
+        resolved(&a2, min(180), "ann"),
+    ];
+    // bolt: one resolved ticket, 100 % uptime, survey 5/5.
+    let mut b1 = ticket(3, min(0));
+    b1.customer = customer("bolt");
+    b1.status = TicketStatus::Resolved;
+    let b1_events = vec![created(&b1), resolved(&b1, min(20), "bob")];
+    // bolt: a broken promise long before the window does not count.
+    let mut old = ticket(4, min(0) - Duration::days(60));
+    old.customer = customer("bolt");
+    old.status = TicketStatus::Closed;
+    let old_events = vec![auto(&old, -60 * 24 * 60 + 10)];
+    let tickets = vec![
+        (a1, a1_events),
+        (a2, a2_events),
+        (b1, b1_events),
+        (old, old_events),
+    ];
+    let runs = BTreeMap::from([
+        (
+            customer("acme"),
+            Runs {
+                runs: 1000,
+                failures: 20,
+            },
+        ),
+        (
+            customer("bolt"),
+            Runs {
+                runs: 500,
+                failures: 0,
+            },
+        ),
+    ]);
+    let answered = |ticket, rating| SurveyRecord {
+        ticket: forewarn::ticket::TicketId(ticket),
+        sent_at: min(200),
+        answer: Some(SurveyAnswer {
+            rating,
+            answered_at: min(300),
+        }),
+    };
+    let surveys = vec![answered(2, 2), answered(3, 5)];
+    let customers = vec![
+        (customer("bolt"), "Bolt".to_owned()),
+        (customer("calm"), "Calm".to_owned()),
+        (customer("acme"), "Acme".to_owned()),
+    ];
+    let input = HealthInput {
+        customers: &customers,
+        tickets: &tickets,
+        runs: &runs,
+        surveys: Some(&surveys),
+        since: now - Duration::days(30),
+        now,
+    };
+    let health = customer_health(&input);
+    let order: Vec<&str> = health.iter().map(|h| h.customer.as_str()).collect();
+    // bolt and calm both score 100: then fewer open tickets, then the id.
+    assert_eq!(order, ["acme", "bolt", "calm"]);
+    let acme = &health[0];
+    assert_eq!(acme.facts.open, [1, 0, 0, 0]);
+    assert_eq!(acme.facts.sla_breaches, 1, "the acknowledge target");
+    assert_eq!(acme.facts.broken_promises, 1);
+    assert_eq!(
+        acme.facts.reopen_rate,
+        Rate {
+            numerator: 1,
+            denominator: 1
+        }
+    );
+    assert_eq!(
+        acme.facts.csat,
+        Survey::Available(Rate {
+            numerator: 0,
+            denominator: 1
+        })
+    );
+    assert_eq!(
+        acme.facts.uptime,
+        Rate {
+            numerator: 980,
+            denominator: 1000
+        }
+    );
+    // 15 (open P1) + 5 (one breach) + 10 (98 % uptime) + 20 (CSAT 0 %) + 10 (reopen 100 %)
+    // + 5 (one broken promise) = 65.
+    assert_eq!(acme.penalties.total(), 65.0);
+    assert_eq!(acme.score, 35);
+    assert_eq!(acme.band, Band::Critical);
+    assert_eq!(health[1].facts.broken_promises, 0, "outside the window");
+    assert_eq!(health[1].score, 100);
+    assert_eq!(health[2].facts.uptime.denominator, 0, "calm has no runs");
+    assert_eq!(health[2].score, 100);
+    // Without survey data CSAT is n/a and costs nothing: 100 − 45.
+    let health = customer_health(&HealthInput {
+        surveys: None,
+        ..input
+    });
+    assert_eq!(health[0].facts.csat, Survey::NoSurveyData);
+    assert_eq!(health[0].score, 55);
+}

@@ -140,6 +140,10 @@ fn every_event_kind(from: i64) -> Vec<NewEvent> {
             text: "The site answers again".to_owned(),
         },
         EventKind::Closed,
+        EventKind::Assigned {
+            from: None,
+            to: Some("ann".to_owned()),
+        },
         EventKind::Reopened {
             reason: "Failed again within 7 days".to_owned(),
         },
@@ -182,7 +186,7 @@ fn every_event_kind(from: i64) -> Vec<NewEvent> {
 
 /// How many kinds of event there are: [`kind_name`] matches them all, so a new kind fails to
 /// compile here until it is named (and then [`every_event_kind`] until it has one).
-const EVENT_KINDS: usize = 17;
+const EVENT_KINDS: usize = 18;
 
 fn kind_name(kind: &EventKind) -> &'static str {
     match kind {
@@ -198,6 +202,7 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::AutoResolved { .. } => "auto_resolved",
         EventKind::Closed => "closed",
         EventKind::Reopened { .. } => "reopened",
+        EventKind::Assigned { .. } => "assigned",
         EventKind::SlaWarning { .. } => "sla_warning",
         EventKind::SlaBreach { .. } => "sla_breach",
         EventKind::AutomaticUpdate { .. } => "automatic_update",

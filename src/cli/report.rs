@@ -17,7 +17,7 @@ use crate::report::{
     self, EngineerKpis, Kpis, NO_SURVEY_DATA, Report, ReportInput, Survey, TimeStats, fmt_rate,
     fmt_secs, fmt_survey_rate,
 };
-use crate::store::tickets::{TicketFilter, TicketStore};
+use crate::store::tickets::TicketStore;
 
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
@@ -83,18 +83,7 @@ pub async fn load_and_compute<S: TicketStore + ?Sized>(
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Report> {
-    let all = store.tickets(&TicketFilter::default()).await?;
-    let mut tickets = Vec::new();
-    for t in all {
-        let relevant = t.created_at >= since
-            || t.status.is_open()
-            || t.resolved_at.is_some_and(|r| r >= since)
-            || t.closed_at.is_some_and(|c| c >= since);
-        if relevant {
-            let events = store.timeline(t.id).await?;
-            tickets.push((t, events));
-        }
-    }
+    let tickets = report::window(store, since).await?;
     Ok(report::compute(&ReportInput {
         tickets: &tickets,
         now,

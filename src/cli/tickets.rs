@@ -412,6 +412,10 @@ pub fn describe(kind: &EventKind) -> String {
         EventKind::AutoResolved { text } => format!("resolved by monitoring: {text}"),
         EventKind::Closed => "closed".into(),
         EventKind::Reopened { reason } => format!("reopened: {reason}"),
+        EventKind::Assigned { to, .. } => match to {
+            Some(name) => format!("assigned to {name}"),
+            None => "unassigned".into(),
+        },
         EventKind::SlaWarning { target, due } => format!(
             "SLA warning: {} due {}",
             target.as_str(),

@@ -6,10 +6,15 @@
 //! input; without them they are [`Survey::NoSurveyData`], shown as "n/a (no survey data)" and
 //! never as 0.
 
+pub mod health;
+mod load;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use serde::{Serialize, Serializer};
+
+pub use load::window;
 
 use crate::model::CustomerId;
 use crate::ticket::model::{Actor, EventKind, Origin, SlaTarget, Ticket, TicketId, TimelineEvent};

@@ -206,6 +206,11 @@ pub enum EventKind {
     Reopened {
         reason: String,
     },
+    /// Staff only: the ticket's assignee changed (`None`: unassigned).
+    Assigned {
+        from: Option<String>,
+        to: Option<String>,
+    },
     SlaWarning {
         target: SlaTarget,
         due: DateTime<Utc>,

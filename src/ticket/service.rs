@@ -337,13 +337,7 @@ impl TicketService {
             return Err(ServiceError::Invalid("an update needs a message".into()));
         }
         let mut t = self.load(id).await?;
-        if !t.status.is_open() {
-            return Err(ServiceError::BadState {
-                id,
-                status: t.status,
-                what: "reopen it first",
-            });
-        }
+        must_be_open(&t)?;
         let expected = t.status;
         if internal {
             let ev = NewEvent {
@@ -500,6 +494,55 @@ impl TicketService {
             None,
         )
         .await
+    }
+
+    /// Gives an open ticket to a staff user (`None`: unassigned). The new assignee must be an
+    /// enabled user; the change is an internal `Assigned` event and tells the customer nothing.
+    pub async fn assign(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        assignee: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        if let Some(name) = assignee {
+            match self.store.user(name).await? {
+                Some(u) if !u.disabled => {}
+                Some(_) => {
+                    return Err(ServiceError::Invalid(format!(
+                        "user {name:?} is disabled; pick another assignee"
+                    )));
+                }
+                None => {
+                    return Err(ServiceError::Invalid(format!(
+                        "no user {name:?}; pick one from `forewarn user list`"
+                    )));
+                }
+            }
+        }
+        let mut t = self.load(id).await?;
+        must_be_open(&t)?;
+        if t.assignee.as_deref() == assignee {
+            return Err(ServiceError::Invalid(match assignee {
+                Some(name) => format!("ticket {id} is already assigned to {name}"),
+                None => format!("ticket {id} is not assigned to anyone"),
+            }));
+        }
+        let event = NewEvent {
+            at,
+            actor,
+            public: false,
+            kind: EventKind::Assigned {
+                from: t.assignee.take(),
+                to: assignee.map(str::to_owned),
+            },
+        };
+        t.assignee = assignee.map(str::to_owned);
+        let expected = t.status;
+        self.store
+            .save_ticket(&t, expected, vec![event], vec![], at)
+            .await?;
+        Ok(())
     }
 
     /// Waiting on the customer: the SLA clocks pause until the customer answers.
@@ -1169,6 +1212,19 @@ fn context(
         duration: String::new(),
         update: String::new(),
         resolution: None,
+    }
+}
+
+/// Updates and assignments need an open ticket.
+fn must_be_open(t: &Ticket) -> Result<(), ServiceError> {
+    if t.status.is_open() {
+        Ok(())
+    } else {
+        Err(ServiceError::BadState {
+            id: t.id,
+            status: t.status,
+            what: "reopen it first",
+        })
     }
 }
 

@@ -6,8 +6,13 @@
 //! token (see `auth.rs`). The API takes the configured staff token as `Authorization: Bearer`.
 
 mod auth;
+mod charts;
 mod error;
+mod health;
+mod kpis;
 mod pages;
+mod queue;
+mod ticket_page;
 mod tickets;
 
 use std::sync::{Arc, RwLock};
@@ -56,8 +61,18 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(pages::overview))
+        .route("/", get(queue::queue))
+        .route("/checks", get(pages::overview))
         .route("/checks/{id}", get(pages::check_page))
+        .route("/tickets/{id}", get(ticket_page::page))
+        .route("/tickets/{id}/ack", post(ticket_page::ack))
+        .route("/tickets/{id}/update", post(ticket_page::update))
+        .route("/tickets/{id}/assign", post(ticket_page::assign))
+        .route("/tickets/{id}/resolve", post(ticket_page::resolve))
+        .route("/tickets/{id}/reopen", post(ticket_page::reopen))
+        .route("/tickets/{id}/close", post(ticket_page::close))
+        .route("/customers", get(health::customers))
+        .route("/kpis", get(kpis::kpis))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/api/v1/checks", get(api_checks))
@@ -73,6 +88,14 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { WebError::NotFound })
         .with_state(state)
+}
+
+/// The survey records the customer health and KPI pages compute CSAT and response rates from.
+/// `None` (shown as "n/a") until the survey store supplies them: the one place to wire it.
+async fn survey_records(
+    _state: &AppState,
+) -> Result<Option<Vec<crate::report::SurveyRecord>>, WebError> {
+    Ok(None)
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

@@ -5,9 +5,10 @@ use std::fmt::Write;
 
 use axum::extract::{Path, State};
 use axum::response::Html;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 
 use super::auth::Staff;
+use super::charts::{self, Slot};
 use super::{AppState, WebError};
 use crate::model::{CheckId, CheckState};
 use crate::probe::Status;
@@ -56,14 +57,45 @@ td a{color:var(--accent);text-decoration:none;font-weight:600}
 .login{max-width:380px;margin:80px auto}.login label{display:block;margin-top:10px;color:var(--muted)}.login input{display:block;margin-top:4px;width:100%;padding:9px;border:1px solid var(--line);border-radius:8px;font-size:14px}
 .login button{margin-top:12px;width:100%;padding:9px;border:0;border-radius:8px;background:var(--accent);color:#fff;font-weight:600;font-size:14px;cursor:pointer}
 .error{color:var(--critical);margin:8px 0}
+.sev{display:inline-block;min-width:30px;text-align:center;border-radius:6px;padding:1px 7px;font-size:12px;font-weight:700;color:#fff}
+.sev.P1{background:#d92d20}.sev.P2{background:#f79009}.sev.P3{background:#eaaa08;color:#1d2330}.sev.P4{background:#98a2b3}
+.st{display:inline-block;border-radius:999px;padding:1px 8px;font-size:12px;background:#eef0f3;color:#344054;white-space:nowrap}
+.st.new,.st.reopened{background:#fee4e2;color:#b42318}.st.acknowledged,.st.in_progress{background:#e0eaff;color:#2945c7}.st.waiting_on_customer{background:#fef0c7;color:#93370d}.st.resolved,.st.closed{background:#d1fadf;color:#05603a}
+.clock{display:inline-block;border-radius:6px;padding:1px 6px;margin:1px 4px 1px 0;font-size:12px;background:#eef0f3;color:#344054;white-space:nowrap}
+.clock.breached{background:#f04438;color:#fff;font-weight:600}.clock.soon{background:#fef0c7;color:#93370d;font-weight:600}.clock.paused{color:#667085;font-style:italic}.clock.met{background:#ecfdf3;color:#05603a}
+.filters{display:flex;gap:10px;flex-wrap:wrap;align-items:end;margin-bottom:14px}
+.filters label{font-size:11px;text-transform:uppercase;color:var(--muted);letter-spacing:.5px;display:flex;flex-direction:column;gap:3px}
+select,input[type=text],textarea{font:inherit;padding:6px 8px;border:1px solid #d0d5dd;border-radius:8px;background:#fff;color:var(--ink)}
+textarea{width:100%;min-height:70px;resize:vertical}input.wide{width:100%}
+.btn{display:inline-block;padding:7px 14px;border:0;border-radius:8px;background:var(--accent);color:#fff;font-weight:600;cursor:pointer;text-decoration:none;font-size:13px}
+.btn.secondary{background:#fff;color:#344054;border:1px solid #d0d5dd}.btn.danger{background:#d92d20}.btn.good{background:#039855}
+.notice{background:#ecfdf3;border:1px solid #abefc6;color:#05603a;border-radius:8px;padding:10px 14px;margin-bottom:14px}
+.errorbox{background:#fef3f2;border:1px solid #fecdca;color:#b42318;border-radius:8px;padding:8px 12px;margin:6px 0 10px}
+.empty{color:var(--muted);background:#fff;border:1px dashed #d0d5dd;border-radius:10px;padding:18px;text-align:center;margin:0}
+.cols{display:grid;grid-template-columns:minmax(0,1.45fr) minmax(0,1fr);gap:18px}
+.timeline{list-style:none;margin:0;padding:0}.timeline li{border-left:3px solid #d0d5dd;padding:6px 12px;margin:0 0 8px;background:#fff;border-radius:0 8px 8px 0}
+.timeline li.public{border-left-color:var(--accent)}.timeline li.internal{border-left-color:#eaaa08;background:#fffaeb}
+.timeline .meta{font-size:12px;color:var(--muted)}.timeline .text{white-space:pre-wrap;margin-top:2px}
+.tag{font-size:10.5px;font-weight:700;border-radius:4px;padding:0 5px;margin-left:6px;text-transform:uppercase;letter-spacing:.4px}
+.tag.public{background:#e0eaff;color:#2945c7}.tag.internal{background:#fef0c7;color:#93370d}
+form.stack label{display:block;margin:8px 0 3px;font-weight:600;font-size:13px}form.stack .hint{font-weight:400;color:var(--muted);font-size:12px}
+form.stack .choice{display:inline-flex;gap:4px;align-items:center;font-weight:400;margin-right:12px}
+form.stack h3,.card h3{margin:0 0 6px;font-size:14px}
+fieldset{border:1px solid var(--line);border-radius:8px;padding:6px 10px 10px;margin:8px 0}legend{font-size:12px;color:var(--muted)}
+.score{font-size:22px;font-weight:800}.score.healthy{color:#039855}.score.at_risk{color:#dc6803}.score.critical{color:#d92d20}
+.band{font-size:11px;text-transform:uppercase;letter-spacing:.5px;font-weight:700;color:var(--muted)}
+.tiles.k5{grid-template-columns:repeat(5,1fr)}.tile .s{color:var(--muted);font-size:12px}
+.right{text-align:right}.nowrap{white-space:nowrap}
+tr.breached td:first-child{box-shadow:inset 3px 0 0 #f04438}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:14px}
 "#;
 
 /// The page frame; `staff` is who is signed in (the navigation and its logout form, which
 /// carries the session's CSRF token), `None` on the login page.
-fn layout(title: &str, body: &str, staff: Option<&Staff>, refresh: bool) -> String {
+pub fn layout(title: &str, body: &str, staff: Option<&Staff>, refresh: bool) -> String {
     let nav = match staff {
         Some(s) => format!(
-            r#"<nav><a href="/">Checks</a><a href="/metrics">Metrics</a><span class="who" title="{}">{}</span><form method="post" action="/logout"><input type="hidden" name="csrf" value="{}"><button>Log out</button></form></nav>"#,
+            r#"<nav><a href="/">Queue</a><a href="/checks">Checks</a><a href="/customers">Customers</a><a href="/surveys">Surveys</a><a href="/kpis">KPIs</a><span class="who" title="{}">{}</span><form method="post" action="/logout"><input type="hidden" name="csrf" value="{}"><button>Log out</button></form></nav>"#,
             s.role,
             esc(&s.display_name),
             esc(&s.csrf)
@@ -93,14 +125,14 @@ pub fn login_page(error: Option<&str>) -> String {
     layout("Sign in", &body, None, false)
 }
 
-fn badge(status: Option<Status>) -> String {
+pub fn badge(status: Option<Status>) -> String {
     match status {
         Some(s) => format!(r#"<span class="badge {0}">{0}</span>"#, s.as_str()),
         None => r#"<span class="badge pending">pending</span>"#.to_owned(),
     }
 }
 
-fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds().max(0) as u64;
     let d = std::time::Duration::from_secs(secs);
     if secs < 60 {
@@ -225,7 +257,7 @@ pub async fn check_page(
     let recent = state.store.recent_results(&id, 30).await?;
     let rollups = state
         .store
-        .rollups(&id, now - chrono::Duration::hours(48))
+        .rollups(&id, now - chrono::Duration::days(30))
         .await?;
     let mut body = format!(
         r#"<h1>{} {}</h1><div class="card kv"><div>Check</div><div class="mono">{}</div><div>Customer</div><div>{}</div><div>Kind</div><div>{}</div><div>Target</div><div class="mono">{}</div><div>Schedule</div><div>{}</div><div>Defined at</div><div class="mono">{}</div>"#,
@@ -261,29 +293,12 @@ pub async fn check_page(
             ago(last.started_at, now),
             crate::probe::fmt_latency(last.outcome.latency)
         );
-        if !last.outcome.conditions.is_empty() {
-            body.push_str("<table><thead><tr><th>Result</th><th>Condition</th><th>Actual</th></tr></thead><tbody>");
-            for c in &last.outcome.conditions {
-                let _ = write!(
-                    body,
-                    r#"<tr><td class="{}">{}</td><td class="mono">{}</td><td class="mono">{}</td></tr>"#,
-                    if c.passed { "pass" } else { "fail" },
-                    if c.passed {
-                        "pass".to_owned()
-                    } else {
-                        c.severity.as_str().to_uppercase()
-                    },
-                    esc(&c.condition),
-                    esc(&c.actual)
-                );
-            }
-            body.push_str("</tbody></table>");
-        }
+        body.push_str(&conditions_table(&last.outcome.conditions));
         body.push_str("</div>");
     }
-    body.push_str("<h2>Last 48 hours</h2><div class=\"card\">");
-    body.push_str(&history_svg(&rollups, now));
-    body.push_str("</div><h2>Recent runs</h2><table><thead><tr><th>Status</th><th>Started</th><th>Latency</th><th>Lag</th><th>Message</th></tr></thead><tbody>");
+    body.push_str("<h2>History</h2>");
+    body.push_str(&history_charts(&rollups, now));
+    body.push_str("<h2>Recent runs</h2><table><thead><tr><th>Status</th><th>Started</th><th>Latency</th><th>Lag</th><th>Message</th></tr></thead><tbody>");
     for r in &recent {
         let _ = write!(
             body,
@@ -299,76 +314,109 @@ pub async fn check_page(
     Ok(Html(layout(&check.name, &body, Some(&staff), true)))
 }
 
-/// One bar per hour: height = runs, red part = failures; a line for p95 latency.
-fn history_svg(rollups: &[HourlyRollup], now: DateTime<Utc>) -> String {
-    if rollups.is_empty() {
-        return r#"<p class="muted">No history yet.</p>"#.to_owned();
+/// Every condition of a run: passed, or the status its failure gives; empty without conditions.
+pub fn conditions_table(conditions: &[crate::probe::ConditionResult]) -> String {
+    if conditions.is_empty() {
+        return String::new();
     }
-    let (w, h, hours) = (960.0, 120.0, 48.0);
-    let bar = w / hours;
-    let max_lat = rollups
+    let mut out = String::from(
+        "<table><thead><tr><th>Result</th><th>Condition</th><th>Observed</th></tr></thead><tbody>",
+    );
+    for c in conditions {
+        let _ = write!(
+            out,
+            r#"<tr><td class="{}">{}</td><td class="mono">{}</td><td class="mono">{}</td></tr>"#,
+            if c.passed { "pass" } else { "fail" },
+            if c.passed {
+                "pass".to_owned()
+            } else {
+                c.severity.as_str().to_uppercase()
+            },
+            esc(&c.condition),
+            esc(&c.actual)
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// One slot per hour for the last `hours` hours (the current hour last).
+pub fn hourly_slots(rollups: &[HourlyRollup], now: DateTime<Utc>, hours: i64) -> Vec<Slot> {
+    let this_hour = now
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap_or(now);
+    (0..hours)
+        .map(|i| {
+            let hour = this_hour - chrono::Duration::hours(hours - 1 - i);
+            let r = rollups.iter().find(|r| r.hour == hour);
+            Slot {
+                label: hour.format("%d %b %H:00").to_string(),
+                runs: r.map_or(0, |r| r.runs),
+                failures: r.map_or(0, |r| r.failures),
+                p50_ms: r.and_then(|r| r.latency_p50_ms),
+                p95_ms: r.and_then(|r| r.latency_p95_ms),
+            }
+        })
+        .collect()
+}
+
+/// One slot per UTC day for the last `days` days (today last). A day's p50 / p95 is the mean
+/// of its hourly p50 / p95 weighted by the runs measured in each hour.
+pub fn daily_slots(rollups: &[HourlyRollup], now: DateTime<Utc>, days: i64) -> Vec<Slot> {
+    let today = now.date_naive();
+    (0..days)
+        .map(|i| {
+            let day = today - chrono::Duration::days(days - 1 - i);
+            let hours: Vec<&HourlyRollup> = rollups
+                .iter()
+                .filter(|r| r.hour.date_naive() == day)
+                .collect();
+            let weighted = |pick: fn(&HourlyRollup) -> Option<f64>| {
+                let (sum, n) = hours
+                    .iter()
+                    .filter_map(|r| pick(r).map(|v| (v * r.measured as f64, r.measured)))
+                    .fold((0.0, 0u64), |(s, n), (v, m)| (s + v, n + m));
+                (n > 0).then(|| sum / n as f64)
+            };
+            Slot {
+                label: day.format("%d %b").to_string(),
+                runs: hours.iter().map(|r| r.runs).sum(),
+                failures: hours.iter().map(|r| r.failures).sum(),
+                p50_ms: weighted(|r| r.latency_p50_ms),
+                p95_ms: weighted(|r| r.latency_p95_ms),
+            }
+        })
+        .collect()
+}
+
+/// Uptime and latency charts over 48 hours (hourly) and 30 days (daily).
+fn history_charts(rollups: &[HourlyRollup], now: DateTime<Utc>) -> String {
+    let recent: Vec<HourlyRollup> = rollups
         .iter()
-        .filter_map(|r| r.latency_p95_ms)
-        .fold(1.0_f64, f64::max);
-    let mut svg = format!(
-        r##"<svg viewBox="0 0 {w} {}" width="100%" role="img" aria-label="hourly uptime and latency"><rect x="0" y="0" width="{w}" height="{h}" fill="#fafbfc"/>"##,
-        h + 18.0
-    );
-    let mut points = Vec::new();
-    for r in rollups {
-        let age_h = (now - r.hour).num_minutes() as f64 / 60.0;
-        if !(0.0..hours).contains(&age_h) {
-            continue;
-        }
-        let x = w - (age_h.floor() + 1.0) * bar;
-        let up = if r.runs > 0 {
-            1.0 - r.failures as f64 / r.runs as f64
+        .filter(|r| now - r.hour < chrono::Duration::hours(48))
+        .cloned()
+        .collect();
+    let h48 = hourly_slots(&recent, now, 48);
+    let d30 = daily_slots(rollups, now, 30);
+    let up = |slots: &[Slot]| {
+        let runs: u64 = slots.iter().map(|s| s.runs).sum();
+        let failures: u64 = slots.iter().map(|s| s.failures).sum();
+        if runs == 0 {
+            "no runs".to_owned()
         } else {
-            1.0
-        };
-        let ok_h = (h - 10.0) * up;
-        let _ = write!(
-            svg,
-            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#12b76a" opacity=".75"><title>{}: {} runs, {} failed, p95 {:.0} ms</title></rect>"##,
-            x + 1.0,
-            h - ok_h,
-            bar - 2.0,
-            ok_h,
-            r.hour.format("%d %b %H:00"),
-            r.runs,
-            r.failures,
-            r.latency_p95_ms.unwrap_or(0.0)
-        );
-        if r.failures > 0 {
-            let _ = write!(
-                svg,
-                r##"<rect x="{:.1}" y="10" width="{:.1}" height="{:.1}" fill="#f04438" opacity=".85"/>"##,
-                x + 1.0,
-                bar - 2.0,
-                (h - 10.0) - ok_h
-            );
+            format!(
+                "{:.2}% up · {runs} runs, {failures} failed",
+                100.0 * (runs - failures) as f64 / runs as f64
+            )
         }
-        if let Some(p95) = r.latency_p95_ms {
-            points.push(format!(
-                "{:.1},{:.1}",
-                x + bar / 2.0,
-                h - (h - 10.0) * (p95 / max_lat)
-            ));
-        }
-    }
-    if points.len() > 1 {
-        let _ = write!(
-            svg,
-            r##"<polyline points="{}" fill="none" stroke="#2e5bff" stroke-width="2"/>"##,
-            points.join(" ")
-        );
-    }
-    let _ = write!(
-        svg,
-        r##"<text x="0" y="{0}" font-size="11" fill="#667085">48 h ago</text><text x="{1}" y="{0}" font-size="11" fill="#667085" text-anchor="end">now · green: uptime per hour, red: failures, blue: p95 latency (max {2:.0} ms)</text></svg>"##,
-        h + 14.0,
-        w,
-        max_lat
-    );
-    svg
+    };
+    format!(
+        r#"<div class="grid2"><div class="card"><h3>Uptime, last 48 hours <span class="muted">· {}</span></h3>{}</div><div class="card"><h3>Uptime, last 30 days <span class="muted">· {}</span></h3>{}</div><div class="card"><h3>Latency p50 / p95, last 48 hours</h3>{}</div><div class="card"><h3>Latency p50 / p95, last 30 days</h3>{}</div></div>"#,
+        up(&h48),
+        charts::uptime(&h48, "uptime per hour, last 48 hours"),
+        up(&d30),
+        charts::uptime(&d30, "uptime per day, last 30 days"),
+        charts::latency(&h48, "latency per hour, last 48 hours"),
+        charts::latency(&d30, "latency per day, last 30 days"),
+    )
 }

@@ -1,0 +1,28 @@
+//! Loading what the KPIs are computed from: the only part of `report` that reads the store.
+
+use chrono::{DateTime, Utc};
+
+use crate::store::StoreError;
+use crate::store::tickets::{TicketFilter, TicketStore};
+use crate::ticket::model::{Ticket, TimelineEvent};
+
+/// Tickets created since `since`, plus older ones that may have closed in the window (still
+/// open, or resolved / closed since `since`), each with its timeline.
+pub async fn window<S: TicketStore + ?Sized>(
+    store: &S,
+    since: DateTime<Utc>,
+) -> Result<Vec<(Ticket, Vec<TimelineEvent>)>, StoreError> {
+    let all = store.tickets(&TicketFilter::default()).await?;
+    let mut tickets = Vec::new();
+    for t in all {
+        let relevant = t.created_at >= since
+            || t.status.is_open()
+            || t.resolved_at.is_some_and(|r| r >= since)
+            || t.closed_at.is_some_and(|c| c >= since);
+        if relevant {
+            let events = store.timeline(t.id).await?;
+            tickets.push((t, events));
+        }
+    }
+    Ok(tickets)
+}
