@@ -24,9 +24,9 @@ pub struct Slot {
     pub p95_ms: Option<f64>,
 }
 
-fn open(h: f64, label: &str) -> String {
+fn open(w: f64, h: f64, label: &str) -> String {
     format!(
-        r##"<svg class="chart" viewBox="0 0 {W} {h}" width="100%" role="img" aria-label="{}"><rect x="0" y="0" width="{W}" height="{h}" fill="#fafbfc"/>"##,
+        r##"<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{}"><rect x="0" y="0" width="{w}" height="{h}" fill="#fafbfc"/>"##,
         esc(label)
     )
 }
@@ -40,6 +40,11 @@ fn text(x: f64, y: f64, anchor: &str, s: &str) -> String {
 
 fn hline(y: f64, x0: f64) -> String {
     format!(r#"<line x1="{x0}" y1="{y:.1}" x2="{W}" y2="{y:.1}" stroke="{GRID}"/>"#)
+}
+
+/// Four axis steps of whole numbers (for counts): the top is a multiple of 4.
+fn count_max(v: u64) -> f64 {
+    (v.max(1).div_ceil(4) * 4) as f64
 }
 
 /// A round number at or above `v` for an axis top.
@@ -59,8 +64,10 @@ fn nice_max(v: f64) -> f64 {
 fn fmt_num(v: f64) -> String {
     if v >= 100.0 || v.fract() == 0.0 {
         format!("{v:.0}")
-    } else {
+    } else if v >= 1.0 {
         format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
     }
 }
 
@@ -71,7 +78,7 @@ pub fn uptime(slots: &[Slot], label: &str) -> String {
     }
     let (x0, top, h) = (40.0, 8.0, 110.0);
     let bar = (W - x0) / slots.len() as f64;
-    let mut svg = open(h + 22.0, label);
+    let mut svg = open(W, top + h + 24.0, label);
     for (pct, y) in [(100, top), (50, top + h / 2.0), (0, top + h)] {
         svg.push_str(&hline(y, x0));
         svg.push_str(&text(x0 - 6.0, y + 4.0, "end", &format!("{pct}%")));
@@ -123,7 +130,7 @@ pub fn latency(slots: &[Slot], label: &str) -> String {
     let (x0, top, h) = (56.0, 10.0, 130.0);
     let ymax = nice_max(max);
     let bar = (W - x0) / slots.len() as f64;
-    let mut svg = open(h + 40.0, label);
+    let mut svg = open(W, top + h + 42.0, label);
     for i in 0..=4 {
         let v = ymax * f64::from(i) / 4.0;
         let y = top + h - h * v / ymax;
@@ -181,11 +188,16 @@ pub fn latency(slots: &[Slot], label: &str) -> String {
     svg
 }
 
-/// About eight evenly spread slot labels under a time chart.
+/// About eight evenly spread slot labels under a time chart, the last slot's always (and the
+/// one before it dropped when they would overlap).
 fn axis_labels(svg: &mut String, slots: &[Slot], x0: f64, bar: f64, y: f64) {
     let every = slots.len().div_ceil(8).max(1);
+    let last = slots.len().saturating_sub(1);
     for (i, s) in slots.iter().enumerate() {
-        if i % every == 0 || i + 1 == slots.len() {
+        let spaced = i % every == 0 && (i == last || last - i > every / 2);
+        if i == last {
+            svg.push_str(&text(x0 + (i as f64 + 1.0) * bar, y, "end", &s.label));
+        } else if spaced {
             svg.push_str(&text(x0 + (i as f64 + 0.5) * bar, y, "middle", &s.label));
         }
     }
@@ -202,10 +214,10 @@ pub fn grouped_bars(labels: &[String], series: &[(&str, &str, Vec<u64>)], label:
         return r#"<p class="empty">No tickets in this period.</p>"#.to_owned();
     }
     let (x0, top, h) = (40.0, 10.0, 140.0);
-    let ymax = nice_max(max as f64).max(4.0);
+    let ymax = count_max(max);
     let group = (W - x0) / labels.len() as f64;
     let bar = (group * 0.8 / series.len() as f64).max(1.0);
-    let mut svg = open(h + 44.0, label);
+    let mut svg = open(W, h + 52.0, label);
     for i in 0..=4 {
         let v = ymax * f64::from(i) / 4.0;
         let y = top + h - h * v / ymax;
@@ -255,10 +267,12 @@ pub fn grouped_bars(labels: &[String], series: &[(&str, &str, Vec<u64>)], label:
 
 /// One horizontal bar per row: (label, value, text shown after the bar); `max` is the full
 /// width; rows without a value show only their text.
+/// Drawn 560 wide: meant for half the page.
 pub fn hbars(rows: &[(String, Option<f64>, String)], max: f64, color: &str, label: &str) -> String {
-    let (x0, row_h) = (170.0, 26.0);
-    let width = W - x0 - 190.0;
-    let mut svg = open(rows.len() as f64 * row_h + 8.0, label);
+    const HW: f64 = 560.0;
+    let (x0, row_h) = (130.0, 26.0);
+    let width = HW - x0 - 170.0;
+    let mut svg = open(HW, rows.len() as f64 * row_h + 8.0, label);
     for (i, (name, value, shown)) in rows.iter().enumerate() {
         let y = 6.0 + i as f64 * row_h;
         svg.push_str(&text(x0 - 8.0, y + 15.0, "end", name));
@@ -290,6 +304,7 @@ pub fn heatmap(cells: &[[u64; 24]; 7]) -> String {
     }
     let (x0, top, cell_w, cell_h) = (44.0, 6.0, (W - 44.0) / 24.0, 22.0);
     let mut svg = open(
+        W,
         top + 7.0 * cell_h + 22.0,
         "tickets created by weekday and hour",
     );

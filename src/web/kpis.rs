@@ -194,7 +194,10 @@ fn render(
             .sum::<u64>()
             .to_string(),
         "resolved by staff",
-        &format!("{} engineers", r.per_engineer.len()),
+        &match r.per_engineer.len() {
+            1 => "1 engineer".to_owned(),
+            n => format!("{n} engineers"),
+        },
     ));
     b.push_str("</div>");
 
@@ -276,41 +279,38 @@ fn render(
         .iter()
         .map(|(n, r)| (n.to_string(), r.percent(), fmt_rate(r)))
         .collect();
+    let most = r
+        .per_engineer
+        .iter()
+        .map(|e| e.resolved)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let e_rows: Vec<_> = r
+        .per_engineer
+        .iter()
+        .map(|e| {
+            (
+                e.engineer.clone(),
+                Some(e.resolved as f64),
+                format!("{} resolved · SLA {}", e.resolved, pct(&e.sla)),
+            )
+        })
+        .collect();
     let _ = write!(
         b,
-        r#"<h2>Quality</h2><div class="card">{}</div>"#,
-        charts::hbars(&q_rows, 100.0, GREY, "reopen rate and proactive share")
+        r#"<div class="grid2"><div><h2>Quality</h2><div class="card">{}</div></div><div><h2>Resolved per engineer</h2><div class="card">{}</div></div></div>"#,
+        charts::hbars(&q_rows, 100.0, GREY, "reopen rate and proactive share"),
+        if e_rows.is_empty() {
+            r#"<p class="empty">No ticket in this window was resolved by a person yet (tickets auto-resolved by monitoring belong to no engineer).</p>"#.to_owned()
+        } else {
+            charts::hbars(&e_rows, most as f64, BLUE, "resolved per engineer")
+        }
     );
 
     // Per engineer.
-    b.push_str("<h2>Per engineer</h2>");
-    if r.per_engineer.is_empty() {
-        b.push_str(r#"<p class="empty">No ticket in this window was resolved by a person yet (tickets auto-resolved by monitoring belong to no engineer).</p>"#);
-    } else {
-        let most = r
-            .per_engineer
-            .iter()
-            .map(|e| e.resolved)
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        let e_rows: Vec<_> = r
-            .per_engineer
-            .iter()
-            .map(|e| {
-                (
-                    e.engineer.clone(),
-                    Some(e.resolved as f64),
-                    format!("{} resolved", e.resolved),
-                )
-            })
-            .collect();
-        let _ = write!(
-            b,
-            r#"<div class="card">{}</div>"#,
-            charts::hbars(&e_rows, most as f64, BLUE, "resolved per engineer")
-        );
-        b.push_str("<table><thead><tr><th>Engineer</th><th>Resolved</th><th>SLA %</th><th>CSAT</th><th>Points</th></tr></thead><tbody>");
+    if !r.per_engineer.is_empty() {
+        b.push_str("<h2>Per engineer</h2><table><thead><tr><th>Engineer</th><th>Resolved</th><th>SLA %</th><th>CSAT</th><th>Points</th></tr></thead><tbody>");
         for e in &r.per_engineer {
             let points = match &e.points {
                 Survey::Available(p) => p.to_string(),

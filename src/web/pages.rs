@@ -47,7 +47,7 @@ h1{font-size:20px;margin:4px 0 16px}h2{font-size:16px;margin:24px 0 10px}
 table{width:100%;border-collapse:collapse;background:var(--card);border:1px solid var(--line);border-radius:10px;overflow:hidden}
 th{text-align:left;font-size:11px;text-transform:uppercase;letter-spacing:.6px;color:var(--muted);background:#fafbfc;padding:8px 10px;border-bottom:1px solid var(--line)}
 td{padding:8px 10px;border-bottom:1px solid var(--line);vertical-align:top}tr:last-child td{border-bottom:0}
-td a{color:var(--accent);text-decoration:none;font-weight:600}
+a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}td a{font-weight:600}
 .badge{display:inline-block;min-width:70px;text-align:center;border-radius:999px;padding:2px 8px;font-size:12px;font-weight:600;color:#fff}
 .badge.ok{background:var(--ok)}.badge.warning{background:var(--warning)}.badge.critical{background:var(--critical)}.badge.unknown{background:var(--unknown)}.badge.pending{background:#98a2b3}
 .muted{color:var(--muted)}.msg{max-width:420px}.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
@@ -87,7 +87,8 @@ fieldset{border:1px solid var(--line);border-radius:8px;padding:6px 10px 10px;ma
 .tiles.k5{grid-template-columns:repeat(5,1fr)}.tile .s{color:var(--muted);font-size:12px}
 .right{text-align:right}.nowrap{white-space:nowrap}
 tr.breached td:first-child{box-shadow:inset 3px 0 0 #f04438}
-.grid2{display:grid;grid-template-columns:1fr 1fr;gap:14px}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:14px}.grid2 input{min-width:0}
+details{margin:8px 0}summary{cursor:pointer;font-weight:600;font-size:13px}summary .hint{font-weight:400;color:var(--muted)}
 "#;
 
 /// The page frame; `staff` is who is signed in (the navigation and its logout form, which
@@ -411,12 +412,12 @@ fn history_charts(rollups: &[HourlyRollup], now: DateTime<Utc>) -> String {
         }
     };
     format!(
-        r#"<div class="grid2"><div class="card"><h3>Uptime, last 48 hours <span class="muted">· {}</span></h3>{}</div><div class="card"><h3>Uptime, last 30 days <span class="muted">· {}</span></h3>{}</div><div class="card"><h3>Latency p50 / p95, last 48 hours</h3>{}</div><div class="card"><h3>Latency p50 / p95, last 30 days</h3>{}</div></div>"#,
+        r#"<div class="card"><h3>Last 48 hours, per hour <span class="muted">· {}</span></h3>{}<h3>Latency p50 / p95</h3>{}</div><div class="card"><h3>Last 30 days, per day <span class="muted">· {}</span></h3>{}<h3>Latency p50 / p95 <span class="muted">· run-weighted mean of the hourly figures</span></h3>{}</div>"#,
         up(&h48),
         charts::uptime(&h48, "uptime per hour, last 48 hours"),
+        charts::latency(&h48, "latency per hour, last 48 hours"),
         up(&d30),
         charts::uptime(&d30, "uptime per day, last 30 days"),
-        charts::latency(&h48, "latency per hour, last 48 hours"),
         charts::latency(&d30, "latency per day, last 30 days"),
     )
 }

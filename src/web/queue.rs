@@ -34,20 +34,25 @@ pub fn clocks(t: &Ticket) -> Vec<Clock> {
             out.push(Clock { name, due, done });
         }
     };
-    add("ack", t.ack_due, t.acknowledged_at);
-    add("first update", t.first_update_due, t.first_update_at);
-    if open {
+    // A resolution or a close ends every clock (as in the KPIs, docs/kpis.md).
+    let ended = if open {
+        None
+    } else {
+        t.resolved_at.or(t.closed_at)
+    };
+    add("ack", t.ack_due, t.acknowledged_at.or(ended));
+    add(
+        "first update",
+        t.first_update_due,
+        t.first_update_at.or(ended),
+    );
+    // Until the first update the promised next update is usually that same checkpoint.
+    let same_as_first = t.first_update_at.is_none()
+        && matches!((t.next_update_due, t.first_update_due), (Some(n), Some(f)) if (n - f).num_seconds().abs() < 60);
+    if open && !same_as_first {
         add("next update", t.next_update_due, None);
     }
-    add(
-        "resolve",
-        t.resolve_due,
-        if open {
-            None
-        } else {
-            t.resolved_at.or(t.closed_at)
-        },
-    );
+    add("resolve", t.resolve_due, ended);
     out
 }
 

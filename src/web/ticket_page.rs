@@ -631,14 +631,27 @@ fn forms(
                     })
                     .collect()
             });
+        let _ = write!(
+            out,
+            r#"<details{}><summary>Options, when there is no single fix <span class="hint">(optional)</span></summary>"#,
+            if typed
+                .iter()
+                .any(|(a, b, c)| !(a.is_empty() && b.is_empty() && c.is_empty()))
+            {
+                " open"
+            } else {
+                ""
+            }
+        );
         for i in 0..typed.len().max(2) {
             let (a, b, c) = typed.get(i).cloned().unwrap_or_default();
             let _ = write!(
                 out,
-                r#"<fieldset><legend>Option {n} (optional: a way out when there is no single fix)</legend><input class="wide" type="text" name="option_title" placeholder="title" aria-label="option {n} title" value="{a}"><input class="wide" type="text" name="option_pros" placeholder="pros" aria-label="option {n} pros" value="{b}"><input class="wide" type="text" name="option_cons" placeholder="cons" aria-label="option {n} cons" value="{c}"></fieldset>"#,
+                r#"<fieldset><legend>Option {n}</legend><input class="wide" type="text" name="option_title" placeholder="title, e.g. move to a bigger plan" aria-label="option {n} title" value="{a}"><div class="grid2"><input type="text" name="option_pros" placeholder="pros" aria-label="option {n} pros" value="{b}"><input type="text" name="option_cons" placeholder="cons" aria-label="option {n} cons" value="{c}"></div></fieldset>"#,
                 n = i + 1
             );
         }
+        out.push_str("</details>");
         out.push_str(r#"<p><button class="btn good" type="submit">Resolve and tell the customer</button></p></form>"#);
     } else {
         out.push_str(&open_form(Action::Reopen, "Reopen"));
