@@ -175,7 +175,7 @@ async fn serve_records_results_and_guards_staff_pages_and_the_api() {
     assert_eq!(list.as_array().unwrap().len(), 1);
 
     // Staff pages redirect to the login without a session; a wrong password is refused.
-    for path in ["/", "/checks/acme-www"] {
+    for path in ["/", "/checks", "/checks/acme-www"] {
         let r = c.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 303, "{path}");
         assert_eq!(r.headers()["location"], "/login");
@@ -202,7 +202,7 @@ async fn serve_records_results_and_guards_staff_pages_and_the_api() {
     );
     let session = cookie.split(';').next().unwrap().to_owned();
     let page = c
-        .get(format!("{base}/"))
+        .get(format!("{base}/checks"))
         .header("cookie", &session)
         .send()
         .await

@@ -704,7 +704,10 @@ async fn the_queue_is_ordered_by_sla_urgency_and_filters(db: Option<String>) {
     // A resolved ticket's clocks are all stopped.
     let html = ann.get(&format!("/tickets/{}", done.0)).await.1;
     assert!(html.contains("resolve met") && html.contains("ack met"));
-    assert!(!html.contains(" left</span>"), "no clock runs on a resolved ticket");
+    assert!(
+        !html.contains(" left</span>"),
+        "no clock runs on a resolved ticket"
+    );
 
     // Customers: acme 100 − 15 (P1) − 5 (P3) = 80; bolt 100 − 10 (P2) − 2 (P4) − 5 (the
     // breached resolve target) = 83. Worst first.

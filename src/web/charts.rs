@@ -194,7 +194,7 @@ fn axis_labels(svg: &mut String, slots: &[Slot], x0: f64, bar: f64, y: f64) {
     let every = slots.len().div_ceil(8).max(1);
     let last = slots.len().saturating_sub(1);
     for (i, s) in slots.iter().enumerate() {
-        let spaced = i % every == 0 && (i == last || last - i > every / 2);
+        let spaced = i % every == 0 && (i == last || last - i >= every);
         if i == last {
             svg.push_str(&text(x0 + (i as f64 + 1.0) * bar, y, "end", &s.label));
         } else if spaced {

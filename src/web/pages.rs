@@ -67,7 +67,7 @@ a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}td 
 .filters label{font-size:11px;text-transform:uppercase;color:var(--muted);letter-spacing:.5px;display:flex;flex-direction:column;gap:3px}
 select,input[type=text],textarea{font:inherit;padding:6px 8px;border:1px solid #d0d5dd;border-radius:8px;background:#fff;color:var(--ink)}
 textarea{width:100%;min-height:70px;resize:vertical}input.wide{width:100%}
-.btn{display:inline-block;padding:7px 14px;border:0;border-radius:8px;background:var(--accent);color:#fff;font-weight:600;cursor:pointer;text-decoration:none;font-size:13px}
+.btn{display:inline-block;line-height:18px;padding:7px 14px;border:0;border-radius:8px;background:var(--accent);color:#fff;font-weight:600;cursor:pointer;text-decoration:none;font-size:13px}
 .btn.secondary{background:#fff;color:#344054;border:1px solid #d0d5dd}.btn.danger{background:#d92d20}.btn.good{background:#039855}
 .notice{background:#ecfdf3;border:1px solid #abefc6;color:#05603a;border-radius:8px;padding:10px 14px;margin-bottom:14px}
 .errorbox{background:#fef3f2;border:1px solid #fecdca;color:#b42318;border-radius:8px;padding:8px 12px;margin:6px 0 10px}

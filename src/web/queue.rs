@@ -309,7 +309,10 @@ pub async fn queue(
                 cname = esc(&customer_name(t.customer.as_str())),
                 assignee = t.assignee.as_deref().map_or_else(
                     || r#"<span class="muted">unassigned</span>"#.to_owned(),
-                    esc
+                    |a| esc(users
+                        .iter()
+                        .find(|u| u.name == a)
+                        .map_or(a, |u| u.display_name.as_str()))
                 ),
                 skill = esc(&t.skill_group),
                 age = ago(t.created_at, now),
