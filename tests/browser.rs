@@ -3,6 +3,9 @@
 //! target/screenshots/. Needs `chromium` (Debian package) and python3 with websocket-client;
 //! `.ci/run` installs both.
 
+#[path = "support/server.rs"]
+mod support_server;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -75,11 +78,7 @@ async fn staff_sign_in_and_see_failing_checks_first_in_chromium() {
     )
     .unwrap();
     let path = dir.path().join("forewarn.toml");
-    let config = forewarn::config::load(&path).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = forewarn::server::start(config, path, listener)
-        .await
-        .unwrap();
+    let server = support_server::start(&path).await;
     let base = format!("http://{}", server.addr);
     server
         .store

@@ -1,6 +1,9 @@
 //! A check that keeps changing between working and failing is flapping: one ticket and one
 //! customer message, not one per flap; thresholds alone never open it.
 
+#[path = "support/server.rs"]
+mod support_server;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -47,11 +50,7 @@ async fn a_flapping_check_notifies_once() {
     )
     .unwrap();
     let path = dir.path().join("forewarn.toml");
-    let config = forewarn::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = forewarn::server::start(config, path, listener)
-        .await
-        .unwrap();
+    let server = support_server::start(&path).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     let id = forewarn::model::CheckId::parse("acme-www").unwrap();
     assert_eq!(

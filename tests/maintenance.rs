@@ -1,6 +1,9 @@
 //! Maintenance windows: no ticket opens inside one, and the customer is told in advance, once
 //! per occurrence, in their language, about their own services only.
 
+#[path = "support/server.rs"]
+mod support_server;
+
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -131,11 +134,7 @@ async fn no_ticket_opens_inside_a_maintenance_window() {
             ),
         )],
     );
-    let config = forewarn::config::load(&path).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = forewarn::server::start(config, path, listener)
-        .await
-        .unwrap();
+    let server = support_server::start(&path).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let state = server
         .store

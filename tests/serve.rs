@@ -3,6 +3,11 @@
 //! binary's configuration without losing state, and the demo's shipped checks give the
 //! expected results through `forewarn check run`.
 
+#[path = "support/server.rs"]
+mod support_server;
+
+use support_server::client;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -62,15 +67,6 @@ fn http_check(id: &str, addr: std::net::SocketAddr) -> String {
     )
 }
 
-fn client() -> reqwest::Client {
-    forewarn::probe::install_crypto_provider();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
 /// Polls the API until `pred` holds for the check's state, up to `limit`.
 async fn wait_state(
     base: &str,
@@ -107,11 +103,7 @@ async fn serve_records_results_and_guards_staff_pages_and_the_api() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), "127.0.0.1:0", &http_check("acme-www", addr));
     let path = dir.path().join("forewarn.toml");
-    let config = forewarn::config::load(&path).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = forewarn::server::start(config, path, listener)
-        .await
-        .unwrap();
+    let server = support_server::start(&path).await;
     let base = format!("http://{}", server.addr);
     let c = client();
     server

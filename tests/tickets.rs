@@ -1,6 +1,9 @@
 //! Tickets end to end: real HTTP targets on loopback, the real server, and a real SMTP server
 //! that receives what lettre sends.
 
+#[path = "support/server.rs"]
+mod support_server;
+
 #[path = "support/pg.rs"]
 mod pg;
 #[path = "support/smtp_server.rs"]
@@ -167,13 +170,7 @@ fn write_config(dir: &Path, db: &Db, smtp: SocketAddr, files: &[(&str, String)])
 }
 
 async fn start(dir: &Path) -> forewarn::server::RunningServer {
-    forewarn::probe::install_crypto_provider();
-    let path = dir.join("forewarn.toml");
-    let config = forewarn::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    forewarn::server::start(config, path, listener)
-        .await
-        .unwrap()
+    support_server::start(&dir.join("forewarn.toml")).await
 }
 
 /// Mails to customers (not the ops copies).

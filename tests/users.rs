@@ -1,6 +1,11 @@
 //! Staff users: the store's specification on every backend (users, sessions kept only as
 //! hashes, disabling ends sessions), the password rules, and `forewarn user …` end to end.
 
+#[path = "support/server.rs"]
+mod support_server;
+
+use support_server::{client, start};
+
 #[allow(dead_code)]
 #[path = "support/store.rs"]
 #[macro_use]
@@ -210,15 +215,6 @@ fn write_config(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-async fn start(path: &std::path::Path) -> forewarn::server::RunningServer {
-    forewarn::probe::install_crypto_provider();
-    let config = forewarn::config::load(path).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    forewarn::server::start(config, path.to_owned(), listener)
-        .await
-        .unwrap()
-}
-
 async fn add_user(store: &Arc<dyn Store>, name: &str) {
     store
         .create_user(
@@ -232,14 +228,6 @@ async fn add_user(store: &Arc<dyn Store>, name: &str) {
         )
         .await
         .unwrap();
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
 }
 
 async fn login(base: &str, name: &str, password: &str) -> reqwest::Response {

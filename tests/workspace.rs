@@ -1,6 +1,11 @@
 //! The staff workspace through real HTTP: the real server on loopback (SQLite and PostgreSQL),
 //! a session cookie from `/login`, and the HTML forms posted as a browser posts them.
 
+#[path = "support/server.rs"]
+mod support_server;
+
+use support_server::client;
+
 #[path = "support/pg.rs"]
 mod pg;
 
@@ -81,12 +86,7 @@ impl App {
             "[customer]\nid = \"bolt\"\nname = \"Bolt\"\n",
         )
         .unwrap();
-        let path = d.join("forewarn.toml");
-        let config = forewarn::config::load(&path).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = forewarn::server::start(config, path, listener)
-            .await
-            .unwrap();
+        let server = support_server::start(&d.join("forewarn.toml")).await;
         let base = format!("http://{}", server.addr);
         for (name, role) in [
             ("ann", Role::Staff),
@@ -201,14 +201,6 @@ const SPEC: Spec = Spec {
     ack_in: Some(10),
     resolve_in: Some(240),
 };
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
 
 struct Session {
     base: String,

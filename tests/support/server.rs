@@ -1,0 +1,27 @@
+//! The real server on a free loopback port, and an HTTP client for its pages.
+
+use std::path::Path;
+
+use forewarn::server::RunningServer;
+
+/// Loads the configuration at `path` and starts `forewarn serve` on 127.0.0.1:0.
+#[allow(dead_code)]
+pub async fn start(path: &Path) -> RunningServer {
+    forewarn::probe::install_crypto_provider();
+    let config = forewarn::config::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    forewarn::server::start(config, path.to_owned(), listener)
+        .await
+        .unwrap()
+}
+
+/// A client that shows redirects instead of following them (a login redirect is a result).
+#[allow(dead_code)]
+pub fn client() -> reqwest::Client {
+    forewarn::probe::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
