@@ -336,8 +336,18 @@ async fn forms_without_the_right_csrf_token_are_refused_and_change_nothing(db: O
             for token in [wrong.as_str(), bob_token.as_str(), ""] {
                 let mut with = vec![("csrf", token)];
                 with.extend_from_slice(fields);
-                let (status, ..) = root.post_raw(&path, &with).await;
+                let (status, _, html) = root.post_raw(&path, &with).await;
                 assert_eq!(status, StatusCode::FORBIDDEN, "{path} with token {token:?}");
+                assert!(
+                    html.contains("security token is missing or out of date"),
+                    "{path}"
+                );
+                if form == "update" && ticket == id {
+                    assert!(
+                        html.contains("we are on it</textarea>"),
+                        "the input is kept"
+                    );
+                }
             }
         }
     }
@@ -492,7 +502,7 @@ async fn staff_work_a_ticket_through_the_forms(db: Option<String>) {
     assert_eq!(app.ticket(id).await.0.assignee.as_deref(), Some("bob"));
     let (status, _, html) = root.post(&path("assign"), &[("assignee", "nobody")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("no user"), "an unknown assignee is refused");
+    assert!(html.contains("No user"), "an unknown assignee is refused");
     let (status, ..) = root.post(&path("assign"), &[("assignee", "ann")]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(app.ticket(id).await.0.assignee.as_deref(), Some("ann"));
@@ -509,7 +519,7 @@ async fn staff_work_a_ticket_through_the_forms(db: Option<String>) {
     ];
     let (status, _, html) = ann.post(&path("resolve"), &typed).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("a resolution needs its cause"), "the reason");
+    assert!(html.contains("A resolution needs its cause"), "the reason");
     for kept in [
         "Rotated the logs on web-01</textarea>",
         "Alert at 85 % disk</textarea>",

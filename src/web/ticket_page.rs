@@ -150,26 +150,44 @@ async fn act(
         .iter()
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.as_str());
-    staff.check_csrf(csrf)?;
     let refuse = |status: StatusCode, message: String, fields: Fields| Refusal {
         action,
         status,
-        message,
+        message: sentence(&message),
         fields,
     };
-    let outcome = match perform(&state, &staff, id, action, &fields).await {
-        Ok(done) => {
-            return Ok(Redirect::to(&format!("/tickets/{}?done={done}", id.0)).into_response());
+    // A missing or wrong token: nothing is done, and the page comes back (403) with what was
+    // typed, so a person whose page outlived their session loses nothing.
+    let outcome = if staff.check_csrf(csrf).is_err() {
+        refuse(
+            StatusCode::FORBIDDEN,
+            "the form's security token is missing or out of date (was the page opened before you signed in again?). Your input is kept below: send it again.".into(),
+            fields,
+        )
+    } else {
+        match perform(&state, &staff, id, action, &fields).await {
+            Ok(done) => {
+                return Ok(Redirect::to(&format!("/tickets/{}?done={done}", id.0)).into_response());
+            }
+            Err(Fail::Role(why)) => refuse(StatusCode::FORBIDDEN, why, fields),
+            Err(Fail::Input(why)) => refuse(StatusCode::UNPROCESSABLE_ENTITY, why, fields),
+            Err(Fail::Service(ServiceError::Store(e))) => return Err(WebError::Store(e)),
+            Err(Fail::Service(ServiceError::NotFound(_))) => return Err(WebError::NotFound),
+            Err(Fail::Service(e)) => {
+                refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string(), fields)
+            }
         }
-        Err(Fail::Role(why)) => refuse(StatusCode::FORBIDDEN, why, fields),
-        Err(Fail::Input(why)) => refuse(StatusCode::UNPROCESSABLE_ENTITY, why, fields),
-        Err(Fail::Service(ServiceError::Store(e))) => return Err(WebError::Store(e)),
-        Err(Fail::Service(ServiceError::NotFound(_))) => return Err(WebError::NotFound),
-        Err(Fail::Service(e)) => refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string(), fields),
     };
     tracing::info!(user = %staff.name, ticket = id.0, action = action.path(), reason = %outcome.message, "ticket form refused");
     let html = render(&state, &staff, id, None, Some(&outcome)).await?;
     Ok((outcome.status, Html(html)).into_response())
+}
+
+/// The message as a sentence: capital first letter (service errors start in lower case).
+fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 enum Fail {
@@ -346,7 +364,7 @@ async fn render(
     if let Some(r) = refusal {
         let _ = write!(
             body,
-            r##"<div class="errorbox">Not done: {} <a href="#form-{}">See the form</a>.</div>"##,
+            r##"<div class="errorbox">Not done. {} <a href="#form-{}">See the form</a>.</div>"##,
             esc(&r.message),
             r.action.path()
         );
