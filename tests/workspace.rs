@@ -703,6 +703,31 @@ async fn the_queue_is_ordered_by_sla_urgency_and_filters(db: Option<String>) {
         }
     }
 
+    // Asking the customer pauses the clocks: the ticket goes to the end of the queue.
+    let (status, location, _) = ann
+        .post(
+            &format!("/tickets/{}/update", soon.0),
+            &[("kind", "ask"), ("message", "Did you change the DNS?")],
+        )
+        .await;
+    assert_eq!(
+        (status, location),
+        (
+            StatusCode::SEE_OTHER,
+            format!("/tickets/{}?done=ask", soon.0)
+        )
+    );
+    assert_eq!(
+        app.ticket(soon).await.0.status,
+        TicketStatus::WaitingOnCustomer
+    );
+    let html = ann.get("/").await.1;
+    order(&html, &[breached, later, none, soon]);
+    assert!(
+        html.contains(r#"<span class="clock paused">waiting on the customer</span>"#),
+        "a paused ticket"
+    );
+
     // A resolved ticket's clocks are all stopped.
     let html = ann.get(&format!("/tickets/{}", done.0)).await.1;
     assert!(html.contains("resolve met") && html.contains("ack met"));

@@ -287,14 +287,17 @@ pub async fn queue(
     } else {
         body.push_str(r#"<table><thead><tr><th>SLA clocks</th><th>Ticket</th><th>Sev</th><th>Status</th><th>Customer</th><th>Assignee</th><th>Skill group</th><th>Opened</th></tr></thead><tbody>"#);
         for t in &shown {
-            let (at, _) = reference(t, now);
+            let (at, paused) = reference(t, now);
             let cl = clocks(t);
             let running: Vec<&Clock> = cl.iter().filter(|c| c.done.is_none()).collect();
-            let chips: String = if running.is_empty() {
-                r#"<span class="muted">no clock running</span>"#.to_owned()
-            } else {
-                running.iter().map(|c| clock_chip(c, t, now)).collect()
-            };
+            let mut chips = String::new();
+            if paused {
+                chips.push_str(r#"<span class="clock paused">waiting on the customer</span>"#);
+            }
+            if running.is_empty() && !paused {
+                chips.push_str(r#"<span class="muted">no clock running</span>"#);
+            }
+            chips.extend(running.iter().map(|c| clock_chip(c, t, now)));
             let is_breached = running.iter().any(|c| c.due < at);
             let _ = write!(
                 body,
