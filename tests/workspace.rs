@@ -263,6 +263,7 @@ async fn every_staff_page_and_form_without_a_session_goes_to_login() {
         "/checks/acme-www".to_owned(),
         format!("/tickets/{id}"),
         "/customers".to_owned(),
+        "/customers/acme".to_owned(),
         "/kpis".to_owned(),
         "/kpis?since=7d".to_owned(),
     ];
@@ -750,6 +751,19 @@ async fn the_queue_is_ordered_by_sla_urgency_and_filters(db: Option<String>) {
         "bolt's score"
     );
     assert!(html.contains("n/a"), "no survey data yet");
+    assert!(html.contains(r#"<a href="/customers/acme">"#));
+    // One customer: its score, open tickets most urgent first, its closed ticket, its check.
+    let (status, html) = ann.get("/customers/acme").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<span class="score healthy">80</span> Acme &amp; Sons"#));
+    order(&html, &[later, soon]);
+    assert!(
+        !html.contains(&link(breached)),
+        "bolt's ticket is not acme's"
+    );
+    assert!(html.contains(&link(done)), "the closed ticket");
+    assert!(html.contains(r#"href="/checks/acme-www""#));
+    assert_eq!(ann.get("/customers/nope").await.0, StatusCode::NOT_FOUND);
 
     // KPIs: five tickets opened in the window, one resolved by bob.
     let (status, html) = ann.get("/kpis?since=30d").await;

@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tickets/{id}/reopen", post(ticket_page::reopen))
         .route("/tickets/{id}/close", post(ticket_page::close))
         .route("/customers", get(health::customers))
+        .route("/customers/{id}", get(health::customer))
         .route("/kpis", get(kpis::kpis))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))

@@ -87,6 +87,7 @@ fieldset{border:1px solid var(--line);border-radius:8px;padding:6px 10px 10px;ma
 .tiles.k5{grid-template-columns:repeat(5,1fr)}.tile .s{color:var(--muted);font-size:12px}
 .right{text-align:right}.nowrap{white-space:nowrap}
 tr.breached td:first-child{box-shadow:inset 3px 0 0 #f04438}
+.card>p:first-child{margin-top:0}.card>p:last-child{margin-bottom:0}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:14px}.grid2 input{min-width:0}
 details{margin:8px 0}summary{cursor:pointer;font-weight:600;font-size:13px}summary .hint{font-weight:400;color:var(--muted)}
 "#;

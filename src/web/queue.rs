@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::auth::Staff;
 use super::pages::{ago, esc, layout};
 use super::{AppState, WebError};
+use crate::store::User;
 use crate::store::tickets::TicketFilter;
 use crate::ticket::{Severity, Ticket, TicketStatus};
 
@@ -285,43 +286,7 @@ pub async fn queue(
             r#"<p class="empty">No open ticket matches these filters. <a href="/">Clear filters</a> to see all of them.</p>"#
         });
     } else {
-        body.push_str(r#"<table><thead><tr><th>SLA clocks</th><th>Ticket</th><th>Sev</th><th>Status</th><th>Customer</th><th>Assignee</th><th>Skill group</th><th>Opened</th></tr></thead><tbody>"#);
-        for t in &shown {
-            let (at, paused) = reference(t, now);
-            let cl = clocks(t);
-            let running: Vec<&Clock> = cl.iter().filter(|c| c.done.is_none()).collect();
-            let mut chips = String::new();
-            if paused {
-                chips.push_str(r#"<span class="clock paused">waiting on the customer</span>"#);
-            }
-            if running.is_empty() && !paused {
-                chips.push_str(r#"<span class="muted">no clock running</span>"#);
-            }
-            chips.extend(running.iter().map(|c| clock_chip(c, t, now)));
-            let is_breached = running.iter().any(|c| c.due < at);
-            let _ = write!(
-                body,
-                r#"<tr class="{}"><td>{chips}</td><td><a href="/tickets/{id}">#{id} {title}</a><div class="muted mono">{problem}</div></td><td>{sev}</td><td>{st}</td><td><a href="/?customer={cid}">{cname}</a></td><td>{assignee}</td><td>{skill}</td><td class="nowrap">{age}</td></tr>"#,
-                if is_breached { "breached" } else { "" },
-                id = t.id.0,
-                title = esc(&t.title),
-                problem = esc(&t.problem),
-                sev = severity_badge(t.severity),
-                st = status_pill(t.status),
-                cid = esc(t.customer.as_str()),
-                cname = esc(&customer_name(t.customer.as_str())),
-                assignee = t.assignee.as_deref().map_or_else(
-                    || r#"<span class="muted">unassigned</span>"#.to_owned(),
-                    |a| esc(users
-                        .iter()
-                        .find(|u| u.name == a)
-                        .map_or(a, |u| u.display_name.as_str()))
-                ),
-                skill = esc(&t.skill_group),
-                age = ago(t.created_at, now),
-            );
-        }
-        body.push_str("</tbody></table>");
+        body.push_str(&ticket_table(&shown, now, &users, &customer_name));
     }
     let _ = write!(
         body,
@@ -329,6 +294,56 @@ pub async fn queue(
         now.format("%H:%M:%S UTC")
     );
     Ok(Html(layout("Queue", &body, Some(&staff), true)))
+}
+
+/// Open tickets as the queue shows them (in the order given): clocks, ticket, severity, status,
+/// customer, assignee (display name), skill group, age.
+pub fn ticket_table(
+    tickets: &[&Ticket],
+    now: DateTime<Utc>,
+    users: &[User],
+    customer_name: &dyn Fn(&str) -> String,
+) -> String {
+    let mut body = String::from(
+        r#"<table><thead><tr><th>SLA clocks</th><th>Ticket</th><th>Sev</th><th>Status</th><th>Customer</th><th>Assignee</th><th>Skill group</th><th>Opened</th></tr></thead><tbody>"#,
+    );
+    for t in tickets {
+        let (at, paused) = reference(t, now);
+        let cl = clocks(t);
+        let running: Vec<&Clock> = cl.iter().filter(|c| c.done.is_none()).collect();
+        let mut chips = String::new();
+        if paused {
+            chips.push_str(r#"<span class="clock paused">waiting on the customer</span>"#);
+        }
+        if running.is_empty() && !paused {
+            chips.push_str(r#"<span class="muted">no clock running</span>"#);
+        }
+        chips.extend(running.iter().map(|c| clock_chip(c, t, now)));
+        let is_breached = running.iter().any(|c| c.due < at);
+        let _ = write!(
+            body,
+            r#"<tr class="{}"><td>{chips}</td><td><a href="/tickets/{id}">#{id} {title}</a><div class="muted mono">{problem}</div></td><td>{sev}</td><td>{st}</td><td><a href="/?customer={cid}">{cname}</a></td><td>{assignee}</td><td>{skill}</td><td class="nowrap">{age}</td></tr>"#,
+            if is_breached { "breached" } else { "" },
+            id = t.id.0,
+            title = esc(&t.title),
+            problem = esc(&t.problem),
+            sev = severity_badge(t.severity),
+            st = status_pill(t.status),
+            cid = esc(t.customer.as_str()),
+            cname = esc(&customer_name(t.customer.as_str())),
+            assignee = t.assignee.as_deref().map_or_else(
+                || r#"<span class="muted">unassigned</span>"#.to_owned(),
+                |a| esc(users
+                    .iter()
+                    .find(|u| u.name == a)
+                    .map_or(a, |u| u.display_name.as_str()))
+            ),
+            skill = esc(&t.skill_group),
+            age = ago(t.created_at, now),
+        );
+    }
+    body.push_str("</tbody></table>");
+    body
 }
 
 #[cfg(test)]
