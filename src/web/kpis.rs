@@ -236,12 +236,7 @@ fn render(
         rows.push((
             format!("{name} · mean"),
             s.mean_secs,
-            format!(
-                "{} ({} measured, {} not yet)",
-                mean(s),
-                s.measured,
-                s.not_yet
-            ),
+            format!("{} · n={}", mean(s), s.measured),
         ));
         rows.push((
             format!("{name} · p90"),
