@@ -4,10 +4,16 @@
 //! Staff log in with a name and password (`forewarn user add`); sessions live in the store and
 //! their id in an HttpOnly, SameSite=Strict cookie, and every session POST carries a CSRF
 //! token (see `auth.rs`). The API takes the configured staff token as `Authorization: Bearer`.
+//!
+//! Customers have no login: pages under `/c/` open with a signed, expiring link (`token`) and
+//! show only the data of the customer the link names (`customer.rs`). Staff review survey
+//! answers and call-backs under `/surveys` (`surveys.rs`).
 
 mod auth;
+mod customer;
 mod error;
 mod pages;
+mod surveys;
 mod tickets;
 
 use std::sync::{Arc, RwLock};
@@ -22,6 +28,7 @@ use axum::routing::{get, post};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::survey::SurveyService;
 use crate::ticket::service::TicketService;
 
 pub use error::WebError;
@@ -32,6 +39,8 @@ pub struct AppState {
     metrics: Metrics,
     config: Arc<RwLock<Arc<Config>>>,
     tickets: Arc<TicketService>,
+    /// Survey answers on customer pages; `None`: those pages answer 503.
+    surveys: Option<Arc<SurveyService>>,
 }
 
 impl AppState {
@@ -46,7 +55,14 @@ impl AppState {
             metrics,
             config,
             tickets,
+            surveys: None,
         }
+    }
+
+    /// Serves the survey links of customer mails with this service.
+    pub fn with_surveys(mut self, surveys: Arc<SurveyService>) -> Self {
+        self.surveys = Some(surveys);
+        self
     }
 
     fn config(&self) -> Arc<Config> {
@@ -69,6 +85,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tickets/{id}/resolve", post(tickets::resolve))
         .route("/api/v1/tickets/{id}/reopen", post(tickets::reopen))
         .route("/api/v1/tickets/{id}/close", post(tickets::close))
+        .route("/surveys", get(surveys::list))
+        .route("/surveys/callbacks", get(surveys::callbacks))
+        .route("/surveys/callbacks/{id}", post(surveys::log_callback))
+        .route(
+            "/c/s/{token}",
+            get(customer::survey_confirm).post(customer::survey_answer),
+        )
+        .route("/c/comment", post(customer::survey_comment))
+        .route(
+            "/c/u/{token}",
+            get(customer::unsubscribe_confirm).post(customer::unsubscribe),
+        )
+        .route("/c/t/{token}", get(customer::ticket_page))
+        .route("/c/t/{token}/reply", post(customer::ticket_reply))
+        .route("/c/t/{token}/close", post(customer::ticket_close))
+        .route("/c/checks/{token}", get(customer::checks_page))
+        .route("/c/checks/{token}/report", post(customer::report_problem))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { WebError::NotFound })

@@ -60,7 +60,7 @@ td a{color:var(--accent);text-decoration:none;font-weight:600}
 
 /// The page frame; `staff` is who is signed in (the navigation and its logout form, which
 /// carries the session's CSRF token), `None` on the login page.
-fn layout(title: &str, body: &str, staff: Option<&Staff>, refresh: bool) -> String {
+pub(super) fn layout(title: &str, body: &str, staff: Option<&Staff>, refresh: bool) -> String {
     let nav = match staff {
         Some(s) => format!(
             r#"<nav><a href="/">Checks</a><a href="/metrics">Metrics</a><span class="who" title="{}">{}</span><form method="post" action="/logout"><input type="hidden" name="csrf" value="{}"><button>Log out</button></form></nav>"#,
