@@ -264,7 +264,7 @@ async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reope
     assert!(subject.contains("#1"), "{subject}");
     for needle in [
         "HTTP 500",
-        "https://status.hosting.example/tickets/1",
+        "https://status.hosting.example/c/t/",
         "acme-www site",
     ] {
         assert!(
@@ -314,7 +314,7 @@ async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reope
     assert!(
         mails[1]
             .text
-            .contains("https://status.hosting.example/tickets/1")
+            .contains("https://status.hosting.example/c/t/")
     );
     let t = &tickets(&server).await[0];
     assert_eq!(t.status, TicketStatus::Resolved);
