@@ -5,6 +5,9 @@
 
 #[path = "support/pg.rs"]
 mod pg;
+#[path = "support/scenario_db.rs"]
+#[macro_use]
+mod scenario_db;
 #[path = "support/smtp_server.rs"]
 mod smtp_server;
 
@@ -17,31 +20,11 @@ use forewarn::store::users::hash_password;
 use forewarn::store::{NewUser, Role, StoreError};
 use forewarn::ticket::{Actor, EventKind, Origin, Resolution, TicketId, TicketStatus};
 use forewarn::token::{Purpose, Signer};
+use scenario_db::Db;
 use smtp_server::{Received, SmtpServer};
 
-macro_rules! on_each_backend {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::Db::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let schema = super::pg::PgSchema::create("fw_surveys").await;
-                    super::$scenario(super::Db::Postgres(schema)).await;
-                }
-            )*
-        }
-    };
-}
-
 on_each_backend!(
+    "fw_surveys";
     a_survey_goes_out_once_after_the_delay_and_an_unhappy_answer_reopens_and_queues_a_call_back,
     a_happy_answer_with_a_later_comment_is_credited_and_counts_in_the_report,
     tampered_expired_reused_and_other_customers_links_are_refused_without_data,
@@ -55,20 +38,6 @@ on_each_backend!(
 const SECRET: &str = "survey-test-secret-0123456789abcdef-0123456789";
 const PUBLIC: &str = "http://customers.test/";
 const PASSWORD: &str = "correct horse battery staple";
-
-enum Db {
-    Sqlite,
-    Postgres(pg::PgSchema),
-}
-
-impl Db {
-    fn config_url(&self) -> String {
-        match self {
-            Db::Sqlite => "sqlite://data/forewarn.db".to_owned(),
-            Db::Postgres(schema) => schema.url(),
-        }
-    }
-}
 
 struct Scene {
     smtp: SmtpServer,
