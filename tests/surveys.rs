@@ -11,6 +11,7 @@ mod scenario_db;
 #[path = "support/smtp_server.rs"]
 mod smtp_server;
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -867,4 +868,139 @@ async fn staff_survey_pages_need_a_session_and_log_call_backs(db: Db) {
         Err(StoreError::Conflict { .. })
     ));
     s.server.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration and the CLI.
+
+/// A configuration directory: `forewarn.toml` from `global`, customer Acme, and the shipped
+/// playbooks with `playbook_line` put at the top of `customer_request.toml`.
+fn config_dir(global: &str, playbook_line: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("checks")).unwrap();
+    std::fs::create_dir_all(d.join("playbooks")).unwrap();
+    std::fs::write(d.join("forewarn.toml"), global).unwrap();
+    std::fs::write(
+        d.join("checks/acme.toml"),
+        "[customer]\nid = \"acme\"\nname = \"Acme Ltd\"\ncontacts = [\"ops@acme.example\"]\ntier = \"gold\"\n",
+    )
+    .unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            if path.file_stem().is_some_and(|s| s == "customer_request") {
+                text = format!("{playbook_line}\n{text}");
+            }
+            std::fs::write(d.join("playbooks").join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn survey_delays_come_from_the_playbook_the_tier_or_the_default() {
+    let dir = config_dir(
+        "database = \"sqlite://data/t.db\"\n[survey]\ndelay = \"2d\"\ntier_delay = { gold = \"6h\" }\n",
+        "survey_delay = \"90m\"",
+    );
+    let c =
+        forewarn::config::load(&dir.path().join("forewarn.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let s = &c.survey;
+    let h = |n: u64| Duration::from_secs(n * 3600);
+    assert_eq!(s.delay_for("silver", None), h(48));
+    assert_eq!(s.delay_for("gold", None), h(6));
+    let by_playbook = c.playbooks.get("customer_request").unwrap().survey_delay;
+    assert_eq!(by_playbook, Some(Duration::from_secs(90 * 60)));
+    assert_eq!(
+        s.delay_for("gold", by_playbook),
+        Duration::from_secs(90 * 60)
+    );
+    assert_eq!(
+        s.delay_range(&c.playbooks),
+        (Duration::from_secs(90 * 60), h(48))
+    );
+    // Defaults: 24 h, a reminder after 3 days, 30 quiet days, links for 14 days.
+    let dir = config_dir("database = \"sqlite://data/t.db\"\n", "");
+    let c = forewarn::config::load(&dir.path().join("forewarn.toml")).unwrap();
+    assert_eq!(
+        (
+            c.survey.delay,
+            c.survey.reminder_after,
+            c.survey.quiet_period,
+            c.survey.link_ttl
+        ),
+        (h(24), h(72), h(720), h(336))
+    );
+    assert!(c.survey.enabled);
+}
+
+#[test]
+fn bad_survey_settings_and_a_short_link_secret_are_located() {
+    let dir = config_dir(
+        "database = \"sqlite://data/t.db\"\n[web]\nsecret = { file = \"short.secret\" }\n[survey]\ndelay = \"soon\"\nreminder_after = \"3 fortnights\"\n",
+        "survey_delay = \"later\"",
+    );
+    std::fs::write(dir.path().join("short.secret"), "tooshort").unwrap();
+    let err = forewarn::config::load(&dir.path().join("forewarn.toml")).unwrap_err();
+    let text = err.to_string();
+    for needle in [
+        "forewarn.toml:3:",
+        "web.secret",
+        "at least 32 random characters",
+        "survey.delay",
+        "survey.reminder_after",
+        "customer_request.toml:1:",
+        "survey_delay",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert_eq!(err.len(), 4, "{text}");
+}
+
+#[test]
+fn customer_link_prints_a_signed_checks_page_link_and_refuses_an_unknown_customer() {
+    let dir = config_dir(
+        &format!(
+            "database = \"sqlite://data/t.db\"\npublic_url = \"{PUBLIC}\"\n[web]\nsecret = {{ file = \"link.secret\" }}\n"
+        ),
+        "",
+    );
+    std::fs::write(dir.path().join("link.secret"), SECRET).unwrap();
+    let forewarn = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+            .arg("--config")
+            .arg(dir.path().join("forewarn.toml"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = forewarn(&["customer", "link", "acme", "--valid", "2d", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = v["url"].as_str().unwrap();
+    let token = url
+        .strip_prefix(&format!("{PUBLIC}c/checks/"))
+        .unwrap_or_else(|| panic!("{url}"));
+    let claims = signer()
+        .verify(token, Purpose::ChecksView, Utc::now())
+        .unwrap();
+    assert_eq!(claims.customer, customer("acme"));
+    let days = (claims.expires - Utc::now()).num_hours();
+    assert!((47..=48).contains(&days), "{days} h");
+    let out = forewarn(&["customer", "link", "acme"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.starts_with("CUSTOMER") && table.contains("c/checks/"),
+        "{table}"
+    );
+    let out = forewarn(&["customer", "link", "nobody"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no customer \"nobody\""));
 }

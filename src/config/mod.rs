@@ -181,17 +181,21 @@ impl Default for SurveyConfig {
 }
 
 impl SurveyConfig {
-    /// How long a ticket of a customer in `tier` stays resolved before its survey.
-    pub fn delay_for(&self, tier: &str) -> Duration {
-        self.tier_delay.get(tier).copied().unwrap_or(self.delay)
+    /// How long a ticket stays resolved before its survey: the playbook's `survey_delay`,
+    /// else the customer's tier's, else `delay`.
+    pub fn delay_for(&self, tier: &str, playbook: Option<Duration>) -> Duration {
+        playbook.unwrap_or_else(|| self.tier_delay.get(tier).copied().unwrap_or(self.delay))
     }
 
-    /// The shortest delay of any tier.
-    pub fn shortest_delay(&self) -> Duration {
+    /// The shortest and the longest delay that any ticket can have.
+    pub fn delay_range(&self, playbooks: &crate::playbook::Playbooks) -> (Duration, Duration) {
         self.tier_delay
             .values()
             .copied()
-            .fold(self.delay, Duration::min)
+            .chain(playbooks.iter().filter_map(|p| p.survey_delay))
+            .fold((self.delay, self.delay), |(lo, hi), d| {
+                (lo.min(d), hi.max(d))
+            })
     }
 }
 

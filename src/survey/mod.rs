@@ -122,13 +122,9 @@ impl SurveyService {
         if !sc.enabled {
             return Ok(report);
         }
-        let longest = sc
-            .tier_delay
-            .values()
-            .copied()
-            .fold(sc.delay, Duration::max);
+        let (shortest, longest) = sc.delay_range(&config.playbooks);
         let from = now - chrono_duration(longest + LATE_LIMIT);
-        let to = now - chrono_duration(sc.shortest_delay());
+        let to = now - chrono_duration(shortest);
         let due = self.store.unsurveyed_resolutions(from, to, BATCH).await?;
         if !due.is_empty() {
             let opted_out: HashSet<String> = self.store.opted_out().await?.into_iter().collect();
@@ -178,8 +174,14 @@ impl SurveyService {
         let Some(customer) = config.customer(&t.customer) else {
             return Ok(false);
         };
-        let delay = chrono_duration(config.survey.delay_for(&customer.tier));
-        if now - resolved_at < delay {
+        let by_playbook = config
+            .playbooks
+            .get(&t.problem)
+            .and_then(|p| p.survey_delay);
+        let delay = chrono_duration(config.survey.delay_for(&customer.tier, by_playbook));
+        // Not yet; or late past its own delay by more than a week: not surveyed any more.
+        let since = now - resolved_at;
+        if since < delay || since > delay + chrono_duration(LATE_LIMIT) {
             return Ok(false);
         }
         // The checks stayed green for the delay too.
