@@ -33,6 +33,7 @@ on_each_backend!(
     the_customer_ticket_page_hides_internal_notes_and_takes_replies,
     report_a_problem_opens_a_customer_ticket_and_acknowledges_it,
     staff_survey_pages_need_a_session_and_log_call_backs,
+    concurrent_survey_runs_and_clicks_record_once,
 );
 
 /// The link-signing key of the test configuration (so the test can forge links).
@@ -867,6 +868,38 @@ async fn staff_survey_pages_need_a_session_and_log_call_backs(db: Db) {
             .await,
         Err(StoreError::Conflict { .. })
     ));
+    s.server.shutdown().await;
+}
+
+/// Two survey runs at once (two instances) send one survey; eight clicks on one link at once
+/// (a double-clicking customer, a scanner racing them) record one answer and one call-back.
+async fn concurrent_survey_runs_and_clicks_record_once(db: Db) {
+    let s = scene(&db).await;
+    resolved_ticket(&s, "acme", 72, 48, "anna").await;
+    let now = Utc::now();
+    let (a, b) = tokio::join!(s.server.surveys.tick(now), s.server.surveys.tick(now));
+    assert_eq!(a.unwrap().sent + b.unwrap().sent, 1);
+    let mail = wait_for_surveys(&s.smtp, 1).await.remove(0);
+    let link = links(&mail, "s").remove(0);
+    let clicks = (0..8).map(|_| post(&s, &link, &[("comment", "bad")]));
+    let statuses: Vec<u16> = futures::future::join_all(clicks)
+        .await
+        .into_iter()
+        .map(|(status, _, _)| status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 410).count(),
+        7,
+        "{statuses:?}"
+    );
+    assert_eq!(s.server.store.callbacks().await.unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(survey_mails(&s.smtp).len(), 1);
     s.server.shutdown().await;
 }
 
