@@ -326,6 +326,17 @@ async fn a_happy_answer_with_a_later_comment_is_credited_and_counts_in_the_repor
     let mail = wait_for_surveys(&s.smtp, 1).await.remove(0);
     assert!(mail.text.contains("Здравствуйте, Глобекс"), "{}", mail.text);
     let answers = links(&mail, "s");
+    assert_eq!(
+        links(&mail, "t").len(),
+        1,
+        "the ticket's page:\n{}",
+        mail.text
+    );
+    // The confirm page speaks the customer's language.
+    let (status, page) = get(&s, &answers[5]).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Проблема решена?"), "{page}");
+    assert!(page.contains(r#"value="yes" checked"#), "{page}");
     // "Solved: yes" link, then a rating on the confirm page.
     let (status, page, _) = post(&s, &answers[5], &[("rating", "5"), ("solved", "yes")]).await;
     assert_eq!(status, 200, "{page}");

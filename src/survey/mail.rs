@@ -10,6 +10,8 @@ pub struct SurveyLinks {
     pub solved_yes: String,
     pub solved_no: String,
     pub unsubscribe: String,
+    /// The customer's page of the ticket.
+    pub ticket: String,
 }
 
 /// Subject and body of a survey mail; `reminder` for the one reminder.
@@ -41,10 +43,12 @@ pub fn survey_mail(
                  No, it is not solved: {}\n\n\
                  Each link asks you to confirm before anything is recorded, and then lets you add \
                  a comment.\n\n\
+                 Your ticket: {}\n\n\
                  No more surveys: {}\n\n— Support\n",
                 if reminder { "a few days ago " } else { "" },
                 links.solved_yes,
                 links.solved_no,
+                links.ticket,
                 links.unsubscribe
             ),
         ),
@@ -70,6 +74,7 @@ pub fn survey_mail(
                  Нет, не решена: {}\n\n\
                  Перед записью ответа мы попросим подтвердить выбор, затем можно оставить \
                  комментарий.\n\n\
+                 Ваша заявка: {}\n\n\
                  Больше не присылать опросы: {}\n\n— Служба поддержки\n",
                 if reminder {
                     "несколько дней назад "
@@ -78,6 +83,7 @@ pub fn survey_mail(
                 },
                 links.solved_yes,
                 links.solved_no,
+                links.ticket,
                 links.unsubscribe
             ),
         ),

@@ -23,6 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Customer};
+use crate::model::CustomerId;
 use crate::notify::{Channel, NewMessage};
 use crate::store::{AnswerWrite, NewEvent, NewSurvey, Store, StoreError, Survey};
 use crate::ticket::model::{Actor, EventKind, Ticket, TicketId, TimelineEvent};
@@ -75,6 +76,7 @@ pub struct AnswerForm {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answered {
     pub survey: i64,
+    pub customer: CustomerId,
     /// The comment link, when no comment came with the answer.
     pub comment_token: Option<String>,
     pub callback: Option<i64>,
@@ -387,6 +389,7 @@ impl SurveyService {
         });
         Ok(Answered {
             survey: survey.id,
+            customer: survey.customer.clone(),
             comment_token,
             callback,
             reopened,
@@ -394,13 +397,13 @@ impl SurveyService {
     }
 
     /// The comment given after an answer. A survey that said "not solved" passes it on to the
-    /// ticket as the customer's reply.
+    /// ticket as the customer's reply. Returns the survey's customer.
     pub async fn comment(
         &self,
         token: &str,
         text: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), SurveyError> {
+    ) -> Result<CustomerId, SurveyError> {
         let claims = self.signer.verify(token, Purpose::SurveyComment, now)?;
         let (survey, ticket) = self.survey_of(&claims).await?;
         let Some(text) = clean_comment(Some(text))? else {
@@ -427,16 +430,21 @@ impl SurveyService {
                 .customer_replied(ticket.id, &who, &text, now)
                 .await?;
         }
-        Ok(())
+        Ok(survey.customer)
     }
 
-    /// No more surveys to the contacts the survey went to. Asking twice is fine.
-    pub async fn unsubscribe(&self, token: &str, now: DateTime<Utc>) -> Result<(), SurveyError> {
+    /// No more surveys to the contacts the survey went to. Asking twice is fine. Returns the
+    /// survey's customer.
+    pub async fn unsubscribe(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CustomerId, SurveyError> {
         let claims = self.signer.verify(token, Purpose::Unsubscribe, now)?;
         let (survey, _) = self.survey_of(&claims).await?;
         self.store.opt_out(&survey.contacts, now).await?;
         tracing::info!(customer = %survey.customer, survey = survey.id, "survey opt-out");
-        Ok(())
+        Ok(survey.customer)
     }
 
     /// Checks an unsubscribe link without acting on it (its confirm page).
@@ -444,9 +452,9 @@ impl SurveyService {
         &self,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), SurveyError> {
+    ) -> Result<CustomerId, SurveyError> {
         let claims = self.signer.verify(token, Purpose::Unsubscribe, now)?;
-        self.survey_of(&claims).await.map(|_| ())
+        self.survey_of(&claims).await.map(|(s, _)| s.customer)
     }
 
     /// The survey and ticket a link names, only if they belong to the link's customer.
@@ -493,6 +501,7 @@ fn survey_message(
         solved_yes: link(Purpose::SurveyAnswer, "s", "solved-yes"),
         solved_no: link(Purpose::SurveyAnswer, "s", "solved-no"),
         unsubscribe: link(Purpose::Unsubscribe, "u", ""),
+        ticket: crate::ticket::service::customer_ticket_url(config, t, now),
     };
     let (subject, body) = mail::survey_mail(
         customer.language,

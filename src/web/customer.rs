@@ -25,6 +25,8 @@ use serde::Deserialize;
 use super::auth::same_origin;
 use super::pages::{esc, layout};
 use super::{AppState, WebError};
+use crate::config::Language;
+use crate::model::CustomerId;
 use crate::store::StoreError;
 use crate::survey::{AnswerForm, SurveyError};
 use crate::ticket::model::{EventKind, TicketStatus};
@@ -39,17 +41,41 @@ fn page(title: &str, body: &str) -> Html<String> {
     Html(layout(title, body, None, false))
 }
 
-/// The refusal page: what happened and what to do, never any customer data.
-fn refused(status: StatusCode, what: &str) -> Response {
+/// The text in the customer's language.
+fn tr(lang: Language, en: &'static str, ru: &'static str) -> &'static str {
+    match lang {
+        Language::En => en,
+        Language::Ru => ru,
+    }
+}
+
+/// The language of a customer (English for one no longer configured).
+fn language(state: &AppState, customer: &CustomerId) -> Language {
+    state
+        .config()
+        .customer(customer)
+        .map_or(Language::En, |c| c.language)
+}
+
+/// The refusal page: what happened and what to do, in English and Russian (the link says
+/// nothing we trust about who opened it), never any customer data.
+fn refused(status: StatusCode, what: (&str, &str)) -> Response {
+    let why = match status {
+        StatusCode::GONE => (
+            "Links in our mails work for a limited time, and answer links only once.",
+            "Ссылки в наших письмах действуют ограниченное время, а ссылки для ответа — один раз.",
+        ),
+        _ => (
+            "This link is not one we sent, or it was changed on the way.",
+            "Эту ссылку отправляли не мы, или она изменилась по дороге.",
+        ),
+    };
     let body = format!(
-        r#"<div class="card" style="max-width:560px;margin:40px auto"><h1>{}</h1><p>{}</p><p class="muted">If you need help, reply to the e-mail you received from us, or contact support; we will send you a fresh link.</p></div>"#,
-        esc(what),
-        match status {
-            StatusCode::GONE => {
-                "Links in our mails work for a limited time, and answer links only once."
-            }
-            _ => "This link is not one we sent, or it was changed on the way.",
-        }
+        r#"<div class="card" style="max-width:560px;margin:40px auto"><h1>{}</h1><p>{}</p><p class="muted">If you need help, reply to the e-mail you received from us, or contact support; we will send you a fresh link.</p><hr><h1 lang="ru">{}</h1><p lang="ru">{}</p><p class="muted" lang="ru">Если нужна помощь, ответьте на наше письмо или напишите в поддержку — мы пришлём новую ссылку.</p></div>"#,
+        esc(what.0),
+        why.0,
+        esc(what.1),
+        why.1,
     );
     (status, page("Link not valid", &body)).into_response()
 }
@@ -79,7 +105,10 @@ pub enum CustomerError {
 
 impl IntoResponse for CustomerError {
     fn into_response(self) -> Response {
-        const LINK: &str = "This link is invalid or has expired";
+        const LINK: (&str, &str) = (
+            "This link is invalid or has expired",
+            "Ссылка недействительна или устарела",
+        );
         match self {
             CustomerError::Link(TokenError::Invalid)
             | CustomerError::Survey(SurveyError::Link(TokenError::Invalid)) => {
@@ -91,7 +120,10 @@ impl IntoResponse for CustomerError {
             }
             CustomerError::Survey(SurveyError::Used) => refused(
                 StatusCode::GONE,
-                "This survey was answered already — thank you",
+                (
+                    "This survey was answered already — thank you",
+                    "На этот опрос уже ответили — спасибо",
+                ),
             ),
             CustomerError::Invalid(why) | CustomerError::Survey(SurveyError::Invalid(why)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -106,7 +138,13 @@ impl IntoResponse for CustomerError {
                 .into_response(),
             CustomerError::CrossSite => {
                 tracing::warn!("customer form refused: posted from another site");
-                refused(StatusCode::FORBIDDEN, "This form was sent from another site")
+                refused(
+                    StatusCode::FORBIDDEN,
+                    (
+                        "This form was sent from another site",
+                        "Форма отправлена с другого сайта",
+                    ),
+                )
             }
             CustomerError::Store(e)
             | CustomerError::Survey(SurveyError::Store(e))
@@ -163,14 +201,22 @@ fn surveys(state: &AppState) -> Result<&crate::survey::SurveyService, CustomerEr
 // ---------------------------------------------------------------------------------------------
 // Surveys.
 
-const RATING_WORDS: [&str; 5] = ["very unhappy", "unhappy", "neither", "happy", "very happy"];
+const RATING_WORDS: [(&str, &str); 5] = [
+    ("very unhappy", "очень плохо"),
+    ("unhappy", "плохо"),
+    ("neither", "нормально"),
+    ("happy", "хорошо"),
+    ("very happy", "отлично"),
+];
 
 /// `GET /c/s/{token}`: the confirm page. Records nothing.
 pub async fn survey_confirm(State(state): State<AppState>, Path(token): Path<String>) -> Page {
     let (claims, _survey, ticket) = surveys(&state)?.open_answer(&token, Utc::now()).await?;
+    let lang = language(&state, &claims.customer);
     let (rating, solved) = crate::survey::parse_choice(&claims.choice);
     let mut ratings = String::new();
-    for (i, word) in RATING_WORDS.iter().enumerate() {
+    for (i, (en, ru)) in RATING_WORDS.iter().enumerate() {
+        let word = tr(lang, en, ru);
         let r = i as u8 + 1;
         let _ = write!(
             ratings,
@@ -185,20 +231,38 @@ pub async fn survey_confirm(State(state): State<AppState>, Path(token): Path<Str
         )
     };
     let body = format!(
-        r#"<div class="card" style="max-width:720px"><h1>How did we do with {id} “{title}”?</h1>
+        r#"<div class="card" style="max-width:720px"><h1>{q} {id} “{title}”?</h1>
 <form method="post" action="/c/s/{token}">
-<p><strong>Your rating</strong><br>{ratings}</p>
-<p><strong>Is the problem solved?</strong><br>{yes}{no}</p>
-<p><label>Anything to add? (optional)<br><textarea name="comment" rows="4" style="width:100%" maxlength="4000"></textarea></label></p>
-<button type="submit">Send my answer</button>
-</form><p class="muted">Nothing is recorded until you press the button.</p></div>"#,
+<p><strong>{your_rating}</strong><br>{ratings}</p>
+<p><strong>{solved_q}</strong><br>{yes}{no}</p>
+<p><label>{add}<br><textarea name="comment" rows="4" style="width:100%" maxlength="4000"></textarea></label></p>
+<button type="submit">{send}</button>
+</form><p class="muted">{nothing}</p></div>"#,
+        q = tr(lang, "How did we do with", "Как мы справились с обращением"),
         id = esc(&ticket.id.to_string()),
         title = esc(&ticket.title),
         token = esc(&token),
-        yes = radio("yes", "yes", solved == Some(true)),
-        no = radio("no", "no, it is not solved", solved == Some(false)),
+        your_rating = tr(lang, "Your rating", "Ваша оценка"),
+        solved_q = tr(lang, "Is the problem solved?", "Проблема решена?"),
+        yes = radio("yes", tr(lang, "yes", "да"), solved == Some(true)),
+        no = radio(
+            "no",
+            tr(lang, "no, it is not solved", "нет, не решена"),
+            solved == Some(false)
+        ),
+        add = tr(
+            lang,
+            "Anything to add? (optional)",
+            "Хотите что-то добавить? (необязательно)"
+        ),
+        send = tr(lang, "Send my answer", "Отправить ответ"),
+        nothing = tr(
+            lang,
+            "Nothing is recorded until you press the button.",
+            "Пока вы не нажмёте кнопку, ничего не записывается."
+        ),
     );
-    Ok(page("Your answer", &body).into_response())
+    Ok(page(tr(lang, "Your answer", "Ваш ответ"), &body).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -236,25 +300,51 @@ pub async fn survey_answer(
         comment: f.comment,
     };
     let done = s.answer(&token, form, Utc::now()).await?;
-    let mut body = String::from(
-        r#"<div class="card" style="max-width:720px"><h1>Thank you — your answer is recorded</h1>"#,
+    let lang = language(&state, &done.customer);
+    let mut body = format!(
+        r#"<div class="card" style="max-width:720px"><h1>{}</h1>"#,
+        tr(
+            lang,
+            "Thank you — your answer is recorded",
+            "Спасибо — ваш ответ записан"
+        )
     );
     if done.reopened {
-        body.push_str("<p>You told us the problem is not solved: we reopened your ticket, and someone will get back to you.</p>");
+        let _ = write!(
+            body,
+            "<p>{}</p>",
+            tr(
+                lang,
+                "You told us the problem is not solved: we reopened your ticket, and someone will get back to you.",
+                "Вы сообщили, что проблема не решена: мы снова открыли заявку, с вами свяжутся."
+            )
+        );
     } else if done.callback.is_some() {
-        body.push_str(
-            "<p>We are sorry it was not better. Someone from our team will call you back.</p>",
+        let _ = write!(
+            body,
+            "<p>{}</p>",
+            tr(
+                lang,
+                "We are sorry it was not better. Someone from our team will call you back.",
+                "Нам жаль, что получилось не лучше. Наш сотрудник вам перезвонит."
+            )
         );
     }
     if let Some(comment_token) = done.comment_token {
         let _ = write!(
             body,
-            r#"<form method="post" action="/c/comment"><input type="hidden" name="token" value="{}"><p><label>Would you like to tell us more? (optional)<br><textarea name="comment" rows="5" style="width:100%" maxlength="4000" required></textarea></label></p><button type="submit">Send comment</button></form>"#,
-            esc(&comment_token)
+            r#"<form method="post" action="/c/comment"><input type="hidden" name="token" value="{}"><p><label>{}<br><textarea name="comment" rows="5" style="width:100%" maxlength="4000" required></textarea></label></p><button type="submit">{}</button></form>"#,
+            esc(&comment_token),
+            tr(
+                lang,
+                "Would you like to tell us more? (optional)",
+                "Хотите рассказать подробнее? (необязательно)"
+            ),
+            tr(lang, "Send comment", "Отправить комментарий"),
         );
     }
     body.push_str("</div>");
-    Ok(page("Thank you", &body).into_response())
+    Ok(page(tr(lang, "Thank you", "Спасибо"), &body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -272,26 +362,39 @@ pub async fn survey_comment(
     Form(f): Form<CommentFields>,
 ) -> Page {
     check_origin(&headers)?;
-    surveys(&state)?
+    let customer = surveys(&state)?
         .comment(&f.token, &f.comment, Utc::now())
         .await?;
-    Ok(page(
-        "Thank you",
-        r#"<div class="card"><h1>Thank you — we read every comment</h1></div>"#,
-    )
-    .into_response())
+    let lang = language(&state, &customer);
+    let body = format!(
+        r#"<div class="card"><h1>{}</h1></div>"#,
+        tr(
+            lang,
+            "Thank you — we read every comment",
+            "Спасибо — мы читаем каждый комментарий"
+        )
+    );
+    Ok(page(tr(lang, "Thank you", "Спасибо"), &body).into_response())
 }
 
 /// `GET /c/u/{token}`: asks before unsubscribing.
 pub async fn unsubscribe_confirm(State(state): State<AppState>, Path(token): Path<String>) -> Page {
-    surveys(&state)?
+    let customer = surveys(&state)?
         .check_unsubscribe(&token, Utc::now())
         .await?;
+    let lang = language(&state, &customer);
     let body = format!(
-        r#"<div class="card" style="max-width:560px"><h1>No more surveys?</h1><p>We will stop asking the addresses this survey went to how we did. Mails about your tickets still come.</p><form method="post" action="/c/u/{}"><button type="submit">Stop surveys</button></form></div>"#,
-        esc(&token)
+        r#"<div class="card" style="max-width:560px"><h1>{}</h1><p>{}</p><form method="post" action="/c/u/{}"><button type="submit">{}</button></form></div>"#,
+        tr(lang, "No more surveys?", "Больше не присылать опросы?"),
+        tr(
+            lang,
+            "We will stop asking the addresses this survey went to how we did. Mails about your tickets still come.",
+            "Мы перестанем присылать опросы на адреса, куда пришёл этот. Письма о ваших заявках будут приходить как прежде."
+        ),
+        esc(&token),
+        tr(lang, "Stop surveys", "Не присылать опросы"),
     );
-    Ok(page("Unsubscribe", &body).into_response())
+    Ok(page(tr(lang, "Unsubscribe", "Отписка"), &body).into_response())
 }
 
 /// `POST /c/u/{token}`: no more surveys to these contacts.
@@ -301,12 +404,22 @@ pub async fn unsubscribe(
     Path(token): Path<String>,
 ) -> Page {
     check_origin(&headers)?;
-    surveys(&state)?.unsubscribe(&token, Utc::now()).await?;
-    Ok(page(
-        "Unsubscribed",
-        r#"<div class="card"><h1>Done — no more surveys</h1><p>You can still reach us any time by replying to a ticket mail.</p></div>"#,
-    )
-    .into_response())
+    let customer = surveys(&state)?.unsubscribe(&token, Utc::now()).await?;
+    let lang = language(&state, &customer);
+    let body = format!(
+        r#"<div class="card"><h1>{}</h1><p>{}</p></div>"#,
+        tr(
+            lang,
+            "Done — no more surveys",
+            "Готово — опросов больше не будет"
+        ),
+        tr(
+            lang,
+            "You can still reach us any time by replying to a ticket mail.",
+            "Написать нам можно в любое время, ответив на письмо о заявке."
+        ),
+    );
+    Ok(page(tr(lang, "Unsubscribed", "Отписка"), &body).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,33 +444,80 @@ fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn status_words(s: TicketStatus) -> &'static str {
+fn status_words(lang: Language, s: TicketStatus) -> &'static str {
     match s {
-        TicketStatus::New => "received",
-        TicketStatus::Acknowledged => "acknowledged — an engineer has it",
-        TicketStatus::InProgress => "in progress",
-        TicketStatus::WaitingOnCustomer => "waiting for your answer",
-        TicketStatus::Resolved => "resolved",
-        TicketStatus::Closed => "closed",
-        TicketStatus::Reopened => "reopened — we are on it again",
+        TicketStatus::New => tr(lang, "received", "получена"),
+        TicketStatus::Acknowledged => tr(
+            lang,
+            "acknowledged — an engineer has it",
+            "принята — ей занимается инженер",
+        ),
+        TicketStatus::InProgress => tr(lang, "in progress", "в работе"),
+        TicketStatus::WaitingOnCustomer => {
+            tr(lang, "waiting for your answer", "ждём вашего ответа")
+        }
+        TicketStatus::Resolved => tr(lang, "resolved", "решена"),
+        TicketStatus::Closed => tr(lang, "closed", "закрыта"),
+        TicketStatus::Reopened => tr(
+            lang,
+            "reopened — we are on it again",
+            "открыта снова — мы снова работаем",
+        ),
+    }
+}
+
+/// A public timeline event in the customer's words.
+fn customer_event(lang: Language, kind: &EventKind) -> String {
+    match kind {
+        EventKind::Created => tr(lang, "ticket opened", "заявка открыта").to_owned(),
+        EventKind::PublicUpdate { text, .. } => text.clone(),
+        EventKind::StatusChanged { to, .. } => format!(
+            "{}: {}",
+            tr(lang, "status", "статус"),
+            status_words(lang, *to)
+        ),
+        EventKind::CustomerAskedToClose => {
+            tr(lang, "you asked to close it", "вы попросили закрыть").to_owned()
+        }
+        EventKind::Resolved { .. } => tr(lang, "resolved", "решена").to_owned(),
+        EventKind::AutoResolved { text } => text.clone(),
+        EventKind::Closed => tr(lang, "closed", "закрыта").to_owned(),
+        EventKind::Reopened { reason } => {
+            format!("{}: {reason}", tr(lang, "reopened", "открыта снова"))
+        }
+        other => crate::cli::tickets::describe(other),
+    }
+}
+
+/// Who did it, as the customer sees it: the team, not a login name.
+fn customer_actor(lang: Language, actor: &crate::ticket::model::Actor) -> String {
+    use crate::ticket::model::Actor;
+    match actor {
+        Actor::System => tr(lang, "monitoring", "мониторинг").to_owned(),
+        Actor::Staff(_) => tr(lang, "support", "поддержка").to_owned(),
+        Actor::Customer(name) => name.clone(),
     }
 }
 
 /// `GET /c/t/{token}`: status, public timeline, next update, resolution, reply form.
 pub async fn ticket_page(State(state): State<AppState>, Path(token): Path<String>) -> Page {
-    let (_claims, t) = ticket_of(&state, &token).await?;
+    let (claims, t) = ticket_of(&state, &token).await?;
+    let lang = language(&state, &claims.customer);
     let events = state.store.timeline(t.id).await?;
     let mut body = format!(
-        r#"<h1>{} {}</h1><div class="card kv"><div>Status</div><div><strong>{}</strong></div><div>Opened</div><div>{}</div>"#,
+        r#"<h1>{} {}</h1><div class="card kv"><div>{}</div><div><strong>{}</strong></div><div>{}</div><div>{}</div>"#,
         esc(&t.id.to_string()),
         esc(&t.title),
-        status_words(t.status),
+        tr(lang, "Status", "Статус"),
+        status_words(lang, t.status),
+        tr(lang, "Opened", "Открыта"),
         fmt_time(t.created_at)
     );
     if let (Some(next), true) = (t.next_update_due, t.status.is_open()) {
         let _ = write!(
             body,
-            "<div>Next update</div><div>by {}</div>",
+            "<div>{}</div><div>{}</div>",
+            tr(lang, "Next update by", "Следующее сообщение не позже"),
             fmt_time(next)
         );
     }
@@ -368,19 +528,32 @@ pub async fn ticket_page(State(state): State<AppState>, Path(token): Path<String
     }) {
         let _ = write!(
             body,
-            r#"<h2>What happened</h2><div class="card kv"><div>Cause</div><div>{}</div><div>What we did</div><div>{}</div><div>Fully solved</div><div>{}</div><div>How to avoid it</div><div>{}</div></div>"#,
+            r#"<h2>{}</h2><div class="card kv"><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div>"#,
+            tr(lang, "What happened", "Что произошло"),
+            tr(lang, "Cause", "Причина"),
             esc(&r.cause),
+            tr(lang, "What we did", "Что мы сделали"),
             esc(&r.action),
+            tr(lang, "Fully solved", "Решено полностью"),
             if r.fully_solved {
-                "yes"
+                tr(lang, "yes", "да")
             } else {
-                "not fully — see the options below"
+                tr(
+                    lang,
+                    "not fully — see the options below",
+                    "не полностью — см. варианты ниже",
+                )
             },
+            tr(lang, "How to avoid it", "Как избежать в будущем"),
             esc(&r.prevention)
         );
         if !r.options.is_empty() {
-            body.push_str(
-                "<table><thead><tr><th>Option</th><th>For</th><th>Against</th></tr></thead><tbody>",
+            let _ = write!(
+                body,
+                "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+                tr(lang, "Option", "Вариант"),
+                tr(lang, "For", "Плюсы"),
+                tr(lang, "Against", "Минусы"),
             );
             for o in &r.options {
                 let _ = write!(
@@ -394,29 +567,45 @@ pub async fn ticket_page(State(state): State<AppState>, Path(token): Path<String
             body.push_str("</tbody></table>");
         }
     }
-    body.push_str("<h2>Timeline</h2><table><thead><tr><th>When (UTC)</th><th>Who</th><th>What</th></tr></thead><tbody>");
+    let _ = write!(
+        body,
+        "<h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        tr(lang, "Timeline", "История"),
+        tr(lang, "When (UTC)", "Когда (UTC)"),
+        tr(lang, "Who", "Кто"),
+        tr(lang, "What", "Что"),
+    );
+    // Public events only: internal notes, SLA and mail bookkeeping never reach the customer.
     for e in events.iter().filter(|e| e.public) {
         let _ = write!(
             body,
             "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
             e.at.format("%Y-%m-%d %H:%M"),
-            esc(&e.actor.to_string()),
-            esc(&crate::cli::tickets::describe(&e.kind))
+            esc(&customer_actor(lang, &e.actor)),
+            esc(&customer_event(lang, &e.kind))
         );
     }
     body.push_str("</tbody></table>");
     let token = esc(&token);
     let _ = write!(
         body,
-        r#"<h2>Write to us</h2><form method="post" action="/c/t/{token}/reply" class="card"><textarea name="text" rows="4" style="width:100%" maxlength="{MAX_TEXT}" required></textarea><p><button type="submit">Send</button></p></form>"#
+        r#"<h2>{}</h2><form method="post" action="/c/t/{token}/reply" class="card"><textarea name="text" rows="4" style="width:100%" maxlength="{MAX_TEXT}" required></textarea><p><button type="submit">{}</button></p></form>"#,
+        tr(lang, "Write to us", "Написать нам"),
+        tr(lang, "Send", "Отправить"),
     );
     if t.status != TicketStatus::Closed {
         let _ = write!(
             body,
-            r#"<form method="post" action="/c/t/{token}/close"><button type="submit">This is done — please close the ticket</button></form>"#
+            r#"<form method="post" action="/c/t/{token}/close"><button type="submit">{}</button></form>"#,
+            tr(
+                lang,
+                "This is done — please close the ticket",
+                "Всё в порядке — закройте заявку"
+            ),
         );
     }
-    Ok(page(&format!("Ticket {}", t.id), &body).into_response())
+    let title = format!("{} {}", tr(lang, "Ticket", "Заявка"), t.id);
+    Ok(page(&title, &body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -535,17 +724,31 @@ pub async fn checks_page(State(state): State<AppState>, Path(token): Path<String
         );
     }
     let name = customer_name(&state, &claims);
+    let lang = language(&state, &claims.customer);
+    let services = tr(lang, "your services", "ваши сервисы");
     let body = format!(
-        r#"<h1>{} — your services</h1><table><thead><tr><th>Status</th><th>Service</th><th>Target</th><th>Since</th><th>Uptime, 30 days</th></tr></thead><tbody>{rows}</tbody></table>
-<h2>Report a problem</h2><form method="post" action="/c/checks/{token}/report" class="card">
-<p><label>Which service? <select name="check"><option value="">not sure / other</option>{options}</select></label></p>
-<p><label>Subject<br><input type="text" name="title" maxlength="200" required style="width:100%"></label></p>
-<p><label>What is wrong?<br><textarea name="text" rows="5" style="width:100%" maxlength="{MAX_TEXT}" required></textarea></label></p>
-<button type="submit">Send</button></form>"#,
-        esc(&name),
+        r#"<h1>{name} — {services}</h1><table><thead><tr><th>{status}</th><th>{service}</th><th>{target}</th><th>{since}</th><th>{uptime}</th></tr></thead><tbody>{rows}</tbody></table>
+<h2>{report}</h2><form method="post" action="/c/checks/{token}/report" class="card">
+<p><label>{which} <select name="check"><option value="">{other}</option>{options}</select></label></p>
+<p><label>{subject}<br><input type="text" name="title" maxlength="200" required style="width:100%"></label></p>
+<p><label>{wrong}<br><textarea name="text" rows="5" style="width:100%" maxlength="{MAX_TEXT}" required></textarea></label></p>
+<button type="submit">{send}</button></form>"#,
+        name = esc(&name),
+        status = tr(lang, "Status", "Состояние"),
+        service = tr(lang, "Service", "Сервис"),
+        target = tr(lang, "Target", "Адрес"),
+        since = tr(lang, "Since", "С какого времени"),
+        uptime = tr(lang, "Uptime, 30 days", "Доступность за 30 дней"),
+        report = tr(lang, "Report a problem", "Сообщить о проблеме"),
+        which = tr(lang, "Which service?", "Какой сервис?"),
+        other = tr(lang, "not sure / other", "не знаю / другое"),
+        subject = tr(lang, "Subject", "Тема"),
+        wrong = tr(lang, "What is wrong?", "Что не так?"),
+        send = tr(lang, "Send", "Отправить"),
         token = esc(&token),
     );
-    Ok(page("Your services", &body).into_response())
+    let title = format!("{name} — {services}");
+    Ok(page(&title, &body).into_response())
 }
 
 #[derive(Deserialize)]
