@@ -10,6 +10,9 @@ mod pg;
 mod scenario_db;
 #[path = "support/smtp_server.rs"]
 mod smtp_server;
+#[allow(dead_code, unused_macros)]
+#[path = "support/store.rs"]
+mod support_store;
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +37,7 @@ on_each_backend!(
     report_a_problem_opens_a_customer_ticket_and_acknowledges_it,
     staff_survey_pages_need_a_session_and_log_call_backs,
     concurrent_survey_runs_and_clicks_record_once,
+    a_survey_waits_until_the_tickets_checks_stayed_green_for_the_delay,
 );
 
 /// The link-signing key of the test configuration (so the test can forge links).
@@ -911,6 +915,56 @@ async fn concurrent_survey_runs_and_clicks_record_once(db: Db) {
     assert_eq!(s.server.store.callbacks().await.unwrap().len(), 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(survey_mails(&s.smtp).len(), 1);
+    s.server.shutdown().await;
+}
+
+/// The checks of a resolved ticket must have stayed green for the delay too: one failing now,
+/// or green only for an hour, holds the survey back.
+async fn a_survey_waits_until_the_tickets_checks_stayed_green_for_the_delay(db: Db) {
+    use forewarn::probe::Status;
+    let s = scene(&db).await;
+    // Checks that the scheduler does not run, so their state is what the test records.
+    let results = [
+        support_store::result("acme-db", Status::Ok, ago(72), 5),
+        support_store::result("acme-api", Status::Ok, ago(72), 5),
+        support_store::result("acme-api", Status::Critical, ago(0), 5),
+        support_store::result("acme-cdn", Status::Critical, ago(3), 5),
+        support_store::result("acme-cdn", Status::Ok, ago(1), 5),
+    ];
+    s.server.store.record(&results).await.unwrap();
+    let t = &s.server.tickets;
+    let mut ids = Vec::new();
+    for check in ["acme-db", "acme-api", "acme-cdn"] {
+        let id = t
+            .customer_request(
+                &customer("acme"),
+                &format!("{check} is slow"),
+                "slow",
+                vec![support_store::check_id(check)],
+                ago(80),
+            )
+            .await
+            .unwrap();
+        t.resolve(id, Actor::Staff("anna".into()), resolution(), ago(48))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    assert_eq!(s.server.surveys.tick(Utc::now()).await.unwrap().sent, 1);
+    let surveyed: Vec<TicketId> = s
+        .server
+        .store
+        .surveys(ago(1))
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| x.ticket)
+        .collect();
+    assert_eq!(
+        surveyed,
+        [ids[0]],
+        "only the ticket whose check stayed green"
+    );
     s.server.shutdown().await;
 }
 
