@@ -248,6 +248,7 @@ impl SurveyService {
         // A reminder after the links expired would only lead to refusals.
         let since = now - chrono_duration(sc.link_ttl);
         let mut n = 0;
+        let mut opted_out: Option<HashSet<String>> = None;
         for s in self.store.surveys(since).await? {
             if s.answered_at.is_some() || s.reminded_at.is_some() || s.sent_at > due_before {
                 continue;
@@ -262,7 +263,10 @@ impl SurveyService {
             let Some(customer) = config.customer(&s.customer) else {
                 continue;
             };
-            let opted_out: HashSet<String> = self.store.opted_out().await?.into_iter().collect();
+            let opted_out = match &opted_out {
+                Some(o) => o,
+                None => opted_out.insert(self.store.opted_out().await?.into_iter().collect()),
+            };
             let contacts: Vec<String> = s
                 .contacts
                 .iter()
