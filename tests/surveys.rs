@@ -643,6 +643,18 @@ async fn the_customer_ticket_page_hides_internal_notes_and_takes_replies(db: Db)
         ack.text
     );
 
+    let r = client()
+        .get(format!("{}{page_link}", s.base))
+        .send()
+        .await
+        .unwrap();
+    for (name, value) in [
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+        ("x-robots-tag", "noindex"),
+    ] {
+        assert_eq!(r.headers()[name], value, "{name}");
+    }
     let (status, page) = get(&s, &page_link).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Mail bounces"));

@@ -17,7 +17,7 @@ use std::fmt::Write;
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -36,9 +36,18 @@ use crate::token::{Claims, Purpose, Signer, TokenError};
 /// Longest text a customer can post in one form field.
 const MAX_TEXT: usize = 8000;
 
-/// A customer page in the shared frame (no staff navigation).
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(layout(title, body, None, false))
+/// A customer page in the shared frame (no staff navigation). The URL holds the link's token:
+/// no `Referer` carries it elsewhere, no cache keeps the page, no search engine indexes it.
+fn page(title: &str, body: &str) -> Response {
+    (
+        [
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::HeaderName::from_static("x-robots-tag"), "noindex"),
+        ],
+        Html(layout(title, body, None, false)),
+    )
+        .into_response()
 }
 
 /// The text in the customer's language.
