@@ -1114,3 +1114,66 @@ fn customer_link_prints_a_signed_checks_page_link_and_refuses_an_unknown_custome
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no customer \"nobody\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survey_run_list_and_callbacks_from_the_shell() {
+    forewarn::probe::install_crypto_provider();
+    let dir = config_dir(
+        &format!("database = \"sqlite://data/t.db\"\npublic_url = \"{PUBLIC}\"\n"),
+        "",
+    );
+    let path = dir.path().join("forewarn.toml");
+    let config = forewarn::config::load(&path).unwrap();
+    let store = forewarn::store::open(&config.database).await.unwrap();
+    let shared = std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(config)));
+    let tickets = forewarn::ticket::service::TicketService::new(store.clone(), shared, None);
+    let id = tickets
+        .customer_request(&customer("acme"), "Slow shop", "slow", vec![], ago(80))
+        .await
+        .unwrap();
+    tickets
+        .resolve(id, Actor::Staff("anna".into()), resolution(), ago(48))
+        .await
+        .unwrap();
+    let forewarn = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        forewarn(&["survey", "run"]),
+        "1 survey(s) and 0 reminder(s) queued\n"
+    );
+    assert_eq!(
+        forewarn(&["survey", "run"]),
+        "0 survey(s) and 0 reminder(s) queued\n"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&forewarn(&["survey", "list", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["ticket"], id.0);
+    assert_eq!(listed[0]["credited_to"], "anna");
+    let table = forewarn(&["survey", "list"]);
+    assert!(
+        table.starts_with("TICKET") && table.contains(&format!("#{}", id.0)),
+        "{table}"
+    );
+    assert!(forewarn(&["survey", "callbacks"]).starts_with("TASK"));
+    assert_eq!(forewarn(&["survey", "callbacks", "--json"]).trim(), "[]");
+    // The mail waits in the outbox for the server's worker, with the generated key's links.
+    let queued = store.outbox(&Default::default()).await.unwrap();
+    let survey_mail = queued
+        .iter()
+        .find(|m| m.key.starts_with("survey-"))
+        .expect("the survey mail is queued");
+    assert!(survey_mail.body.contains(&format!("{PUBLIC}c/s/")));
+}

@@ -1,7 +1,8 @@
-//! The command line: `forewarn serve | validate | migrate | check list | check run | user | customer | agent | demo | bench`.
+//! The command line: `forewarn serve | validate | migrate | check list | check run | user | customer | survey | agent | demo | bench`.
 
 pub mod customers;
 pub mod report;
+pub mod surveys;
 pub mod table;
 pub mod tickets;
 pub mod users;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Customers: hand out the signed link to a customer's checks page.
     #[command(subcommand)]
     Customer(customers::CustomerCommand),
+    /// Follow-up surveys: list answers, the call-back queue, send what is due now.
+    #[command(subcommand)]
+    Survey(surveys::SurveyCommand),
     /// Staff accounts for the dashboard: add, list, disable, enable, password.
     #[command(subcommand)]
     User(users::UserCommand),
@@ -212,6 +216,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Customer(cmd) => match load_config(&cli.config) {
             Ok(c) => customers::customer(c, cmd).await,
+            Err(code) => Ok(code),
+        },
+        Command::Survey(cmd) => match load_config(&cli.config) {
+            Ok(c) => surveys::survey(c, cmd).await,
             Err(code) => Ok(code),
         },
         Command::User(cmd) => match load_config(&cli.config) {
