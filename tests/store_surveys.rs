@@ -327,19 +327,23 @@ async fn suite_resolutions_to_survey_are_those_in_the_window_without_a_survey(
         .unsurveyed_resolutions(at(0), at(500), 10)
         .await
         .unwrap();
-    assert_eq!(due, [early, mid], "resolved in the window, oldest first");
+    assert_eq!(
+        due,
+        [(early, at(10)), (mid, at(100))],
+        "resolved in the window, oldest first"
+    );
     surveyed(&*store, mid, at(100)).await;
     let due = store
         .unsurveyed_resolutions(at(0), at(2000), 10)
         .await
         .unwrap();
-    assert_eq!(due, [early, late]);
+    assert_eq!(due, [(early, at(10)), (late, at(1000))]);
     assert_eq!(
         store
             .unsurveyed_resolutions(at(0), at(2000), 1)
             .await
             .unwrap(),
-        [early]
+        [(early, at(10))]
     );
 }
 

@@ -111,13 +111,13 @@ pub trait SurveyStore: Send + Sync {
     ) -> Result<String, StoreError>;
 
     /// Resolved or closed tickets whose resolution is in `[from, to]` and has no survey yet,
-    /// oldest resolution first, at most `limit`.
+    /// with the resolution's time, oldest resolution first, at most `limit`.
     async fn unsurveyed_resolutions(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<TicketId>, StoreError>;
+    ) -> Result<Vec<(TicketId, DateTime<Utc>)>, StoreError>;
 
     /// Records a survey, then its timeline events and mails from `words` (they carry links
     /// with the survey's id), in one transaction. `None` when this ticket's resolution cycle
@@ -365,9 +365,12 @@ macro_rules! survey_store_impl {
                 from: chrono::DateTime<chrono::Utc>,
                 to: chrono::DateTime<chrono::Utc>,
                 limit: u32,
-            ) -> Result<Vec<$crate::ticket::model::TicketId>, StoreError> {
-                let ids: Vec<i64> = sqlx::query_scalar(
-                    "SELECT t.id FROM tickets t \
+            ) -> Result<
+                Vec<($crate::ticket::model::TicketId, chrono::DateTime<chrono::Utc>)>,
+                StoreError,
+            > {
+                let rows: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT t.id, t.resolved_ms FROM tickets t \
                      WHERE t.status IN ('resolved', 'closed') AND t.resolved_ms IS NOT NULL \
                      AND t.resolved_ms >= $1 AND t.resolved_ms <= $2 \
                      AND NOT EXISTS (SELECT 1 FROM surveys s WHERE s.ticket_id = t.id \
@@ -380,7 +383,14 @@ macro_rules! survey_store_impl {
                 .fetch_all(&self.$reader)
                 .await
                 .map_err(query_err("finding resolutions to survey"))?;
-                Ok(ids.into_iter().map($crate::ticket::model::TicketId).collect())
+                rows.into_iter()
+                    .map(|(id, ms)| {
+                        Ok((
+                            $crate::ticket::model::TicketId(id),
+                            $crate::store::from_ms("tickets", ms)?,
+                        ))
+                    })
+                    .collect()
             }
 
             async fn create_survey(

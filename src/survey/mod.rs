@@ -127,7 +127,7 @@ impl SurveyService {
         let (shortest, longest) = sc.delay_range(&config.playbooks);
         let from = now - chrono_duration(longest + LATE_LIMIT);
         let to = now - chrono_duration(shortest);
-        let due = self.store.unsurveyed_resolutions(from, to, BATCH).await?;
+        let mut due = self.store.unsurveyed_resolutions(from, to, BATCH).await?;
         if !due.is_empty() {
             let opted_out: HashSet<String> = self.store.opted_out().await?.into_iter().collect();
             let quiet_since = now - chrono_duration(sc.quiet_period);
@@ -140,13 +140,31 @@ impl SurveyService {
                 .flat_map(|s| s.contacts)
                 .map(|c| c.to_lowercase())
                 .collect();
-            for id in due {
-                let skip = |c: &String| {
-                    let c = c.to_lowercase();
-                    opted_out.contains(&c) || answered_recently.contains(&c)
-                };
-                if self.send_one(&config, id, now, skip).await? {
-                    report.sent += 1;
+            let skip = |c: &String| {
+                let c = c.to_lowercase();
+                opted_out.contains(&c) || answered_recently.contains(&c)
+            };
+            // Resolutions that stay unsurveyed (nobody left to ask, checks not green yet) must
+            // not hide newer ones: page on by resolution time.
+            let mut seen = HashSet::new();
+            loop {
+                let full = due.len() == BATCH as usize;
+                let mut next_from = from;
+                for (id, resolved_at) in due {
+                    next_from = next_from.max(resolved_at);
+                    if seen.insert(id) && self.send_one(&config, id, now, skip).await? {
+                        report.sent += 1;
+                    }
+                }
+                if !full {
+                    break;
+                }
+                due = self
+                    .store
+                    .unsurveyed_resolutions(next_from, to, BATCH)
+                    .await?;
+                if due.iter().all(|(id, _)| seen.contains(id)) {
+                    break;
                 }
             }
         }
