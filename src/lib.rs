@@ -18,5 +18,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod server;
 pub mod store;
+pub mod survey;
 pub mod ticket;
+pub mod token;
 pub mod web;

@@ -19,6 +19,7 @@ use crate::probe::ProbeContext;
 use crate::scheduler::recorder::Recorder;
 use crate::scheduler::{self, FanOut, Limits, SchedulerHandle};
 use crate::store::Store;
+use crate::survey::SurveyService;
 use crate::ticket::service::TicketService;
 use crate::web;
 
@@ -28,6 +29,7 @@ pub struct RunningServer {
     pub store: Arc<dyn Store>,
     pub scheduler: SchedulerHandle,
     pub tickets: Arc<TicketService>,
+    pub surveys: Arc<SurveyService>,
     pub detector: Arc<Detector>,
     detector_saver: tokio::task::JoinHandle<()>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -65,7 +67,7 @@ async fn joined(what: &str, task: tokio::task::JoinHandle<()>) {
 
 /// Starts everything on `listener` (already bound, so tests and the demo can use port 0).
 pub async fn start(
-    config: Config,
+    mut config: Config,
     config_path: PathBuf,
     listener: TcpListener,
 ) -> anyhow::Result<RunningServer> {
@@ -74,6 +76,12 @@ pub async fn start(
         .await
         .with_context(|| format!("opening the database {}", config.database))?;
     forget_removed(store.as_ref(), &config).await;
+    // Customer links are signed with `[web] secret`, or with the key every instance shares
+    // through the database.
+    crate::token::ensure_secret(&mut config, store.as_ref())
+        .await
+        .context("loading the link-signing key")?;
+    let signer = Arc::new(crate::token::Signer::from_config(&config).expect("key set above"));
     let metrics = Metrics::new();
     let ctx = ProbeContext::new().context("setting up probes")?;
     let mailer = Mailer::new(&config.mail).context("setting up mail delivery")?;
@@ -92,6 +100,13 @@ pub async fn start(
     let tickets = Arc::new(TicketService::new(
         store.clone(),
         shared_config.clone(),
+        Some(Arc::new(wake.clone())),
+    ));
+    let surveys = Arc::new(SurveyService::new(
+        store.clone(),
+        shared_config.clone(),
+        tickets.clone(),
+        signer,
         Some(Arc::new(wake)),
     ));
     let (detector, detector_saver) = Detector::start(
@@ -111,12 +126,15 @@ pub async fn start(
         Arc::new(FanOut(vec![Arc::new(recorder), detector.clone()])),
         metrics.clone(),
     );
-    let app = web::router(web::AppState::new(
-        store.clone(),
-        metrics.clone(),
-        shared_config.clone(),
-        tickets.clone(),
-    ));
+    let app = web::router(
+        web::AppState::new(
+            store.clone(),
+            metrics.clone(),
+            shared_config.clone(),
+            tickets.clone(),
+        )
+        .with_surveys(surveys.clone()),
+    );
     let mut tasks = Vec::new();
     {
         let mut stop_rx = stop_rx.clone();
@@ -134,6 +152,7 @@ pub async fn start(
         }));
     }
     tasks.push(tokio::spawn(sla_loop(tickets.clone(), stop_rx.clone())));
+    tasks.push(tokio::spawn(survey_loop(surveys.clone(), stop_rx.clone())));
     {
         let mut stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
@@ -166,6 +185,7 @@ pub async fn start(
         store,
         scheduler,
         tickets,
+        surveys,
         detector,
         stop,
         tasks,
@@ -242,7 +262,11 @@ async fn reload_on_sighup(
             _ = stop.wait_for(|s| *s) => return,
         }
         match config::load(&path) {
-            Ok(new) => {
+            Ok(mut new) => {
+                // The generated link-signing key stays (links in mails must keep working).
+                if new.web.secret.is_none() {
+                    new.web.secret = shared.read().expect("not poisoned").web.secret.clone();
+                }
                 tracing::info!(checks = new.checks.len(), "configuration reloaded");
                 scheduler.reload(new.checks.clone());
                 forget_removed(store.as_ref(), &new).await;
@@ -275,6 +299,19 @@ async fn sla_loop(tickets: Arc<TicketService>, mut stop: tokio::sync::watch::Rec
         }
         if let Err(e) = tickets.maintenance_notices(now).await {
             tracing::warn!(error = %e, "maintenance notices failed; will retry");
+        }
+    }
+}
+
+/// Sends due follow-up surveys and reminders every 30 s (each once: see `survey`).
+async fn survey_loop(surveys: Arc<SurveyService>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = surveys.tick(chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "survey run failed; will retry");
         }
     }
 }

@@ -166,6 +166,22 @@ fn every_event_kind(from: i64) -> Vec<NewEvent> {
             message_id: "<a@forewarn.test>".to_owned(),
             error: "550 mailbox unavailable".to_owned(),
         },
+        EventKind::SurveySent { survey: 3 },
+        EventKind::SurveyAnswered {
+            survey: 3,
+            rating: Some(2),
+            solved: Some(false),
+            comment: Some("still slow «по вечерам»".to_owned()),
+            credited_to: Some("anna".to_owned()),
+        },
+        EventKind::SurveyCommented {
+            survey: 3,
+            text: "thanks".to_owned(),
+        },
+        EventKind::CallbackLogged {
+            task: 1,
+            outcome: "called; happy now".to_owned(),
+        },
     ];
     let names: BTreeSet<&str> = kinds.iter().map(kind_name).collect();
     assert_eq!(names.len(), EVENT_KINDS, "one event of every kind");
@@ -186,7 +202,7 @@ fn every_event_kind(from: i64) -> Vec<NewEvent> {
 
 /// How many kinds of event there are: [`kind_name`] matches them all, so a new kind fails to
 /// compile here until it is named (and then [`every_event_kind`] until it has one).
-const EVENT_KINDS: usize = 18;
+const EVENT_KINDS: usize = 22;
 
 fn kind_name(kind: &EventKind) -> &'static str {
     match kind {
@@ -208,6 +224,10 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::AutomaticUpdate { .. } => "automatic_update",
         EventKind::MailDelivered { .. } => "mail_delivered",
         EventKind::MailFailed { .. } => "mail_failed",
+        EventKind::SurveySent { .. } => "survey_sent",
+        EventKind::SurveyAnswered { .. } => "survey_answered",
+        EventKind::SurveyCommented { .. } => "survey_commented",
+        EventKind::CallbackLogged { .. } => "callback_logged",
     }
 }
 

@@ -6,6 +6,9 @@ mod support_server;
 
 #[path = "support/pg.rs"]
 mod pg;
+#[path = "support/scenario_db.rs"]
+#[macro_use]
+mod scenario_db;
 #[path = "support/smtp_server.rs"]
 mod smtp_server;
 
@@ -17,34 +20,12 @@ use std::time::{Duration, Instant};
 
 use forewarn::store::{OutboxFilter, TicketFilter};
 use forewarn::ticket::{Actor, Ticket, TicketId, TicketStatus};
+use scenario_db::Db;
 use smtp_server::{Received, SmtpServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Instantiates every scenario as a test on each backend: `sqlite::<name>` and
-/// `postgres::<name>`.
-macro_rules! on_each_backend {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::Db::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let schema = super::pg::PgSchema::create("fw_tickets").await;
-                    super::$scenario(super::Db::Postgres(schema)).await;
-                }
-            )*
-        }
-    };
-}
-
 on_each_backend!(
+    "fw_tickets";
     a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reopen,
     a_blip_shorter_than_the_threshold_sends_nothing,
     twenty_checks_on_one_server_make_one_incident_and_one_mail_per_customer,
@@ -55,32 +36,6 @@ on_each_backend!(
     staff_work_a_ticket_from_the_cli_and_the_api,
     sla_warnings_breaches_and_the_automatic_update,
 );
-
-/// The database a scenario runs on. A PostgreSQL schema is dropped with the value, also when
-/// the scenario fails.
-enum Db {
-    /// `data/forewarn.db` next to the configuration.
-    Sqlite,
-    Postgres(pg::PgSchema),
-}
-
-impl Db {
-    /// The `database` setting of the configuration.
-    fn config_url(&self) -> String {
-        match self {
-            Db::Sqlite => "sqlite://data/forewarn.db".to_owned(),
-            Db::Postgres(schema) => schema.url(),
-        }
-    }
-
-    /// The URL to open the store directly, for a configuration in `dir`.
-    fn url(&self, dir: &Path) -> String {
-        match self {
-            Db::Sqlite => format!("sqlite://{}/data/forewarn.db", dir.display()),
-            Db::Postgres(schema) => schema.url(),
-        }
-    }
-}
 
 /// A loopback HTTP target whose status code the test sets.
 struct Target {
@@ -261,7 +216,7 @@ async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reope
     assert!(subject.contains("#1"), "{subject}");
     for needle in [
         "HTTP 500",
-        "https://status.hosting.example/tickets/1",
+        "https://status.hosting.example/c/t/",
         "acme-www site",
     ] {
         assert!(
@@ -311,7 +266,7 @@ async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reope
     assert!(
         mails[1]
             .text
-            .contains("https://status.hosting.example/tickets/1")
+            .contains("https://status.hosting.example/c/t/")
     );
     let t = &tickets(&server).await[0];
     assert_eq!(t.status, TicketStatus::Resolved);

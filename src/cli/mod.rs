@@ -1,6 +1,8 @@
-//! The command line: `forewarn serve | validate | migrate | check list | check run | user | agent | demo | bench`.
+//! The command line: `forewarn serve | validate | migrate | check list | check run | user | customer | survey | agent | demo | bench`.
 
+pub mod customers;
 pub mod report;
+pub mod surveys;
 pub mod table;
 pub mod tickets;
 pub mod users;
@@ -71,6 +73,12 @@ pub enum Command {
     Outbox(tickets::OutboxCommand),
     /// KPIs from the ticket timelines: volumes, response times, SLA, reopen rate, heatmap.
     Report(report::ReportArgs),
+    /// Customers: hand out the signed link to a customer's checks page.
+    #[command(subcommand)]
+    Customer(customers::CustomerCommand),
+    /// Follow-up surveys: list answers, the call-back queue, send what is due now.
+    #[command(subcommand)]
+    Survey(surveys::SurveyCommand),
     /// Staff accounts for the dashboard: add, list, disable, enable, password.
     #[command(subcommand)]
     User(users::UserCommand),
@@ -204,6 +212,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Report(args) => match load_config(&cli.config) {
             Ok(c) => report::report(c, args).await,
+            Err(code) => Ok(code),
+        },
+        Command::Customer(cmd) => match load_config(&cli.config) {
+            Ok(c) => customers::customer(c, cmd).await,
+            Err(code) => Ok(code),
+        },
+        Command::Survey(cmd) => match load_config(&cli.config) {
+            Ok(c) => surveys::survey(c, cmd).await,
             Err(code) => Ok(code),
         },
         Command::User(cmd) => match load_config(&cli.config) {

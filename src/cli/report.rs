@@ -17,6 +17,7 @@ use crate::report::{
     self, EngineerKpis, Kpis, NO_SURVEY_DATA, Report, ReportInput, Survey, TimeStats, fmt_rate,
     fmt_secs, fmt_survey_rate,
 };
+use crate::store::SurveyStore;
 use crate::store::tickets::TicketStore;
 
 #[derive(Args, Debug, Clone)]
@@ -58,9 +59,9 @@ pub async fn report(config: Config, args: ReportArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads the window's tickets and timelines, computes and renders the report. No survey data
-/// exists yet: survey KPIs read "n/a (no survey data)".
-pub async fn render_report<S: TicketStore + ?Sized>(
+/// Loads the window's tickets, timelines and surveys, computes and renders the report. With no
+/// survey sent yet, survey KPIs read "n/a (no survey data)".
+pub async fn render_report<S: TicketStore + SurveyStore + ?Sized>(
     store: &S,
     tiers: &BTreeMap<CustomerId, String>,
     args: &ReportArgs,
@@ -76,20 +77,22 @@ pub async fn render_report<S: TicketStore + ?Sized>(
 }
 
 /// Tickets created in the window, plus older ones that may have closed in it (still open, or
-/// resolved / closed since `since`), each with its timeline.
-pub async fn load_and_compute<S: TicketStore + ?Sized>(
+/// resolved / closed since `since`), each with its timeline; and every survey (the KPIs keep
+/// those of these tickets).
+pub async fn load_and_compute<S: TicketStore + SurveyStore + ?Sized>(
     store: &S,
     tiers: &BTreeMap<CustomerId, String>,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Report> {
     let tickets = report::window(store, since).await?;
+    let surveys = store.survey_records().await?;
     Ok(report::compute(&ReportInput {
         tickets: &tickets,
         now,
         since: Some(since),
         tiers,
-        surveys: None,
+        surveys: (!surveys.is_empty()).then_some(surveys.as_slice()),
     }))
 }
 

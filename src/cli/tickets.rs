@@ -432,5 +432,25 @@ pub fn describe(kind: &EventKind) -> String {
         ),
         EventKind::MailDelivered { to, .. } => format!("mail delivered to {}", to.join(", ")),
         EventKind::MailFailed { error, .. } => format!("mail failed: {error}"),
+        EventKind::SurveySent { survey } => format!("survey {survey} sent"),
+        EventKind::SurveyAnswered {
+            rating,
+            solved,
+            comment,
+            credited_to,
+            ..
+        } => format!(
+            "survey answered: rating {}, solved {}{}{}",
+            rating.map_or("—".to_owned(), |r| format!("{r}/5")),
+            solved.map_or("—", |s| if s { "yes" } else { "no" }),
+            comment
+                .as_deref()
+                .map_or(String::new(), |c| format!(", comment: {c}")),
+            credited_to
+                .as_deref()
+                .map_or(String::new(), |c| format!(" (credited to {c})"))
+        ),
+        EventKind::SurveyCommented { text, .. } => format!("survey comment: {text}"),
+        EventKind::CallbackLogged { outcome, .. } => format!("called back: {outcome}"),
     }
 }

@@ -45,6 +45,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub web: WebConfig,
     pub incidents: IncidentConfig,
+    pub survey: SurveyConfig,
     pub sla: crate::ticket::sla::SlaPolicies,
     pub mail: crate::notify::config::MailConfig,
     pub ops: crate::notify::config::OpsConfig,
@@ -148,6 +149,54 @@ pub struct HistoryConfig {
 pub struct WebConfig {
     pub staff_token: Option<Secret>,
     pub metrics_require_token: bool,
+    /// The key customer links are signed with (see `token`); `None`: the generated one kept in
+    /// the database.
+    pub secret: Option<Secret>,
+}
+
+/// `[survey]`, validated.
+#[derive(Debug, Clone)]
+pub struct SurveyConfig {
+    pub enabled: bool,
+    pub delay: Duration,
+    pub tier_delay: BTreeMap<String, Duration>,
+    pub reminder_after: Duration,
+    pub quiet_period: Duration,
+    pub link_ttl: Duration,
+    pub ticket_link_ttl: Duration,
+}
+
+impl Default for SurveyConfig {
+    fn default() -> Self {
+        SurveyConfig {
+            enabled: true,
+            delay: Duration::from_secs(24 * 3600),
+            tier_delay: BTreeMap::new(),
+            reminder_after: Duration::from_secs(3 * 86400),
+            quiet_period: Duration::from_secs(30 * 86400),
+            link_ttl: Duration::from_secs(14 * 86400),
+            ticket_link_ttl: Duration::from_secs(90 * 86400),
+        }
+    }
+}
+
+impl SurveyConfig {
+    /// How long a ticket stays resolved before its survey: the playbook's `survey_delay`,
+    /// else the customer's tier's, else `delay`.
+    pub fn delay_for(&self, tier: &str, playbook: Option<Duration>) -> Duration {
+        playbook.unwrap_or_else(|| self.tier_delay.get(tier).copied().unwrap_or(self.delay))
+    }
+
+    /// The shortest and the longest delay that any ticket can have.
+    pub fn delay_range(&self, playbooks: &crate::playbook::Playbooks) -> (Duration, Duration) {
+        self.tier_delay
+            .values()
+            .copied()
+            .chain(playbooks.iter().filter_map(|p| p.survey_delay))
+            .fold((self.delay, self.delay), |(lo, hi), d| {
+                (lo.min(d), hi.max(d))
+            })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -323,6 +372,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         history: global.history,
         web: global.web,
         incidents: global.incidents,
+        survey: global.survey,
         sla: global.sla,
         mail: global.mail,
         ops: global.ops,
@@ -349,6 +399,7 @@ struct Global {
     default_interval: Duration,
     default_timeout: Duration,
     incidents: IncidentConfig,
+    survey: SurveyConfig,
     sla: crate::ticket::sla::SlaPolicies,
     mail: crate::notify::config::MailConfig,
     ops: crate::notify::config::OpsConfig,
@@ -430,10 +481,29 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
             .map_err(|e| v.err(&t, "web.staff_token", e.to_string()))
             .ok()
     });
+    let secret = raw.web.secret.and_then(|t| {
+        let loaded = t
+            .get_ref()
+            .load(base)
+            .map_err(|e| v.err(&t, "web.secret", e.to_string()))
+            .ok()?;
+        if loaded.expose().len() < 32 {
+            v.err(
+                &t,
+                "web.secret",
+                "the link-signing secret is too short: use at least 32 random characters \
+                 (e.g. `openssl rand -hex 32`), or remove it to let forewarn generate one",
+            );
+            return None;
+        }
+        Some(loaded)
+    });
     let web = WebConfig {
         staff_token,
         metrics_require_token: raw.web.metrics_require_token.unwrap_or(false),
+        secret,
     };
+    let survey = build_survey(&mut v, &raw.survey);
     let mut resolvers = HashMap::new();
     for (name, addr) in &raw.resolvers {
         if let Some(a) = parse_resolver_addr(addr.get_ref()) {
@@ -499,9 +569,45 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         default_interval,
         default_timeout,
         incidents,
+        survey,
         sla,
         mail,
         ops,
+    }
+}
+
+fn build_survey(v: &mut Validator<'_, '_>, raw: &RawSurvey) -> SurveyConfig {
+    let d = SurveyConfig::default();
+    let mut tier_delay = BTreeMap::new();
+    for (tier, delay) in &raw.tier_delay {
+        if let Some(delay) = v.duration(delay, &format!("survey.tier_delay.{tier}")) {
+            tier_delay.insert(tier.clone(), delay);
+        }
+    }
+    SurveyConfig {
+        enabled: raw.enabled.unwrap_or(d.enabled),
+        delay: v.duration_or(raw.delay.as_ref(), "survey.delay", d.delay.as_secs()),
+        tier_delay,
+        reminder_after: v.duration_or(
+            raw.reminder_after.as_ref(),
+            "survey.reminder_after",
+            d.reminder_after.as_secs(),
+        ),
+        quiet_period: v.duration_or(
+            raw.quiet_period.as_ref(),
+            "survey.quiet_period",
+            d.quiet_period.as_secs(),
+        ),
+        link_ttl: v.duration_or(
+            raw.link_ttl.as_ref(),
+            "survey.link_ttl",
+            d.link_ttl.as_secs(),
+        ),
+        ticket_link_ttl: v.duration_or(
+            raw.ticket_link_ttl.as_ref(),
+            "survey.ticket_link_ttl",
+            d.ticket_link_ttl.as_secs(),
+        ),
     }
 }
 

@@ -41,6 +41,30 @@ pub struct RawGlobal {
     pub incidents: RawIncidents,
     /// `[sla.P1]`, `[sla.tier.gold.P1]`, `[sla.calendar]`: see `ticket::sla`.
     pub sla: Option<crate::ticket::sla::RawSla>,
+    /// Follow-up surveys after a resolution: see `survey`.
+    #[serde(default)]
+    pub survey: RawSurvey,
+}
+
+/// `[survey]`: when follow-up surveys go out and how long their links live.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSurvey {
+    /// Send surveys at all (default true).
+    pub enabled: Option<bool>,
+    /// How long a ticket stays resolved, its checks green, before the survey (default 24h).
+    pub delay: Option<S<String>>,
+    /// Per customer tier: `tier_delay = { gold = "4h" }`.
+    #[serde(default)]
+    pub tier_delay: BTreeMap<String, S<String>>,
+    /// One reminder when unanswered this long (default 3 days).
+    pub reminder_after: Option<S<String>>,
+    /// No survey to a contact who answered one within this time (default 30 days).
+    pub quiet_period: Option<S<String>>,
+    /// How long the one-click links in a survey work (default 14 days).
+    pub link_ttl: Option<S<String>>,
+    /// How long the ticket-page link in customer mails works (default 90 days).
+    pub ticket_link_ttl: Option<S<String>>,
 }
 
 /// `[incidents]`: how much evidence opens and closes a problem.
@@ -102,6 +126,9 @@ pub struct RawWeb {
     pub staff_token: Option<S<SecretRef>>,
     /// Protect `/metrics` with the staff token too (default false: scrapers usually run inside).
     pub metrics_require_token: Option<bool>,
+    /// The key customer links are signed with. Absent: one is generated and kept in the
+    /// database, shared by every instance.
+    pub secret: Option<S<SecretRef>>,
 }
 
 /// A file in `checks/` has two top-level keys: `[customer]` and `[[check]]`. They are

@@ -105,6 +105,9 @@ pub struct Playbook {
     /// Overrides the detector's M successes to recover (default 2).
     pub successes_to_close: Option<u32>,
     pub sla: SlaOverride,
+    /// How long a ticket of this kind stays resolved before its follow-up survey; `None`:
+    /// the `[survey]` delay of the customer's tier.
+    pub survey_delay: Option<Duration>,
     /// Steps for staff, in order.
     pub runbook: Vec<String>,
     /// Ways out to offer the customer when the fix is a choice.
@@ -490,6 +493,7 @@ impl Validator<'_> {
             update_every: self.duration(raw.sla.update_every.as_ref(), "sla.update_every"),
             resolve: self.duration(raw.sla.resolve.as_ref(), "sla.resolve"),
         };
+        let survey_delay = self.duration(raw.survey_delay.as_ref(), "survey_delay");
         if raw.runbook.is_empty() {
             self.missing("runbook", "add runbook = [\"first step for staff\", …]");
         }
@@ -527,6 +531,7 @@ impl Validator<'_> {
             failures_to_open: failures_to_open.ok()?,
             successes_to_close: successes_to_close.ok()?,
             sla,
+            survey_delay,
             runbook,
             options: options.into_iter().collect::<Option<Vec<_>>>()?,
             env,

@@ -20,6 +20,9 @@ pub struct RawPlaybook {
     pub predictive: bool,
     pub failures_to_open: Option<S<i64>>,
     pub successes_to_close: Option<S<i64>>,
+    /// How long a ticket of this kind stays resolved before its follow-up survey (overrides
+    /// `[survey] delay` and `tier_delay`).
+    pub survey_delay: Option<S<String>>,
     #[serde(default)]
     pub sla: RawSla,
     #[serde(default)]

@@ -26,8 +26,8 @@ pub const STAY_CLOSED: Duration = Duration::days(7);
 /// The tier of a customer missing from the tier map.
 pub const UNKNOWN_TIER: &str = "unknown";
 
-/// One survey sent after a resolution, with its answer if the customer gave one. Filled in by
-/// the survey module once it exists.
+/// One survey sent after a resolution, with its answer if the customer gave one (from
+/// `store::SurveyStore::survey_records`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SurveyRecord {
     pub ticket: TicketId,
@@ -60,7 +60,7 @@ pub struct ReportInput<'a> {
     pub since: Option<DateTime<Utc>>,
     /// customer → tier (customers missing from it are in tier [`UNKNOWN_TIER`]).
     pub tiers: &'a BTreeMap<CustomerId, String>,
-    /// `None` until surveys exist: survey KPIs are then "n/a (no survey data)".
+    /// `None` when no survey was ever sent: survey KPIs are then "n/a (no survey data)".
     pub surveys: Option<&'a [SurveyRecord]>,
 }
 

@@ -15,7 +15,9 @@
 //!   ([`TicketStore`], `tickets.rs`): a ticket change, its events and its messages commit in
 //!   one transaction;
 //! - staff users and their sessions ([`UserStore`], `users.rs`; sessions only by the SHA-256 of
-//!   their id).
+//!   their id);
+//! - follow-up surveys, their used single-use links, call-back tasks, opt-outs and the
+//!   server's generated secrets ([`SurveyStore`], `surveys.rs`).
 //!
 //! Times are stored as integer unix milliseconds, so they come back truncated to the millisecond.
 
@@ -23,9 +25,11 @@ mod histogram;
 mod postgres;
 mod shared;
 mod sqlite;
+pub mod surveys;
 pub mod tickets;
 pub mod users;
 
+pub use surveys::{AnswerWrite, Callback, NewSurvey, Survey, SurveyStore, SurveyWords};
 pub use tickets::{
     FirstWords, Incident, NewEvent, NewTicket, OutboxFilter, TicketFilter, TicketStore,
 };
@@ -50,7 +54,7 @@ use histogram::{BUCKETS, Histogram};
 /// Every method is one short database round (or a bounded series of them); none holds a lock
 /// across calls.
 #[async_trait]
-pub trait Store: TicketStore + UserStore + Send + Sync {
+pub trait Store: TicketStore + UserStore + SurveyStore + Send + Sync {
     /// Records a batch of results in one transaction: updates each check's state, appends the
     /// raw results and merges them into the hourly rollups.
     ///

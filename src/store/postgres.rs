@@ -23,6 +23,9 @@ use crate::ticket::model::Ticket;
 #[path = "postgres_users.rs"]
 mod users;
 
+#[path = "postgres_surveys.rs"]
+mod surveys;
+
 fn migrator() -> Migrator {
     super::shared::migrator!("postgres")
 }

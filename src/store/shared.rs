@@ -34,6 +34,11 @@ macro_rules! migrator {
                 "users",
                 include_str!(concat!("../../migrations/", $backend, "/0003_users.sql")),
             ),
+            (
+                4,
+                "surveys",
+                include_str!(concat!("../../migrations/", $backend, "/0004_surveys.sql")),
+            ),
         ])
     };
 }
@@ -384,7 +389,7 @@ macro_rules! backend_common {
             }
 
             /// Appends events to a ticket's timeline, inside the caller's transaction.
-            async fn insert_events(
+            pub(super) async fn insert_events(
                 conn: &mut $conn,
                 ticket: TicketId,
                 events: &[NewEvent],
@@ -414,7 +419,7 @@ macro_rules! backend_common {
             }
 
             /// Queues messages (a key already queued is skipped), inside the caller's transaction.
-            async fn insert_messages(
+            pub(super) async fn insert_messages(
                 conn: &mut $conn,
                 messages: &[NewMessage],
                 now: DateTime<Utc>,

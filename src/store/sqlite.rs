@@ -24,6 +24,9 @@ use crate::ticket::model::Ticket;
 #[path = "sqlite_users.rs"]
 mod users;
 
+#[path = "sqlite_surveys.rs"]
+mod surveys;
+
 fn migrator() -> Migrator {
     super::shared::migrator!("sqlite")
 }

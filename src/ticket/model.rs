@@ -231,6 +231,29 @@ pub enum EventKind {
         message_id: String,
         error: String,
     },
+    /// A follow-up survey went into the outbox.
+    SurveySent {
+        survey: i64,
+    },
+    /// The customer answered the survey; credited to the staff member who resolved the
+    /// ticket (`None` when monitoring resolved it).
+    SurveyAnswered {
+        survey: i64,
+        rating: Option<u8>,
+        solved: Option<bool>,
+        comment: Option<String>,
+        credited_to: Option<String>,
+    },
+    /// The customer's comment, given after the answer.
+    SurveyCommented {
+        survey: i64,
+        text: String,
+    },
+    /// CSM staff called the customer back after an unhappy answer.
+    CallbackLogged {
+        task: i64,
+        outcome: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -230,26 +230,9 @@ impl TicketService {
                     let mut messages = Vec::new();
                     let mut ctx = context(&cfg, &customer, t, &site, &target, &evidence, at);
                     ctx.deadline = deadline.clone().unwrap_or_default();
-                    match customer_message(&cfg, &playbook, kind, &customer, t, &ctx, "opened") {
-                        Ok(Some(m)) => {
-                            messages.push(m);
-                            events.push(NewEvent {
-                                at,
-                                actor: Actor::System,
-                                public: false,
-                                kind: EventKind::AutoAckQueued,
-                            });
-                        }
-                        Ok(None) => {}
-                        Err(e) => events.push(NewEvent {
-                            at,
-                            actor: Actor::System,
-                            public: false,
-                            kind: EventKind::InternalNote {
-                                text: format!("the customer message could not be written: {e}"),
-                            },
-                        }),
-                    }
+                    let first =
+                        customer_message(&cfg, &playbook, kind, &customer, t, &ctx, "opened");
+                    acknowledge_first(first, at, &mut events, &mut messages);
                     messages.extend(ops_messages(
                         &cfg,
                         t,
@@ -659,6 +642,111 @@ impl TicketService {
             .save_ticket(&t, expected, events, vec![], at)
             .await?;
         Ok(())
+    }
+
+    /// The customer asked (from their ticket page) to close the ticket: logged (R2); a
+    /// resolved ticket is closed with it, an open one stays for staff to decide.
+    pub async fn customer_asked_to_close(
+        &self,
+        id: TicketId,
+        who: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let mut t = self.load(id).await?;
+        let expected = t.status;
+        let mut events = vec![NewEvent {
+            at,
+            actor: Actor::Customer(who.to_owned()),
+            public: true,
+            kind: EventKind::CustomerAskedToClose,
+        }];
+        if t.status == TicketStatus::Resolved {
+            events.push(NewEvent {
+                at,
+                actor: Actor::Customer(who.to_owned()),
+                public: true,
+                kind: EventKind::Closed,
+            });
+            t.status = TicketStatus::Closed;
+            t.closed_at = Some(at);
+        }
+        self.store
+            .save_ticket(&t, expected, events, vec![], at)
+            .await?;
+        Ok(())
+    }
+
+    /// A problem the customer reported from their checks page: a customer-originated ticket
+    /// (`customer_request` playbook) with the automatic acknowledgement (R7) and an ops alert.
+    pub async fn customer_request(
+        &self,
+        customer: &CustomerId,
+        title: &str,
+        text: &str,
+        checks: Vec<CheckId>,
+        at: DateTime<Utc>,
+    ) -> Result<TicketId, ServiceError> {
+        const KEY: &str = "customer_request";
+        let config = self.config();
+        let customer = self.customer(&config, customer)?;
+        let playbook = self.playbook(&config, KEY)?;
+        let due = due_times(&config, KEY, playbook.severity, &customer.tier, at);
+        let new = NewTicket {
+            customer: customer.id.clone(),
+            title: title.to_owned(),
+            problem: KEY.to_owned(),
+            severity: playbook.severity,
+            origin: Origin::Customer,
+            checks,
+            incident: None,
+            assignee: None,
+            skill_group: playbook.skill_group.clone(),
+            created_at: at,
+            ack_due: Some(due.acknowledge),
+            first_update_due: Some(due.first_update),
+            resolve_due: Some(due.resolve),
+            next_update_due: Some(due.next_update),
+        };
+        let text = text.to_owned();
+        let ticket = self
+            .store
+            .create_ticket(
+                new,
+                Box::new(move |t: &Ticket| {
+                    let by = Actor::Customer(customer.name.clone());
+                    let mut events = vec![
+                        NewEvent {
+                            at,
+                            actor: by.clone(),
+                            public: true,
+                            kind: EventKind::Created,
+                        },
+                        NewEvent {
+                            at,
+                            actor: by,
+                            public: true,
+                            kind: EventKind::PublicUpdate {
+                                text,
+                                next_update: None,
+                            },
+                        },
+                    ];
+                    let site = site_names(&config, t);
+                    let target = targets(&config, t);
+                    let ctx = context(&config, &customer, t, &site, &target, &[], at);
+                    let mut messages = Vec::new();
+                    let opened = MessageKind::Opened;
+                    let first =
+                        customer_message(&config, &playbook, opened, &customer, t, &ctx, "opened");
+                    acknowledge_first(first, at, &mut events, &mut messages);
+                    messages.extend(ops_messages(&config, t, "opened by the customer"));
+                    (events, messages)
+                }),
+            )
+            .await?;
+        tracing::info!(ticket = %ticket.id, customer = %ticket.customer, "customer request opened");
+        self.poke();
+        Ok(ticket.id)
     }
 
     /// SLA clocks: warnings at 75 %, breaches at 100 % (each once), and an automatic "still
@@ -1200,7 +1288,7 @@ fn context(
     MessageContext {
         customer: customer.name.clone(),
         ticket: t.id.to_string(),
-        ticket_url: ticket_url(config, t.id),
+        ticket_url: customer_ticket_url(config, t, at),
         site: site.to_owned(),
         target: target.to_owned(),
         detected_at: fmt_time(t.created_at.min(at)),
@@ -1228,8 +1316,55 @@ fn must_be_open(t: &Ticket) -> Result<(), ServiceError> {
     }
 }
 
+/// The automatic acknowledgement of a new ticket (R7): the message and its `AutoAckQueued`
+/// event, or an internal note saying why it could not be written.
+fn acknowledge_first(
+    first: Result<Option<NewMessage>, String>,
+    at: DateTime<Utc>,
+    events: &mut Vec<NewEvent>,
+    messages: &mut Vec<NewMessage>,
+) {
+    let kind = match first {
+        Ok(Some(m)) => {
+            messages.push(m);
+            EventKind::AutoAckQueued
+        }
+        Ok(None) => return,
+        Err(e) => EventKind::InternalNote {
+            text: format!("the customer message could not be written: {e}"),
+        },
+    };
+    events.push(NewEvent {
+        at,
+        actor: Actor::System,
+        public: false,
+        kind,
+    });
+}
+
+/// The staff page of a ticket, for staff and ops messages.
 pub fn ticket_url(config: &Config, id: TicketId) -> String {
     format!("{}tickets/{}", config.public_url, id.0)
+}
+
+/// The customer's page of a ticket: a signed link (`/c/t/{token}`, valid for
+/// `survey.ticket_link_ttl`) when a link-signing key is set, else the staff page.
+pub fn customer_ticket_url(config: &Config, t: &Ticket, at: DateTime<Utc>) -> String {
+    match crate::token::Signer::from_config(config) {
+        Some(signer) => {
+            let ttl = chrono::Duration::from_std(config.survey.ticket_link_ttl)
+                .unwrap_or_else(|_| chrono::Duration::days(90));
+            let token = signer.sign(
+                crate::token::Purpose::TicketView,
+                &t.customer,
+                t.id.0,
+                "",
+                at + ttl,
+            );
+            format!("{}c/t/{token}", config.public_url)
+        }
+        None => ticket_url(config, t.id),
+    }
 }
 
 /// A customer e-mail from the playbook, in the customer's language. `None` when the customer

@@ -167,7 +167,7 @@ impl FromRequestParts<AppState> for ApiStaff {
 }
 
 /// The login form was sent from our own pages: see the module documentation.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return matches!(site.to_str(), Ok("same-origin" | "none"));
     }

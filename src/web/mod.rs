@@ -4,14 +4,20 @@
 //! Staff log in with a name and password (`forewarn user add`); sessions live in the store and
 //! their id in an HttpOnly, SameSite=Strict cookie, and every session POST carries a CSRF
 //! token (see `auth.rs`). The API takes the configured staff token as `Authorization: Bearer`.
+//!
+//! Customers have no login: pages under `/c/` open with a signed, expiring link (`token`) and
+//! show only the data of the customer the link names (`customer.rs`). Staff review survey
+//! answers and call-backs under `/surveys` (`surveys.rs`).
 
 mod auth;
 mod charts;
+mod customer;
 mod error;
 mod health;
 mod kpis;
 mod pages;
 mod queue;
+mod surveys;
 mod ticket_page;
 mod tickets;
 
@@ -27,6 +33,7 @@ use axum::routing::{get, post};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::survey::SurveyService;
 use crate::ticket::service::TicketService;
 
 pub use error::WebError;
@@ -37,6 +44,8 @@ pub struct AppState {
     metrics: Metrics,
     config: Arc<RwLock<Arc<Config>>>,
     tickets: Arc<TicketService>,
+    /// Survey answers on customer pages; `None`: those pages answer 503.
+    surveys: Option<Arc<SurveyService>>,
 }
 
 impl AppState {
@@ -51,7 +60,14 @@ impl AppState {
             metrics,
             config,
             tickets,
+            surveys: None,
         }
+    }
+
+    /// Serves the survey links of customer mails with this service.
+    pub fn with_surveys(mut self, surveys: Arc<SurveyService>) -> Self {
+        self.surveys = Some(surveys);
+        self
     }
 
     fn config(&self) -> Arc<Config> {
@@ -85,18 +101,36 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tickets/{id}/resolve", post(tickets::resolve))
         .route("/api/v1/tickets/{id}/reopen", post(tickets::reopen))
         .route("/api/v1/tickets/{id}/close", post(tickets::close))
+        .route("/surveys", get(surveys::list))
+        .route("/surveys/callbacks", get(surveys::callbacks))
+        .route("/surveys/callbacks/{id}", post(surveys::log_callback))
+        .route(
+            "/c/s/{token}",
+            get(customer::survey_confirm).post(customer::survey_answer),
+        )
+        .route("/c/comment", post(customer::survey_comment))
+        .route(
+            "/c/u/{token}",
+            get(customer::unsubscribe_confirm).post(customer::unsubscribe),
+        )
+        .route("/c/t/{token}", get(customer::ticket_page))
+        .route("/c/t/{token}/reply", post(customer::ticket_reply))
+        .route("/c/t/{token}/close", post(customer::ticket_close))
+        .route("/c/checks/{token}", get(customer::checks_page))
+        .route("/c/checks/{token}/report", post(customer::report_problem))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { WebError::NotFound })
         .with_state(state)
 }
 
-/// The survey records the customer health and KPI pages compute CSAT and response rates from.
-/// `None` (shown as "n/a") until the survey store supplies them: the one place to wire it.
+/// The survey records the customer health and KPI pages compute CSAT and response rates from;
+/// `None` (shown as "n/a") while no survey has been sent, as in `forewarn report`.
 async fn survey_records(
-    _state: &AppState,
+    state: &AppState,
 ) -> Result<Option<Vec<crate::report::SurveyRecord>>, WebError> {
-    Ok(None)
+    let surveys = state.store.survey_records().await?;
+    Ok((!surveys.is_empty()).then_some(surveys))
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

@@ -1,0 +1,808 @@
+//! Customer pages under `/c/`: no login, a signed link (`token`) that names the customer and
+//! what it opens. A page shows only that customer's data; a refused link shows none.
+//!
+//! - `/c/s/{token}`: a one-click survey answer. GET is a confirm page that records nothing (mail
+//!   scanners open links); POST records the answer and consumes the link; then a comment box.
+//! - `/c/comment`: POST the comment (its own short-lived, single-use token in the form).
+//! - `/c/u/{token}`: unsubscribe from surveys (GET confirms, POST acts).
+//! - `/c/t/{token}`: the customer's page of one ticket: status, public timeline, next-update
+//!   promise, resolution; POST `…/reply` and `…/close`.
+//! - `/c/checks/{token}`: the customer's checks with their state and 30-day uptime; POST
+//!   `…/report` opens a customer-originated ticket.
+//!
+//! Forms are bound to the signed token they are posted with, and refused when a browser says
+//! they come from another site.
+
+use std::fmt::Write;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::auth::same_origin;
+use super::pages::{esc, layout};
+use super::{AppState, WebError};
+use crate::config::Language;
+use crate::model::CustomerId;
+use crate::store::StoreError;
+use crate::survey::{AnswerForm, SurveyError};
+use crate::ticket::model::{EventKind, TicketStatus};
+use crate::ticket::service::ServiceError;
+use crate::token::{Claims, Purpose, Signer, TokenError};
+
+/// Longest text a customer can post in one form field.
+const MAX_TEXT: usize = 8000;
+
+/// A customer page in the shared frame (no staff navigation). The URL holds the link's token:
+/// no `Referer` carries it elsewhere, no cache keeps the page, no search engine indexes it.
+fn page(title: &str, body: &str) -> Response {
+    (
+        [
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::HeaderName::from_static("x-robots-tag"), "noindex"),
+        ],
+        Html(layout(title, body, None, false)),
+    )
+        .into_response()
+}
+
+/// The text in the customer's language.
+fn tr(lang: Language, en: &'static str, ru: &'static str) -> &'static str {
+    match lang {
+        Language::En => en,
+        Language::Ru => ru,
+    }
+}
+
+/// The language of a customer (English for one no longer configured).
+fn language(state: &AppState, customer: &CustomerId) -> Language {
+    state
+        .config()
+        .customer(customer)
+        .map_or(Language::En, |c| c.language)
+}
+
+/// The refusal page: what happened and what to do, in English and Russian (the link says
+/// nothing we trust about who opened it), never any customer data.
+fn refused(status: StatusCode, what: (&str, &str)) -> Response {
+    let why = match status {
+        StatusCode::GONE => (
+            "Links in our mails work for a limited time, and answer links only once.",
+            "Ссылки в наших письмах действуют ограниченное время, а ссылки для ответа — один раз.",
+        ),
+        _ => (
+            "This link is not one we sent, or it was changed on the way.",
+            "Эту ссылку отправляли не мы, или она изменилась по дороге.",
+        ),
+    };
+    let body = format!(
+        r#"<div class="card" style="max-width:560px;margin:40px auto"><h1>{}</h1><p>{}</p><p class="muted">If you need help, reply to the e-mail you received from us, or contact support; we will send you a fresh link.</p><hr><h1 lang="ru">{}</h1><p lang="ru">{}</p><p class="muted" lang="ru">Если нужна помощь, ответьте на наше письмо или напишите в поддержку — мы пришлём новую ссылку.</p></div>"#,
+        esc(what.0),
+        why.0,
+        esc(what.1),
+        why.1,
+    );
+    (status, page("Link not valid", &body)).into_response()
+}
+
+/// Why a customer request got no page of its own; each renders a plain page (no customer
+/// data) with the right status.
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerError {
+    #[error(transparent)]
+    Link(#[from] TokenError),
+    #[error(transparent)]
+    Survey(#[from] SurveyError),
+    #[error(transparent)]
+    Ticket(#[from] ServiceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Bad input: says what to do.
+    #[error("{0}")]
+    Invalid(String),
+    /// A form posted from another site.
+    #[error("cross-site form")]
+    CrossSite,
+    /// No link-signing key or survey service (a setup problem, logged).
+    #[error("unavailable")]
+    Unavailable,
+}
+
+impl IntoResponse for CustomerError {
+    fn into_response(self) -> Response {
+        const LINK: (&str, &str) = (
+            "This link is invalid or has expired",
+            "Ссылка недействительна или устарела",
+        );
+        match self {
+            CustomerError::Link(TokenError::Invalid)
+            | CustomerError::Survey(SurveyError::Link(TokenError::Invalid)) => {
+                refused(StatusCode::FORBIDDEN, LINK)
+            }
+            CustomerError::Link(TokenError::Expired)
+            | CustomerError::Survey(SurveyError::Link(TokenError::Expired)) => {
+                refused(StatusCode::GONE, LINK)
+            }
+            CustomerError::Survey(SurveyError::Used) => refused(
+                StatusCode::GONE,
+                (
+                    "This survey was answered already — thank you",
+                    "На этот опрос уже ответили — спасибо",
+                ),
+            ),
+            CustomerError::Invalid(why) | CustomerError::Survey(SurveyError::Invalid(why)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(
+                    "Please check your answer",
+                    &format!(
+                        r#"<div class="card"><p class="error">{}</p><p><a href="javascript:history.back()">Back</a></p></div>"#,
+                        esc(&why)
+                    ),
+                ),
+            )
+                .into_response(),
+            CustomerError::CrossSite => {
+                tracing::warn!("customer form refused: posted from another site");
+                refused(
+                    StatusCode::FORBIDDEN,
+                    (
+                        "This form was sent from another site",
+                        "Форма отправлена с другого сайта",
+                    ),
+                )
+            }
+            CustomerError::Store(e)
+            | CustomerError::Survey(SurveyError::Store(e))
+            | CustomerError::Ticket(ServiceError::Store(e))
+            | CustomerError::Survey(SurveyError::Ticket(ServiceError::Store(e))) => {
+                WebError::Store(e).into_response()
+            }
+            CustomerError::Ticket(e) | CustomerError::Survey(SurveyError::Ticket(e)) => {
+                tracing::error!(error = %e, "customer page: ticket change failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    page(
+                        "Something went wrong",
+                        r#"<div class="card"><p>We could not save that. Please try again in a minute, or reply to our e-mail.</p></div>"#,
+                    ),
+                )
+                    .into_response()
+            }
+            CustomerError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                page(
+                    "Unavailable",
+                    "<p>This page is not available right now. Please try again later.</p>",
+                ),
+            )
+                .into_response(),
+        }
+    }
+}
+
+type Page = Result<Response, CustomerError>;
+
+/// The signer of this server (set up at start).
+fn signer(state: &AppState) -> Result<Signer, CustomerError> {
+    Signer::from_config(&state.config()).ok_or_else(|| {
+        tracing::error!("customer link refused: no link-signing key (see [web] secret)");
+        CustomerError::Unavailable
+    })
+}
+
+/// A POST from another site is refused before anything is read.
+fn check_origin(headers: &HeaderMap) -> Result<(), CustomerError> {
+    if same_origin(headers) {
+        Ok(())
+    } else {
+        Err(CustomerError::CrossSite)
+    }
+}
+
+fn surveys(state: &AppState) -> Result<&crate::survey::SurveyService, CustomerError> {
+    state.surveys.as_deref().ok_or(CustomerError::Unavailable)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Surveys.
+
+const RATING_WORDS: [(&str, &str); 5] = [
+    ("very unhappy", "очень плохо"),
+    ("unhappy", "плохо"),
+    ("neither", "нормально"),
+    ("happy", "хорошо"),
+    ("very happy", "отлично"),
+];
+
+/// `GET /c/s/{token}`: the confirm page. Records nothing.
+pub async fn survey_confirm(State(state): State<AppState>, Path(token): Path<String>) -> Page {
+    let (claims, _survey, ticket) = surveys(&state)?.open_answer(&token, Utc::now()).await?;
+    let lang = language(&state, &claims.customer);
+    let (rating, solved) = crate::survey::parse_choice(&claims.choice);
+    let mut ratings = String::new();
+    for (i, (en, ru)) in RATING_WORDS.iter().enumerate() {
+        let word = tr(lang, en, ru);
+        let r = i as u8 + 1;
+        let _ = write!(
+            ratings,
+            r#"<label style="margin-right:14px"><input type="radio" name="rating" value="{r}"{}> {r} — {word}</label>"#,
+            if rating == Some(r) { " checked" } else { "" }
+        );
+    }
+    let radio = |value: &str, label: &str, on: bool| {
+        format!(
+            r#"<label style="margin-right:14px"><input type="radio" name="solved" value="{value}"{}> {label}</label>"#,
+            if on { " checked" } else { "" }
+        )
+    };
+    let body = format!(
+        r#"<div class="card" style="max-width:720px"><h1>{q} {id} “{title}”?</h1>
+<form method="post" action="/c/s/{token}">
+<p><strong>{your_rating}</strong><br>{ratings}</p>
+<p><strong>{solved_q}</strong><br>{yes}{no}</p>
+<p><label>{add}<br><textarea name="comment" rows="4" style="width:100%" maxlength="4000"></textarea></label></p>
+<button type="submit">{send}</button>
+</form><p class="muted">{nothing}</p></div>"#,
+        q = tr(lang, "How did we do with", "Как мы справились с обращением"),
+        id = esc(&ticket.id.to_string()),
+        title = esc(&ticket.title),
+        token = esc(&token),
+        your_rating = tr(lang, "Your rating", "Ваша оценка"),
+        solved_q = tr(lang, "Is the problem solved?", "Проблема решена?"),
+        yes = radio("yes", tr(lang, "yes", "да"), solved == Some(true)),
+        no = radio(
+            "no",
+            tr(lang, "no, it is not solved", "нет, не решена"),
+            solved == Some(false)
+        ),
+        add = tr(
+            lang,
+            "Anything to add? (optional)",
+            "Хотите что-то добавить? (необязательно)"
+        ),
+        send = tr(lang, "Send my answer", "Отправить ответ"),
+        nothing = tr(
+            lang,
+            "Nothing is recorded until you press the button.",
+            "Пока вы не нажмёте кнопку, ничего не записывается."
+        ),
+    );
+    Ok(page(tr(lang, "Your answer", "Ваш ответ"), &body).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct AnswerFields {
+    rating: Option<String>,
+    solved: Option<String>,
+    comment: Option<String>,
+}
+
+/// `POST /c/s/{token}`: records the answer, consumes the link, offers the comment box.
+pub async fn survey_answer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(f): Form<AnswerFields>,
+) -> Page {
+    check_origin(&headers)?;
+    let s = surveys(&state)?;
+    let rating = match f.rating.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => None,
+        Some(r) => Some(r.parse::<u8>().map_err(|_| {
+            CustomerError::Invalid(
+                "a rating is a number from 1 to 5; choose one and send again".into(),
+            )
+        })?),
+    };
+    let solved = match f.solved.as_deref() {
+        Some("yes") => Some(true),
+        Some("no") => Some(false),
+        _ => None,
+    };
+    let form = AnswerForm {
+        rating,
+        solved,
+        comment: f.comment,
+    };
+    let done = s.answer(&token, form, Utc::now()).await?;
+    let lang = language(&state, &done.customer);
+    let mut body = format!(
+        r#"<div class="card" style="max-width:720px"><h1>{}</h1>"#,
+        tr(
+            lang,
+            "Thank you — your answer is recorded",
+            "Спасибо — ваш ответ записан"
+        )
+    );
+    if done.reopened {
+        let _ = write!(
+            body,
+            "<p>{}</p>",
+            tr(
+                lang,
+                "You told us the problem is not solved: we reopened your ticket, and someone will get back to you.",
+                "Вы сообщили, что проблема не решена: мы снова открыли заявку, с вами свяжутся."
+            )
+        );
+    } else if done.callback.is_some() {
+        let _ = write!(
+            body,
+            "<p>{}</p>",
+            tr(
+                lang,
+                "We are sorry it was not better. Someone from our team will call you back.",
+                "Нам жаль, что получилось не лучше. Наш сотрудник вам перезвонит."
+            )
+        );
+    }
+    if let Some(comment_token) = done.comment_token {
+        let _ = write!(
+            body,
+            r#"<form method="post" action="/c/comment"><input type="hidden" name="token" value="{}"><p><label>{}<br><textarea name="comment" rows="5" style="width:100%" maxlength="4000" required></textarea></label></p><button type="submit">{}</button></form>"#,
+            esc(&comment_token),
+            tr(
+                lang,
+                "Would you like to tell us more? (optional)",
+                "Хотите рассказать подробнее? (необязательно)"
+            ),
+            tr(lang, "Send comment", "Отправить комментарий"),
+        );
+    }
+    body.push_str("</div>");
+    Ok(page(tr(lang, "Thank you", "Спасибо"), &body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CommentFields {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /c/comment`: the comment after an answer.
+pub async fn survey_comment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<CommentFields>,
+) -> Page {
+    check_origin(&headers)?;
+    let customer = surveys(&state)?
+        .comment(&f.token, &f.comment, Utc::now())
+        .await?;
+    let lang = language(&state, &customer);
+    let body = format!(
+        r#"<div class="card"><h1>{}</h1></div>"#,
+        tr(
+            lang,
+            "Thank you — we read every comment",
+            "Спасибо — мы читаем каждый комментарий"
+        )
+    );
+    Ok(page(tr(lang, "Thank you", "Спасибо"), &body).into_response())
+}
+
+/// `GET /c/u/{token}`: asks before unsubscribing.
+pub async fn unsubscribe_confirm(State(state): State<AppState>, Path(token): Path<String>) -> Page {
+    let customer = surveys(&state)?
+        .check_unsubscribe(&token, Utc::now())
+        .await?;
+    let lang = language(&state, &customer);
+    let body = format!(
+        r#"<div class="card" style="max-width:560px"><h1>{}</h1><p>{}</p><form method="post" action="/c/u/{}"><button type="submit">{}</button></form></div>"#,
+        tr(lang, "No more surveys?", "Больше не присылать опросы?"),
+        tr(
+            lang,
+            "We will stop asking the addresses this survey went to how we did. Mails about your tickets still come.",
+            "Мы перестанем присылать опросы на адреса, куда пришёл этот. Письма о ваших заявках будут приходить как прежде."
+        ),
+        esc(&token),
+        tr(lang, "Stop surveys", "Не присылать опросы"),
+    );
+    Ok(page(tr(lang, "Unsubscribe", "Отписка"), &body).into_response())
+}
+
+/// `POST /c/u/{token}`: no more surveys to these contacts.
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Page {
+    check_origin(&headers)?;
+    let customer = surveys(&state)?.unsubscribe(&token, Utc::now()).await?;
+    let lang = language(&state, &customer);
+    let body = format!(
+        r#"<div class="card"><h1>{}</h1><p>{}</p></div>"#,
+        tr(
+            lang,
+            "Done — no more surveys",
+            "Готово — опросов больше не будет"
+        ),
+        tr(
+            lang,
+            "You can still reach us any time by replying to a ticket mail.",
+            "Написать нам можно в любое время, ответив на письмо о заявке."
+        ),
+    );
+    Ok(page(tr(lang, "Unsubscribed", "Отписка"), &body).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ticket page.
+
+/// The claims of a view link and the ticket it names, if it belongs to that customer.
+async fn ticket_of(
+    state: &AppState,
+    token: &str,
+) -> Result<(Claims, crate::ticket::model::Ticket), CustomerError> {
+    let claims = signer(state)?.verify(token, Purpose::TicketView, Utc::now())?;
+    let ticket = state
+        .store
+        .ticket(crate::ticket::model::TicketId(claims.subject))
+        .await?
+        .filter(|t| t.customer == claims.customer)
+        .ok_or(TokenError::Invalid)?;
+    Ok((claims, ticket))
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn status_words(lang: Language, s: TicketStatus) -> &'static str {
+    match s {
+        TicketStatus::New => tr(lang, "received", "получена"),
+        TicketStatus::Acknowledged => tr(
+            lang,
+            "acknowledged — an engineer has it",
+            "принята — ей занимается инженер",
+        ),
+        TicketStatus::InProgress => tr(lang, "in progress", "в работе"),
+        TicketStatus::WaitingOnCustomer => {
+            tr(lang, "waiting for your answer", "ждём вашего ответа")
+        }
+        TicketStatus::Resolved => tr(lang, "resolved", "решена"),
+        TicketStatus::Closed => tr(lang, "closed", "закрыта"),
+        TicketStatus::Reopened => tr(
+            lang,
+            "reopened — we are on it again",
+            "открыта снова — мы снова работаем",
+        ),
+    }
+}
+
+/// A public timeline event in the customer's words.
+fn customer_event(lang: Language, kind: &EventKind) -> String {
+    match kind {
+        EventKind::Created => tr(lang, "ticket opened", "заявка открыта").to_owned(),
+        EventKind::PublicUpdate { text, .. } => text.clone(),
+        EventKind::StatusChanged { to, .. } => format!(
+            "{}: {}",
+            tr(lang, "status", "статус"),
+            status_words(lang, *to)
+        ),
+        EventKind::CustomerAskedToClose => {
+            tr(lang, "you asked to close it", "вы попросили закрыть").to_owned()
+        }
+        EventKind::Resolved { .. } => tr(lang, "resolved", "решена").to_owned(),
+        EventKind::AutoResolved { text } => text.clone(),
+        EventKind::Closed => tr(lang, "closed", "закрыта").to_owned(),
+        EventKind::Reopened { reason } => {
+            format!("{}: {reason}", tr(lang, "reopened", "открыта снова"))
+        }
+        other => crate::cli::tickets::describe(other),
+    }
+}
+
+/// Who did it, as the customer sees it: the team, not a login name.
+fn customer_actor(lang: Language, actor: &crate::ticket::model::Actor) -> String {
+    use crate::ticket::model::Actor;
+    match actor {
+        Actor::System => tr(lang, "monitoring", "мониторинг").to_owned(),
+        Actor::Staff(_) => tr(lang, "support", "поддержка").to_owned(),
+        Actor::Customer(name) => name.clone(),
+    }
+}
+
+/// `GET /c/t/{token}`: status, public timeline, next update, resolution, reply form.
+pub async fn ticket_page(State(state): State<AppState>, Path(token): Path<String>) -> Page {
+    let (claims, t) = ticket_of(&state, &token).await?;
+    let lang = language(&state, &claims.customer);
+    let events = state.store.timeline(t.id).await?;
+    let mut body = format!(
+        r#"<h1>{} {}</h1><div class="card kv"><div>{}</div><div><strong>{}</strong></div><div>{}</div><div>{}</div>"#,
+        esc(&t.id.to_string()),
+        esc(&t.title),
+        tr(lang, "Status", "Статус"),
+        status_words(lang, t.status),
+        tr(lang, "Opened", "Открыта"),
+        fmt_time(t.created_at)
+    );
+    if let (Some(next), true) = (t.next_update_due, t.status.is_open()) {
+        let _ = write!(
+            body,
+            "<div>{}</div><div>{}</div>",
+            tr(lang, "Next update by", "Следующее сообщение не позже"),
+            fmt_time(next)
+        );
+    }
+    body.push_str("</div>");
+    if let Some(r) = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::Resolved { resolution } if e.public => Some(resolution),
+        _ => None,
+    }) {
+        let _ = write!(
+            body,
+            r#"<h2>{}</h2><div class="card kv"><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div>"#,
+            tr(lang, "What happened", "Что произошло"),
+            tr(lang, "Cause", "Причина"),
+            esc(&r.cause),
+            tr(lang, "What we did", "Что мы сделали"),
+            esc(&r.action),
+            tr(lang, "Fully solved", "Решено полностью"),
+            if r.fully_solved {
+                tr(lang, "yes", "да")
+            } else {
+                tr(
+                    lang,
+                    "not fully — see the options below",
+                    "не полностью — см. варианты ниже",
+                )
+            },
+            tr(lang, "How to avoid it", "Как избежать в будущем"),
+            esc(&r.prevention)
+        );
+        if !r.options.is_empty() {
+            let _ = write!(
+                body,
+                "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+                tr(lang, "Option", "Вариант"),
+                tr(lang, "For", "Плюсы"),
+                tr(lang, "Against", "Минусы"),
+            );
+            for o in &r.options {
+                let _ = write!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&o.title),
+                    esc(&o.pros),
+                    esc(&o.cons)
+                );
+            }
+            body.push_str("</tbody></table>");
+        }
+    }
+    let _ = write!(
+        body,
+        "<h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        tr(lang, "Timeline", "История"),
+        tr(lang, "When (UTC)", "Когда (UTC)"),
+        tr(lang, "Who", "Кто"),
+        tr(lang, "What", "Что"),
+    );
+    // Public events only: internal notes, SLA and mail bookkeeping never reach the customer.
+    for e in events.iter().filter(|e| e.public) {
+        let _ = write!(
+            body,
+            "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
+            e.at.format("%Y-%m-%d %H:%M"),
+            esc(&customer_actor(lang, &e.actor)),
+            esc(&customer_event(lang, &e.kind))
+        );
+    }
+    body.push_str("</tbody></table>");
+    let token = esc(&token);
+    let _ = write!(
+        body,
+        r#"<h2>{}</h2><form method="post" action="/c/t/{token}/reply" class="card"><textarea name="text" rows="4" style="width:100%" maxlength="{MAX_TEXT}" required></textarea><p><button type="submit">{}</button></p></form>"#,
+        tr(lang, "Write to us", "Написать нам"),
+        tr(lang, "Send", "Отправить"),
+    );
+    if t.status != TicketStatus::Closed {
+        let _ = write!(
+            body,
+            r#"<form method="post" action="/c/t/{token}/close"><button type="submit">{}</button></form>"#,
+            tr(
+                lang,
+                "This is done — please close the ticket",
+                "Всё в порядке — закройте заявку"
+            ),
+        );
+    }
+    let title = format!("{} {}", tr(lang, "Ticket", "Заявка"), t.id);
+    Ok(page(&title, &body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReplyFields {
+    #[serde(default)]
+    text: String,
+}
+
+fn bounded_text(text: &str) -> Result<&str, CustomerError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_TEXT {
+        return Err(CustomerError::Invalid(format!(
+            "write between 1 and {MAX_TEXT} characters, then send again"
+        )));
+    }
+    Ok(text)
+}
+
+/// `POST /c/t/{token}/reply`: the customer's reply (moves the ticket out of waiting).
+pub async fn ticket_reply(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(f): Form<ReplyFields>,
+) -> Page {
+    check_origin(&headers)?;
+    let (claims, t) = ticket_of(&state, &token).await?;
+    let text = bounded_text(&f.text)?;
+    let who = customer_name(&state, &claims);
+    state
+        .tickets
+        .customer_replied(t.id, &who, text, Utc::now())
+        .await?;
+    Ok(Redirect::to(&format!("/c/t/{token}")).into_response())
+}
+
+/// `POST /c/t/{token}/close`: the customer asks to close.
+pub async fn ticket_close(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Page {
+    check_origin(&headers)?;
+    let (claims, t) = ticket_of(&state, &token).await?;
+    let who = customer_name(&state, &claims);
+    state
+        .tickets
+        .customer_asked_to_close(t.id, &who, Utc::now())
+        .await?;
+    Ok(Redirect::to(&format!("/c/t/{token}")).into_response())
+}
+
+fn customer_name(state: &AppState, claims: &Claims) -> String {
+    state
+        .config()
+        .customer(&claims.customer)
+        .map_or_else(|| claims.customer.to_string(), |c| c.name.clone())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks page.
+
+fn checks_claims(state: &AppState, token: &str) -> Result<Claims, CustomerError> {
+    let claims = signer(state)?.verify(token, Purpose::ChecksView, Utc::now())?;
+    // A customer removed from the configuration has no page any more.
+    if state.config().customer(&claims.customer).is_none() {
+        return Err(TokenError::Invalid.into());
+    }
+    Ok(claims)
+}
+
+/// `GET /c/checks/{token}`: the customer's checks, state and 30-day uptime, and the form to
+/// report a problem.
+pub async fn checks_page(State(state): State<AppState>, Path(token): Path<String>) -> Page {
+    let claims = checks_claims(&state, &token)?;
+    let config = state.config();
+    let now = Utc::now();
+    let since = now - chrono::Duration::days(30);
+    let mut rows = String::new();
+    let mut options = String::new();
+    for c in config
+        .checks
+        .iter()
+        .filter(|c| c.customer == claims.customer)
+    {
+        let st = state.store.state(&c.id).await?;
+        let rollups = state.store.rollups(&c.id, since).await?;
+        let runs: u64 = rollups.iter().map(|r| r.runs).sum();
+        let failures: u64 = rollups.iter().map(|r| r.failures.min(r.runs)).sum();
+        let uptime = if runs == 0 {
+            "—".to_owned()
+        } else {
+            format!("{:.2} %", 100.0 * (runs - failures) as f64 / runs as f64)
+        };
+        let (badge, since_txt) = match &st {
+            Some(s) => (
+                format!(r#"<span class="badge {0}">{0}</span>"#, s.status.as_str()),
+                fmt_time(s.since),
+            ),
+            None => (
+                r#"<span class="badge pending">pending</span>"#.to_owned(),
+                "—".to_owned(),
+            ),
+        };
+        let _ = write!(
+            rows,
+            r#"<tr><td>{badge}</td><td>{}</td><td class="mono">{}</td><td>{since_txt}</td><td>{uptime}</td></tr>"#,
+            esc(&c.name),
+            esc(&c.spec.target()),
+        );
+        let _ = write!(
+            options,
+            r#"<option value="{}">{}</option>"#,
+            esc(c.id.as_str()),
+            esc(&c.name)
+        );
+    }
+    let name = customer_name(&state, &claims);
+    let lang = language(&state, &claims.customer);
+    let services = tr(lang, "your services", "ваши сервисы");
+    let body = format!(
+        r#"<h1>{name} — {services}</h1><table><thead><tr><th>{status}</th><th>{service}</th><th>{target}</th><th>{since}</th><th>{uptime}</th></tr></thead><tbody>{rows}</tbody></table>
+<h2>{report}</h2><form method="post" action="/c/checks/{token}/report" class="card">
+<p><label>{which} <select name="check"><option value="">{other}</option>{options}</select></label></p>
+<p><label>{subject}<br><input type="text" name="title" maxlength="200" required style="width:100%"></label></p>
+<p><label>{wrong}<br><textarea name="text" rows="5" style="width:100%" maxlength="{MAX_TEXT}" required></textarea></label></p>
+<button type="submit">{send}</button></form>"#,
+        name = esc(&name),
+        status = tr(lang, "Status", "Состояние"),
+        service = tr(lang, "Service", "Сервис"),
+        target = tr(lang, "Target", "Адрес"),
+        since = tr(lang, "Since", "С какого времени"),
+        uptime = tr(lang, "Uptime, 30 days", "Доступность за 30 дней"),
+        report = tr(lang, "Report a problem", "Сообщить о проблеме"),
+        which = tr(lang, "Which service?", "Какой сервис?"),
+        other = tr(lang, "not sure / other", "не знаю / другое"),
+        subject = tr(lang, "Subject", "Тема"),
+        wrong = tr(lang, "What is wrong?", "Что не так?"),
+        send = tr(lang, "Send", "Отправить"),
+        token = esc(&token),
+    );
+    let title = format!("{name} — {services}");
+    Ok(page(&title, &body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReportFields {
+    #[serde(default)]
+    check: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// `POST /c/checks/{token}/report`: opens a customer-originated ticket (with the automatic
+/// acknowledgement) and shows its page.
+pub async fn report_problem(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(f): Form<ReportFields>,
+) -> Page {
+    check_origin(&headers)?;
+    let claims = checks_claims(&state, &token)?;
+    let title = f.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(CustomerError::Invalid(
+            "write a subject of 1 to 200 characters, then send again".into(),
+        ));
+    }
+    let text = bounded_text(&f.text)?;
+    let config = state.config();
+    // Only one of this customer's own checks can be named.
+    let checks: Vec<_> = config
+        .checks
+        .iter()
+        .filter(|c| c.customer == claims.customer && c.id.as_str() == f.check)
+        .map(|c| c.id.clone())
+        .collect();
+    let now = Utc::now();
+    let id = state
+        .tickets
+        .customer_request(&claims.customer, title, text, checks, now)
+        .await?;
+    let ttl = chrono::Duration::from_std(config.survey.ticket_link_ttl)
+        .unwrap_or_else(|_| chrono::Duration::days(90));
+    let ticket_token =
+        signer(&state)?.sign(Purpose::TicketView, &claims.customer, id.0, "", now + ttl);
+    Ok(Redirect::to(&format!("/c/t/{ticket_token}")).into_response())
+}
