@@ -1,5 +1,6 @@
-//! The command line: `forewarn serve | validate | migrate | check list | check run | user | agent | demo | bench`.
+//! The command line: `forewarn serve | validate | migrate | check list | check run | user | agent | demo | bench | cluster status`.
 
+pub mod cluster;
 pub mod report;
 pub mod table;
 pub mod tickets;
@@ -76,6 +77,9 @@ pub enum Command {
     User(users::UserCommand),
     /// Measure probing throughput, CPU per check, schedule lag and memory.
     Bench(crate::bench::BenchArgs),
+    /// Several instances on one database: `forewarn cluster status [--json]`.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -214,6 +218,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Cluster(cmd) => match load_config(&cli.config) {
+            Ok(c) => cluster::cluster(c, cmd).await,
+            Err(code) => Ok(code),
+        },
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`Config`] that cannot be wrong or **every** problem found, each with file, line, column, key
 //! path and what is wrong.
 
+pub mod cluster;
 pub mod diag;
 pub mod raw;
 
@@ -45,6 +46,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub web: WebConfig,
     pub incidents: IncidentConfig,
+    pub cluster: cluster::ClusterConfig,
     pub sla: crate::ticket::sla::SlaPolicies,
     pub mail: crate::notify::config::MailConfig,
     pub ops: crate::notify::config::OpsConfig,
@@ -323,6 +325,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         history: global.history,
         web: global.web,
         incidents: global.incidents,
+        cluster: global.cluster,
         sla: global.sla,
         mail: global.mail,
         ops: global.ops,
@@ -349,6 +352,7 @@ struct Global {
     default_interval: Duration,
     default_timeout: Duration,
     incidents: IncidentConfig,
+    cluster: cluster::ClusterConfig,
     sla: crate::ticket::sla::SlaPolicies,
     mail: crate::notify::config::MailConfig,
     ops: crate::notify::config::OpsConfig,
@@ -481,6 +485,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
             7 * 86400,
         ),
     };
+    let cluster = cluster::build(src, raw.cluster.unwrap_or_default(), v.diags);
     let sla = crate::ticket::sla::build(src, raw.sla, v.diags);
     let mail = crate::notify::config::build_mail(src, base, raw.mail, v.diags);
     let ops = crate::notify::config::build_ops(src, raw.ops, v.diags);
@@ -499,6 +504,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         default_interval,
         default_timeout,
         incidents,
+        cluster,
         sla,
         mail,
         ops,

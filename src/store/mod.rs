@@ -14,11 +14,14 @@
 //! - tickets, their timelines, the outbox, incidents and the detector's state
 //!   ([`TicketStore`], `tickets.rs`): a ticket change, its events and its messages commit in
 //!   one transaction;
+//! - cluster membership, check and job leases, what each region sees ([`ClusterStore`],
+//!   `cluster.rs`);
 //! - staff users and their sessions ([`UserStore`], `users.rs`; sessions only by the SHA-256 of
 //!   their id).
 //!
 //! Times are stored as integer unix milliseconds, so they come back truncated to the millisecond.
 
+pub mod cluster;
 mod histogram;
 mod postgres;
 mod shared;
@@ -26,6 +29,7 @@ mod sqlite;
 pub mod tickets;
 pub mod users;
 
+pub use cluster::{ClusterStore, Lease, LeaseRequest, Member, RegionStatus};
 pub use tickets::{
     FirstWords, Incident, NewEvent, NewTicket, OutboxFilter, TicketFilter, TicketStore,
 };
@@ -50,7 +54,7 @@ use histogram::{BUCKETS, Histogram};
 /// Every method is one short database round (or a bounded series of them); none holds a lock
 /// across calls.
 #[async_trait]
-pub trait Store: TicketStore + UserStore + Send + Sync {
+pub trait Store: TicketStore + UserStore + ClusterStore + Send + Sync {
     /// Records a batch of results in one transaction: updates each check's state, appends the
     /// raw results and merges them into the hourly rollups.
     ///
