@@ -30,6 +30,7 @@ for_each_backend!(
     suite_cluster_leases_are_shared_fairly_and_taken_over,
     suite_cluster_job_lease_is_held_by_one_instance_until_it_expires,
     suite_cluster_members_region_views_and_leaving,
+    suite_cluster_concurrent_renewals_never_share_a_check,
 );
 
 async fn suite_state_follows_status_changes(store: Arc<dyn Store>) {
@@ -705,4 +706,40 @@ async fn suite_cluster_members_region_views_and_leaving(store: Arc<dyn Store>) {
     assert!(store.leases().await.unwrap().is_empty());
     assert!(store.job_leases().await.unwrap().is_empty());
     assert_eq!(store.members().await.unwrap().len(), 1);
+}
+
+/// Three instances renewing at once, over and over: what each is told it holds is what the
+/// database says it owns, and no check is told to two of them.
+async fn suite_cluster_concurrent_renewals_never_share_a_check(store: Arc<dyn Store>) {
+    let all = checks(30);
+    let mut tasks = Vec::new();
+    for who in ["a", "b", "c"] {
+        let store = store.clone();
+        let all = all.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut last = Vec::new();
+            for round in 0..15 {
+                let now = t0() + chrono::Duration::milliseconds(round * 100);
+                last = renew(store.as_ref(), who, &all, now).await;
+            }
+            (who, last)
+        }));
+    }
+    let mut told = Vec::new();
+    for t in tasks {
+        told.push(t.await.unwrap());
+    }
+    let leases = store.leases().await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for (who, held) in &told {
+        let owned: Vec<_> = leases
+            .iter()
+            .filter(|l| l.owner == *who)
+            .map(|l| l.check_id.clone())
+            .collect();
+        assert_eq!(held, &owned, "{who} was told it holds what it owns");
+        for c in held {
+            assert!(seen.insert(c.clone()), "{c} told to two instances");
+        }
+    }
 }

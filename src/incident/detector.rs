@@ -533,9 +533,25 @@ impl Inner {
                 }
             }
         }
+        // With several instances another one may run the ticket's other checks: what they
+        // last recorded counts too.
+        let elsewhere: HashSet<CheckId> = match &self.cluster {
+            None => HashSet::new(),
+            Some(_) => match self.store.states().await {
+                Ok(states) => states
+                    .into_iter()
+                    .filter(|s| !s.status.is_ok() && s.check_id != check.id)
+                    .map(|s| s.check_id)
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read other checks' states; judging alone");
+                    HashSet::new()
+                }
+            },
+        };
         if let Err(e) = self
             .service
-            .recovered(&check.id, |c| self.failing(c), at)
+            .recovered(&check.id, |c| self.failing(c) || elsewhere.contains(c), at)
             .await
         {
             tracing::error!(check = %check.id, error = %e, "could not resolve the ticket");

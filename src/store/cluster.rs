@@ -255,6 +255,12 @@ macro_rules! cluster_store_impl {
                 .execute(&self.$writer)
                 .await
                 .map_err($crate::store::query_err("recording a heartbeat"))?;
+                // Members silent for a day (killed, renamed) leave the list.
+                sqlx::query("DELETE FROM cluster_members WHERE heartbeat_ms < $1")
+                    .bind((now - chrono::Duration::days(1)).timestamp_millis())
+                    .execute(&self.$writer)
+                    .await
+                    .map_err($crate::store::query_err("forgetting long-dead members"))?;
                 Ok(())
             }
 
