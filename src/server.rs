@@ -181,6 +181,7 @@ pub async fn start(
     }
     tasks.push(tokio::spawn(prune_loop(
         store.clone(),
+        cluster.config().instance.clone(),
         shared_config.clone(),
         stop_rx.clone(),
     )));
@@ -333,24 +334,28 @@ async fn forget_removed(store: &dyn Store, config: &Config) {
     }
 }
 
-/// Drops raw results and rollups older than the history windows, every ten minutes.
+/// Drops raw results and rollups older than the history windows, every ten minutes, on one
+/// instance of the cluster at a time.
 async fn prune_loop(
     store: Arc<dyn Store>,
+    instance: String,
     shared: Arc<std::sync::RwLock<Arc<Config>>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
-            _ = stop.wait_for(|s| *s) => return,
+    let every = Duration::from_secs(600);
+    run_exclusive(store.clone(), instance, "prune", every, stop, || {
+        let (store, shared) = (store.clone(), shared.clone());
+        async move {
+            let history = shared.read().expect("not poisoned").history.clone();
+            let now = chrono::Utc::now();
+            let raw_before = now - chrono::Duration::from_std(history.raw).unwrap_or_default();
+            let rollups_before =
+                now - chrono::Duration::from_std(history.rollups).unwrap_or_default();
+            match store.prune(raw_before, rollups_before).await {
+                Ok(stats) => tracing::debug!(?stats, "history pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),
+            }
         }
-        let history = shared.read().expect("not poisoned").history.clone();
-        let now = chrono::Utc::now();
-        let raw_before = now - chrono::Duration::from_std(history.raw).unwrap_or_default();
-        let rollups_before = now - chrono::Duration::from_std(history.rollups).unwrap_or_default();
-        match store.prune(raw_before, rollups_before).await {
-            Ok(stats) => tracing::debug!(?stats, "history pruned"),
-            Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),
-        }
-    }
+    })
+    .await
 }
