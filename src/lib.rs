@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod bench;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod incident;

@@ -36,6 +36,18 @@ pub struct Metrics {
     in_flight: Gauge,
     store_batches: Counter,
     store_errors: Counter,
+    cluster: ClusterMetrics,
+}
+
+/// The `forewarn_cluster_*` series and the runs skipped for want of a lease.
+#[derive(Clone, Default)]
+struct ClusterMetrics {
+    members: Gauge,
+    regions: Gauge,
+    leases_held: Gauge,
+    leases_acquired: Counter,
+    leases_released: Counter,
+    skipped_unowned: Counter,
 }
 
 /// Probe latency buckets, seconds: 5 ms … 30 s.
@@ -101,8 +113,48 @@ impl Metrics {
             "Result batches the store failed to write",
             store_errors.clone(),
         );
+        let cluster = ClusterMetrics::default();
+        for (name, help, gauge) in [
+            (
+                "cluster_members",
+                "Live instances sharing this database",
+                &cluster.members,
+            ),
+            (
+                "cluster_regions",
+                "Regions with a live instance",
+                &cluster.regions,
+            ),
+            (
+                "cluster_leases_held",
+                "Check leases this instance holds",
+                &cluster.leases_held,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
+        for (name, help, counter) in [
+            (
+                "cluster_leases_acquired",
+                "Check leases this instance took (start, new checks, failover)",
+                &cluster.leases_acquired,
+            ),
+            (
+                "cluster_leases_released",
+                "Check leases this instance let go (fair share, removed checks)",
+                &cluster.leases_released,
+            ),
+            (
+                "check_runs_skipped_unowned",
+                "Planned runs skipped because another instance holds the check's lease",
+                &cluster.skipped_unowned,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
         Metrics {
             registry: Arc::new(registry),
+            cluster,
             results,
             probe_duration,
             schedule_lag,
@@ -143,6 +195,26 @@ impl Metrics {
                 kind: kind.as_str(),
             })
             .set(n as i64);
+    }
+
+    /// After a lease renewal: live members and regions, leases held, and how many changed.
+    pub fn cluster(
+        &self,
+        members: usize,
+        regions: usize,
+        held: usize,
+        acquired: usize,
+        released: usize,
+    ) {
+        self.cluster.members.set(members as i64);
+        self.cluster.regions.set(regions as i64);
+        self.cluster.leases_held.set(held as i64);
+        self.cluster.leases_acquired.inc_by(acquired as u64);
+        self.cluster.leases_released.inc_by(released as u64);
+    }
+
+    pub fn skipped_unowned(&self) {
+        self.cluster.skipped_unowned.inc();
     }
 
     pub fn skipped_overlap(&self) {

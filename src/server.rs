@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::cluster::{Cluster, run_exclusive};
 use crate::config::{self, Config};
 use crate::incident::detector::Detector;
 use crate::metrics::Metrics;
@@ -83,7 +84,25 @@ pub async fn start(
         .context("loading the link-signing key")?;
     let signer = Arc::new(crate::token::Signer::from_config(&config).expect("key set above"));
     let metrics = Metrics::new();
-    let ctx = ProbeContext::new().context("setting up probes")?;
+    // On PostgreSQL several instances may share the checks: each runs those it holds a lease
+    // for and names itself in its HTTP probes. SQLite has one instance, which owns them all.
+    let leased = !config.database.starts_with("sqlite:");
+    let ctx = if leased {
+        ProbeContext::for_prober(&config.cluster.region, &config.cluster.instance)
+    } else {
+        ProbeContext::new()
+    }
+    .context("setting up probes")?;
+    let check_ids: Vec<_> = config.checks.iter().map(|c| c.id.clone()).collect();
+    let cluster = Cluster::join(
+        store.clone(),
+        config.cluster.clone(),
+        leased,
+        &check_ids,
+        metrics.clone(),
+    )
+    .await
+    .context("joining the cluster (membership and check leases)")?;
     let mailer = Mailer::new(&config.mail).context("setting up mail delivery")?;
     tracing::info!(mail = %mailer.describe(), "mail delivery");
     let limits = Limits {
@@ -109,22 +128,24 @@ pub async fn start(
         signer,
         Some(Arc::new(wake)),
     ));
-    let (detector, detector_saver) = Detector::start(
+    let (detector, detector_saver) = Detector::start_in(
         store.clone(),
         shared_config.clone(),
         tickets.clone(),
         ctx.clone(),
+        leased.then(|| cluster.config().clone()),
     )
     .await
     .context("loading the incident detector's state")?;
     let detector = Arc::new(detector);
     let (recorder, writer_task) = Recorder::spawn(store.clone(), metrics.clone());
-    let (scheduler, scheduler_task) = scheduler::spawn(
+    let (scheduler, scheduler_task) = scheduler::spawn_owned(
         checks,
         limits,
         ctx,
         Arc::new(FanOut(vec![Arc::new(recorder), detector.clone()])),
         metrics.clone(),
+        cluster.ownership(),
     );
     let app = web::router(
         web::AppState::new(
@@ -151,8 +172,23 @@ pub async fn start(
             run_worker(store, mailer, http, worker_opts, shutdown).await;
         }));
     }
-    tasks.push(tokio::spawn(sla_loop(tickets.clone(), stop_rx.clone())));
-    tasks.push(tokio::spawn(survey_loop(surveys.clone(), stop_rx.clone())));
+    tasks.push(tokio::spawn(cluster.clone().run(
+        shared_config.clone(),
+        detector.clone(),
+        stop_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(sla_loop(
+        store.clone(),
+        cluster.config().instance.clone(),
+        tickets.clone(),
+        stop_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(survey_loop(
+        store.clone(),
+        cluster.config().instance.clone(),
+        surveys.clone(),
+        stop_rx.clone(),
+    )));
     {
         let mut stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
@@ -169,6 +205,7 @@ pub async fn start(
     }
     tasks.push(tokio::spawn(prune_loop(
         store.clone(),
+        cluster.config().instance.clone(),
         shared_config.clone(),
         stop_rx.clone(),
     )));
@@ -286,34 +323,59 @@ async fn reload_on_sighup(
 }
 
 /// SLA clocks (warnings, breaches, automatic "still working on it" updates) and advance notice
-/// of maintenance windows, every 15 s.
-async fn sla_loop(tickets: Arc<TicketService>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(15)) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        let now = chrono::Utc::now();
-        if let Err(e) = tickets.sla_tick(now).await {
-            tracing::warn!(error = %e, "SLA check failed; will retry");
-        }
-        if let Err(e) = tickets.maintenance_notices(now).await {
-            tracing::warn!(error = %e, "maintenance notices failed; will retry");
-        }
-    }
+/// of maintenance windows, every 15 s, on one instance of the cluster at a time.
+async fn sla_loop(
+    store: Arc<dyn Store>,
+    instance: String,
+    tickets: Arc<TicketService>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    run_exclusive(
+        store,
+        instance,
+        "sla",
+        Duration::from_secs(15),
+        stop,
+        || {
+            let tickets = tickets.clone();
+            async move {
+                let now = chrono::Utc::now();
+                if let Err(e) = tickets.sla_tick(now).await {
+                    tracing::warn!(error = %e, "SLA check failed; will retry");
+                }
+                if let Err(e) = tickets.maintenance_notices(now).await {
+                    tracing::warn!(error = %e, "maintenance notices failed; will retry");
+                }
+            }
+        },
+    )
+    .await
 }
 
-/// Sends due follow-up surveys and reminders every 30 s (each once: see `survey`).
-async fn survey_loop(surveys: Arc<SurveyService>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        if let Err(e) = surveys.tick(chrono::Utc::now()).await {
-            tracing::warn!(error = %e, "survey run failed; will retry");
-        }
-    }
+/// Sends due follow-up surveys and reminders every 30 s, on one instance of the cluster at a
+/// time (each survey and reminder goes out once even if two runs overlap: see `survey`).
+async fn survey_loop(
+    store: Arc<dyn Store>,
+    instance: String,
+    surveys: Arc<SurveyService>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    run_exclusive(
+        store,
+        instance,
+        "survey",
+        Duration::from_secs(30),
+        stop,
+        || {
+            let surveys = surveys.clone();
+            async move {
+                if let Err(e) = surveys.tick(chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "survey run failed; will retry");
+                }
+            }
+        },
+    )
+    .await
 }
 
 /// Drops the current state of checks no longer in the configuration (their history ages out
@@ -327,24 +389,28 @@ async fn forget_removed(store: &dyn Store, config: &Config) {
     }
 }
 
-/// Drops raw results and rollups older than the history windows, every ten minutes.
+/// Drops raw results and rollups older than the history windows, every ten minutes, on one
+/// instance of the cluster at a time.
 async fn prune_loop(
     store: Arc<dyn Store>,
+    instance: String,
     shared: Arc<std::sync::RwLock<Arc<Config>>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
-            _ = stop.wait_for(|s| *s) => return,
+    let every = Duration::from_secs(600);
+    run_exclusive(store.clone(), instance, "prune", every, stop, || {
+        let (store, shared) = (store.clone(), shared.clone());
+        async move {
+            let history = shared.read().expect("not poisoned").history.clone();
+            let now = chrono::Utc::now();
+            let raw_before = now - chrono::Duration::from_std(history.raw).unwrap_or_default();
+            let rollups_before =
+                now - chrono::Duration::from_std(history.rollups).unwrap_or_default();
+            match store.prune(raw_before, rollups_before).await {
+                Ok(stats) => tracing::debug!(?stats, "history pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),
+            }
         }
-        let history = shared.read().expect("not poisoned").history.clone();
-        let now = chrono::Utc::now();
-        let raw_before = now - chrono::Duration::from_std(history.raw).unwrap_or_default();
-        let rollups_before = now - chrono::Duration::from_std(history.rollups).unwrap_or_default();
-        match store.prune(raw_before, rollups_before).await {
-            Ok(stats) => tracing::debug!(?stats, "history pruned"),
-            Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),
-        }
-    }
+    })
+    .await
 }

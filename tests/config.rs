@@ -423,3 +423,32 @@ fn maintenance_mistakes_are_located() {
         ],
     );
 }
+
+#[test]
+fn cluster_mistakes_are_located_and_defaults_fill_in() {
+    let dir = fixture(
+        "[cluster]\ninstance = \"a b\"\nregion = \"eu\"\nlease = \"2h\"\nquorum = 0\ndead_prober_percent = 150.0\n",
+        &[],
+    );
+    let text = config::load(&dir.path().join("forewarn.toml"))
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "forewarn.toml:2:12: cluster.instance: \"a b\" is not a name",
+        "forewarn.toml:4:9: cluster.lease: must be between 1s and 10m",
+        "forewarn.toml:5:10: cluster.quorum: must be a whole number of at least 1",
+        "forewarn.toml:6:23: cluster.dead_prober_percent",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let dir = fixture("[cluster]\ninstance = \"fw-1\"\n", &[]);
+    let cfg = config::load(&dir.path().join("forewarn.toml")).unwrap();
+    assert_eq!(cfg.cluster.instance, "fw-1");
+    assert_eq!(cfg.cluster.region, "default");
+    assert_eq!(cfg.cluster.lease, std::time::Duration::from_secs(15));
+    assert_eq!(cfg.cluster.quorum, 2);
+    // Without the table: a name from the host, still valid.
+    let dir = fixture("", &[]);
+    let cfg = config::load(&dir.path().join("forewarn.toml")).unwrap();
+    assert!(!cfg.cluster.instance.is_empty());
+}

@@ -27,6 +27,10 @@ for_each_backend!(
     suite_forget_checks_drops_state_of_removed_checks,
     suite_unknown_check_has_no_state_and_no_history,
     suite_concurrent_batches_lose_nothing,
+    suite_cluster_leases_are_shared_fairly_and_taken_over,
+    suite_cluster_job_lease_is_held_by_one_instance_until_it_expires,
+    suite_cluster_members_region_views_and_leaving,
+    suite_cluster_concurrent_renewals_never_share_a_check,
 );
 
 async fn suite_state_follows_status_changes(store: Arc<dyn Store>) {
@@ -530,4 +534,212 @@ async fn postgres_reports_an_unreachable_server_without_its_password() {
         "{msg}"
     );
     assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several instances on one database (ClusterStore).
+
+fn checks(n: usize) -> Vec<forewarn::model::CheckId> {
+    (0..n).map(|i| check_id(&format!("c{i:02}"))).collect()
+}
+
+/// One heartbeat and lease renewal of `instance` in region `eu` at `now` (lease 15 s).
+async fn renew(
+    store: &dyn Store,
+    instance: &str,
+    all: &[forewarn::model::CheckId],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<forewarn::model::CheckId> {
+    let lease = chrono::Duration::seconds(15);
+    store.heartbeat(instance, "eu", now, now).await.unwrap();
+    store
+        .sync_leases(&store::LeaseRequest {
+            instance,
+            region: "eu",
+            checks: all,
+            now,
+            live_after: now - lease,
+            until: now + lease,
+        })
+        .await
+        .unwrap()
+}
+
+async fn suite_cluster_leases_are_shared_fairly_and_taken_over(store: Arc<dyn Store>) {
+    let all = checks(10);
+    let s = store.as_ref();
+    // Alone, an instance takes everything.
+    assert_eq!(renew(s, "a", &all, t0()).await.len(), 10);
+    // A second one joins: it gets what is free (nothing) until the first lets its excess go.
+    let t = t0() + chrono::Duration::seconds(1);
+    assert!(renew(s, "b", &all, t).await.is_empty());
+    let a = renew(s, "a", &all, t).await;
+    assert_eq!(a.len(), 5, "fair share is ceil(10 / 2)");
+    let b = renew(s, "b", &all, t).await;
+    assert_eq!(b.len(), 5);
+    assert!(a.iter().all(|c| !b.contains(c)), "no check has two owners");
+    // A third: ceil(10 / 3) = 4 each at most; after a round everyone holds a disjoint share
+    // and every check is held.
+    let t = t + chrono::Duration::seconds(5);
+    renew(s, "c", &all, t).await;
+    for who in ["a", "b", "c", "a", "b", "c"] {
+        renew(s, who, &all, t).await;
+    }
+    let leases = store.leases().await.unwrap();
+    assert_eq!(leases.len(), 10, "{leases:?}");
+    for who in ["a", "b", "c"] {
+        let n = leases.iter().filter(|l| l.owner == who).count();
+        assert!((2..=4).contains(&n), "{who} holds {n}");
+    }
+    // "c" dies: after one lease its leases are free and the others take them over.
+    let later = t + chrono::Duration::seconds(16);
+    let a = renew(s, "a", &all, later).await;
+    let b = renew(s, "b", &all, later).await;
+    assert_eq!(a.len() + b.len(), 10, "a {a:?} b {b:?}");
+    assert!(a.iter().all(|c| !b.contains(c)));
+    assert!(store.leases().await.unwrap().iter().all(|l| l.owner != "c"));
+    // A check removed from the configuration is let go.
+    let a = renew(s, "a", &all[..9], later).await;
+    assert!(!a.contains(&all[9]));
+}
+
+async fn suite_cluster_job_lease_is_held_by_one_instance_until_it_expires(store: Arc<dyn Store>) {
+    let until = t0() + chrono::Duration::seconds(30);
+    assert!(store.try_job_lease("sla", "a", t0(), until).await.unwrap());
+    assert!(!store.try_job_lease("sla", "b", t0(), until).await.unwrap());
+    // The holder renews.
+    let later = t0() + chrono::Duration::seconds(15);
+    let until2 = later + chrono::Duration::seconds(30);
+    assert!(
+        store
+            .try_job_lease("sla", "a", later, until2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .try_job_lease("sla", "b", later, until2)
+            .await
+            .unwrap()
+    );
+    // Another job is another lease.
+    assert!(
+        store
+            .try_job_lease("prune", "b", later, until2)
+            .await
+            .unwrap()
+    );
+    // Once expired, another instance takes it.
+    let expired = until2 + chrono::Duration::seconds(1);
+    assert!(
+        store
+            .try_job_lease("sla", "b", expired, expired + chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+    );
+    let jobs = store.job_leases().await.unwrap();
+    assert_eq!(
+        jobs.iter()
+            .map(|(j, o, _)| (j.as_str(), o.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("prune", "b"), ("sla", "b")]
+    );
+}
+
+async fn suite_cluster_members_region_views_and_leaving(store: Arc<dyn Store>) {
+    let all = checks(3);
+    renew(store.as_ref(), "a", &all, t0()).await;
+    store.heartbeat("z", "us", t0(), at(1)).await.unwrap();
+    let members = store.members().await.unwrap();
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| (m.instance.as_str(), m.region.as_str(), m.heartbeat_at))
+            .collect::<Vec<_>>(),
+        vec![("a", "eu", t0()), ("z", "us", at(1))]
+    );
+    store
+        .set_region_status(
+            "eu",
+            "a",
+            &[(all[0].clone(), true), (all[1].clone(), false)],
+            t0(),
+        )
+        .await
+        .unwrap();
+    store
+        .set_region_status("us", "z", &[(all[0].clone(), false)], at(1))
+        .await
+        .unwrap();
+    store
+        .set_region_status("eu", "a", &[(all[1].clone(), true)], at(2))
+        .await
+        .unwrap();
+    let views: Vec<_> = store
+        .region_statuses()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.check_id.to_string(), v.region, v.failing, v.at))
+        .collect();
+    assert_eq!(
+        views,
+        vec![
+            ("c00".to_owned(), "eu".to_owned(), true, t0()),
+            ("c00".to_owned(), "us".to_owned(), false, at(1)),
+            ("c01".to_owned(), "eu".to_owned(), true, at(2)),
+        ]
+    );
+    // The detector's state of a named region is its own.
+    store
+        .save_region_detector_state("us", &[(all[0].clone(), json!({"phase": "problem"}))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.region_detector_states("us").await.unwrap(),
+        vec![(all[0].clone(), json!({"phase": "problem"}))]
+    );
+    assert!(store.region_detector_states("eu").await.unwrap().is_empty());
+    // Leaving drops the membership and the leases at once.
+    store.try_job_lease("sla", "a", t0(), at(1)).await.unwrap();
+    store.leave("a").await.unwrap();
+    assert!(store.leases().await.unwrap().is_empty());
+    assert!(store.job_leases().await.unwrap().is_empty());
+    assert_eq!(store.members().await.unwrap().len(), 1);
+}
+
+/// Three instances renewing at once, over and over: what each is told it holds is what the
+/// database says it owns, and no check is told to two of them.
+async fn suite_cluster_concurrent_renewals_never_share_a_check(store: Arc<dyn Store>) {
+    let all = checks(30);
+    let mut tasks = Vec::new();
+    for who in ["a", "b", "c"] {
+        let store = store.clone();
+        let all = all.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut last = Vec::new();
+            for round in 0..15 {
+                let now = t0() + chrono::Duration::milliseconds(round * 100);
+                last = renew(store.as_ref(), who, &all, now).await;
+            }
+            (who, last)
+        }));
+    }
+    let mut told = Vec::new();
+    for t in tasks {
+        told.push(t.await.unwrap());
+    }
+    let leases = store.leases().await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for (who, held) in &told {
+        let owned: Vec<_> = leases
+            .iter()
+            .filter(|l| l.owner == *who)
+            .map(|l| l.check_id.clone())
+            .collect();
+        assert_eq!(held, &owned, "{who} was told it holds what it owns");
+        for c in held {
+            assert!(seen.insert(c.clone()), "{c} told to two instances");
+        }
+    }
 }

@@ -40,6 +40,7 @@ for_each_backend!(
     suite_dead_message_stays_until_retried,
     suite_incidents_open_update_and_close,
     suite_detector_state_upserts_and_reads_back,
+    suite_one_open_ticket_per_customer_and_incident,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1181,4 +1182,33 @@ async fn sqlite_file_keeps_tickets_outbox_incidents_and_detector_state_across_a_
     // Ticket numbers go on; they are never handed out twice.
     let next = create(&*store, new_ticket("acme", &["shop.http"], at(5))).await;
     assert!(next.id > ticket.id);
+}
+
+/// Two instances deciding at once for the same customer and incident: the second create is a
+/// conflict (and writes nothing), so it joins the first ticket instead of mailing twice.
+async fn suite_one_open_ticket_per_customer_and_incident(store: Arc<dyn Store>) {
+    let mut new = new_ticket("acme", &["shop.http"], at(0));
+    new.incident = Some(7);
+    let mut first = store.create_ticket(new.clone(), no_words()).await.unwrap();
+    let again = store.create_ticket(new.clone(), no_words()).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+    // Another customer in the same incident has a ticket of its own.
+    let mut other = new_ticket("globex", &["www.http"], at(0));
+    other.incident = Some(7);
+    store.create_ticket(other, no_words()).await.unwrap();
+    // Once the first is resolved, the incident may open a new one for the customer.
+    first.status = TicketStatus::Resolved;
+    first.resolved_at = Some(at(5));
+    store
+        .save_ticket(&first, TicketStatus::New, vec![], vec![], at(5))
+        .await
+        .unwrap();
+    store.create_ticket(new, no_words()).await.unwrap();
+    assert_eq!(
+        store.tickets(&TicketFilter::default()).await.unwrap().len(),
+        3
+    );
 }

@@ -1,5 +1,6 @@
-//! The command line: `forewarn serve | validate | migrate | check list | check run | user | customer | survey | agent | demo | bench`.
+//! The command line: `forewarn serve | validate | migrate | check list | check run | user | customer | survey | agent | demo | bench | cluster status`.
 
+pub mod cluster;
 pub mod customers;
 pub mod report;
 pub mod surveys;
@@ -84,6 +85,9 @@ pub enum Command {
     User(users::UserCommand),
     /// Measure probing throughput, CPU per check, schedule lag and memory.
     Bench(crate::bench::BenchArgs),
+    /// Several instances on one database: `forewarn cluster status [--json]`.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -230,6 +234,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Cluster(cmd) => match load_config(&cli.config) {
+            Ok(c) => cluster::cluster(c, cmd).await,
+            Err(code) => Ok(code),
+        },
     }
 }
 

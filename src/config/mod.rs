@@ -4,6 +4,7 @@
 //! [`Config`] that cannot be wrong or **every** problem found, each with file, line, column, key
 //! path and what is wrong.
 
+pub mod cluster;
 pub mod diag;
 pub mod raw;
 
@@ -46,6 +47,7 @@ pub struct Config {
     pub web: WebConfig,
     pub incidents: IncidentConfig,
     pub survey: SurveyConfig,
+    pub cluster: cluster::ClusterConfig,
     pub sla: crate::ticket::sla::SlaPolicies,
     pub mail: crate::notify::config::MailConfig,
     pub ops: crate::notify::config::OpsConfig,
@@ -373,6 +375,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         web: global.web,
         incidents: global.incidents,
         survey: global.survey,
+        cluster: global.cluster,
         sla: global.sla,
         mail: global.mail,
         ops: global.ops,
@@ -400,6 +403,7 @@ struct Global {
     default_timeout: Duration,
     incidents: IncidentConfig,
     survey: SurveyConfig,
+    cluster: cluster::ClusterConfig,
     sla: crate::ticket::sla::SlaPolicies,
     mail: crate::notify::config::MailConfig,
     ops: crate::notify::config::OpsConfig,
@@ -551,6 +555,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
             7 * 86400,
         ),
     };
+    let cluster = cluster::build(src, raw.cluster.unwrap_or_default(), v.diags);
     let sla = crate::ticket::sla::build(src, raw.sla, v.diags);
     let mail = crate::notify::config::build_mail(src, base, raw.mail, v.diags);
     let ops = crate::notify::config::build_ops(src, raw.ops, v.diags);
@@ -570,6 +575,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         default_timeout,
         incidents,
         survey,
+        cluster,
         sla,
         mail,
         ops,

@@ -39,6 +39,8 @@ pub struct RawGlobal {
     pub ops: Option<crate::notify::config::RawOps>,
     #[serde(default)]
     pub incidents: RawIncidents,
+    /// `[cluster]`: several instances on one PostgreSQL (see `config::cluster`).
+    pub cluster: Option<super::cluster::RawCluster>,
     /// `[sla.P1]`, `[sla.tier.gold.P1]`, `[sla.calendar]`: see `ticket::sla`.
     pub sla: Option<crate::ticket::sla::RawSla>,
     /// Follow-up surveys after a resolution: see `survey`.

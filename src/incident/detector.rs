@@ -8,7 +8,12 @@
 //!   ticket for it, never listing another customer's sites.
 //! - Flapping is announced once.
 //! - Inside a maintenance window nothing opens.
-//! - The per-check state is saved (in batches) so a restart neither re-opens nor forgets.
+//! - The per-check state is saved (in batches) so a restart neither re-opens nor forgets, and
+//!   an instance that takes a check over loads it first ([`Adopter`]).
+//! - Several regions: each region's view of a check is recorded; a customer ticket for an
+//!   availability failure waits until `quorum` live regions see it failing (ops hear at
+//!   once); a region that fails what the others see working is a dead prober: one ops notice,
+//!   nothing else from it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -19,6 +24,9 @@ use chrono::{DateTime, Utc};
 
 use super::classify::{Problem, classify};
 use super::track::{Phase, Track, Transition};
+use crate::cluster::Adopter;
+use crate::cluster::quorum::{failing_regions, prober_health};
+use crate::config::cluster::{ClusterConfig, DEFAULT_REGION};
 use crate::config::{Check, Config};
 use crate::model::{CheckId, CheckResult};
 use crate::notify::{Channel, NewMessage};
@@ -46,6 +54,12 @@ struct Inner {
     /// One problem at a time reaches the ticket service, so two checks of one customer failing
     /// together join one ticket instead of racing to open two.
     opening: tokio::sync::Mutex<()>,
+    /// Set when several instances may share the database.
+    cluster: Option<ClusterConfig>,
+    /// Checks whose problem waits for the regions' quorum before its customer ticket opens.
+    awaiting_quorum: Mutex<HashSet<CheckId>>,
+    /// When this prober was found dead (its ops notice is sent once per episode).
+    dead_since: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Detector {
@@ -56,17 +70,21 @@ impl Detector {
         service: Arc<TicketService>,
         ctx: ProbeContext,
     ) -> Result<(Detector, tokio::task::JoinHandle<()>), crate::store::StoreError> {
-        let mut tracks = HashMap::new();
-        for (id, v) in store.detector_states().await? {
-            match serde_json::from_value::<Track>(v) {
-                Ok(t) => {
-                    tracks.insert(id, t);
-                }
-                Err(e) => {
-                    tracing::warn!(check = %id, error = %e, "unreadable detector state; starting fresh for it")
-                }
-            }
-        }
+        Self::start_in(store, config, service, ctx, None).await
+    }
+
+    /// [`Detector::start`] for an instance of a cluster: state per region, region views
+    /// recorded, quorum and dead-prober rules applied.
+    pub async fn start_in(
+        store: Arc<dyn Store>,
+        config: Arc<RwLock<Arc<Config>>>,
+        service: Arc<TicketService>,
+        ctx: ProbeContext,
+        cluster: Option<ClusterConfig>,
+    ) -> Result<(Detector, tokio::task::JoinHandle<()>), crate::store::StoreError> {
+        let tracks: HashMap<CheckId, Track> = load_tracks(store.as_ref(), cluster.as_ref())
+            .await?
+            .collect();
         let incidents = store
             .open_incidents()
             .await?
@@ -83,6 +101,9 @@ impl Detector {
             dirty: Mutex::new(HashSet::new()),
             incidents: tokio::sync::Mutex::new(incidents),
             opening: tokio::sync::Mutex::new(()),
+            cluster,
+            awaiting_quorum: Mutex::new(HashSet::new()),
+            dead_since: Mutex::new(None),
         });
         let (stop_saving, stop_rx) = tokio::sync::watch::channel(false);
         let saver = tokio::spawn(save_loop(Arc::downgrade(&inner), stop_rx));
@@ -130,10 +151,132 @@ impl Inner {
                 })
                 .collect()
         };
-        if let Err(e) = self.store.save_detector_state(&states).await {
+        let saved = match self.regional() {
+            Some(region) => self.store.save_region_detector_state(region, &states).await,
+            None => self.store.save_detector_state(&states).await,
+        };
+        if let Err(e) = saved {
             tracing::warn!(error = %e, "could not save detector state; will retry");
             self.dirty.lock().expect("not poisoned").extend(ids);
         }
+    }
+
+    /// The region whose own detector state this instance keeps (`None`: the shared one).
+    fn regional(&self) -> Option<&str> {
+        self.cluster
+            .as_ref()
+            .map(|c| c.region.as_str())
+            .filter(|r| *r != DEFAULT_REGION)
+    }
+
+    fn last_failing(&self, id: &CheckId) -> Option<bool> {
+        self.tracks
+            .lock()
+            .expect("not poisoned")
+            .get(id)
+            .map(|t| t.last_failing)
+    }
+
+    /// Records this region's view of the check when it changed.
+    async fn record_view(&self, id: &CheckId, before: Option<bool>, at: DateTime<Utc>) {
+        let Some(cluster) = &self.cluster else { return };
+        let now = self.last_failing(id);
+        if now == before {
+            return;
+        }
+        let Some(failing) = now else { return };
+        if let Err(e) = self
+            .store
+            .set_region_status(
+                &cluster.region,
+                &cluster.instance,
+                &[(id.clone(), failing)],
+                at,
+            )
+            .await
+        {
+            tracing::warn!(check = %id, error = %e, "could not record what this region sees");
+        }
+    }
+
+    /// The live regions and every region's view, when more than one region is live.
+    async fn regions(
+        &self,
+        cluster: &ClusterConfig,
+    ) -> Option<(HashSet<String>, Vec<crate::store::RegionStatus>)> {
+        let members = match self.store.members().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read cluster members; judging alone");
+                return None;
+            }
+        };
+        let live: HashSet<String> =
+            crate::cluster::live_members(&members, Utc::now(), cluster.lease)
+                .into_iter()
+                .map(|m| m.region.clone())
+                .collect();
+        if live.len() < 2 {
+            return None;
+        }
+        match self.store.region_statuses().await {
+            Ok(statuses) => Some((live, statuses)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read what regions see; judging alone");
+                None
+            }
+        }
+    }
+
+    /// Whether this region fails what the others see working; the first time, one ops notice.
+    async fn dead_prober(
+        &self,
+        config: &Config,
+        cluster: &ClusterConfig,
+        live: &HashSet<String>,
+        statuses: &[crate::store::RegionStatus],
+        at: DateTime<Utc>,
+    ) -> bool {
+        let health = prober_health(statuses, &cluster.region, live);
+        if !health.is_dead(cluster.dead_prober_share, cluster.dead_prober_min_checks) {
+            return false;
+        }
+        let first = {
+            let mut dead = self.dead_since.lock().expect("not poisoned");
+            let first = dead.is_none();
+            dead.get_or_insert(at);
+            first
+        };
+        if first {
+            tracing::error!(
+                instance = %cluster.instance,
+                region = %cluster.region,
+                failing = health.failing,
+                compared = health.compared,
+                "this prober fails what other regions see working: no tickets from it"
+            );
+            let key = format!(
+                "ops/prober/{}/dead/{}",
+                cluster.instance,
+                at.timestamp_millis()
+            );
+            let subject = format!(
+                "[forewarn] prober {} (region {}) cannot reach its targets",
+                cluster.instance, cluster.region
+            );
+            let body = format!(
+                "Instance {} in region {} sees {} of {} checks failing that other regions see \
+                 working. Its own network (or DNS, or firewall) is the likely cause, not the \
+                 customers' sites: no customer ticket is opened from this region until it sees \
+                 them working again.\n",
+                cluster.instance, cluster.region, health.failing, health.compared
+            );
+            let msgs = ops_messages(config, &key, &subject, &body);
+            if let Err(e) = self.store.enqueue(msgs, at).await {
+                tracing::warn!(error = %e, "could not queue the dead-prober notice");
+            }
+        }
+        true
     }
 
     fn failing(&self, id: &CheckId) -> bool {
@@ -181,6 +324,7 @@ impl Inner {
         outcome: &Outcome,
         at: DateTime<Utc>,
         flapping: bool,
+        retry: bool,
     ) {
         // Flapping can start on a passing result: then the problem is the one the check's
         // failing results showed.
@@ -201,6 +345,15 @@ impl Inner {
             tracing::info!(check = %check.id, "problem inside a maintenance window: no ticket");
             return;
         }
+        let regions = match &self.cluster {
+            Some(cluster) => self.regions(cluster).await.map(|r| (cluster, r)),
+            None => None,
+        };
+        if let Some((cluster, (live, statuses))) = &regions
+            && self.dead_prober(config, cluster, live, statuses, at).await
+        {
+            return;
+        }
         if flapping {
             problem.evidence.insert(
                 0,
@@ -213,7 +366,12 @@ impl Inner {
             );
         }
         // Customer-facing tickets need more confidence: run the check once more, now.
-        if problem.customer_facing && config.incidents.confirm && !flapping && !problem.predictive {
+        if problem.customer_facing
+            && config.incidents.confirm
+            && !flapping
+            && !retry
+            && !problem.predictive
+        {
             let again = crate::scheduler::execute(check, &self.ctx, Utc::now()).await;
             if again.outcome.status.is_ok() {
                 tracing::info!(check = %check.id, "failure not confirmed by an immediate re-run");
@@ -231,12 +389,44 @@ impl Inner {
         if !problem.customer_facing {
             return; // ops know through the incident alert
         }
-        let _one_at_a_time = self.opening.lock().await;
-        if let Err(e) = self
-            .service
-            .problem(&check.id, &problem, incident.map(|i| i.id), at)
-            .await
+        // An availability failure seen by one region only is that region's business (ops
+        // heard of it above); the customer hears once `quorum` regions agree.
+        if let Some((cluster, (live, statuses))) = &regions
+            && !problem.predictive
         {
+            let (failing, required) = failing_regions(statuses, &check.id, live, cluster.quorum);
+            if failing < required {
+                tracing::info!(
+                    check = %check.id,
+                    failing_regions = failing,
+                    required,
+                    "failure not seen by enough regions yet: no customer ticket"
+                );
+                self.awaiting_quorum
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(check.id.clone());
+                return;
+            }
+        }
+        self.awaiting_quorum
+            .lock()
+            .expect("not poisoned")
+            .remove(&check.id);
+        let _one_at_a_time = self.opening.lock().await;
+        let incident = incident.map(|i| i.id);
+        let mut opened = self
+            .service
+            .problem(&check.id, &problem, incident, at)
+            .await;
+        if opened.as_ref().is_err_and(is_conflict) {
+            // Another instance opened the ticket for this incident at the same moment: join it.
+            opened = self
+                .service
+                .problem(&check.id, &problem, incident, at)
+                .await;
+        }
+        if let Err(e) = opened {
             tracing::error!(check = %check.id, error = %e, "could not open a ticket");
         }
     }
@@ -293,6 +483,13 @@ impl Inner {
                 incidents.insert(key, inc.clone());
                 Some(inc)
             }
+            Err(crate::store::StoreError::Conflict { .. }) => {
+                // Another instance opened it (and alerted ops): join that one.
+                let open = self.store.open_incidents().await.ok()?;
+                let inc = open.into_iter().find(|i| i.key == key)?;
+                incidents.insert(key, inc.clone());
+                Some(inc)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not open an incident");
                 None
@@ -301,6 +498,19 @@ impl Inner {
     }
 
     async fn recovered(&self, check: &Check, at: DateTime<Utc>) {
+        self.awaiting_quorum
+            .lock()
+            .expect("not poisoned")
+            .remove(&check.id);
+        if self
+            .dead_since
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .is_some()
+        {
+            tracing::info!("this prober sees a check working again; it judges again");
+        }
         {
             let mut incidents = self.incidents.lock().await;
             let key = incidents
@@ -323,9 +533,25 @@ impl Inner {
                 }
             }
         }
+        // With several instances another one may run the ticket's other checks: what they
+        // last recorded counts too.
+        let elsewhere: HashSet<CheckId> = match &self.cluster {
+            None => HashSet::new(),
+            Some(_) => match self.store.states().await {
+                Ok(states) => states
+                    .into_iter()
+                    .filter(|s| !s.status.is_ok() && s.check_id != check.id)
+                    .map(|s| s.check_id)
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read other checks' states; judging alone");
+                    HashSet::new()
+                }
+            },
+        };
         if let Err(e) = self
             .service
-            .recovered(&check.id, |c| self.failing(c), at)
+            .recovered(&check.id, |c| self.failing(c) || elsewhere.contains(c), at)
             .await
         {
             tracing::error!(check = %check.id, error = %e, "could not resolve the ticket");
@@ -338,22 +564,38 @@ impl ResultConsumer for Detector {
     async fn consume(&self, result: CheckResult) {
         let inner = &self.inner;
         let config = inner.config();
-        let Some(transition) = inner.observe(&config, &result) else {
-            return;
-        };
+        let before = inner.last_failing(&result.check_id);
+        let transition = inner.observe(&config, &result);
+        inner
+            .record_view(&result.check_id, before, result.started_at)
+            .await;
         let Some(check) = config.check(result.check_id.as_str()) else {
             return;
         };
         let at = result.started_at;
+        let Some(transition) = transition else {
+            // A problem waiting for other regions: each failing result asks again.
+            let waiting = inner
+                .awaiting_quorum
+                .lock()
+                .expect("not poisoned")
+                .contains(&check.id);
+            if waiting && !result.outcome.status.is_ok() {
+                inner
+                    .opened(&config, check, &result.outcome, at, false, true)
+                    .await;
+            }
+            return;
+        };
         match transition {
             Transition::Opened => {
                 inner
-                    .opened(&config, check, &result.outcome, at, false)
+                    .opened(&config, check, &result.outcome, at, false, false)
                     .await
             }
             Transition::FlappingStarted => {
                 inner
-                    .opened(&config, check, &result.outcome, at, true)
+                    .opened(&config, check, &result.outcome, at, true, false)
                     .await
             }
             Transition::Recovered | Transition::FlappingEnded { failing: false } => {
@@ -393,9 +635,20 @@ fn ops_alert(config: &Config, inc: &Incident, problem: &Problem) -> Vec<NewMessa
             .collect::<Vec<_>>()
             .join("\n")
     );
+    ops_messages(
+        config,
+        &format!("ops/incident-{}/opened", inc.id),
+        &subject,
+        &body,
+    )
+}
+
+/// One ops message per configured ops channel (e-mail list, webhook), keyed `<key>/<channel>`.
+fn ops_messages(config: &Config, key: &str, subject: &str, body: &str) -> Vec<NewMessage> {
+    let (subject, body) = (subject.to_owned(), body.to_owned());
     let mut out = Vec::new();
     if !config.ops.email.is_empty() {
-        let key = format!("ops/incident-{}/opened/email", inc.id);
+        let key = format!("{key}/email");
         out.push(NewMessage {
             message_id: message_id(config, &key),
             key,
@@ -408,7 +661,7 @@ fn ops_alert(config: &Config, inc: &Incident, problem: &Problem) -> Vec<NewMessa
         });
     }
     if let Some(hook) = &config.ops.webhook {
-        let key = format!("ops/incident-{}/opened/webhook", inc.id);
+        let key = format!("{key}/webhook");
         out.push(NewMessage {
             message_id: message_id(config, &key),
             key,
@@ -422,4 +675,51 @@ fn ops_alert(config: &Config, inc: &Incident, problem: &Problem) -> Vec<NewMessa
         });
     }
     out
+}
+
+fn is_conflict(e: &crate::ticket::service::ServiceError) -> bool {
+    matches!(
+        e,
+        crate::ticket::service::ServiceError::Store(crate::store::StoreError::Conflict { .. })
+    )
+}
+
+/// The saved per-check states: the region's own when it is named, else the shared ones.
+/// An unreadable state is skipped (that check starts fresh).
+async fn load_tracks(
+    store: &dyn Store,
+    cluster: Option<&ClusterConfig>,
+) -> Result<impl Iterator<Item = (CheckId, Track)>, crate::store::StoreError> {
+    let rows = match cluster.map(|c| c.region.as_str()) {
+        Some(region) if region != DEFAULT_REGION => store.region_detector_states(region).await?,
+        _ => store.detector_states().await?,
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, v)| match serde_json::from_value::<Track>(v) {
+            Ok(t) => Some((id, t)),
+            Err(e) => {
+                tracing::warn!(check = %id, error = %e, "unreadable detector state; starting fresh for it");
+                None
+            }
+        }))
+}
+
+#[async_trait]
+impl Adopter for Detector {
+    /// Loads the saved state of checks this instance has just taken over, so that a takeover
+    /// neither re-opens a problem nor forgets one.
+    async fn adopt(&self, checks: &[CheckId]) {
+        let inner = &self.inner;
+        let wanted: HashSet<&CheckId> = checks.iter().collect();
+        match load_tracks(inner.store.as_ref(), inner.cluster.as_ref()).await {
+            Ok(rows) => {
+                let mut tracks = inner.tracks.lock().expect("not poisoned");
+                for (id, track) in rows.filter(|(id, _)| wanted.contains(id)) {
+                    tracks.insert(id, track);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not load the state of checks taken over"),
+        }
+    }
 }

@@ -103,7 +103,13 @@ pub struct HttpClients {
     /// Clients verifying against a CA file, built on first use, by `(path, follow_redirects)`.
     /// Never held across an `.await`.
     with_ca_file: Mutex<HashMap<(PathBuf, bool), reqwest::Client>>,
+    /// Sent as `X-Forewarn-Prober` (`region/instance`) when several instances probe, so a
+    /// target's logs (and our tests) can tell the probers apart.
+    prober: Option<http::HeaderValue>,
 }
+
+/// The request header that names the prober (`region/instance`) when several instances probe.
+pub const PROBER_HEADER: &str = "x-forewarn-prober";
 
 impl HttpClients {
     pub fn new() -> Result<Self, ProbeSetupError> {
@@ -116,6 +122,17 @@ impl HttpClients {
                 [build(true, false)?, build(true, true)?],
             ],
             with_ca_file: Mutex::new(HashMap::new()),
+            prober: None,
+        })
+    }
+
+    /// Clients that name this prober in every request (see [`PROBER_HEADER`]).
+    pub fn for_prober(region: &str, instance: &str) -> Result<Self, ProbeSetupError> {
+        let value = http::HeaderValue::from_str(&format!("{region}/{instance}"))
+            .map_err(|e| ProbeSetupError::HttpClient(format!("prober name: {e}")))?;
+        Ok(HttpClients {
+            prober: Some(value),
+            ..HttpClients::new()?
         })
     }
 
@@ -202,6 +219,9 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
     let mut request = client.request(spec.method.clone(), spec.url.clone());
     for (name, value) in &spec.headers {
         request = request.header(name.clone(), value.clone());
+    }
+    if let Some(prober) = &clients.prober {
+        request = request.header(PROBER_HEADER, prober.clone());
     }
     if let Some(body) = &spec.body {
         request = request.body(body.clone());

@@ -271,6 +271,14 @@ impl ProbeContext {
             agent: Arc::new(agent::AgentClients::new()?),
         })
     }
+
+    /// The context of one instance of a cluster: HTTP probes name it (`region/instance`).
+    pub fn for_prober(region: &str, instance: &str) -> Result<Self, ProbeSetupError> {
+        Ok(ProbeContext {
+            http: Arc::new(http::HttpClients::for_prober(region, instance)?),
+            ..ProbeContext::new()?
+        })
+    }
 }
 
 /// Our own failure to set probing up (not a customer's failure).

@@ -10,6 +10,8 @@
 //! - Schedule lag (actual − planned start) is measured on every run.
 //! - Results go to one [`ResultConsumer`]; the scheduler never waits on anything but it.
 //! - `reload` swaps the check set without losing the phase of checks that stay.
+//! - With several instances, a planned run happens only where the check's lease is held
+//!   ([`spawn_owned`]); elsewhere it is skipped without moving the phase.
 
 pub mod recorder;
 
@@ -26,6 +28,7 @@ use futures::FutureExt;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
+use crate::cluster::Ownership;
 use crate::config::{Check, Schedule};
 use crate::metrics::Metrics;
 use crate::model::{CheckId, CheckResult};
@@ -99,8 +102,36 @@ pub fn spawn(
     consumer: Arc<dyn ResultConsumer>,
     metrics: Metrics,
 ) -> (SchedulerHandle, tokio::task::JoinHandle<()>) {
+    spawn_owned(
+        checks,
+        limits,
+        ctx,
+        consumer,
+        metrics,
+        Ownership::everything(),
+    )
+}
+
+/// Like [`spawn`], but a planned run happens only if `ownership` says this instance holds the
+/// check's lease at that moment; otherwise it is skipped (and counted) and the check keeps its
+/// phase, ready for the moment this instance takes it over.
+pub fn spawn_owned(
+    checks: Vec<Check>,
+    limits: Limits,
+    ctx: ProbeContext,
+    consumer: Arc<dyn ResultConsumer>,
+    metrics: Metrics,
+    ownership: Arc<Ownership>,
+) -> (SchedulerHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run_loop(checks, limits, ctx, consumer, metrics, rx));
+    let shared = Arc::new(Shared {
+        ctx,
+        consumer,
+        metrics,
+        global: Arc::new(Semaphore::new(limits.max_concurrency)),
+        ownership,
+    });
+    let task = tokio::spawn(run_loop(checks, limits, shared, rx));
     (SchedulerHandle { tx }, task)
 }
 
@@ -246,23 +277,16 @@ struct Shared {
     consumer: Arc<dyn ResultConsumer>,
     metrics: Metrics,
     global: Arc<Semaphore>,
+    ownership: Arc<Ownership>,
 }
 
 async fn run_loop(
     checks: Vec<Check>,
     limits: Limits,
-    ctx: ProbeContext,
-    consumer: Arc<dyn ResultConsumer>,
-    metrics: Metrics,
+    shared: Arc<Shared>,
     mut rx: mpsc::UnboundedReceiver<Command>,
 ) {
     let clock = Clock::now();
-    let shared = Arc::new(Shared {
-        ctx,
-        consumer,
-        metrics,
-        global: Arc::new(Semaphore::new(limits.max_concurrency)),
-    });
     let mut plan = Plan::default();
     let mut in_flight = tokio::task::JoinSet::new();
     plan.install(checks, &limits, &clock, &shared.metrics);
@@ -298,6 +322,10 @@ async fn run_loop(
                     if let Some(next) = next_run(&entry.check, &clock, planned, now) {
                         plan.seq += 1;
                         plan.heap.push(Reverse((next, plan.seq, id.clone(), g)));
+                    }
+                    if !shared.ownership.owns(&id) {
+                        shared.metrics.skipped_unowned();
+                        continue;
                     }
                     if entry.running.swap(true, Ordering::AcqRel) {
                         shared.metrics.skipped_overlap();

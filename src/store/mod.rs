@@ -14,6 +14,8 @@
 //! - tickets, their timelines, the outbox, incidents and the detector's state
 //!   ([`TicketStore`], `tickets.rs`): a ticket change, its events and its messages commit in
 //!   one transaction;
+//! - cluster membership, check and job leases, what each region sees ([`ClusterStore`],
+//!   `cluster.rs`);
 //! - staff users and their sessions ([`UserStore`], `users.rs`; sessions only by the SHA-256 of
 //!   their id);
 //! - follow-up surveys, their used single-use links, call-back tasks, opt-outs and the
@@ -21,6 +23,7 @@
 //!
 //! Times are stored as integer unix milliseconds, so they come back truncated to the millisecond.
 
+pub mod cluster;
 mod histogram;
 mod postgres;
 mod shared;
@@ -29,6 +32,7 @@ pub mod surveys;
 pub mod tickets;
 pub mod users;
 
+pub use cluster::{ClusterStore, Lease, LeaseRequest, Member, RegionStatus};
 pub use surveys::{AnswerWrite, Callback, NewSurvey, Survey, SurveyStore, SurveyWords};
 pub use tickets::{
     FirstWords, Incident, NewEvent, NewTicket, OutboxFilter, TicketFilter, TicketStore,
@@ -54,7 +58,7 @@ use histogram::{BUCKETS, Histogram};
 /// Every method is one short database round (or a bounded series of them); none holds a lock
 /// across calls.
 #[async_trait]
-pub trait Store: TicketStore + UserStore + SurveyStore + Send + Sync {
+pub trait Store: TicketStore + UserStore + SurveyStore + ClusterStore + Send + Sync {
     /// Records a batch of results in one transaction: updates each check's state, appends the
     /// raw results and merges them into the hourly rollups.
     ///

@@ -366,3 +366,10 @@ impl PgStore {
 }
 
 super::shared::backend_common!(PgStore, PgConnection, writer: pool, reader: pool);
+
+super::cluster::cluster_store_impl!(
+    PgStore,
+    pool,
+    pool,
+    Some("SELECT pg_advisory_xact_lock(hashtext($1))")
+);

@@ -39,6 +39,11 @@ macro_rules! migrator {
                 "surveys",
                 include_str!(concat!("../../migrations/", $backend, "/0004_surveys.sql")),
             ),
+            (
+                5,
+                "cluster",
+                include_str!(concat!("../../migrations/", $backend, "/0005_cluster.sql")),
+            ),
         ])
     };
 }
@@ -472,7 +477,9 @@ macro_rules! backend_common {
                     )
                     .fetch_one(&mut *tx)
                     .await
-                    .map_err(query_err(doing))?;
+                    .map_err(unique_conflict(doing, || {
+                        "an open ticket of this customer for this incident".to_owned()
+                    }))?;
                     ticket.id = TicketId(id);
                     index_checks(&mut tx, &ticket).await?;
                     let (events, messages) = first_words(&ticket);

@@ -360,3 +360,6 @@ impl SqliteStore {
 }
 
 super::shared::backend_common!(SqliteStore, SqliteConnection, writer: writer, reader: reader);
+
+// One writer connection: lease changes are serialised without a lock statement.
+super::cluster::cluster_store_impl!(SqliteStore, writer, reader, None);

@@ -1,0 +1,288 @@
+//! Several `forewarn serve` instances on one PostgreSQL: who runs which check, which instance
+//! runs a periodic job, and what each region sees.
+//!
+//! - Every instance heartbeats and renews its check leases every third of a lease
+//!   (`[cluster] lease`, default 15 s). Leases are keyed by (check, region): within a region
+//!   each check has one owner; each region runs every check.
+//! - Fair share: ceil(checks / live instances of the region). A new instance takes its share at
+//!   its first renewal; the others let their excess go at theirs. A dead instance's leases
+//!   expire and are taken within a lease period (plus at most one renewal interval).
+//! - [`Ownership`] is what the scheduler asks at every planned run: a lease whose renewal has
+//!   not been confirmed by the database within the lease counts as lost, so an instance cut off
+//!   from the database stops probing before anyone else can take its checks over.
+//! - [`run_exclusive`] runs a periodic job on one instance at a time (a job lease).
+//! - On SQLite there is one instance: it owns every check and no lease is enforced.
+
+pub mod quorum;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::config::cluster::ClusterConfig;
+use crate::metrics::Metrics;
+use crate::model::CheckId;
+use crate::store::{LeaseRequest, Member, Store};
+
+/// Which checks this instance may run now.
+pub struct Ownership {
+    /// `None`: every check (a single instance on SQLite). Otherwise each held check and the
+    /// moment its lease runs out unless renewed.
+    leased: Option<RwLock<HashMap<CheckId, Instant>>>,
+}
+
+impl Ownership {
+    /// Owns everything, always.
+    pub fn everything() -> Arc<Ownership> {
+        Arc::new(Ownership { leased: None })
+    }
+
+    /// Owns what the lease renewals say.
+    pub fn leased() -> Arc<Ownership> {
+        Arc::new(Ownership {
+            leased: Some(RwLock::new(HashMap::new())),
+        })
+    }
+
+    /// Whether this instance may run `id` now.
+    pub fn owns(&self, id: &CheckId) -> bool {
+        match &self.leased {
+            None => true,
+            Some(map) => map
+                .read()
+                .expect("not poisoned")
+                .get(id)
+                .is_some_and(|until| Instant::now() < *until),
+        }
+    }
+
+    /// How many checks are held now.
+    pub fn held(&self) -> usize {
+        match &self.leased {
+            None => 0,
+            Some(map) => {
+                let now = Instant::now();
+                map.read()
+                    .expect("not poisoned")
+                    .values()
+                    .filter(|u| now < **u)
+                    .count()
+            }
+        }
+    }
+
+    /// Installs the result of a renewal; returns the checks newly held and how many were let
+    /// go.
+    fn replace(&self, held: Vec<CheckId>, until: Instant) -> (Vec<CheckId>, usize) {
+        let Some(map) = &self.leased else {
+            return (Vec::new(), 0);
+        };
+        let mut map = map.write().expect("not poisoned");
+        let now = Instant::now();
+        let before: HashSet<CheckId> = map
+            .iter()
+            .filter(|(_, u)| now < **u)
+            .map(|(c, _)| c.clone())
+            .collect();
+        let after: HashSet<CheckId> = held.iter().cloned().collect();
+        let released = before.difference(&after).count();
+        let new = held
+            .iter()
+            .filter(|c| !before.contains(*c))
+            .cloned()
+            .collect();
+        *map = held.into_iter().map(|c| (c, until)).collect();
+        (new, released)
+    }
+}
+
+/// Told about checks this instance has just taken over, so their state is loaded from the
+/// store before their first run here (the incident detector).
+#[async_trait::async_trait]
+pub trait Adopter: Send + Sync {
+    async fn adopt(&self, checks: &[CheckId]);
+}
+
+/// This instance's place in the cluster.
+pub struct Cluster {
+    store: Arc<dyn Store>,
+    config: ClusterConfig,
+    started_at: DateTime<Utc>,
+    ownership: Arc<Ownership>,
+    metrics: Metrics,
+}
+
+impl Cluster {
+    /// Joins: records the membership and, on PostgreSQL, takes this instance's first share of
+    /// leases (so the scheduler starts with them).
+    pub async fn join(
+        store: Arc<dyn Store>,
+        config: ClusterConfig,
+        leased: bool,
+        checks: &[CheckId],
+        metrics: Metrics,
+    ) -> Result<Arc<Cluster>, crate::store::StoreError> {
+        let cluster = Arc::new(Cluster {
+            store,
+            config,
+            started_at: Utc::now(),
+            ownership: if leased {
+                Ownership::leased()
+            } else {
+                Ownership::everything()
+            },
+            metrics,
+        });
+        let (acquired, _) = cluster.renew(checks).await?;
+        tracing::info!(
+            instance = %cluster.config.instance,
+            region = %cluster.config.region,
+            leased,
+            checks = acquired.len(),
+            "joined the cluster"
+        );
+        Ok(cluster)
+    }
+
+    pub fn ownership(&self) -> Arc<Ownership> {
+        self.ownership.clone()
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// One heartbeat and lease renewal. Returns the checks newly held and how many were let go.
+    async fn renew(
+        &self,
+        checks: &[CheckId],
+    ) -> Result<(Vec<CheckId>, usize), crate::store::StoreError> {
+        let started = Instant::now();
+        let now = Utc::now();
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+        self.store
+            .heartbeat(
+                &self.config.instance,
+                &self.config.region,
+                self.started_at,
+                now,
+            )
+            .await?;
+        let changed = if self.ownership.leased.is_some() {
+            let held = self
+                .store
+                .sync_leases(&LeaseRequest {
+                    instance: &self.config.instance,
+                    region: &self.config.region,
+                    checks,
+                    now,
+                    live_after: now - lease,
+                    until: now + lease,
+                })
+                .await?;
+            self.ownership.replace(held, started + self.config.lease)
+        } else {
+            (Vec::new(), 0)
+        };
+        let members = self.store.members().await?;
+        let live = live_members(&members, now, self.config.lease);
+        let regions: HashSet<&str> = live.iter().map(|m| m.region.as_str()).collect();
+        self.metrics.cluster(
+            live.len(),
+            regions.len(),
+            self.ownership.held(),
+            changed.0.len(),
+            changed.1,
+        );
+        Ok(changed)
+    }
+
+    /// Renews every third of a lease until `stop`, telling `adopter` about checks taken over;
+    /// then leaves (the others take this instance's checks at their next renewal).
+    pub async fn run(
+        self: Arc<Self>,
+        config: Arc<RwLock<Arc<Config>>>,
+        adopter: Arc<dyn Adopter>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.renew_every()) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            let checks: Vec<CheckId> = config
+                .read()
+                .expect("not poisoned")
+                .checks
+                .iter()
+                .map(|c| c.id.clone())
+                .collect();
+            match self.renew(&checks).await {
+                Ok((new, released)) => {
+                    if !new.is_empty() || released > 0 {
+                        tracing::info!(
+                            taken = new.len(),
+                            released,
+                            held = self.ownership.held(),
+                            "check leases changed"
+                        );
+                    }
+                    if !new.is_empty() {
+                        adopter.adopt(&new).await;
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "cannot renew check leases; checks stop here when their leases run out"
+                ),
+            }
+        }
+        if let Err(e) = self.store.leave(&self.config.instance).await {
+            tracing::warn!(error = %e, "could not leave the cluster; leases expire by themselves");
+        }
+    }
+}
+
+/// Members whose heartbeat is younger than one lease.
+pub fn live_members(members: &[Member], now: DateTime<Utc>, lease: Duration) -> Vec<&Member> {
+    let lease = chrono::Duration::from_std(lease).unwrap_or_default();
+    members
+        .iter()
+        .filter(|m| m.heartbeat_at > now - lease)
+        .collect()
+}
+
+/// Runs `job` every `every`, on one instance of the cluster at a time: each round the instance
+/// takes or renews the job's lease (two periods and a second long) and runs the job only when
+/// it holds it. When the holder dies, another instance takes over within two periods. Ends
+/// when `stop` turns true.
+pub async fn run_exclusive<F, Fut>(
+    store: Arc<dyn Store>,
+    instance: String,
+    job: &'static str,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut run: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let hold = chrono::Duration::from_std(every * 2 + Duration::from_secs(1)).unwrap_or_default();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let now = Utc::now();
+        match store.try_job_lease(job, &instance, now, now + hold).await {
+            Ok(true) => run().await,
+            Ok(false) => tracing::trace!(job, "another instance runs this job"),
+            Err(e) => tracing::warn!(job, error = %e, "cannot take the job lease; will retry"),
+        }
+    }
+}
