@@ -288,7 +288,7 @@ async fn a_survey_goes_out_once_after_the_delay_and_an_unhappy_answer_reopens_an
     )
     .await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("reopened"), "{page}");
+    assert!(page.contains("we reopened your ticket"), "{page}");
     let survey = s.server.store.survey(survey.id).await.unwrap().unwrap();
     assert_eq!((survey.rating, survey.solved), (Some(2), Some(false)));
     assert_eq!(survey.comment.as_deref(), Some("still slow at night"));
@@ -344,7 +344,9 @@ async fn a_happy_answer_with_a_later_comment_is_credited_and_counts_in_the_repor
     // "Solved: yes" link, then a rating on the confirm page.
     let (status, page, _) = post(&s, &answers[5], &[("rating", "5"), ("solved", "yes")]).await;
     assert_eq!(status, 200, "{page}");
-    assert!(!page.contains("reopened"));
+    // (Globex reads Russian: "we reopened your ticket" would be "мы снова открыли заявку".)
+    assert!(!page.contains("снова открыли"), "{page}");
+    assert!(page.contains("Спасибо"), "{page}");
     let comment_token = hidden(&page, "token");
     let (status, page, _) = post(
         &s,
