@@ -80,19 +80,7 @@ async fn staff_sign_in_and_see_failing_checks_first_in_chromium() {
     let path = dir.path().join("forewarn.toml");
     let server = support_server::start(&path).await;
     let base = format!("http://{}", server.addr);
-    server
-        .store
-        .create_user(
-            forewarn::store::NewUser {
-                name: USER.into(),
-                display_name: "Bea".into(),
-                role: forewarn::store::Role::Staff,
-                password_hash: forewarn::store::users::hash_password(PASSWORD).unwrap(),
-            },
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
+    support_server::add_staff(&server, USER, "Bea", PASSWORD).await;
 
     // Let both checks report.
     let start = Instant::now();

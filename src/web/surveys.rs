@@ -106,11 +106,15 @@ pub async fn list(
         if f.show == "all" { " checked" } else { "" },
     );
     body.push_str("<table><thead><tr><th>Ticket</th><th>Customer</th><th>Engineer</th><th>Sent</th><th>Answered</th><th>Rating</th><th>Solved</th><th>Comment</th></tr></thead><tbody>");
+    let config = state.config();
     for s in all.iter().filter(|s| f.keeps(s)) {
         let _ = write!(
             body,
-            r#"<tr><td><a href="/tickets/{id}">#{id}</a></td><td>{}</td><td>{}</td><td class="mono">{}</td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="msg">{}</td></tr>"#,
+            r#"<tr><td><a href="/tickets/{id}">#{id}</a></td><td><a href="/customers/{}">{}</a></td><td>{}</td><td class="mono">{}</td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="msg">{}</td></tr>"#,
             esc(s.customer.as_str()),
+            esc(config
+                .customer(&s.customer)
+                .map_or(s.customer.as_str(), |c| c.name.as_str())),
             esc(s.credited_to.as_deref().unwrap_or("monitoring")),
             s.sent_at.format("%Y-%m-%d %H:%M"),
             s.answered_at

@@ -52,11 +52,12 @@ impl Browser {
         let mut line = step.to_string();
         line.push('\n');
         self.stdin.write_all(line.as_bytes()).await.unwrap();
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(60), self.lines.next_line())
-            .await
-            .expect("the browser answers within 60 s")
-            .unwrap()
-            .expect("the browser driver is still running");
+        let answer =
+            tokio::time::timeout(std::time::Duration::from_secs(60), self.lines.next_line())
+                .await
+                .expect("the browser answers within 60 s")
+                .unwrap()
+                .expect("the browser driver is still running");
         let v: Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(v["ok"], true, "browser step {step} failed: {v}");
         Page {

@@ -25,3 +25,21 @@ pub fn client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// Creates a staff user who signs in with `password`.
+#[allow(dead_code)]
+pub async fn add_staff(server: &RunningServer, name: &str, display_name: &str, password: &str) {
+    server
+        .store
+        .create_user(
+            forewarn::store::NewUser {
+                name: name.into(),
+                display_name: display_name.into(),
+                role: forewarn::store::Role::Staff,
+                password_hash: forewarn::store::users::hash_password(password).unwrap(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+}
