@@ -425,5 +425,53 @@ async fn check_run_works_on_every_shipped_example_against_the_demo() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    the_demo_starts_with_a_resolved_ticket_and_its_survey_mail(&demo, dir.path()).await;
     demo.stop().await;
+}
+
+/// `forewarn demo` resolves a ticket Acme reported, and its follow-up survey mail lands in the
+/// demo's mail folder with links back to the demo server.
+async fn the_demo_starts_with_a_resolved_ticket_and_its_survey_mail(
+    demo: &forewarn::demo::Demo,
+    dir: &Path,
+) {
+    let id = demo
+        .surveyed
+        .expect("a fresh demo directory gets the resolved ticket");
+    let r = client()
+        .get(format!("{}/api/v1/tickets/{}", demo.url, id.0))
+        .bearer_auth(&demo.staff_token)
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["ticket"]["status"], "resolved", "{v}");
+    let start = Instant::now();
+    let survey = loop {
+        let mails: Vec<String> = std::fs::read_dir(dir.join("data/mail"))
+            .map(|d| {
+                d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(m) = mails.into_iter().find(|m| m.contains("How did we do")) {
+            break m;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no survey mail in the demo's mail folder"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Quoted-printable soft line breaks joined, the first rating link opens its confirm page.
+    let text = survey.replace("=\r\n", "").replace("=\n", "");
+    let prefix = format!("{}/c/s/", demo.url);
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("a rating link to {prefix}…:\n{text}"));
+    let page = client().get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Checkout shows error 502"), "{page}");
 }

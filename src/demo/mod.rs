@@ -6,6 +6,7 @@ pub mod fleet;
 mod cert;
 mod disk;
 mod dns;
+mod history;
 mod web;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,9 @@ pub struct Demo {
     /// The dashboard user `demo`'s password.
     pub staff_password: String,
     pub config_path: PathBuf,
+    /// The resolved ticket the demo starts with, whose follow-up survey is in the outbox
+    /// (`None` when `--dir` is reused and tickets exist already).
+    pub surveyed: Option<crate::ticket::TicketId>,
     fleet: fleet::Fleet,
     agent: crate::agent::RunningAgent,
     server: crate::server::RunningServer,
@@ -70,13 +74,21 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
     for (name, text) in CHECK_FILES {
         std::fs::write(checks_dir.join(name), text)?;
     }
+    // Bound first: with `--port 0` the links in the customer mails need the real port.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| {
+            format!("cannot listen on 127.0.0.1:{port}; try `forewarn demo --port 0`")
+        })?;
+    let addr = listener.local_addr()?;
     let config_path = dir.join("forewarn.toml");
     std::fs::write(
         &config_path,
         format!(
             "# Written by `forewarn demo`.\n\
              database = \"sqlite://data/forewarn.db\"\n\
-             listen = \"127.0.0.1:{port}\"\n\
+             listen = \"{addr}\"\n\
+             public_url = \"http://{addr}/\"\n\
              checks_dir = \"checks\"\n\
              [web]\nstaff_token = {{ file = \"demo/staff.token\" }}\n\
              [resolvers]\ndemo = \"{}\"\n",
@@ -103,11 +115,6 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
 
     let config = crate::config::load(&config_path)
         .map_err(|d| anyhow::anyhow!("the demo configuration is invalid (a forewarn bug):\n{d}"))?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| {
-            format!("cannot listen on 127.0.0.1:{port}; try `forewarn demo --port 0`")
-        })?;
     let server = crate::server::start(config, config_path.clone(), listener).await?;
     // A staff user to sign in to the dashboard with (the token is for the API).
     let staff_password = random_token();
@@ -133,11 +140,15 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
         }
         Err(e) => return Err(e.into()),
     }
+    let surveyed = history::seed(&server)
+        .await
+        .context("writing the demo's resolved ticket and its survey")?;
     Ok(Demo {
         url: format!("http://{}", server.addr),
         staff_token,
         staff_password,
         config_path,
+        surveyed,
         fleet,
         agent,
         server,
@@ -169,9 +180,11 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
          Every check runs within its first interval (at most a minute); the dashboard refreshes.\n\n  \
          After three failures in a row (and a confirming re-run) forewarn opens a ticket and\n  \
          writes the customer's mail into {mail} (no SMTP server in the demo).\n\n  \
+         {history}\n\n  \
          Try:  forewarn --config {config} check run globex-api\n        \
          forewarn --config {config} ticket list\n        \
-         forewarn --config {config} ticket show 1\n\n  \
+         forewarn --config {config} ticket show 1\n        \
+         forewarn --config {config} survey list\n\n  \
          Ctrl-C stops everything.\n",
         url = demo.url,
         token = demo.staff_token,
@@ -179,6 +192,14 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
         password = demo.staff_password,
         config = demo.config_path.display(),
         mail = dir.join("data/mail").display(),
+        history = match demo.surveyed {
+            Some(id) => format!(
+                "Ticket {id} was reported by Acme yesterday and resolved by {DEMO_USER}; its\n  \
+                 follow-up survey mail is in the same folder: open a rating link in it, answer\n  \
+                 on the confirm page, and find the answer under Surveys in the dashboard."
+            ),
+            None => "This directory was used before: its tickets and surveys are kept.".into(),
+        },
     );
     crate::server::shutdown_signal().await;
     demo.stop().await;
