@@ -245,7 +245,7 @@ pub async fn survey_confirm(State(state): State<AppState>, Path(token): Path<Str
 <p><strong>{your_rating}</strong><br>{ratings}</p>
 <p><strong>{solved_q}</strong><br>{yes}{no}</p>
 <p><label>{add}<br><textarea name="comment" rows="4" style="width:100%" maxlength="4000"></textarea></label></p>
-<button type="submit">{send}</button>
+<button class="btn" type="submit">{send}</button>
 </form><p class="muted">{nothing}</p></div>"#,
         q = tr(lang, "How did we do with", "Как мы справились с обращением"),
         id = esc(&ticket.id.to_string()),
@@ -342,7 +342,7 @@ pub async fn survey_answer(
     if let Some(comment_token) = done.comment_token {
         let _ = write!(
             body,
-            r#"<form method="post" action="/c/comment"><input type="hidden" name="token" value="{}"><p><label>{}<br><textarea name="comment" rows="5" style="width:100%" maxlength="4000" required></textarea></label></p><button type="submit">{}</button></form>"#,
+            r#"<form method="post" action="/c/comment"><input type="hidden" name="token" value="{}"><p><label>{}<br><textarea name="comment" rows="5" style="width:100%" maxlength="4000" required></textarea></label></p><button class="btn" type="submit">{}</button></form>"#,
             esc(&comment_token),
             tr(
                 lang,
@@ -393,7 +393,7 @@ pub async fn unsubscribe_confirm(State(state): State<AppState>, Path(token): Pat
         .await?;
     let lang = language(&state, &customer);
     let body = format!(
-        r#"<div class="card" style="max-width:560px"><h1>{}</h1><p>{}</p><form method="post" action="/c/u/{}"><button type="submit">{}</button></form></div>"#,
+        r#"<div class="card" style="max-width:560px"><h1>{}</h1><p>{}</p><form method="post" action="/c/u/{}"><button class="btn" type="submit">{}</button></form></div>"#,
         tr(lang, "No more surveys?", "Больше не присылать опросы?"),
         tr(
             lang,
@@ -598,14 +598,14 @@ pub async fn ticket_page(State(state): State<AppState>, Path(token): Path<String
     let token = esc(&token);
     let _ = write!(
         body,
-        r#"<h2>{}</h2><form method="post" action="/c/t/{token}/reply" class="card"><textarea name="text" rows="4" style="width:100%" maxlength="{MAX_TEXT}" required></textarea><p><button type="submit">{}</button></p></form>"#,
+        r#"<h2>{}</h2><form method="post" action="/c/t/{token}/reply" class="card"><textarea name="text" rows="4" style="width:100%" maxlength="{MAX_TEXT}" required></textarea><p><button class="btn" type="submit">{}</button></p></form>"#,
         tr(lang, "Write to us", "Написать нам"),
         tr(lang, "Send", "Отправить"),
     );
     if t.status != TicketStatus::Closed {
         let _ = write!(
             body,
-            r#"<form method="post" action="/c/t/{token}/close"><button type="submit">{}</button></form>"#,
+            r#"<form method="post" action="/c/t/{token}/close"><button class="btn secondary" type="submit">{}</button></form>"#,
             tr(
                 lang,
                 "This is done — please close the ticket",
@@ -741,7 +741,7 @@ pub async fn checks_page(State(state): State<AppState>, Path(token): Path<String
 <p><label>{which} <select name="check"><option value="">{other}</option>{options}</select></label></p>
 <p><label>{subject}<br><input type="text" name="title" maxlength="200" required style="width:100%"></label></p>
 <p><label>{wrong}<br><textarea name="text" rows="5" style="width:100%" maxlength="{MAX_TEXT}" required></textarea></label></p>
-<button type="submit">{send}</button></form>"#,
+<button class="btn" type="submit">{send}</button></form>"#,
         name = esc(&name),
         status = tr(lang, "Status", "Состояние"),
         service = tr(lang, "Service", "Сервис"),
