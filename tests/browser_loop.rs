@@ -282,6 +282,26 @@ async fn report_resolve_survey_and_comment_through_the_browser() {
     assert!(page.text.contains("Acme Ltd"), "{}", page.text);
     b.screenshot(&shots.join("loop-5-surveys.png")).await;
 
+    // The answer counts in the KPIs: CSAT and the response rate are 100 %, not "n/a".
+    let page = b.goto(&format!("{base}/kpis")).await;
+    b.screenshot(&shots.join("loop-6-kpis.png")).await;
+    let tile = |label: &str| {
+        // Tile labels are upper-cased by the stylesheet.
+        let at = page
+            .text
+            .find(&label.to_uppercase())
+            .unwrap_or_else(|| panic!("{label}:\n{}", page.text));
+        page.text[..at]
+            .trim_end()
+            .rsplit('\n')
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(tile("CSAT"), "100.0%", "{}", page.text);
+    assert_eq!(tile("survey response rate"), "100.0%", "{}", page.text);
+
     b.quit().await;
     server.shutdown().await;
 }
