@@ -213,6 +213,11 @@ impl Metrics {
         self.cluster.leases_released.inc_by(released as u64);
     }
 
+    /// The checks still held when a renewal failed (they lapse as their leases run out).
+    pub fn cluster_leases_held(&self, held: usize) {
+        self.cluster.leases_held.set(held as i64);
+    }
+
     pub fn skipped_unowned(&self) {
         self.cluster.skipped_unowned.inc();
     }

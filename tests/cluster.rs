@@ -564,3 +564,52 @@ async fn a_dead_prober_raises_one_ops_notice_and_no_tickets() {
     );
     assert!(store.open_incidents().await.unwrap().is_empty());
 }
+
+/// On SQLite there is one instance and no leases: `cluster status` says it runs every check
+/// instead of reporting them all as unowned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_cluster_status_shows_one_instance_running_every_check() {
+    forewarn::probe::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("checks")).unwrap();
+    std::fs::write(
+        dir.path().join("forewarn.toml"),
+        "database = \"sqlite://data/forewarn.db\"\n[cluster]\ninstance = \"solo\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("checks/a.toml"),
+        "[customer]\nid = \"a\"\nname = \"A\"\n\n\
+         [[check]]\nid = \"a1\"\ninterval = \"1h\"\n[check.http]\nurl = \"http://127.0.0.1:9/\"\n\n\
+         [[check]]\nid = \"a2\"\ninterval = \"1h\"\n[check.http]\nurl = \"http://127.0.0.1:9/\"\n",
+    )
+    .unwrap();
+    let path = dir.path().join("forewarn.toml");
+    let config = forewarn::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = forewarn::server::start(config, path.clone(), listener)
+        .await
+        .unwrap();
+    let status = |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"));
+        cmd.arg("--config").arg(&path).args(["cluster", "status"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let v: serde_json::Value = serde_json::from_str(&status(true)).unwrap();
+    assert_eq!(v["single_instance"], true, "{v:#}");
+    assert_eq!(v["unowned"], 0, "{v:#}");
+    assert_eq!(v["members"][0]["instance"], "solo", "{v:#}");
+    assert_eq!(v["members"][0]["leases"], 2, "{v:#}");
+    let table = status(false);
+    assert!(table.contains("all run by the one instance"), "{table}");
+    server.shutdown().await;
+}

@@ -46,6 +46,8 @@ struct Status {
     members: Vec<MemberRow>,
     /// (check, region) pairs with no live lease: nobody runs them there now.
     unowned: usize,
+    /// SQLite: one instance runs every check, without leases.
+    single_instance: bool,
     jobs: Vec<JobRow>,
 }
 
@@ -66,10 +68,22 @@ pub async fn cluster(config: Config, cmd: ClusterCommand) -> anyhow::Result<Exit
         .iter()
         .filter(|l| l.expires_at > now && regions.contains(l.region.as_str()))
         .count();
+    // SQLite has one instance, which owns every check without writing leases.
+    let single_instance = config.database.starts_with("sqlite:");
+    if single_instance {
+        for m in &live {
+            held.insert(m.instance.as_str(), config.checks.len());
+        }
+    }
     let status = Status {
         lease_s: lease.as_secs_f64(),
         checks: config.checks.len(),
-        unowned: (config.checks.len() * regions.len()).saturating_sub(owned),
+        unowned: if single_instance {
+            0
+        } else {
+            (config.checks.len() * regions.len()).saturating_sub(owned)
+        },
+        single_instance,
         members: members
             .iter()
             .map(|m| MemberRow {
@@ -132,10 +146,17 @@ pub async fn cluster(config: Config, cmd: ClusterCommand) -> anyhow::Result<Exit
             &rows
         )
     );
-    println!(
-        "{} checks, lease {}s, {} check/region pairs without a live lease",
-        status.checks, status.lease_s, status.unowned
-    );
+    if status.single_instance {
+        println!(
+            "{} checks, all run by the one instance SQLite allows (PostgreSQL shares them by lease)",
+            status.checks
+        );
+    } else {
+        println!(
+            "{} checks, lease {}s, {} check/region pairs without a live lease",
+            status.checks, status.lease_s, status.unowned
+        );
+    }
     if !status.jobs.is_empty() {
         let rows: Vec<Vec<String>> = status
             .jobs

@@ -76,6 +76,19 @@ impl Ownership {
         }
     }
 
+    /// Of `held`, the checks this instance does not hold yet (about to be taken over).
+    fn not_held(&self, held: &[CheckId]) -> Vec<CheckId> {
+        let Some(map) = &self.leased else {
+            return Vec::new();
+        };
+        let map = map.read().expect("not poisoned");
+        let now = Instant::now();
+        held.iter()
+            .filter(|c| map.get(*c).is_none_or(|u| now >= *u))
+            .cloned()
+            .collect()
+    }
+
     /// Installs the result of a renewal; returns the checks newly held and how many were let
     /// go.
     fn replace(&self, held: Vec<CheckId>, until: Instant) -> (Vec<CheckId>, usize) {
@@ -138,7 +151,7 @@ impl Cluster {
             },
             metrics,
         });
-        let (acquired, _) = cluster.renew(checks).await?;
+        let (acquired, _) = cluster.renew(checks, None).await?;
         tracing::info!(
             instance = %cluster.config.instance,
             region = %cluster.config.region,
@@ -157,10 +170,13 @@ impl Cluster {
         &self.config
     }
 
-    /// One heartbeat and lease renewal. Returns the checks newly held and how many were let go.
+    /// One heartbeat and lease renewal. Checks taken over are adopted (their state loaded)
+    /// before the scheduler may run them here. Returns the checks newly held and how many were
+    /// let go.
     async fn renew(
         &self,
         checks: &[CheckId],
+        adopter: Option<&dyn Adopter>,
     ) -> Result<(Vec<CheckId>, usize), crate::store::StoreError> {
         let started = Instant::now();
         let now = Utc::now();
@@ -185,6 +201,10 @@ impl Cluster {
                     until: now + lease,
                 })
                 .await?;
+            let taken = self.ownership.not_held(&held);
+            if let (Some(adopter), false) = (adopter, taken.is_empty()) {
+                adopter.adopt(&taken).await;
+            }
             self.ownership.replace(held, started + self.config.lease)
         } else {
             (Vec::new(), 0)
@@ -222,7 +242,7 @@ impl Cluster {
                 .iter()
                 .map(|c| c.id.clone())
                 .collect();
-            match self.renew(&checks).await {
+            match self.renew(&checks, Some(adopter.as_ref())).await {
                 Ok((new, released)) => {
                     if !new.is_empty() || released > 0 {
                         tracing::info!(
@@ -232,14 +252,14 @@ impl Cluster {
                             "check leases changed"
                         );
                     }
-                    if !new.is_empty() {
-                        adopter.adopt(&new).await;
-                    }
                 }
-                Err(e) => tracing::warn!(
-                    error = %e,
-                    "cannot renew check leases; checks stop here when their leases run out"
-                ),
+                Err(e) => {
+                    self.metrics.cluster_leases_held(self.ownership.held());
+                    tracing::warn!(
+                        error = %e,
+                        "cannot renew check leases; checks stop here when their leases run out"
+                    )
+                }
             }
         }
         if let Err(e) = self.store.leave(&self.config.instance).await {
@@ -259,8 +279,10 @@ pub fn live_members(members: &[Member], now: DateTime<Utc>, lease: Duration) -> 
 
 /// Runs `job` every `every`, on one instance of the cluster at a time: each round the instance
 /// takes or renews the job's lease (two periods and a second long) and runs the job only when
-/// it holds it. When the holder dies, another instance takes over within two periods. Ends
-/// when `stop` turns true.
+/// it holds it. A run renews the lease every half period while it lasts, and stops if another
+/// instance took the lease over (each step of a job commits on its own, so a run cut short
+/// loses nothing). When the holder dies, another instance takes over within two periods; when
+/// it stops, it lets the lease go after its last run has finished. Ends when `stop` turns true.
 pub async fn run_exclusive<F, Fut>(
     store: Arc<dyn Store>,
     instance: String,
@@ -273,16 +295,48 @@ pub async fn run_exclusive<F, Fut>(
     Fut: Future<Output = ()>,
 {
     let hold = chrono::Duration::from_std(every * 2 + Duration::from_secs(1)).unwrap_or_default();
+    let take = || {
+        let now = Utc::now();
+        store.try_job_lease(job, &instance, now, now + hold)
+    };
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.wait_for(|s| *s) => break,
         }
-        let now = Utc::now();
-        match store.try_job_lease(job, &instance, now, now + hold).await {
-            Ok(true) => run().await,
-            Ok(false) => tracing::trace!(job, "another instance runs this job"),
-            Err(e) => tracing::warn!(job, error = %e, "cannot take the job lease; will retry"),
+        match take().await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::trace!(job, "another instance runs this job");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(job, error = %e, "cannot take the job lease; will retry");
+                continue;
+            }
         }
+        let this_run = run();
+        tokio::pin!(this_run);
+        let half = (every / 2).max(Duration::from_millis(100));
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
+        loop {
+            tokio::select! {
+                () = &mut this_run => break,
+                _ = renew.tick() => match take().await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job, "another instance took this job's lease during a long run; this run stops here");
+                        break;
+                    }
+                    Err(e) => tracing::warn!(job, error = %e, "cannot renew the job lease during a run"),
+                },
+            }
+        }
+    }
+    // Let the lease go (only if this instance still holds it), so another instance takes the
+    // job at its next round instead of after the lease runs out.
+    let now = Utc::now();
+    if let Err(e) = store.try_job_lease(job, &instance, now, now).await {
+        tracing::debug!(job, error = %e, "could not let the job lease go; it expires by itself");
     }
 }

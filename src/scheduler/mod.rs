@@ -369,6 +369,12 @@ async fn run_one(
         .acquire_owned()
         .await
         .expect("never closed");
+    // The lease may have moved while this run waited for its permits: the new owner runs it.
+    if !shared.ownership.owns(&check.id) {
+        running.store(false, Ordering::Release);
+        shared.metrics.skipped_unowned();
+        return;
+    }
     let result = execute(&check, &shared.ctx, planned_at).await;
     running.store(false, Ordering::Release);
     drop((_host_permit, _global_permit));

@@ -70,8 +70,9 @@ pub trait ClusterStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// An orderly exit: the instance's membership, check leases and job leases go at once, so
-    /// the others take its checks at their next renewal instead of after a lease period.
+    /// An orderly exit: the instance's membership and check leases go at once, so the others
+    /// take its checks at their next renewal instead of after a lease period. Job leases are
+    /// let go by each job itself once its last run has finished (`cluster::run_exclusive`).
     async fn leave(&self, instance: &str) -> Result<(), StoreError>;
 
     /// Every member, live or not, by region then name.
@@ -270,7 +271,6 @@ macro_rules! cluster_store_impl {
                 let mut tx = self.$writer.begin().await.map_err(err(doing))?;
                 for sql in [
                     "DELETE FROM check_leases WHERE owner = $1",
-                    "DELETE FROM job_leases WHERE owner = $1",
                     "DELETE FROM cluster_members WHERE instance = $1",
                 ] {
                     sqlx::query(sql)
