@@ -38,6 +38,7 @@ on_each_backend!(
     staff_survey_pages_need_a_session_and_log_call_backs,
     concurrent_survey_runs_and_clicks_record_once,
     a_survey_waits_until_the_tickets_checks_stayed_green_for_the_delay,
+    a_new_link_secret_takes_effect_without_a_restart,
 );
 
 /// The link-signing key of the test configuration (so the test can forge links).
@@ -856,6 +857,14 @@ async fn staff_survey_pages_need_a_session_and_log_call_backs(db: Db) {
     );
     let (_, none) = page("/surveys?rating=high".into()).await;
     assert!(!none.contains("awful"));
+    let (_, one) = page("/surveys?rating=1".into()).await;
+    assert!(one.contains("awful"), "{one}");
+    let (status, odd) = page("/surveys?rating=9&show=all".into()).await;
+    assert_eq!(status, 200);
+    assert!(
+        !odd.contains(r#"href="/tickets/"#),
+        "a rating not offered lists nothing: {odd}"
+    );
     let (status, queue) = page("/surveys/callbacks".into()).await;
     assert_eq!(status, 200);
     assert!(queue.contains("rated 1/5"), "{queue}");
@@ -1178,4 +1187,50 @@ async fn survey_run_list_and_callbacks_from_the_shell() {
         .find(|m| m.key.starts_with("survey-"))
         .expect("the survey mail is queued");
     assert!(survey_mail.body.contains(&format!("{PUBLIC}c/s/")));
+}
+
+/// A secret changed by a reload refuses survey links signed with the old one at once (the
+/// service reads the key of the current configuration, as the ticket and checks pages do).
+async fn a_new_link_secret_takes_effect_without_a_restart(db: Db) {
+    use std::sync::{Arc, RwLock};
+    let s = scene(&db).await;
+    resolved_ticket(&s, "acme", 72, 48, "anna").await;
+    s.server.surveys.tick(Utc::now()).await.unwrap();
+    let mail = wait_for_surveys(&s.smtp, 1).await.remove(0);
+    let token = links(&mail, "s")[4].trim_start_matches("/c/s/").to_owned();
+    let now = Utc::now();
+    assert!(s.server.surveys.open_answer(&token, now).await.is_ok());
+
+    // The same store, under a configuration whose secret was changed (as after SIGHUP).
+    let mut config = forewarn::config::load(&s._dir.path().join("forewarn.toml")).unwrap();
+    let old = config.web.secret.clone();
+    config.web.secret = Some(forewarn::secret::Secret::new(
+        "a-rotated-secret-0123456789abcdef-0123456789",
+    ));
+    let shared = Arc::new(RwLock::new(Arc::new(config)));
+    let tickets = Arc::new(forewarn::ticket::service::TicketService::new(
+        s.server.store.clone(),
+        shared.clone(),
+        None,
+    ));
+    let rotated = forewarn::survey::SurveyService::new(
+        s.server.store.clone(),
+        shared.clone(),
+        tickets,
+        Arc::new(signer()),
+        None,
+    );
+    assert!(
+        matches!(
+            rotated.open_answer(&token, now).await,
+            Err(forewarn::survey::SurveyError::Link(_))
+        ),
+        "a link signed with the old secret is refused"
+    );
+    // Back to the old secret: the link works again (it was never used).
+    let mut config = (**shared.read().unwrap()).clone();
+    config.web.secret = old;
+    *shared.write().unwrap() = Arc::new(config);
+    assert!(rotated.open_answer(&token, now).await.is_ok());
+    s.server.shutdown().await;
 }

@@ -243,12 +243,21 @@ impl ProbeSpec {
     /// What this probe looks at, for people: a URL, `name/TYPE`, `host:port`.
     pub fn target(&self) -> String {
         match self {
-            ProbeSpec::Http(s) => s.url.to_string(),
+            ProbeSpec::Http(s) => without_credentials(&s.url),
             ProbeSpec::Dns(s) => format!("{} {}", s.name, s.record_type),
             ProbeSpec::Tls(s) => format!("{}:{}", s.host, s.port),
-            ProbeSpec::Agent(s) => s.url.to_string(),
+            ProbeSpec::Agent(s) => without_credentials(&s.url),
         }
     }
+}
+
+/// A URL as shown to people (pages, mails, tables): a user name or password written into it
+/// stays out.
+fn without_credentials(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
 }
 
 /// Shared, long-lived resources for probes: HTTP clients, TLS roots, DNS resolvers. One per
@@ -384,5 +393,16 @@ mod tests {
         assert_eq!(fmt_latency(Duration::from_micros(400)), "0.4 ms");
         assert_eq!(fmt_latency(Duration::from_millis(85)), "85 ms");
         assert_eq!(fmt_latency(Duration::from_millis(1200)), "1.20 s");
+    }
+
+    #[test]
+    fn a_url_shown_to_people_leaves_its_credentials_out() {
+        let url = url::Url::parse("https://shop:s3cret@example.com:8443/health?x=1").unwrap();
+        assert_eq!(
+            without_credentials(&url),
+            "https://example.com:8443/health?x=1"
+        );
+        let plain = url::Url::parse("http://127.0.0.1:18601/").unwrap();
+        assert_eq!(without_credentials(&plain), "http://127.0.0.1:18601/");
     }
 }

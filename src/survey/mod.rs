@@ -87,6 +87,7 @@ pub struct SurveyService {
     store: Arc<dyn Store>,
     config: Arc<RwLock<Arc<Config>>>,
     tickets: Arc<TicketService>,
+    /// The key at start; see [`SurveyService::signer`].
     signer: Arc<Signer>,
     wake: Option<Arc<dyn Wake>>,
 }
@@ -112,8 +113,11 @@ impl SurveyService {
         self.config.read().expect("not poisoned").clone()
     }
 
-    pub fn signer(&self) -> &Signer {
-        &self.signer
+    /// The link key of the current configuration, so a secret changed by a reload (SIGHUP)
+    /// takes effect at once: links signed with the old one stop working, as the README says.
+    /// The key at start stands in only if a configuration had none (the server sets one).
+    pub fn signer(&self) -> Signer {
+        Signer::from_config(&self.config()).unwrap_or_else(|| (*self.signer).clone())
     }
 
     /// Sends the surveys that are due and the reminders, once each.
@@ -232,7 +236,7 @@ impl SurveyService {
         };
         let cfg = config.clone();
         let customer = customer.clone();
-        let signer = self.signer.clone();
+        let signer = self.signer();
         let ticket = t.clone();
         let created = self
             .store
@@ -297,7 +301,7 @@ impl SurveyService {
             let key = format!("survey-{}/ticket-{}/reminder", s.id, t.id.0);
             let m = survey_message(
                 config,
-                &self.signer,
+                &self.signer(),
                 customer,
                 &t,
                 s.id,
@@ -320,7 +324,7 @@ impl SurveyService {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<(Claims, Survey, Ticket), SurveyError> {
-        let claims = self.signer.verify(token, Purpose::SurveyAnswer, now)?;
+        let claims = self.signer().verify(token, Purpose::SurveyAnswer, now)?;
         let (survey, ticket) = self.survey_of(&claims).await?;
         if survey.answered_at.is_some() {
             return Err(SurveyError::Used);
@@ -401,7 +405,7 @@ impl SurveyService {
             }
         }
         let comment_token = comment.is_none().then(|| {
-            self.signer.sign(
+            self.signer().sign(
                 Purpose::SurveyComment,
                 &survey.customer,
                 survey.id,
@@ -426,7 +430,7 @@ impl SurveyService {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<CustomerId, SurveyError> {
-        let claims = self.signer.verify(token, Purpose::SurveyComment, now)?;
+        let claims = self.signer().verify(token, Purpose::SurveyComment, now)?;
         let (survey, ticket) = self.survey_of(&claims).await?;
         let Some(text) = clean_comment(Some(text))? else {
             return Err(SurveyError::Invalid(
@@ -462,7 +466,7 @@ impl SurveyService {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<CustomerId, SurveyError> {
-        let claims = self.signer.verify(token, Purpose::Unsubscribe, now)?;
+        let claims = self.signer().verify(token, Purpose::Unsubscribe, now)?;
         let (survey, _) = self.survey_of(&claims).await?;
         self.store.opt_out(&survey.contacts, now).await?;
         tracing::info!(customer = %survey.customer, survey = survey.id, "survey opt-out");
@@ -475,7 +479,7 @@ impl SurveyService {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<CustomerId, SurveyError> {
-        let claims = self.signer.verify(token, Purpose::Unsubscribe, now)?;
+        let claims = self.signer().verify(token, Purpose::Unsubscribe, now)?;
         self.survey_of(&claims).await.map(|(s, _)| s.customer)
     }
 

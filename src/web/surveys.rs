@@ -40,7 +40,8 @@ impl SurveyFilter {
             "" => true,
             "low" => s.rating.is_some_and(|r| r <= 2),
             "high" => s.rating.is_some_and(|r| r >= 4),
-            r => r.parse::<u8>().ok() == s.rating,
+            // A rating the form does not offer keeps nothing (not the unrated ones).
+            r => r.parse::<u8>().is_ok_and(|r| s.rating == Some(r)),
         };
         let solved_ok = match self.solved.as_str() {
             "yes" => s.solved == Some(true),
