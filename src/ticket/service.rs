@@ -819,15 +819,19 @@ impl TicketService {
             let mut messages: Vec<NewMessage> = events
                 .iter()
                 .flat_map(|e| match &e.kind {
-                    EventKind::SlaWarning { target, due } => ops_messages(
+                    // Keyed by target and due time: two runs that both see the same
+                    // warning (say, on two instances) queue it once.
+                    EventKind::SlaWarning { target, due } => ops_messages_keyed(
                         &config,
                         &t,
                         &format!("SLA warning: {} due {}", target.as_str(), fmt_time(*due)),
+                        &format!("sla-warning-{}-{}", target.as_str(), due.timestamp_millis()),
                     ),
-                    EventKind::SlaBreach { target, due } => ops_messages(
+                    EventKind::SlaBreach { target, due } => ops_messages_keyed(
                         &config,
                         &t,
                         &format!("SLA breach: {} was due {}", target.as_str(), fmt_time(*due)),
+                        &format!("sla-breach-{}-{}", target.as_str(), due.timestamp_millis()),
                     ),
                     _ => Vec::new(),
                 })
@@ -1397,8 +1401,15 @@ fn customer_message(
     }))
 }
 
-/// Ops alerts: e-mail and webhook, if configured. Never sent to customers.
+/// Ops alerts: e-mail and webhook, if configured. Never sent to customers. Each call is a new
+/// alert (its key carries the time).
 fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
+    let stem = format!("{}-{}", slug(what), Utc::now().timestamp_millis());
+    ops_messages_keyed(config, t, what, &stem)
+}
+
+/// Ops alerts whose idempotency key ends in `stem`: the same stem is queued once.
+fn ops_messages_keyed(config: &Config, t: &Ticket, what: &str, stem: &str) -> Vec<NewMessage> {
     let subject = format!("[{}] {} {} — {}", t.severity, t.id, t.title, what);
     let body = format!(
         "{what}\n\nTicket {} ({}), customer {}, problem {}, skill group {}.\n{}\n",
@@ -1410,9 +1421,8 @@ fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
         ticket_url(config, t.id)
     );
     let mut out = Vec::new();
-    let stamp = Utc::now().timestamp_millis();
     if !config.ops.email.is_empty() {
-        let key = format!("ops/ticket-{}/{}-{stamp}/email", t.id.0, slug(what));
+        let key = format!("ops/ticket-{}/{stem}/email", t.id.0);
         out.push(NewMessage {
             message_id: message_id(config, &key),
             key,
@@ -1425,7 +1435,7 @@ fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
         });
     }
     if let Some(hook) = &config.ops.webhook {
-        let key = format!("ops/ticket-{}/{}-{stamp}/webhook", t.id.0, slug(what));
+        let key = format!("ops/ticket-{}/{stem}/webhook", t.id.0);
         out.push(NewMessage {
             message_id: message_id(config, &key),
             key,
