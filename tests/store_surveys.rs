@@ -324,7 +324,7 @@ async fn suite_resolutions_to_survey_are_those_in_the_window_without_a_survey(
     let late = ticket(&*store, Some(at(1000))).await;
     let _open = ticket(&*store, None).await;
     let due = store
-        .unsurveyed_resolutions(at(0), at(500), 10)
+        .unsurveyed_resolutions(at(0), at(500), None, 10)
         .await
         .unwrap();
     assert_eq!(
@@ -334,17 +334,32 @@ async fn suite_resolutions_to_survey_are_those_in_the_window_without_a_survey(
     );
     surveyed(&*store, mid, at(100)).await;
     let due = store
-        .unsurveyed_resolutions(at(0), at(2000), 10)
+        .unsurveyed_resolutions(at(0), at(2000), None, 10)
         .await
         .unwrap();
     assert_eq!(due, [(early, at(10)), (late, at(1000))]);
     assert_eq!(
         store
-            .unsurveyed_resolutions(at(0), at(2000), 1)
+            .unsurveyed_resolutions(at(0), at(2000), None, 1)
             .await
             .unwrap(),
         [(early, at(10))]
     );
+    // Paging on after the last one seen, by time and then id: a resolution at the same
+    // millisecond as the last one of a page is on the next page, not lost.
+    let twin = ticket(&*store, Some(at(1000))).await;
+    let next = |after| {
+        let store = store.clone();
+        async move {
+            store
+                .unsurveyed_resolutions(at(0), at(2000), Some(after), 1)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(next((at(10), early)).await, [(late, at(1000))]);
+    assert_eq!(next((at(1000), late)).await, [(twin, at(1000))]);
+    assert!(next((at(1000), twin)).await.is_empty());
 }
 
 async fn suite_opt_outs_and_call_back_outcomes_are_kept(store: Arc<dyn Store>) {

@@ -111,11 +111,13 @@ pub trait SurveyStore: Send + Sync {
     ) -> Result<String, StoreError>;
 
     /// Resolved or closed tickets whose resolution is in `[from, to]` and has no survey yet,
-    /// with the resolution's time, oldest resolution first, at most `limit`.
+    /// with the resolution's time, oldest resolution first (then by id), at most `limit`;
+    /// `after` pages on: only those after that (resolution time, ticket) of the last page.
     async fn unsurveyed_resolutions(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, TicketId)>,
         limit: u32,
     ) -> Result<Vec<(TicketId, DateTime<Utc>)>, StoreError>;
 
@@ -364,21 +366,27 @@ macro_rules! survey_store_impl {
                 &self,
                 from: chrono::DateTime<chrono::Utc>,
                 to: chrono::DateTime<chrono::Utc>,
+                after: Option<(chrono::DateTime<chrono::Utc>, $crate::ticket::model::TicketId)>,
                 limit: u32,
             ) -> Result<
                 Vec<($crate::ticket::model::TicketId, chrono::DateTime<chrono::Utc>)>,
                 StoreError,
             > {
+                let (after_ms, after_id) =
+                    after.map_or((i64::MIN, 0), |(at, id)| (at.timestamp_millis(), id.0));
                 let rows: Vec<(i64, i64)> = sqlx::query_as(
                     "SELECT t.id, t.resolved_ms FROM tickets t \
                      WHERE t.status IN ('resolved', 'closed') AND t.resolved_ms IS NOT NULL \
                      AND t.resolved_ms >= $1 AND t.resolved_ms <= $2 \
+                     AND (t.resolved_ms > $3 OR (t.resolved_ms = $3 AND t.id > $4)) \
                      AND NOT EXISTS (SELECT 1 FROM surveys s WHERE s.ticket_id = t.id \
                                      AND s.cycle_ms = t.resolved_ms) \
-                     ORDER BY t.resolved_ms, t.id LIMIT $3",
+                     ORDER BY t.resolved_ms, t.id LIMIT $5",
                 )
                 .bind(from.timestamp_millis())
                 .bind(to.timestamp_millis())
+                .bind(after_ms)
+                .bind(after_id)
                 .bind(i64::from(limit))
                 .fetch_all(&self.$reader)
                 .await

@@ -131,7 +131,10 @@ impl SurveyService {
         let (shortest, longest) = sc.delay_range(&config.playbooks);
         let from = now - chrono_duration(longest + LATE_LIMIT);
         let to = now - chrono_duration(shortest);
-        let mut due = self.store.unsurveyed_resolutions(from, to, BATCH).await?;
+        let mut due = self
+            .store
+            .unsurveyed_resolutions(from, to, None, BATCH)
+            .await?;
         if !due.is_empty() {
             let opted_out: HashSet<String> = self.store.opted_out().await?.into_iter().collect();
             let quiet_since = now - chrono_duration(sc.quiet_period);
@@ -149,27 +152,21 @@ impl SurveyService {
                 opted_out.contains(&c) || answered_recently.contains(&c)
             };
             // Resolutions that stay unsurveyed (nobody left to ask, checks not green yet) must
-            // not hide newer ones: page on by resolution time.
-            let mut seen = HashSet::new();
+            // not hide newer ones: page on after the last one seen.
             loop {
-                let full = due.len() == BATCH as usize;
-                let mut next_from = from;
-                for (id, resolved_at) in due {
-                    next_from = next_from.max(resolved_at);
-                    if seen.insert(id) && self.send_one(&config, id, now, skip).await? {
+                for &(id, _) in &due {
+                    if self.send_one(&config, id, now, skip).await? {
                         report.sent += 1;
                     }
                 }
-                if !full {
-                    break;
-                }
+                let last = match due.last() {
+                    Some(&(id, at)) if due.len() == BATCH as usize => (at, id),
+                    _ => break,
+                };
                 due = self
                     .store
-                    .unsurveyed_resolutions(next_from, to, BATCH)
+                    .unsurveyed_resolutions(from, to, Some(last), BATCH)
                     .await?;
-                if due.iter().all(|(id, _)| seen.contains(id)) {
-                    break;
-                }
             }
         }
         report.reminded = self.remind(&config, now).await?;
