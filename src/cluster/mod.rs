@@ -89,28 +89,20 @@ impl Ownership {
             .collect()
     }
 
-    /// Installs the result of a renewal; returns the checks newly held and how many were let
-    /// go.
-    fn replace(&self, held: Vec<CheckId>, until: Instant) -> (Vec<CheckId>, usize) {
+    /// Installs the result of a renewal; returns how many checks were let go.
+    fn replace(&self, held: Vec<CheckId>, until: Instant) -> usize {
         let Some(map) = &self.leased else {
-            return (Vec::new(), 0);
+            return 0;
         };
         let mut map = map.write().expect("not poisoned");
         let now = Instant::now();
-        let before: HashSet<CheckId> = map
+        let after: HashSet<&CheckId> = held.iter().collect();
+        let released = map
             .iter()
-            .filter(|(_, u)| now < **u)
-            .map(|(c, _)| c.clone())
-            .collect();
-        let after: HashSet<CheckId> = held.iter().cloned().collect();
-        let released = before.difference(&after).count();
-        let new = held
-            .iter()
-            .filter(|c| !before.contains(*c))
-            .cloned()
-            .collect();
+            .filter(|(c, u)| now < **u && !after.contains(c))
+            .count();
         *map = held.into_iter().map(|c| (c, until)).collect();
-        (new, released)
+        released
     }
 }
 
@@ -205,7 +197,8 @@ impl Cluster {
             if let (Some(adopter), false) = (adopter, taken.is_empty()) {
                 adopter.adopt(&taken).await;
             }
-            self.ownership.replace(held, started + self.config.lease)
+            let released = self.ownership.replace(held, started + self.config.lease);
+            (taken, released)
         } else {
             (Vec::new(), 0)
         };
@@ -338,5 +331,35 @@ pub async fn run_exclusive<F, Fut>(
     let now = Utc::now();
     if let Err(e) = store.try_job_lease(job, &instance, now, now).await {
         tracing::debug!(job, error = %e, "could not let the job lease go; it expires by itself");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(names: &[&str]) -> Vec<CheckId> {
+        names.iter().map(|n| CheckId::parse(n).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_renewal_tells_what_is_taken_over_and_what_is_let_go() {
+        let own = Ownership::leased();
+        let until = Instant::now() + Duration::from_secs(60);
+        assert_eq!(own.not_held(&ids(&["a", "b"])), ids(&["a", "b"]));
+        assert_eq!(own.replace(ids(&["a", "b"]), until), 0);
+        assert_eq!(own.not_held(&ids(&["b", "c"])), ids(&["c"]));
+        assert_eq!(own.replace(ids(&["b", "c"]), until), 1, "a is let go");
+        assert!(!own.owns(&ids(&["a"])[0]));
+        assert!(own.owns(&ids(&["c"])[0]));
+        assert_eq!(own.held(), 2);
+        // A lease that ran out locally is not held: the check counts as taken over again.
+        assert_eq!(own.replace(ids(&["b"]), Instant::now()), 1);
+        assert_eq!(own.not_held(&ids(&["b"])), ids(&["b"]));
+        assert_eq!(own.held(), 0);
+        // A single instance owns everything and takes nothing over.
+        let all = Ownership::everything();
+        assert!(all.owns(&ids(&["z"])[0]));
+        assert!(all.not_held(&ids(&["z"])).is_empty());
     }
 }
