@@ -1,12 +1,13 @@
-//! The staff dashboard in a real browser: headless Chromium signs in through the login form,
-//! opens the checks page and a check's page, and saves screenshots as test artifacts under
-//! target/screenshots/. Needs `chromium` (Debian package) and python3 with websocket-client;
-//! `.ci/run` installs both.
+//! The staff dashboard in a real browser: headless Chromium (driven by tests/browser/driver.py)
+//! signs in through the login form, opens the checks page and a check's page, and saves
+//! screenshots as test artifacts under target/screenshots/. Needs `chromium` (Debian package)
+//! and python3 with websocket-client; `.ci/run` installs both.
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/server.rs"]
 mod support_server;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
@@ -34,23 +35,6 @@ async fn target(status: Arc<AtomicU16>) -> std::net::SocketAddr {
         }
     });
     addr
-}
-
-/// Runs tests/browser/screenshot.py; returns its JSON (title, visible text, screenshot path).
-fn browse(base: &str, path: &str, out: &Path) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/screenshot.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .args([base, USER, PASSWORD, path])
-        .arg(out)
-        .output()
-        .expect("python3 runs (install it, and `pip install websocket-client`)");
-    assert!(
-        output.status.success(),
-        "headless Chromium failed (apt-get install chromium; pip install websocket-client):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,14 +76,14 @@ async fn staff_sign_in_and_see_failing_checks_first_in_chromium() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let (b, s) = (base.clone(), shots.clone());
-    let page = tokio::task::spawn_blocking(move || browse(&b, "/checks", &s.join("overview.png")))
-        .await
-        .unwrap();
-    assert_eq!(page["title"], "Checks · forewarn");
-    let text = page["text"].as_str().unwrap();
+    let shots = browser::screenshots_dir();
+    let mut b = browser::Browser::start().await;
+    let page = b.sign_in(&base, USER, PASSWORD).await;
+    assert_eq!(page.url, format!("{base}/"), "signed in, on the queue");
+    let page = b.goto(&format!("{base}/checks")).await;
+    b.screenshot(&shots.join("overview.png")).await;
+    assert_eq!(page.title, "Checks · forewarn");
+    let text = &page.text;
     let api = text.find("Shop API").expect("the failing check is listed");
     let front = text
         .find("Shop front page")
@@ -114,15 +98,13 @@ async fn staff_sign_in_and_see_failing_checks_first_in_chromium() {
         "a real screenshot"
     );
 
-    let (b, s) = (base.clone(), shots.clone());
-    let page =
-        tokio::task::spawn_blocking(move || browse(&b, "/checks/shop-api", &s.join("check.png")))
-            .await
-            .unwrap();
-    let text = page["text"].as_str().unwrap();
+    let page = b.goto(&format!("{base}/checks/shop-api")).await;
+    b.screenshot(&shots.join("check.png")).await;
+    let text = &page.text;
     assert!(
         text.contains("Last run") && text.contains("status in [2xx]"),
         "{text}"
     );
+    b.quit().await;
     server.shutdown().await;
 }
