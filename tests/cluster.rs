@@ -5,6 +5,8 @@
 mod pg;
 #[path = "support/smtp_server.rs"]
 mod smtp_server;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use smtp_server::{Received, SmtpServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wait::wait_until;
 
 /// One request a target answered: when, which check (the path), which prober.
 #[derive(Debug, Clone)]
@@ -205,12 +208,20 @@ fn incident_alerts(smtp: &SmtpServer) -> Vec<String> {
         .collect()
 }
 
-async fn wait_until<F: Fn() -> bool>(what: &str, limit: Duration, f: F) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+/// `forewarn cluster status [--json]` for the configuration at `config`; it must succeed.
+fn cluster_status(config: &Path, json: bool) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"));
+    cmd.arg("--config").arg(config).args(["cluster", "status"]);
+    if json {
+        cmd.arg("--json");
     }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Every check answered for at least one of `probers` since `since`.
@@ -402,18 +413,8 @@ async fn three_instances_share_checks_survive_a_sigkill_and_mail_once() {
     }
 
     // Membership is visible: the CLI and /metrics see two live members of three.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
-        .arg("--config")
-        .arg(&instances[0].config)
-        .args(["cluster", "status", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&cluster_status(&instances[0].config, true)).unwrap();
     let members = status["members"].as_array().unwrap();
     let alive: Vec<&str> = members
         .iter()
@@ -424,13 +425,7 @@ async fn three_instances_share_checks_survive_a_sigkill_and_mail_once() {
     assert!(!alive.contains(&victim_name.as_str()));
     let leases: u64 = members.iter().map(|m| m["leases"].as_u64().unwrap()).sum();
     assert_eq!(leases, N as u64, "{status:#}");
-    let table = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
-        .arg("--config")
-        .arg(&instances[0].config)
-        .args(["cluster", "status"])
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&table.stdout);
+    let table = cluster_status(&instances[0].config, false);
     eprintln!("{table}");
     assert!(table.contains("INSTANCE") && table.contains(&victim_name));
     let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", instances[0].port))
@@ -590,26 +585,12 @@ async fn on_sqlite_cluster_status_shows_one_instance_running_every_check() {
     let server = forewarn::server::start(config, path.clone(), listener)
         .await
         .unwrap();
-    let status = |json: bool| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"));
-        cmd.arg("--config").arg(&path).args(["cluster", "status"]);
-        if json {
-            cmd.arg("--json");
-        }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let v: serde_json::Value = serde_json::from_str(&status(true)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&cluster_status(&path, true)).unwrap();
     assert_eq!(v["single_instance"], true, "{v:#}");
     assert_eq!(v["unowned"], 0, "{v:#}");
     assert_eq!(v["members"][0]["instance"], "solo", "{v:#}");
     assert_eq!(v["members"][0]["leases"], 2, "{v:#}");
-    let table = status(false);
+    let table = cluster_status(&path, false);
     assert!(table.contains("all run by the one instance"), "{table}");
     server.shutdown().await;
 }

@@ -10,6 +10,8 @@ mod pg;
 mod scenario_db;
 #[path = "support/smtp_server.rs"]
 mod smtp_server;
+#[path = "support/server.rs"]
+mod support_server;
 #[allow(dead_code, unused_macros)]
 #[path = "support/store.rs"]
 mod support_store;
@@ -26,6 +28,7 @@ use forewarn::ticket::{Actor, EventKind, Origin, Resolution, TicketId, TicketSta
 use forewarn::token::{Purpose, Signer};
 use scenario_db::Db;
 use smtp_server::{Received, SmtpServer};
+use support_server::client;
 
 on_each_backend!(
     "fw_surveys";
@@ -172,14 +175,6 @@ fn links(mail: &Received, kind: &str) -> Vec<String> {
         .filter_map(|w| w.strip_prefix(&prefix))
         .map(|token| format!("/c/{kind}/{token}"))
         .collect()
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
 }
 
 async fn get(s: &Scene, path: &str) -> (u16, String) {

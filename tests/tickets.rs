@@ -11,6 +11,8 @@ mod pg;
 mod scenario_db;
 #[path = "support/smtp_server.rs"]
 mod smtp_server;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -23,6 +25,7 @@ use forewarn::ticket::{Actor, Ticket, TicketId, TicketStatus};
 use scenario_db::Db;
 use smtp_server::{Received, SmtpServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wait::wait_until;
 
 on_each_backend!(
     "fw_tickets";
@@ -134,14 +137,6 @@ fn customer_mails(smtp: &SmtpServer) -> Vec<Received> {
         .into_iter()
         .filter(|m| !m.recipients.iter().any(|r| r.starts_with("noc@")))
         .collect()
-}
-
-async fn wait_until<F: Fn() -> bool>(what: &str, limit: Duration, f: F) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The usual scene: an SMTP server, one site of customer Acme checked every second, and the
