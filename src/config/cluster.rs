@@ -83,9 +83,7 @@ fn default_instance() -> String {
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "forewarn".to_owned());
-    let mut bytes = [0u8; 2];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    format!("{host}-{:02x}{:02x}", bytes[0], bytes[1])
+    format!("{host}-{}", crate::store::users::random_hex(2))
 }
 
 /// A name from the file, or `None` (with a diagnostic when it is not a valid one).
