@@ -40,7 +40,7 @@ pub struct Demo {
     pub staff_password: String,
     pub config_path: PathBuf,
     /// The resolved ticket the demo starts with, whose follow-up survey is in the outbox
-    /// (`None` when `--dir` is reused and tickets exist already).
+    /// (`None` when `--dir` is reused: its tickets are kept as they are).
     pub surveyed: Option<crate::ticket::TicketId>,
     fleet: fleet::Fleet,
     agent: crate::agent::RunningAgent,
@@ -120,7 +120,8 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
     let staff_password = random_token();
     let hash = crate::store::users::hash_password(&staff_password)
         .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
-    match server
+    // A fresh directory (the user is new) gets the demo's past; a reused one keeps its own.
+    let fresh = match server
         .store
         .create_user(
             crate::store::NewUser {
@@ -133,16 +134,23 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
         )
         .await
     {
-        Ok(_) => {}
+        Ok(_) => true,
         // `--dir` reused: the user is there already; give it the new password.
         Err(crate::store::StoreError::Conflict { .. }) => {
-            server.store.set_password_hash(DEMO_USER, &hash).await?
+            server.store.set_password_hash(DEMO_USER, &hash).await?;
+            false
         }
         Err(e) => return Err(e.into()),
-    }
-    let surveyed = history::seed(&server)
-        .await
-        .context("writing the demo's resolved ticket and its survey")?;
+    };
+    let surveyed = if fresh {
+        Some(
+            history::seed(&server)
+                .await
+                .context("writing the demo's resolved ticket and its survey")?,
+        )
+    } else {
+        None
+    };
     Ok(Demo {
         url: format!("http://{}", server.addr),
         staff_token,
