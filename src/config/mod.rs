@@ -64,6 +64,8 @@ pub struct IncidentConfig {
     pub rules: Rules,
     pub confirm: bool,
     pub reopen_within: Duration,
+    /// A staff resolution whose checks still (or again) fail within this time reopens.
+    pub verify_within: Duration,
 }
 
 /// A maintenance window of one customer: no tickets open inside it.
@@ -547,12 +549,22 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
                 "incidents.flap_window",
                 defaults.flap_window.as_secs(),
             ),
+            flap_quiet: v.duration_or(
+                ri.flap_quiet.as_ref(),
+                "incidents.flap_quiet",
+                defaults.flap_quiet.as_secs(),
+            ),
         },
         confirm: ri.confirm.unwrap_or(true),
         reopen_within: v.duration_or(
             ri.reopen_within.as_ref(),
             "incidents.reopen_within",
             7 * 86400,
+        ),
+        verify_within: v.duration_or(
+            ri.verify_within.as_ref(),
+            "incidents.verify_within",
+            600,
         ),
     };
     let cluster = cluster::build(src, raw.cluster.unwrap_or_default(), v.diags);

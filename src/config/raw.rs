@@ -77,6 +77,10 @@ pub struct RawIncidents {
     pub successes_to_close: Option<S<i64>>,
     pub flap_changes: Option<S<i64>>,
     pub flap_window: Option<S<String>>,
+    /// A flapping check is stable again after this long without a change (default 10m).
+    pub flap_quiet: Option<S<String>>,
+    /// A staff resolution whose checks fail again within this time reopens (default 10m).
+    pub verify_within: Option<S<String>>,
     /// Re-run a failing check once before a customer ticket opens (default true).
     pub confirm: Option<bool>,
     /// The same check failing again within this time of a resolution reopens the ticket.

@@ -1,23 +1,191 @@
-//! What kind of problem a failing result shows: the playbook key, whether it is a prediction
-//! (something will break) rather than a failure, whether the customer is told, and the
-//! evidence in words a customer can read.
+//! What kind of problem a failing result shows: a closed [`ProblemKind`] decided by an
+//! exhaustive `match` on the typed seam the probes give (`Failure` and `ConditionKind`), never
+//! on display text; plus the evidence in words and, for a prediction, when it will hit.
 
-use crate::probe::{Kind, Outcome, Status};
+use serde::{Deserialize, Serialize};
+
+use crate::probe::{ConditionKind, Failure, Kind, Outcome, Status};
+
+/// Every kind of problem forewarn recognises. Each customer-facing kind has a playbook of the
+/// same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// No answer: refused, reset, timed out, name does not resolve.
+    SiteDown,
+    /// An answer, but a wrong one: status, body, header, a body that cannot be read whole.
+    HttpError,
+    /// Answers correctly, too slowly.
+    SlowSite,
+    /// The DNS answer differs from what is expected.
+    DnsMismatch,
+    /// The certificate is untrusted, for another name, expired or not yet valid, or the TLS
+    /// handshake fails.
+    CertificateInvalid,
+    /// The certificate is valid but expires soon (a prediction).
+    CertificateExpiring,
+    /// Disk space or inodes running out, or forecast to (a prediction).
+    DiskFilling,
+    /// An account's quota running out (a prediction).
+    QuotaNear,
+    /// The host agent does not answer: our tooling, ops only.
+    AgentUnreachable,
+    /// The host agent answers but cannot read a mount or an account: our tooling, ops only.
+    AgentCannotRead,
+    /// forewarn cannot even set the probe up (CA file, invalid name): ops only.
+    ProbeBroken,
+}
+
+/// What a problem has in common with others of the same cause: an incident groups problems of
+/// one cause on one server (or one host), so a certificate problem never holds an outage's
+/// incident open and a warning never absorbs an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Availability,
+    Performance,
+    Certificate,
+    CertificateExpiry,
+    Dns,
+    Storage,
+    Quota,
+    Tooling,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Availability => "availability",
+            Cause::Performance => "performance",
+            Cause::Certificate => "certificate",
+            Cause::CertificateExpiry => "certificate-expiry",
+            Cause::Dns => "dns",
+            Cause::Storage => "storage",
+            Cause::Quota => "quota",
+            Cause::Tooling => "tooling",
+        }
+    }
+}
+
+impl ProblemKind {
+    pub const ALL: [ProblemKind; 11] = [
+        ProblemKind::SiteDown,
+        ProblemKind::HttpError,
+        ProblemKind::SlowSite,
+        ProblemKind::DnsMismatch,
+        ProblemKind::CertificateInvalid,
+        ProblemKind::CertificateExpiring,
+        ProblemKind::DiskFilling,
+        ProblemKind::QuotaNear,
+        ProblemKind::AgentUnreachable,
+        ProblemKind::AgentCannotRead,
+        ProblemKind::ProbeBroken,
+    ];
+
+    /// The playbook key (and the ticket's `problem`).
+    pub fn key(self) -> &'static str {
+        match self {
+            ProblemKind::SiteDown => "site_down",
+            ProblemKind::HttpError => "http_error",
+            ProblemKind::SlowSite => "slow_site",
+            ProblemKind::DnsMismatch => "dns_mismatch",
+            ProblemKind::CertificateInvalid => "certificate_invalid",
+            ProblemKind::CertificateExpiring => "certificate_expiring",
+            ProblemKind::DiskFilling => "disk_filling",
+            ProblemKind::QuotaNear => "quota_near",
+            ProblemKind::AgentUnreachable => "agent_unreachable",
+            ProblemKind::AgentCannotRead => "agent_cannot_read",
+            ProblemKind::ProbeBroken => "probe_broken",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<ProblemKind> {
+        ProblemKind::ALL.into_iter().find(|k| k.key() == key)
+    }
+
+    /// Nothing is broken yet (certificate expiring, disk forecast): a heads-up.
+    pub fn predictive(self) -> bool {
+        matches!(
+            self,
+            ProblemKind::CertificateExpiring | ProblemKind::DiskFilling | ProblemKind::QuotaNear
+        )
+    }
+
+    /// Customers hear about it; problems of our own tooling reach ops only.
+    pub fn customer_facing(self) -> bool {
+        self.cause() != Cause::Tooling
+    }
+
+    pub fn cause(self) -> Cause {
+        match self {
+            ProblemKind::SiteDown | ProblemKind::HttpError => Cause::Availability,
+            ProblemKind::SlowSite => Cause::Performance,
+            ProblemKind::DnsMismatch => Cause::Dns,
+            ProblemKind::CertificateInvalid => Cause::Certificate,
+            ProblemKind::CertificateExpiring => Cause::CertificateExpiry,
+            ProblemKind::DiskFilling => Cause::Storage,
+            ProblemKind::QuotaNear => Cause::Quota,
+            ProblemKind::AgentUnreachable
+            | ProblemKind::AgentCannotRead
+            | ProblemKind::ProbeBroken => Cause::Tooling,
+        }
+    }
+
+    /// Which of two kinds seen in one result names it: the first in this order.
+    fn rank(self) -> u8 {
+        match self {
+            ProblemKind::ProbeBroken => 0,
+            ProblemKind::CertificateInvalid => 1,
+            ProblemKind::SiteDown => 2,
+            ProblemKind::HttpError => 3,
+            ProblemKind::DnsMismatch => 4,
+            ProblemKind::SlowSite => 5,
+            ProblemKind::CertificateExpiring => 6,
+            ProblemKind::DiskFilling => 7,
+            ProblemKind::QuotaNear => 8,
+            ProblemKind::AgentUnreachable => 9,
+            ProblemKind::AgentCannotRead => 10,
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// The playbook: `site_down`, `http_error`, `slow_site`, `dns_mismatch`,
-    /// `certificate_invalid`, `certificate_expiring`, `disk_filling`, `quota_near`,
-    /// `agent_unreachable`.
-    pub key: &'static str,
-    /// Nothing is broken yet (certificate expiring, disk forecast): a low-severity heads-up.
-    pub predictive: bool,
-    /// Customers hear about it; `false` for problems of our own tooling (agent unreachable).
-    pub customer_facing: bool,
+    pub kind: ProblemKind,
     /// The failing conditions as people read them: "HTTP 502 from https://…".
     pub evidence: Vec<String>,
     /// For a prediction: when it will hit (certificate expiry, disk full).
     pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Problem {
+    /// A problem of a known kind with no evidence yet (the caller adds it): for a check whose
+    /// current result passes but whose trouble is known, e.g. when it starts flapping.
+    pub fn known(kind: ProblemKind) -> Problem {
+        Problem {
+            kind,
+            evidence: Vec::new(),
+            deadline: None,
+        }
+    }
+
+    pub fn key(&self) -> &'static str {
+        self.kind.key()
+    }
+
+    pub fn predictive(&self) -> bool {
+        self.kind.predictive()
+    }
+
+    pub fn customer_facing(&self) -> bool {
+        self.kind.customer_facing()
+    }
 }
 
 /// Classifies a failing outcome of a check of `kind`. `None` for an ok outcome.
@@ -25,47 +193,70 @@ pub fn classify(kind: Kind, outcome: &Outcome) -> Option<Problem> {
     if outcome.status == Status::Ok {
         return None;
     }
-    let failed: Vec<&str> = outcome
-        .failed_conditions()
-        .map(|c| c.condition.as_str())
-        .collect();
-    let any = |needle: &str| failed.iter().any(|c| c.contains(needle));
-    let only = |needle: &str| !failed.is_empty() && failed.iter().all(|c| c.contains(needle));
-    let (key, predictive, customer_facing) = match kind {
-        Kind::Http => {
-            if outcome.conditions.is_empty() {
-                ("site_down", false, true)
-            } else if only("latency") {
-                ("slow_site", false, true)
-            } else {
-                ("http_error", false, true)
-            }
-        }
-        Kind::Dns => ("dns_mismatch", false, true),
-        Kind::Tls => {
-            if !failed.is_empty() && failed.iter().all(|c| c.starts_with("days_left")) {
-                ("certificate_expiring", true, true)
-            } else {
-                ("certificate_invalid", false, true)
-            }
-        }
-        Kind::Agent => {
-            if outcome.conditions.is_empty() || any("reported by agent") {
-                ("agent_unreachable", false, false)
-            } else if only("quota") || (any("account") && !any("disk") && !any("inode")) {
-                ("quota_near", true, true)
-            } else {
-                ("disk_filling", true, true)
-            }
-        }
-    };
+    let problem = problem_kind(kind, outcome);
     Some(Problem {
-        key,
-        predictive,
-        customer_facing,
+        kind: problem,
         evidence: evidence(outcome),
-        deadline: if predictive { deadline(outcome) } else { None },
+        deadline: if problem.predictive() {
+            deadline(outcome)
+        } else {
+            None
+        },
     })
+}
+
+/// The kind of problem a failing outcome shows.
+pub fn problem_kind(kind: Kind, outcome: &Outcome) -> ProblemKind {
+    let from_failure = outcome.failure.map(|f| match (f, kind) {
+        (Failure::Setup, _) => ProblemKind::ProbeBroken,
+        (Failure::AgentUnreachable, _) | (_, Kind::Agent) => ProblemKind::AgentUnreachable,
+        (Failure::TlsHandshake, _) => ProblemKind::CertificateInvalid,
+        (Failure::Resolve | Failure::Connect | Failure::Timeout | Failure::Protocol, _) => {
+            ProblemKind::SiteDown
+        }
+        (Failure::Body, _) => ProblemKind::HttpError,
+    });
+    let from_conditions = outcome
+        .failed_conditions()
+        .map(|c| condition_problem(kind, c.kind));
+    from_failure
+        .into_iter()
+        .chain(from_conditions)
+        .min_by_key(|p| p.rank())
+        .unwrap_or(match kind {
+            // Failing with neither a failure nor a failed condition: only an outcome written
+            // by hand can do that; call it what the check watches.
+            Kind::Http | Kind::Tls => ProblemKind::SiteDown,
+            Kind::Dns => ProblemKind::DnsMismatch,
+            Kind::Agent => ProblemKind::AgentUnreachable,
+        })
+}
+
+/// The problem one failed condition points at.
+fn condition_problem(kind: Kind, condition: ConditionKind) -> ProblemKind {
+    match (condition, kind) {
+        (_, Kind::Dns) => ProblemKind::DnsMismatch,
+        (ConditionKind::Status | ConditionKind::Body | ConditionKind::Header, _) => {
+            ProblemKind::HttpError
+        }
+        (ConditionKind::Latency, _) => ProblemKind::SlowSite,
+        (ConditionKind::DnsAnswer, _) => ProblemKind::DnsMismatch,
+        (
+            ConditionKind::CertificateChain
+            | ConditionKind::CertificateHostname
+            | ConditionKind::CertificateValidity,
+            _,
+        ) => ProblemKind::CertificateInvalid,
+        (ConditionKind::CertificateDaysLeft, _) => ProblemKind::CertificateExpiring,
+        (ConditionKind::DiskUsed | ConditionKind::InodesUsed | ConditionKind::DiskForecast, _) => {
+            ProblemKind::DiskFilling
+        }
+        (ConditionKind::AccountQuota, _) => ProblemKind::QuotaNear,
+        (ConditionKind::AgentRead, _) => ProblemKind::AgentCannotRead,
+        (ConditionKind::Other, Kind::Http) => ProblemKind::HttpError,
+        (ConditionKind::Other, Kind::Tls) => ProblemKind::CertificateInvalid,
+        (ConditionKind::Other, Kind::Agent) => ProblemKind::DiskFilling,
+    }
 }
 
 /// When a predicted problem hits: the certificate's `not_after`, or the soonest time-to-full
@@ -99,33 +290,6 @@ fn deadline(outcome: &Outcome) -> Option<chrono::DateTime<chrono::Utc>> {
     best.map(|h| chrono::Utc::now() + chrono::Duration::seconds((h * 3600.0) as i64))
 }
 
-/// The playbook keys `classify` gives.
-const KEYS: [(&str, bool, bool); 9] = [
-    ("site_down", false, true),
-    ("http_error", false, true),
-    ("slow_site", false, true),
-    ("dns_mismatch", false, true),
-    ("certificate_invalid", false, true),
-    ("certificate_expiring", true, true),
-    ("disk_filling", true, true),
-    ("quota_near", true, true),
-    ("agent_unreachable", false, false),
-];
-
-/// A problem of a known kind with no evidence yet (the caller adds it): for a check whose
-/// current result passes but whose trouble is known, e.g. when it starts flapping.
-pub fn known(key: &str) -> Option<Problem> {
-    KEYS.iter()
-        .find(|(k, ..)| *k == key)
-        .map(|(key, predictive, customer_facing)| Problem {
-            key,
-            predictive: *predictive,
-            customer_facing: *customer_facing,
-            evidence: Vec::new(),
-            deadline: None,
-        })
-}
-
 /// The message first (it says the most), then each failed condition with what was seen.
 pub fn evidence(outcome: &Outcome) -> Vec<String> {
     let mut out = vec![outcome.message.clone()];
@@ -148,101 +312,97 @@ mod tests {
     use crate::probe::ConditionResult;
     use std::time::Duration;
 
-    fn outcome(status: Status, message: &str, failed: &[&str]) -> Outcome {
+    fn outcome(status: Status, failed: &[ConditionKind]) -> Outcome {
         let conditions = failed
             .iter()
-            .map(|c| ConditionResult::new(*c, "x", false, status))
+            .map(|k| ConditionResult::new(*k, "shown text is never read", "x", false, status))
             .chain(std::iter::once(ConditionResult::new(
-                "other",
-                "",
+                ConditionKind::Status,
+                "status in [200]",
+                "200",
                 true,
                 Status::Critical,
             )))
             .collect();
-        Outcome {
-            status,
-            message: message.into(),
-            latency: Duration::ZERO,
-            conditions,
-            details: Default::default(),
-        }
+        Outcome::from_conditions("message", Duration::ZERO, conditions, Default::default())
     }
 
-    fn check(kind: Kind, o: Outcome, key: &str, predictive: bool) {
+    fn failed(failure: Failure) -> Outcome {
+        Outcome::failed(
+            failure,
+            Status::Critical,
+            "no answer",
+            Duration::ZERO,
+            Default::default(),
+        )
+    }
+
+    fn check(kind: Kind, o: Outcome, expected: ProblemKind) {
         let p = classify(kind, &o).expect("a problem");
-        assert_eq!((p.key, p.predictive), (key, predictive), "{o:?}");
+        assert_eq!(p.kind, expected, "{kind} {o:?}");
         assert_eq!(p.evidence[0], o.message);
     }
 
     #[test]
-    fn problems_map_to_playbooks() {
-        let refused = Outcome::failed(
-            Status::Critical,
-            "connection refused",
-            Duration::ZERO,
-            Default::default(),
-        );
-        check(Kind::Http, refused, "site_down", false);
+    fn failures_map_to_problems() {
+        use ConditionKind as C;
+        use ProblemKind as P;
+        check(Kind::Http, failed(Failure::Connect), P::SiteDown);
+        check(Kind::Http, failed(Failure::Timeout), P::SiteDown);
+        check(Kind::Http, failed(Failure::Resolve), P::SiteDown);
+        check(Kind::Http, failed(Failure::TlsHandshake), P::CertificateInvalid);
+        check(Kind::Tls, failed(Failure::TlsHandshake), P::CertificateInvalid);
+        // A certificate check that cannot connect says the site is down, not the certificate.
+        check(Kind::Tls, failed(Failure::Connect), P::SiteDown);
+        check(Kind::Agent, failed(Failure::AgentUnreachable), P::AgentUnreachable);
+        check(Kind::Http, failed(Failure::Setup), P::ProbeBroken);
+        check(Kind::Http, outcome(Status::Critical, &[C::Status]), P::HttpError);
+        check(Kind::Http, outcome(Status::Critical, &[C::Body]), P::HttpError);
+        check(Kind::Http, outcome(Status::Warning, &[C::Latency]), P::SlowSite);
         check(
             Kind::Http,
-            outcome(Status::Critical, "HTTP 502", &["status in [2xx]"]),
-            "http_error",
-            false,
+            outcome(Status::Critical, &[C::Latency, C::Status]),
+            P::HttpError,
         );
-        check(
-            Kind::Http,
-            outcome(Status::Warning, "slow", &["latency < 500 ms"]),
-            "slow_site",
-            false,
-        );
-        check(
-            Kind::Dns,
-            outcome(Status::Critical, "drift", &["answer == {1.2.3.4}"]),
-            "dns_mismatch",
-            false,
-        );
+        check(Kind::Dns, outcome(Status::Critical, &[C::DnsAnswer]), P::DnsMismatch);
         check(
             Kind::Tls,
-            outcome(Status::Warning, "expires in 9 days", &["days_left > 14"]),
-            "certificate_expiring",
-            true,
+            outcome(Status::Warning, &[C::CertificateDaysLeft]),
+            P::CertificateExpiring,
         );
         check(
             Kind::Tls,
             outcome(
                 Status::Critical,
-                "expired",
-                &["not expired", "days_left > 7"],
+                &[C::CertificateValidity, C::CertificateDaysLeft],
             ),
-            "certificate_invalid",
-            false,
+            P::CertificateInvalid,
         );
+        check(Kind::Agent, outcome(Status::Warning, &[C::DiskForecast]), P::DiskFilling);
+        check(Kind::Agent, outcome(Status::Warning, &[C::InodesUsed]), P::DiskFilling);
+        check(Kind::Agent, outcome(Status::Warning, &[C::AccountQuota]), P::QuotaNear);
+        // An agent that cannot read an account is our problem, not the customer's quota.
+        check(Kind::Agent, outcome(Status::Unknown, &[C::AgentRead]), P::AgentCannotRead);
         check(
             Kind::Agent,
-            outcome(
-                Status::Warning,
-                "full soon",
-                &["/home not full within 3 days"],
-            ),
-            "disk_filling",
-            true,
+            outcome(Status::Warning, &[C::AgentRead, C::AccountQuota]),
+            P::QuotaNear,
         );
-        check(
-            Kind::Agent,
-            outcome(Status::Warning, "quota", &["account acme quota used < 85%"]),
-            "quota_near",
-            true,
+        assert!(classify(Kind::Http, &outcome(Status::Ok, &[])).is_none());
+    }
+
+    #[test]
+    fn who_hears_and_what_groups() {
+        for kind in ProblemKind::ALL {
+            assert_eq!(ProblemKind::parse(kind.key()), Some(kind));
+        }
+        assert!(!ProblemKind::AgentCannotRead.customer_facing());
+        assert!(!ProblemKind::AgentUnreachable.customer_facing());
+        assert!(ProblemKind::CertificateExpiring.predictive());
+        assert_ne!(
+            ProblemKind::CertificateExpiring.cause(),
+            ProblemKind::SiteDown.cause()
         );
-        let gone = Outcome::failed(
-            Status::Unknown,
-            "agent unreachable",
-            Duration::ZERO,
-            Default::default(),
-        );
-        let p = classify(Kind::Agent, &gone).unwrap();
-        assert_eq!((p.key, p.customer_facing), ("agent_unreachable", false));
-        assert!(classify(Kind::Http, &outcome(Status::Ok, "fine", &[])).is_none());
-        assert_eq!(known("slow_site").map(|p| p.key), Some("slow_site"));
-        assert!(known("no_such_problem").is_none());
+        assert_eq!(ProblemKind::HttpError.cause(), ProblemKind::SiteDown.cause());
     }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::classify::{Problem, classify};
+use super::classify::{Cause, Problem, ProblemKind, classify};
 use super::track::{Phase, Track, Transition};
 use crate::cluster::Adopter;
 use crate::cluster::quorum::{failing_regions, prober_health};
@@ -279,12 +279,81 @@ impl Inner {
         true
     }
 
+    /// Whether a check counts as failing for its ticket and incident: an open problem, or a
+    /// flapping check whose last result failed. A flapping check that passes now does not hold
+    /// a ticket or an incident open.
     fn failing(&self, id: &CheckId) -> bool {
         self.tracks
             .lock()
             .expect("not poisoned")
             .get(id)
-            .is_some_and(|t| t.phase != Phase::Healthy)
+            .is_some_and(|t| {
+                t.phase == Phase::Problem || (t.phase == Phase::Flapping && t.last_failing)
+            })
+    }
+
+    /// The customer's other checks on the same server (or host) whose last result failed with
+    /// the same cause: named in the ticket that opens now, so the first mail names every
+    /// affected site instead of one now and the others later.
+    fn failing_siblings(&self, config: &Config, check: &Check, problem: &Problem) -> Vec<CheckId> {
+        let here = scope(check);
+        let tracks = self.tracks.lock().expect("not poisoned");
+        config
+            .checks
+            .iter()
+            .filter(|c| c.id != check.id && c.customer == check.customer && scope(c) == here)
+            .filter(|c| {
+                tracks.get(&c.id).is_some_and(|t| {
+                    t.last_failing
+                        && t.phase != Phase::Flapping
+                        && t.problem
+                            .as_deref()
+                            .and_then(ProblemKind::parse)
+                            .is_some_and(|k| k.cause() == problem.kind.cause())
+                })
+            })
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// A check with an open problem now fails for another cause (an outage on top of an
+    /// expiring certificate, the site back but its certificate still broken): the old cause is
+    /// over unless the new failure hides it (a site that does not answer says nothing about its
+    /// certificate); the new cause counts from one towards its own ticket, unless one is open.
+    async fn cause_change(&self, check: &Check, result: &CheckResult) {
+        let Some(new) = classify(check.spec.kind(), &result.outcome).map(|p| p.kind) else {
+            return;
+        };
+        let old = {
+            let tracks = self.tracks.lock().expect("not poisoned");
+            let Some(t) = tracks.get(&check.id) else { return };
+            if t.phase != Phase::Problem || result.started_at < t.last_seen {
+                return;
+            }
+            match t.problem.as_deref().and_then(ProblemKind::parse) {
+                Some(old) if old.cause() != new.cause() => old,
+                _ => return,
+            }
+        };
+        tracing::info!(check = %check.id, from = %old, to = %new, "the check fails for another cause now");
+        let blind = new == ProblemKind::SiteDown;
+        if !blind {
+            self.recovered(check, Some(old.cause()), result.started_at)
+                .await;
+        }
+        let held = !blind
+            && self
+                .service
+                .has_open_ticket(&check.id, new.cause())
+                .await
+                .unwrap_or(false);
+        if !held && let Some(t) = self.tracks.lock().expect("not poisoned").get_mut(&check.id) {
+            t.restart(result.started_at);
+        }
+        self.dirty
+            .lock()
+            .expect("not poisoned")
+            .insert(check.id.clone());
     }
 
     /// Feeds the result to its track; returns the transition, if any.
@@ -294,7 +363,7 @@ impl Inner {
         // judged by the playbook of the check's last problem.
         let problem = check
             .and_then(|c| classify(c.spec.kind(), &result.outcome))
-            .map(|p| p.key);
+            .map(|p| p.key());
         let mut tracks = self.tracks.lock().expect("not poisoned");
         let track = tracks
             .entry(result.check_id.clone())
@@ -336,7 +405,8 @@ impl Inner {
             flapping
                 .then(last_problem)
                 .flatten()
-                .and_then(|key| super::classify::known(&key))
+                .and_then(|key| ProblemKind::parse(&key))
+                .map(Problem::known)
         });
         let Some(mut problem) = classified else {
             return;
@@ -366,11 +436,11 @@ impl Inner {
             );
         }
         // Customer-facing tickets need more confidence: run the check once more, now.
-        if problem.customer_facing
+        if problem.customer_facing()
             && config.incidents.confirm
             && !flapping
             && !retry
-            && !problem.predictive
+            && !problem.predictive()
         {
             let again = crate::scheduler::execute(check, &self.ctx, Utc::now()).await;
             if again.outcome.status.is_ok() {
@@ -386,13 +456,13 @@ impl Inner {
             }
         }
         let incident = self.join_incident(config, check, &problem, at).await;
-        if !problem.customer_facing {
+        if !problem.customer_facing() {
             return; // ops know through the incident alert
         }
         // An availability failure seen by one region only is that region's business (ops
         // heard of it above); the customer hears once `quorum` regions agree.
         if let Some((cluster, (live, statuses))) = &regions
-            && !problem.predictive
+            && !problem.predictive()
         {
             let (failing, required) = failing_regions(statuses, &check.id, live, cluster.quorum);
             if failing < required {
@@ -415,15 +485,16 @@ impl Inner {
             .remove(&check.id);
         let _one_at_a_time = self.opening.lock().await;
         let incident = incident.map(|i| i.id);
+        let siblings = self.failing_siblings(config, check, &problem);
         let mut opened = self
             .service
-            .problem(&check.id, &problem, incident, at)
+            .problem(&check.id, &problem, incident, &siblings, flapping, at)
             .await;
         if opened.as_ref().is_err_and(is_conflict) {
             // Another instance opened the ticket for this incident at the same moment: join it.
             opened = self
                 .service
-                .problem(&check.id, &problem, incident, at)
+                .problem(&check.id, &problem, incident, &siblings, flapping, at)
                 .await;
         }
         if let Err(e) = opened {
@@ -440,10 +511,7 @@ impl Inner {
         problem: &Problem,
         at: DateTime<Utc>,
     ) -> Option<Incident> {
-        let key = match &check.server {
-            Some(s) => format!("server:{s}"),
-            None => format!("check:{}", check.id),
-        };
+        let key = format!("{}/{}", scope(check), problem.kind.cause().as_str());
         let mut incidents = self.incidents.lock().await;
         if let Some(inc) = incidents.get_mut(&key) {
             if !inc.checks.contains(&check.id) {
@@ -475,7 +543,7 @@ impl Inner {
             .await
         {
             Ok(inc) => {
-                tracing::warn!(incident = inc.id, key = %key, problem = problem.key, "incident opened");
+                tracing::warn!(incident = inc.id, key = %key, problem = problem.key(), "incident opened");
                 let msgs = ops_alert(config, &inc, problem);
                 if let Err(e) = self.store.enqueue(msgs, at).await {
                     tracing::warn!(error = %e, "could not queue the ops alert");
@@ -497,7 +565,10 @@ impl Inner {
         }
     }
 
-    async fn recovered(&self, check: &Check, at: DateTime<Utc>) {
+    /// The check passes again (`cause: None`) or no longer shows `cause`: it leaves the
+    /// incidents of that cause (an incident without failing checks closes, with one ops
+    /// alert) and its tickets of that cause resolve when their other checks pass.
+    async fn recovered(&self, check: &Check, cause: Option<Cause>, at: DateTime<Utc>) {
         self.awaiting_quorum
             .lock()
             .expect("not poisoned")
@@ -513,20 +584,31 @@ impl Inner {
         }
         {
             let mut incidents = self.incidents.lock().await;
-            let key = incidents
+            let suffix = cause.map(|c| format!("/{}", c.as_str()));
+            let keys: Vec<String> = incidents
                 .iter()
-                .find(|(_, i)| i.checks.contains(&check.id))
-                .map(|(k, _)| k.clone());
-            if let Some(key) = key {
+                .filter(|(k, i)| {
+                    i.checks.contains(&check.id)
+                        && suffix.as_deref().is_none_or(|s| k.ends_with(s))
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in keys {
                 let inc = incidents.get_mut(&key).expect("found above");
                 inc.checks.retain(|c| c != &check.id);
                 let result = if inc.checks.iter().any(|c| self.failing(c)) {
                     self.store.update_incident(inc).await
                 } else {
-                    let id = inc.id;
-                    incidents.remove(&key);
-                    tracing::info!(incident = id, key = %key, "incident closed");
-                    self.store.close_incident(id, at).await
+                    let inc = incidents.remove(&key).expect("found above");
+                    tracing::info!(incident = inc.id, key = %key, "incident closed");
+                    match self.store.close_incident(inc.id, at).await {
+                        Ok(()) => {
+                            let config = self.config();
+                            let msgs = ops_closed(&config, &inc, at);
+                            self.store.enqueue(msgs, at).await.map(|_| ())
+                        }
+                        Err(e) => Err(e),
+                    }
                 };
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "could not update the incident");
@@ -551,7 +633,12 @@ impl Inner {
         };
         if let Err(e) = self
             .service
-            .recovered(&check.id, |c| self.failing(c) || elsewhere.contains(c), at)
+            .recovered(
+                &check.id,
+                cause,
+                |c| self.failing(c) || elsewhere.contains(c),
+                at,
+            )
             .await
         {
             tracing::error!(check = %check.id, error = %e, "could not resolve the ticket");
@@ -564,6 +651,9 @@ impl ResultConsumer for Detector {
     async fn consume(&self, result: CheckResult) {
         let inner = &self.inner;
         let config = inner.config();
+        if let Some(check) = config.check(result.check_id.as_str()) {
+            inner.cause_change(check, &result).await;
+        }
         let before = inner.last_failing(&result.check_id);
         let transition = inner.observe(&config, &result);
         inner
@@ -584,6 +674,11 @@ impl ResultConsumer for Detector {
                 inner
                     .opened(&config, check, &result.outcome, at, false, true)
                     .await;
+            } else if !result.outcome.status.is_ok() && inner.failing(&check.id) {
+                // Still failing: a staff resolution within the verification window was wrong.
+                if let Err(e) = inner.service.still_failing(&check.id, at).await {
+                    tracing::error!(check = %check.id, error = %e, "could not reopen the ticket");
+                }
             }
             return;
         };
@@ -598,10 +693,14 @@ impl ResultConsumer for Detector {
                     .opened(&config, check, &result.outcome, at, true, false)
                     .await
             }
-            Transition::Recovered | Transition::FlappingEnded { failing: false } => {
-                inner.recovered(check, at).await
+            Transition::Recovered | Transition::FlappingEnded => {
+                inner.recovered(check, None, at).await
             }
-            Transition::FlappingEnded { failing: true } => {}
+            Transition::FlappingBecameOutage => {
+                if let Err(e) = inner.service.flapping_became_outage(&check.id, at).await {
+                    tracing::error!(check = %check.id, error = %e, "could not tell the outage");
+                }
+            }
         }
         // A transition is saved at once: a crash right after it must not forget it.
         inner.flush().await;
@@ -621,13 +720,22 @@ async fn save_loop(inner: std::sync::Weak<Inner>, mut stop: tokio::sync::watch::
     }
 }
 
+/// Where a check's failures group: its server when it names one, else the host it probes (so a
+/// site's HTTP and TLS checks share an incident).
+fn scope(check: &Check) -> String {
+    match &check.server {
+        Some(s) => format!("server:{s}"),
+        None => format!("host:{}", check.spec.host_key()),
+    }
+}
+
 /// One alert for a new incident, to the ops e-mail list and webhook.
 fn ops_alert(config: &Config, inc: &Incident, problem: &Problem) -> Vec<NewMessage> {
     let subject = format!("[forewarn] incident {} opened: {}", inc.id, inc.key);
     let body = format!(
         "{}\n\nProblem: {}\nEvidence:\n{}\n",
         inc.summary,
-        problem.key,
+        problem.key(),
         problem
             .evidence
             .iter()
@@ -638,6 +746,29 @@ fn ops_alert(config: &Config, inc: &Incident, problem: &Problem) -> Vec<NewMessa
     ops_messages(
         config,
         &format!("ops/incident-{}/opened", inc.id),
+        &subject,
+        &body,
+    )
+}
+
+/// One alert when an incident closes: every check in it passes again.
+fn ops_closed(config: &Config, inc: &Incident, at: DateTime<Utc>) -> Vec<NewMessage> {
+    let subject = format!("[forewarn] incident {} closed: {}", inc.id, inc.key);
+    let lasted = crate::probe::fmt_span(Duration::from_secs(
+        (at - inc.opened_at).num_seconds().max(1) as u64,
+    ));
+    let body = format!(
+        "{}\n\nEvery check of this incident passes again; it lasted {lasted}.\nCustomers affected: {}\n",
+        inc.summary,
+        inc.customers
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    ops_messages(
+        config,
+        &format!("ops/incident-{}/closed", inc.id),
         &subject,
         &body,
     )

@@ -1,6 +1,12 @@
 //! Per-check state machine: N failures in a row open, M successes in a row close, and a check
-//! that keeps changing state is *flapping* — a state of its own that is announced once and
-//! left only after a quiet window. Pure: no I/O, no clock but the results' own times.
+//! that keeps changing state is *flapping* — a state of its own with a clear end. Pure: no
+//! I/O, no clock but the results' own times.
+//!
+//! Flapping rules (each tested below):
+//! - it starts only on a failing result (a result that shows a recovery is a recovery), and
+//!   only from healthy: an open problem closes after M passes whatever came before;
+//! - it ends as an outage when the check then fails 2 × N times in a row (a flapping check never
+//!   hides a later outage), or as stable again after `flap_quiet` without a change.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -20,6 +26,8 @@ pub struct Rules {
     /// This many changes between passing and failing within `flap_window` is flapping.
     pub flap_changes: u32,
     pub flap_window: Duration,
+    /// A flapping check without a change for this long is stable again.
+    pub flap_quiet: Duration,
 }
 
 impl Default for Rules {
@@ -29,6 +37,7 @@ impl Default for Rules {
             close_after: 2,
             flap_changes: 6,
             flap_window: Duration::from_secs(30 * 60),
+            flap_quiet: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -41,7 +50,7 @@ pub enum Phase {
     Healthy,
     /// A problem is open.
     Problem,
-    /// Changing state too often to call; announced once.
+    /// Changing state too often to call; announced once, ended once.
     Flapping,
 }
 
@@ -52,10 +61,12 @@ pub enum Transition {
     Opened,
     /// `close_after` passes in a row after a problem: it is over.
     Recovered,
-    /// Started flapping (from healthy or from a problem).
+    /// Started flapping (from healthy, on a failing result).
     FlappingStarted,
-    /// Quiet for a whole window: back to normal, in the state the last results show.
-    FlappingEnded { failing: bool },
+    /// Failed 2 × `open_after` times in a row while flapping: an outage now (phase `Problem`).
+    FlappingBecameOutage,
+    /// Passing without a change for `flap_quiet`: stable again (phase `Healthy`).
+    FlappingEnded,
 }
 
 /// The remembered state of one check; serialisable so the detector survives a restart.
@@ -72,6 +83,9 @@ pub struct Track {
     pub last_failing: bool,
     /// The time of the last result seen (older results are ignored).
     pub last_seen: DateTime<Utc>,
+    /// The time of the last change between passing and failing.
+    #[serde(default)]
+    pub last_change: Option<DateTime<Utc>>,
     /// The playbook of the last failing result (its thresholds apply).
     #[serde(default)]
     pub problem: Option<String>,
@@ -87,6 +101,7 @@ impl Track {
             changes: VecDeque::new(),
             last_failing: false,
             last_seen: at,
+            last_change: None,
             problem: None,
         }
     }
@@ -105,6 +120,7 @@ impl Track {
         let failing = !status.is_ok();
         if failing != self.last_failing {
             self.changes.push_back(at);
+            self.last_change = Some(at);
         }
         self.last_failing = failing;
         let window = chrono::Duration::from_std(rules.flap_window).unwrap_or_default();
@@ -121,21 +137,24 @@ impl Track {
 
         let flapping_now =
             rules.flap_changes > 0 && self.changes.len() as u32 >= rules.flap_changes;
+        let quiet = chrono::Duration::from_std(rules.flap_quiet).unwrap_or_default();
         match self.phase {
-            Phase::Flapping => {
-                // Leave only after a whole window with no change.
-                if self.changes.is_empty() {
-                    self.set(Phase::Healthy, at);
-                    if failing && self.fails_in_row >= rules.open_after {
-                        self.phase = Phase::Problem;
-                    }
-                    return Some(Transition::FlappingEnded {
-                        failing: self.phase == Phase::Problem,
-                    });
-                }
-                None
+            Phase::Flapping if failing && self.fails_in_row >= 2 * rules.open_after => {
+                self.set(Phase::Problem, at);
+                Some(Transition::FlappingBecameOutage)
             }
-            _ if flapping_now => {
+            Phase::Flapping
+                if !failing
+                    && self.passes_in_row >= rules.close_after
+                    && self
+                        .last_change
+                        .is_none_or(|changed| at - changed >= quiet) =>
+            {
+                self.set(Phase::Healthy, at);
+                Some(Transition::FlappingEnded)
+            }
+            Phase::Flapping => None,
+            Phase::Healthy if failing && flapping_now => {
                 self.set(Phase::Flapping, at);
                 Some(Transition::FlappingStarted)
             }
@@ -149,6 +168,14 @@ impl Track {
             }
             _ => None,
         }
+    }
+
+    /// The check fails for a new cause: count it from zero, as a healthy check (the old
+    /// cause's ticket is the detector's business).
+    pub fn restart(&mut self, at: DateTime<Utc>) {
+        self.set(Phase::Healthy, at);
+        self.fails_in_row = 0;
+        self.passes_in_row = 0;
     }
 
     /// The confirmation re-run passed: the problem did not hold. Back to healthy, quietly.
@@ -212,19 +239,53 @@ mod tests {
     }
 
     #[test]
-    fn flapping_is_announced_once_and_ends_after_a_quiet_window() {
+    fn flapping_is_announced_once_and_ends_as_an_outage() {
         use Transition::*;
         let rules = Rules {
             flap_window: Duration::from_secs(10 * 60),
             ..Rules::default()
         };
-        // Six changes within ten minutes, then steady failure for ten more minutes.
+        // Six changes within ten minutes, then steady failure: an outage after 2 × 3 failures.
         let got = run(rules, "ocococococcccccccccccccc");
-        assert_eq!(got[0], (6, FlappingStarted), "{got:?}");
-        assert_eq!(got.len(), 2, "flapping notifies once: {got:?}");
-        assert!(
-            matches!(got[1].1, FlappingEnded { failing: true }),
-            "{got:?}"
+        assert_eq!(got, [(7, FlappingStarted), (14, FlappingBecameOutage)]);
+        // ... which closes like any problem.
+        let got = run(rules, "ocococococccccccoo");
+        assert_eq!(
+            got,
+            [(7, FlappingStarted), (14, FlappingBecameOutage), (17, Recovered)]
+        );
+    }
+
+    #[test]
+    fn flapping_ends_once_stable_for_the_quiet_time() {
+        use Transition::*;
+        let rules = Rules {
+            flap_changes: 4,
+            flap_quiet: Duration::from_secs(5 * 60),
+            ..Rules::default()
+        };
+        // One result a minute: stable again five minutes after the last change.
+        let got = run(rules, "ocococooooooo");
+        assert_eq!(got, [(5, FlappingStarted), (11, FlappingEnded)]);
+    }
+
+    #[test]
+    fn a_recovery_is_a_recovery_however_many_blips_came_before() {
+        use Transition::*;
+        // Two blips below the threshold, an outage, then recovery: the sixth change is the
+        // recovery itself, which must close the problem, not start flapping.
+        let got = run(Rules::default(), "occoccoccccoo");
+        assert_eq!(got, [(9, Opened), (12, Recovered)]);
+        // A later outage right after is unstable first, then an outage: never hidden.
+        let got = run(Rules::default(), "occoccoccccooocccccc");
+        assert_eq!(
+            got,
+            [
+                (9, Opened),
+                (12, Recovered),
+                (14, FlappingStarted),
+                (19, FlappingBecameOutage)
+            ]
         );
     }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{ConditionResult, Outcome, ProbeSetupError, Status, Thresholds, fmt_latency};
+use super::{ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds, fmt_latency};
 use crate::agent::api::{AccountUsage, MountUsage, Sample, Usage};
 use crate::secret::Secret;
 
@@ -125,7 +125,7 @@ pub async fn probe(spec: &AgentSpec, clients: &AgentClients) -> Outcome {
     details.insert("url".to_owned(), json!(agent));
     let client = match clients.client(spec.ca_file.as_deref()) {
         Ok(c) => c,
-        Err(e) => return Outcome::failed(Status::Unknown, e, Duration::ZERO, details),
+        Err(e) => return Outcome::failed(Failure::Setup, Status::Unknown, e, Duration::ZERO, details),
     };
     // Without a forecast no samples are needed: `window=0ms` keeps the answer small.
     let window = spec.forecast.as_ref().map_or(Duration::ZERO, |f| f.window);
@@ -150,7 +150,7 @@ pub async fn probe(spec: &AgentSpec, clients: &AgentClients) -> Outcome {
                 format!("agent at {agent} unreachable: {}", request_error(&e))
             };
             details.insert("error".to_owned(), json!(error_chain(&e)));
-            return Outcome::failed(Status::Unknown, message, started.elapsed(), details);
+            return Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, started.elapsed(), details);
         }
     };
     let code = resp.status();
@@ -160,28 +160,28 @@ pub async fn probe(spec: &AgentSpec, clients: &AgentClients) -> Outcome {
         Ok(b) => b,
         Err(e) => {
             let message = format!("agent at {agent}: {e}");
-            return Outcome::failed(Status::Unknown, message, started.elapsed(), details);
+            return Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, started.elapsed(), details);
         }
     };
     let latency = started.elapsed();
 
     if code == reqwest::StatusCode::UNAUTHORIZED {
         let message = format!("agent at {agent} refused the token (401): check the token file");
-        return Outcome::failed(Status::Unknown, message, latency, details);
+        return Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, latency, details);
     }
     if !code.is_success() {
         let said = serde_json::from_slice::<crate::agent::api::ApiError>(&body)
             .map(|e| e.error)
             .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
         let message = format!("agent at {agent} answered HTTP {}: {said}", code.as_u16());
-        return Outcome::failed(Status::Unknown, message, latency, details);
+        return Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, latency, details);
     }
     match serde_json::from_slice::<Usage>(&body) {
         Ok(usage) => evaluate(spec, &usage, latency),
         Err(e) => {
             let message =
                 format!("agent at {agent} sent something that is not a usage report: {e}");
-            Outcome::failed(Status::Unknown, message, latency, details)
+            Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, latency, details)
         }
     }
 }
@@ -358,6 +358,7 @@ fn select<'u, T>(
                     format!("not reported (agent reports: {})", names.join(", "))
                 };
                 let c = ConditionResult::new(
+                    ConditionKind::AgentRead,
                     format!("{noun} {w} reported by agent"),
                     actual,
                     false,
@@ -386,6 +387,7 @@ fn evaluate_mount(spec: &AgentSpec, m: &MountUsage, f: &mut Findings) -> Value {
     });
     if let Some(err) = &m.error {
         let c = ConditionResult::new(
+            ConditionKind::AgentRead,
             format!("{path} readable by agent"),
             err.clone(),
             false,
@@ -404,13 +406,16 @@ fn evaluate_mount(spec: &AgentSpec, m: &MountUsage, f: &mut Findings) -> Value {
             ),
             _ => String::new(),
         };
-        used_condition(&format!("{path} disk used"), pct, &spec.disk, &size, f);
+        let what = format!("{path} disk used");
+        used_condition(ConditionKind::DiskUsed, &what, pct, &spec.disk, &size, f);
     }
     if let Some(pct) = m.inodes_used_percent {
-        used_condition(&format!("{path} inodes used"), pct, &spec.inodes, "", f);
+        let what = format!("{path} inodes used");
+        used_condition(ConditionKind::InodesUsed, &what, pct, &spec.inodes, "", f);
     }
     if let (Some(fc), Some(used), Some(avail)) = (&spec.forecast, m.used_bytes, m.avail_bytes) {
-        let result = forecast_condition(path, fc, &m.samples, used + avail, f);
+        let kind = ConditionKind::DiskForecast;
+        let result = forecast_condition(kind, path, fc, &m.samples, used + avail, f);
         detail["forecast"] = result;
     }
     detail
@@ -428,6 +433,7 @@ fn evaluate_account(spec: &AgentSpec, a: &AccountUsage, f: &mut Findings) -> Val
     });
     if let Some(err) = &a.error {
         let c = ConditionResult::new(
+            ConditionKind::AgentRead,
             format!("account {name} readable by agent"),
             err.clone(),
             false,
@@ -443,6 +449,7 @@ fn evaluate_account(spec: &AgentSpec, a: &AccountUsage, f: &mut Findings) -> Val
             _ => String::new(),
         };
         used_condition(
+            ConditionKind::AccountQuota,
             &format!("account {name} quota used"),
             pct,
             &spec.quota,
@@ -451,14 +458,18 @@ fn evaluate_account(spec: &AgentSpec, a: &AccountUsage, f: &mut Findings) -> Val
         );
     }
     if let (Some(fc), Some(limit)) = (&spec.forecast, a.limit_bytes) {
-        let result = forecast_condition(&format!("account {name}"), fc, &a.samples, limit, f);
+        let what = format!("account {name}");
+        let kind = ConditionKind::AccountQuota;
+        let result = forecast_condition(kind, &what, fc, &a.samples, limit, f);
         detail["forecast"] = result;
     }
     detail
 }
 
 /// `{what} < {threshold}%` against the worst threshold passed (the warning one when none is).
-fn used_condition(what: &str, pct: f64, t: &Thresholds<f64>, size: &str, f: &mut Findings) {
+fn used_condition(
+    kind: ConditionKind,
+    what: &str, pct: f64, t: &Thresholds<f64>, size: &str, f: &mut Findings) {
     let actual = format!("{pct:.1}%{size}");
     let (limit, passed, severity) = match (t.warning, t.critical) {
         (None, None) => return,
@@ -468,6 +479,7 @@ fn used_condition(what: &str, pct: f64, t: &Thresholds<f64>, size: &str, f: &mut
         (None, Some(c)) => (c, true, Status::Critical),
     };
     let c = ConditionResult::new(
+        kind,
         format!("{what} < {}%", fmt_pct(limit)),
         actual.clone(),
         passed,
@@ -485,6 +497,7 @@ fn fmt_pct(p: f64) -> String {
 }
 
 fn forecast_condition(
+    kind: ConditionKind,
     what: &str,
     fc: &Forecast,
     samples: &[Sample],
@@ -530,7 +543,7 @@ fn forecast_condition(
             )
         }
     };
-    let c = ConditionResult::new(condition, actual.clone(), passed, severity);
+    let c = ConditionResult::new(kind, condition, actual.clone(), passed, severity);
     f.add(c, || format!("{what} will be {actual}"));
     detail
 }

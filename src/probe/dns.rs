@@ -22,7 +22,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{self, Name, RData, Record};
 use serde_json::{Value, json};
 
-use super::{ConditionResult, Outcome, Status, Thresholds, fmt_latency};
+use super::{ConditionKind, ConditionResult, Failure as ProbeFailure, Outcome, Status, Thresholds, fmt_latency};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordType {
@@ -282,6 +282,7 @@ pub async fn probe(spec: &DnsSpec, resolvers: &Resolvers) -> Outcome {
         Err(e) => {
             details.insert("reason".to_owned(), json!("resolver_config"));
             return Outcome::failed(
+                ProbeFailure::Setup,
                 Status::Unknown,
                 format!("{target}: {e}"),
                 Duration::ZERO,
@@ -296,6 +297,7 @@ pub async fn probe(spec: &DnsSpec, resolvers: &Resolvers) -> Outcome {
         None => {
             details.insert("reason".to_owned(), json!("invalid_name"));
             return Outcome::failed(
+                ProbeFailure::Setup,
                 Status::Unknown,
                 format!("{target}: {:?} is not a valid DNS name", spec.name),
                 Duration::ZERO,
@@ -356,6 +358,7 @@ pub async fn probe(spec: &DnsSpec, resolvers: &Resolvers) -> Outcome {
 
     let actual = fmt_set(&answer);
     let mut conditions = vec![ConditionResult::new(
+        ConditionKind::DnsAnswer,
         spec.expect.condition(),
         actual.clone(),
         spec.expect.holds(&answer),
@@ -506,6 +509,7 @@ fn failure(
     }
     details.insert("records".to_owned(), json!([]));
     let conditions = vec![ConditionResult::new(
+        ConditionKind::DnsAnswer,
         spec.expect.condition(),
         actual,
         false,
@@ -524,6 +528,7 @@ fn latency_conditions(limits: &Thresholds<Duration>, latency: Duration) -> Vec<C
     .filter_map(|(limit, severity)| {
         limit.map(|limit| {
             ConditionResult::new(
+                ConditionKind::Latency,
                 format!("latency < {}", fmt_latency(limit)),
                 fmt_latency(latency),
                 latency < limit,

@@ -26,7 +26,7 @@ use super::tls::{
     AcceptAnyServerCert, NoRootsVerifier, describe_tls_error, fmt_timeout, load_ca_file,
     ring_provider, system_roots, without_resumption,
 };
-use super::{ConditionResult, Outcome, ProbeSetupError, Status, Thresholds, fmt_latency};
+use super::{ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds, fmt_latency};
 
 /// What an expected status matches: `200` or a class such as `2xx`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +214,9 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
 
     let client = match clients.client_for(spec) {
         Ok(client) => client,
-        Err(message) => return Outcome::failed(Status::Unknown, message, Duration::ZERO, details),
+        Err(message) => {
+            return Outcome::failed(Failure::Setup, Status::Unknown, message, Duration::ZERO, details);
+        }
     };
     let mut request = client.request(spec.method.clone(), spec.url.clone());
     for (name, value) in &spec.headers {
@@ -230,8 +232,8 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
     let mut response = match timeout_at(deadline, request.send()).await {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => {
-            let message = describe_request_error(&error, &spec.url);
-            return Outcome::failed(Status::Critical, message, started.elapsed(), details);
+            let (failure, message) = describe_request_error(&error, &spec.url);
+            return Outcome::failed(failure, Status::Critical, message, started.elapsed(), details);
         }
         Err(_) => {
             let message = format!(
@@ -239,7 +241,13 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
                 fmt_timeout(spec.timeout),
                 spec.url
             );
-            return Outcome::failed(Status::Critical, message, started.elapsed(), details);
+            return Outcome::failed(
+                Failure::Timeout,
+                Status::Critical,
+                message,
+                started.elapsed(),
+                details,
+            );
         }
     };
     let ttfb = started.elapsed();
@@ -296,6 +304,7 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
             let message = format!("HTTP {code} from {final_url}: {reason}");
             let mut outcome = Outcome::from_conditions(message, latency, conditions, details);
             outcome.status = outcome.status.worst(Status::Critical);
+            outcome.failure = Some(Failure::Body);
             outcome
         }
     }
@@ -394,6 +403,7 @@ impl HttpSpec {
         );
         let expected: Vec<String> = self.expect_status.iter().map(|s| s.to_string()).collect();
         out.push(ConditionResult::new(
+            ConditionKind::Status,
             format!("status in [{}]", expected.join(", ")),
             seen.code.to_string(),
             self.expect_status.iter().any(|s| s.matches(seen.code)),
@@ -405,7 +415,7 @@ impl HttpSpec {
                 Some(_) => (no, false),
                 None => ("", false),
             };
-            ConditionResult::new(condition, actual, passed, Status::Critical)
+            ConditionResult::new(ConditionKind::Body, condition, actual, passed, Status::Critical)
         };
         for needle in &self.body_contains {
             out.push(body_condition(
@@ -438,6 +448,7 @@ impl HttpSpec {
                 .map(|v| String::from_utf8_lossy(v.as_bytes()));
             let passed = value.as_deref().is_some_and(|v| expect.pattern.is_match(v));
             out.push(ConditionResult::new(
+                ConditionKind::Header,
                 format!("header {} ~ /{}/", expect.name, expect.pattern.as_str()),
                 value.map_or_else(|| "absent".to_owned(), |v| v.into_owned()),
                 passed,
@@ -455,6 +466,7 @@ impl HttpSpec {
                     None => (String::new(), false),
                 };
                 out.push(ConditionResult::new(
+                    ConditionKind::Latency,
                     format!("latency < {}", fmt_latency(max)),
                     actual,
                     passed,
@@ -505,43 +517,59 @@ fn error_chain<'a>(
 }
 
 /// Why a request got no response, for people.
-fn describe_request_error(error: &reqwest::Error, url: &Url) -> String {
+fn describe_request_error(error: &reqwest::Error, url: &Url) -> (Failure, String) {
     use std::io::ErrorKind;
     if error.is_redirect() {
-        return format!("too many redirects (more than {MAX_REDIRECTS})");
+        let message = format!("too many redirects (more than {MAX_REDIRECTS})");
+        return (Failure::Protocol, message);
     }
     let mut innermost = None;
     for e in error_chain(error) {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return format!("TLS handshake failed: {}", describe_tls_error(tls));
+            let message = format!("TLS handshake failed: {}", describe_tls_error(tls));
+            return (Failure::TlsHandshake, message);
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                ErrorKind::ConnectionRefused => return "connection refused".to_owned(),
-                ErrorKind::ConnectionReset => return "connection reset by the server".to_owned(),
-                ErrorKind::TimedOut => return "connection timed out".to_owned(),
-                _ => {}
+            let said = match io.kind() {
+                ErrorKind::ConnectionRefused => Some("connection refused"),
+                ErrorKind::ConnectionReset => Some("connection reset by the server"),
+                ErrorKind::TimedOut => Some("connection timed out"),
+                _ => None,
+            };
+            if let Some(said) = said {
+                let failure = if io.kind() == ErrorKind::TimedOut {
+                    Failure::Timeout
+                } else {
+                    Failure::Connect
+                };
+                return (failure, said.to_owned());
             }
         }
         let text = e.to_string();
         if text == "dns error" {
             let host = url.host_str().unwrap_or_default();
             let reason = e.source().map(|s| s.to_string()).unwrap_or_default();
-            return format!("DNS lookup failed for {host}: {reason}");
+            return (
+                Failure::Resolve,
+                format!("DNS lookup failed for {host}: {reason}"),
+            );
         }
         if text.contains("connection closed before message completed") {
-            return "the server closed the connection without a response".to_owned();
+            let message = "the server closed the connection without a response".to_owned();
+            return (Failure::Protocol, message);
         }
         if text.starts_with("invalid HTTP") || text.contains("parse") {
-            return format!("invalid HTTP response ({text})");
+            return (Failure::Protocol, format!("invalid HTTP response ({text})"));
         }
         innermost = Some(text);
     }
     let reason = innermost.unwrap_or_else(|| error.to_string());
     if error.is_connect() {
-        format!("could not connect: {reason}")
+        (Failure::Connect, format!("could not connect: {reason}"))
+    } else if error.is_timeout() {
+        (Failure::Timeout, format!("request timed out: {reason}"))
     } else {
-        format!("request failed: {reason}")
+        (Failure::Protocol, format!("request failed: {reason}"))
     }
 }
 

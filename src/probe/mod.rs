@@ -122,9 +122,74 @@ impl fmt::Display for Kind {
     }
 }
 
+/// What a condition looks at: the closed set of things forewarn checks. Classification of a
+/// failure (`incident::classify`) matches on these, never on the display text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionKind {
+    /// HTTP status code.
+    Status,
+    /// Response body contains / does not contain / matches.
+    Body,
+    /// A response header.
+    Header,
+    /// Response time.
+    Latency,
+    /// DNS answer compared with what is expected (records, TTL, presence).
+    DnsAnswer,
+    /// The certificate chain is trusted.
+    CertificateChain,
+    /// The certificate names the host.
+    CertificateHostname,
+    /// The certificate is inside its validity period (not expired, already valid).
+    CertificateValidity,
+    /// Days until the certificate expires.
+    CertificateDaysLeft,
+    /// Disk space used on a mount.
+    DiskUsed,
+    /// Inodes used on a mount.
+    InodesUsed,
+    /// The agent's forecast of when a mount fills up.
+    DiskForecast,
+    /// An account's quota used.
+    AccountQuota,
+    /// The agent could not read a mount or an account (a problem of our tooling, not the
+    /// customer's).
+    AgentRead,
+    /// Results stored before kinds existed.
+    #[default]
+    Other,
+}
+
+/// Why a run got no answer to judge: the closed set of ways a probe fails before any
+/// condition could be evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// The host name did not resolve.
+    Resolve,
+    /// Connection refused, reset or unreachable.
+    Connect,
+    /// No answer within the timeout.
+    Timeout,
+    /// The TLS handshake failed (untrusted, wrong name, expired, protocol).
+    TlsHandshake,
+    /// The server answered something that is not HTTP, or closed without an answer.
+    Protocol,
+    /// The body could not be read whole (too large, reset, timed out).
+    Body,
+    /// The host agent did not answer or refused us.
+    AgentUnreachable,
+    /// forewarn's own setup failed (CA file, invalid name): not the customer's site.
+    Setup,
+}
+
 /// One expectation evaluated on one run, e.g. `status in [200]` with actual `502`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConditionResult {
+    /// What the condition looks at.
+    #[serde(default)]
+    pub kind: ConditionKind,
     /// The expectation as people read it: `status in [200, 204]`, `days_left >= 14`.
     pub condition: String,
     /// What was observed: `502`, `9 days`. Empty when nothing could be observed.
@@ -136,12 +201,14 @@ pub struct ConditionResult {
 
 impl ConditionResult {
     pub fn new(
+        kind: ConditionKind,
         condition: impl Into<String>,
         actual: impl Into<String>,
         passed: bool,
         severity: Status,
     ) -> Self {
         ConditionResult {
+            kind,
             condition: condition.into(),
             actual: actual.into(),
             passed,
@@ -163,6 +230,9 @@ pub struct Outcome {
     pub conditions: Vec<ConditionResult>,
     /// Structured details (status code, issuer, records, mounts…). Keys are snake_case.
     pub details: BTreeMap<String, serde_json::Value>,
+    /// Set when the run got no answer to judge (then `conditions` may be empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
 }
 
 impl Outcome {
@@ -183,11 +253,13 @@ impl Outcome {
             latency,
             conditions,
             details,
+            failure: None,
         }
     }
 
     /// A run that could not get an answer at all (refused, timeout, TLS failure…).
     pub fn failed(
+        failure: Failure,
         status: Status,
         message: impl Into<String>,
         latency: Duration,
@@ -199,6 +271,7 @@ impl Outcome {
             latency,
             conditions: Vec::new(),
             details,
+            failure: Some(failure),
         }
     }
 

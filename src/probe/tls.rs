@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 use tokio_rustls::TlsConnector;
 
-use super::{ConditionResult, Outcome, ProbeSetupError, Status, Thresholds};
+use super::{ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds};
 
 #[derive(Debug, Clone)]
 pub struct TlsSpec {
@@ -321,15 +321,15 @@ pub async fn probe(spec: &TlsSpec, ctx: &TlsContext) -> Outcome {
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let target = format!("{}:{}", spec.host, spec.port);
     let mut details = BTreeMap::new();
-    let failed = |status, message: String, details| {
-        Outcome::failed(status, message, started.elapsed(), details)
+    let failed = |failure, status, message: String, details| {
+        Outcome::failed(failure, status, message, started.elapsed(), details)
     };
 
     let server_name = match ServerName::try_from(spec.sni.as_str()) {
         Ok(name) => name.to_owned(),
         Err(_) => {
             let message = format!("invalid server name {:?}", spec.sni);
-            return failed(Status::Unknown, message, details);
+            return failed(Failure::Setup, Status::Unknown, message, details);
         }
     };
     let roots = match ctx.roots_for(spec.ca_file.as_deref()) {
@@ -337,19 +337,19 @@ pub async fn probe(spec: &TlsSpec, ctx: &TlsContext) -> Outcome {
         Err(reason) => {
             let path = spec.ca_file.as_deref().unwrap_or(Path::new("")).display();
             let message = format!("could not read CA file {path}: {reason}");
-            return failed(Status::Unknown, message, details);
+            return failed(Failure::Setup, Status::Unknown, message, details);
         }
     };
 
     let stream = match timeout_at(deadline, connect(&spec.host, spec.port)).await {
         Ok(Ok(stream)) => stream,
-        Ok(Err(message)) => return failed(Status::Critical, message, details),
+        Ok(Err((failure, message))) => return failed(failure, Status::Critical, message, details),
         Err(_) => {
             let message = format!(
                 "timed out after {} while connecting to {target}",
                 fmt_timeout(spec.timeout)
             );
-            return failed(Status::Critical, message, details);
+            return failed(Failure::Timeout, Status::Critical, message, details);
         }
     };
     if let Ok(addr) = stream.peer_addr() {
@@ -360,14 +360,14 @@ pub async fn probe(spec: &TlsSpec, ctx: &TlsContext) -> Outcome {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => {
             let message = format!("TLS handshake failed: {}", describe_io_error(&error));
-            return failed(Status::Critical, message, details);
+            return failed(Failure::TlsHandshake, Status::Critical, message, details);
         }
         Err(_) => {
             let message = format!(
                 "timed out after {} during the TLS handshake with {target}",
                 fmt_timeout(spec.timeout)
             );
-            return failed(Status::Critical, message, details);
+            return failed(Failure::Timeout, Status::Critical, message, details);
         }
     };
     let latency = started.elapsed();
@@ -383,6 +383,7 @@ pub async fn probe(spec: &TlsSpec, ctx: &TlsContext) -> Outcome {
     }
     let Some(chain) = conn.peer_certificates().filter(|c| !c.is_empty()) else {
         return failed(
+            Failure::TlsHandshake,
             Status::Critical,
             "the server presented no certificate".to_owned(),
             details,
@@ -403,16 +404,25 @@ pub async fn probe(spec: &TlsSpec, ctx: &TlsContext) -> Outcome {
         Ok((message, conditions, details)) => {
             Outcome::from_conditions(message, latency, conditions, details)
         }
-        Err((message, details)) => Outcome::failed(Status::Critical, message, latency, details),
+        Err((message, details)) => Outcome::failed(
+            Failure::TlsHandshake,
+            Status::Critical,
+            message,
+            latency,
+            details,
+        ),
     }
 }
 
 /// Resolves and connects, trying each address in turn. The error is a sentence for people.
-async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
+async fn connect(host: &str, port: u16) -> Result<TcpStream, (Failure, String)> {
     let addrs = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| format!("DNS lookup failed for {host}: {e}"))?;
-    let mut last_error = format!("DNS lookup for {host} returned no address");
+        .map_err(|e| (Failure::Resolve, format!("DNS lookup failed for {host}: {e}")))?;
+    let mut last_error = (
+        Failure::Resolve,
+        format!("DNS lookup for {host} returned no address"),
+    );
     // lookup_host yields a handful of addresses at most; bounded all the same.
     for addr in addrs.take(16) {
         match TcpStream::connect(addr).await {
@@ -421,9 +431,11 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
                 return Ok(stream);
             }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                last_error = format!("connection refused by {addr}");
+                last_error = (Failure::Connect, format!("connection refused by {addr}"));
             }
-            Err(e) => last_error = format!("could not connect to {addr}: {e}"),
+            Err(e) => {
+                last_error = (Failure::Connect, format!("could not connect to {addr}: {e}"));
+            }
         }
     }
     Err(last_error)
@@ -554,6 +566,7 @@ impl Check<'_> {
 
         let mut conditions = vec![
             ConditionResult::new(
+                ConditionKind::CertificateChain,
                 "chain trusted",
                 match &trust {
                     Ok(()) => "trusted".to_owned(),
@@ -563,18 +576,21 @@ impl Check<'_> {
                 Status::Critical,
             ),
             ConditionResult::new(
+                ConditionKind::CertificateHostname,
                 format!("hostname matches {sni}"),
                 names.clone(),
                 name_matches,
                 Status::Critical,
             ),
             ConditionResult::new(
+                ConditionKind::CertificateValidity,
                 "not expired",
                 format!("not_after {}", rfc3339(leaf.not_after)),
                 !expired,
                 Status::Critical,
             ),
             ConditionResult::new(
+                ConditionKind::CertificateValidity,
                 "validity started",
                 format!("not_before {}", rfc3339(leaf.not_before)),
                 started,
@@ -588,6 +604,7 @@ impl Check<'_> {
         for (threshold, severity) in thresholds {
             if let Some(min) = threshold {
                 conditions.push(ConditionResult::new(
+                    ConditionKind::CertificateDaysLeft,
                     format!("days_left > {min}"),
                     days(days_left),
                     days_left > min,

@@ -403,6 +403,7 @@ pub async fn execute(check: &Check, ctx: &ProbeContext, planned_at: DateTime<Utc
         Ok(Err(_panic)) => {
             tracing::error!(check = %check.id, "probe panicked; recorded as unknown");
             Outcome::failed(
+                probe::Failure::Setup,
                 Status::Unknown,
                 "internal error: the probe panicked (this is a forewarn bug; please report it)",
                 started.elapsed(),
@@ -410,6 +411,7 @@ pub async fn execute(check: &Check, ctx: &ProbeContext, planned_at: DateTime<Utc
             )
         }
         Err(_) => Outcome::failed(
+            probe::Failure::Timeout,
             Status::Unknown,
             format!(
                 "probe did not finish within {}",

@@ -267,6 +267,8 @@ fn parse_customer_id(table: &'static str, s: &str) -> Result<CustomerId, StoreEr
 struct OutcomeJsonRef<'a> {
     conditions: &'a [ConditionResult],
     details: &'a BTreeMap<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<crate::probe::Failure>,
 }
 
 #[derive(Deserialize)]
@@ -274,6 +276,8 @@ struct OutcomeJsonRef<'a> {
 struct OutcomeJson {
     conditions: Vec<ConditionResult>,
     details: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    failure: Option<crate::probe::Failure>,
 }
 
 /// One result, with every column value computed before the transaction starts.
@@ -295,6 +299,7 @@ fn rows_in_write_order(results: &[CheckResult]) -> Result<Vec<ResultRow<'_>>, St
             let outcome_json = serde_json::to_string(&OutcomeJsonRef {
                 conditions: &r.outcome.conditions,
                 details: &r.outcome.details,
+                failure: r.outcome.failure,
             })
             .map_err(|e| StoreError::Corrupt {
                 table: "check_result",
@@ -529,6 +534,7 @@ fn result_from_tuple(t: ResultTuple) -> Result<CheckResult, StoreError> {
             latency: duration_from_ms(latency),
             conditions: extra.conditions,
             details: extra.details,
+            failure: extra.failure,
         },
     })
 }

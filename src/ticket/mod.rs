@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod model;
+pub mod monitoring;
 pub mod service;
 pub mod sla;
 

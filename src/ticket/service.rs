@@ -57,7 +57,7 @@ impl Wake for crate::notify::worker::WorkerHandle {
 }
 
 pub struct TicketService {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     config: Arc<RwLock<Arc<Config>>>,
     wake: Option<Arc<dyn Wake>>,
 }
@@ -81,11 +81,11 @@ impl TicketService {
         }
     }
 
-    fn config(&self) -> Arc<Config> {
+    pub(super) fn config(&self) -> Arc<Config> {
         self.config.read().expect("not poisoned").clone()
     }
 
-    fn poke(&self) {
+    pub(super) fn poke(&self) {
         if let Some(w) = &self.wake {
             w.wake();
         }
@@ -103,182 +103,6 @@ impl TicketService {
 
     pub async fn list(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, ServiceError> {
         Ok(self.store.tickets(filter).await?)
-    }
-
-    /// A confirmed problem on a check. Joins the customer's open ticket for the same incident,
-    /// reopens the check's ticket resolved within `reopen_within`, or opens a new one. Returns
-    /// the ticket.
-    pub async fn problem(
-        &self,
-        check: &CheckId,
-        problem: &Problem,
-        incident: Option<i64>,
-        at: DateTime<Utc>,
-    ) -> Result<TicketId, ServiceError> {
-        let config = self.config();
-        let c = config
-            .check(check.as_str())
-            .ok_or_else(|| ServiceError::Invalid(format!("no check {check}")))?;
-        let customer = config
-            .customer(&c.customer)
-            .ok_or_else(|| ServiceError::Invalid(format!("no customer {}", c.customer)))?
-            .clone();
-
-        // Same incident, same customer, still open: the check joins that ticket.
-        if let Some(incident) = incident {
-            let open = self
-                .store
-                .tickets(&TicketFilter {
-                    open_only: true,
-                    customer: Some(customer.id.clone()),
-                    limit: Some(200),
-                })
-                .await?;
-            if let Some(mut t) = open.into_iter().find(|t| t.incident == Some(incident)) {
-                if !t.checks.contains(check) {
-                    let expected = t.status;
-                    t.checks.push(check.clone());
-                    let ev = NewEvent {
-                        at,
-                        actor: Actor::System,
-                        public: false,
-                        kind: EventKind::InternalNote {
-                            text: format!(
-                                "{} is failing too (same incident): {}",
-                                c.name,
-                                problem.evidence.join("; ")
-                            ),
-                        },
-                    };
-                    self.store
-                        .save_ticket(&t, expected, vec![ev], vec![], at)
-                        .await?;
-                }
-                return Ok(t.id);
-            }
-        }
-
-        // The check's last ticket: still open → nothing new; resolved recently → reopen.
-        if let Some(t) = self.store.latest_ticket_for_check(check).await? {
-            if t.status.is_open() {
-                return Ok(t.id);
-            }
-            let recent = t.resolved_at.is_some_and(|r| {
-                at - r
-                    <= chrono::Duration::from_std(config.incidents.reopen_within)
-                        .unwrap_or_default()
-            });
-            if recent && t.problem == problem.key {
-                let id = t.id;
-                self.reopen_with(
-                    t,
-                    Actor::System,
-                    "the same problem came back",
-                    Some(problem),
-                    at,
-                )
-                .await?;
-                return Ok(id);
-            }
-        }
-
-        let playbook = config
-            .playbooks
-            .get(problem.key)
-            .ok_or_else(|| ServiceError::NoPlaybook(problem.key.to_owned()))?
-            .clone();
-        let severity = playbook.severity;
-        let due = due_times(&config, problem.key, severity, &customer.tier, at);
-        let title = format!("{}: {}", c.name, playbook.title.en);
-        let new = NewTicket {
-            customer: customer.id.clone(),
-            title,
-            problem: problem.key.to_owned(),
-            severity,
-            origin: Origin::Monitoring,
-            checks: vec![check.clone()],
-            incident,
-            assignee: None,
-            skill_group: playbook.skill_group.clone(),
-            created_at: at,
-            ack_due: Some(due.acknowledge),
-            first_update_due: Some(due.first_update),
-            resolve_due: Some(due.resolve),
-            next_update_due: Some(due.next_update),
-        };
-        let site = c.name.clone();
-        let target = customer_target(c, problem.key);
-        let evidence = problem.evidence.clone();
-        let deadline = problem.deadline.map(fmt_time);
-        let kind = if problem.predictive {
-            MessageKind::Warning
-        } else {
-            MessageKind::Opened
-        };
-        let cfg = config.clone();
-        let ticket = self
-            .store
-            .create_ticket(
-                new,
-                Box::new(move |t: &Ticket| {
-                    let mut events = vec![NewEvent {
-                        at,
-                        actor: Actor::System,
-                        public: true,
-                        kind: EventKind::Created,
-                    }];
-                    let mut messages = Vec::new();
-                    let mut ctx = context(&cfg, &customer, t, &site, &target, &evidence, at);
-                    ctx.deadline = deadline.clone().unwrap_or_default();
-                    let first =
-                        customer_message(&cfg, &playbook, kind, &customer, t, &ctx, "opened");
-                    acknowledge_first(first, at, &mut events, &mut messages);
-                    messages.extend(ops_messages(
-                        &cfg,
-                        t,
-                        &format!("opened: {}", evidence.join("; ")),
-                    ));
-                    (events, messages)
-                }),
-            )
-            .await?;
-        tracing::info!(ticket = %ticket.id, customer = %ticket.customer, problem = %ticket.problem, severity = %ticket.severity, "ticket opened");
-        self.poke();
-        Ok(ticket.id)
-    }
-
-    /// Every check of the ticket is healthy again: resolve it with the playbook's text.
-    pub async fn recovered(
-        &self,
-        check: &CheckId,
-        still_failing: impl Fn(&CheckId) -> bool,
-        at: DateTime<Utc>,
-    ) -> Result<Option<TicketId>, ServiceError> {
-        let Some(t) = self.store.latest_ticket_for_check(check).await? else {
-            return Ok(None);
-        };
-        if !t.status.is_open() || t.origin != Origin::Monitoring {
-            return Ok(None);
-        }
-        if t.checks.iter().any(&still_failing) {
-            return Ok(None);
-        }
-        let id = t.id;
-        let duration = at - t.created_at;
-        let text = format!(
-            "Recovered after {}; verified by monitoring.",
-            crate::probe::fmt_span(round_minutes(duration))
-        );
-        self.transition(
-            t,
-            Actor::System,
-            TicketStatus::Resolved,
-            at,
-            vec![EventKind::AutoResolved { text }],
-            Some((MessageKind::Resolved, None)),
-        )
-        .await?;
-        Ok(Some(id))
     }
 
     pub async fn acknowledge(
@@ -932,21 +756,21 @@ impl TicketService {
         Ok(n)
     }
 
-    async fn load(&self, id: TicketId) -> Result<Ticket, ServiceError> {
+    pub(super) async fn load(&self, id: TicketId) -> Result<Ticket, ServiceError> {
         self.store
             .ticket(id)
             .await?
             .ok_or(ServiceError::NotFound(id))
     }
 
-    fn customer(&self, config: &Config, id: &CustomerId) -> Result<Customer, ServiceError> {
+    pub(super) fn customer(&self, config: &Config, id: &CustomerId) -> Result<Customer, ServiceError> {
         config
             .customer(id)
             .cloned()
             .ok_or_else(|| ServiceError::Invalid(format!("customer {id} is no longer configured")))
     }
 
-    async fn reopen_with(
+    pub(super) async fn reopen_with(
         &self,
         mut t: Ticket,
         actor: Actor,
@@ -1004,7 +828,7 @@ impl TicketService {
     }
 
     /// A status change with its events and, when `tell` says so, the customer message.
-    async fn transition(
+    pub(super) async fn transition(
         &self,
         mut t: Ticket,
         actor: Actor,
@@ -1089,7 +913,7 @@ impl TicketService {
         Ok(())
     }
 
-    fn playbook(&self, config: &Config, key: &str) -> Result<Playbook, ServiceError> {
+    pub(super) fn playbook(&self, config: &Config, key: &str) -> Result<Playbook, ServiceError> {
         config
             .playbooks
             .get(key)
@@ -1098,7 +922,7 @@ impl TicketService {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn message_for(
+    pub(super) fn message_for(
         &self,
         config: &Config,
         customer: &Customer,
@@ -1130,7 +954,7 @@ impl TicketService {
 
 /// The SLA targets of a ticket: the policy for its severity, the playbook's overrides on top,
 /// and the customer's tier overrides above both (a tier's contract is the strongest promise).
-fn sla_targets(config: &Config, problem: &str, severity: Severity, tier: &str) -> sla::SlaTargets {
+pub(super) fn sla_targets(config: &Config, problem: &str, severity: Severity, tier: &str) -> sla::SlaTargets {
     let base = config.sla.targets(severity, "");
     let tiered = config.sla.targets(severity, tier);
     let over = config
@@ -1154,7 +978,7 @@ fn sla_targets(config: &Config, problem: &str, severity: Severity, tier: &str) -
 }
 
 /// Due times for a ticket opened (or reopened) at `at`, on the severity's clock.
-fn due_times(
+pub(super) fn due_times(
     config: &Config,
     problem: &str,
     severity: Severity,
@@ -1173,7 +997,7 @@ fn due_times(
 }
 
 /// The next "next update by" promise from `now`: one update cadence on the clock.
-fn next_checkpoint(config: &Config, t: &Ticket, tier: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn next_checkpoint(config: &Config, t: &Ticket, tier: &str, now: DateTime<Utc>) -> DateTime<Utc> {
     let every = sla_targets(config, &t.problem, t.severity, tier).update_every;
     config.sla.clock(t.severity).add(now, every)
 }
@@ -1229,15 +1053,15 @@ fn maintenance_text(
     }
 }
 
-fn round_minutes(d: chrono::Duration) -> Duration {
+pub(super) fn round_minutes(d: chrono::Duration) -> Duration {
     Duration::from_secs((d.num_seconds().max(60) as u64).div_ceil(60) * 60)
 }
 
-fn fmt_time(t: DateTime<Utc>) -> String {
+pub(super) fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn site_names(config: &Config, t: &Ticket) -> String {
+pub(super) fn site_names(config: &Config, t: &Ticket) -> String {
     t.checks
         .iter()
         .map(|id| {
@@ -1249,7 +1073,7 @@ fn site_names(config: &Config, t: &Ticket) -> String {
         .join(", ")
 }
 
-fn targets(config: &Config, t: &Ticket) -> String {
+pub(super) fn targets(config: &Config, t: &Ticket) -> String {
     t.checks
         .iter()
         .filter_map(|id| {
@@ -1263,7 +1087,7 @@ fn targets(config: &Config, t: &Ticket) -> String {
 
 /// What the customer calls the thing in trouble: the account for a quota, the disk and server
 /// for a filling disk, otherwise the URL, host:port or DNS name.
-fn customer_target(c: &crate::config::Check, problem: &str) -> String {
+pub(super) fn customer_target(c: &crate::config::Check, problem: &str) -> String {
     use crate::probe::ProbeSpec;
     match (&c.spec, problem) {
         (ProbeSpec::Agent(a), "quota_near") if !a.accounts.is_empty() => a.accounts.join(", "),
@@ -1280,7 +1104,7 @@ fn customer_target(c: &crate::config::Check, problem: &str) -> String {
 }
 
 /// The template context for one customer message. Only this customer's checks appear.
-fn context(
+pub(super) fn context(
     config: &Config,
     customer: &Customer,
     t: &Ticket,
@@ -1308,7 +1132,7 @@ fn context(
 }
 
 /// Updates and assignments need an open ticket.
-fn must_be_open(t: &Ticket) -> Result<(), ServiceError> {
+pub(super) fn must_be_open(t: &Ticket) -> Result<(), ServiceError> {
     if t.status.is_open() {
         Ok(())
     } else {
@@ -1322,7 +1146,7 @@ fn must_be_open(t: &Ticket) -> Result<(), ServiceError> {
 
 /// The automatic acknowledgement of a new ticket (R7): the message and its `AutoAckQueued`
 /// event, or an internal note saying why it could not be written.
-fn acknowledge_first(
+pub(super) fn acknowledge_first(
     first: Result<Option<NewMessage>, String>,
     at: DateTime<Utc>,
     events: &mut Vec<NewEvent>,
@@ -1373,7 +1197,7 @@ pub fn customer_ticket_url(config: &Config, t: &Ticket, at: DateTime<Utc>) -> St
 
 /// A customer e-mail from the playbook, in the customer's language. `None` when the customer
 /// has no contacts.
-fn customer_message(
+pub(super) fn customer_message(
     config: &Config,
     playbook: &Playbook,
     kind: MessageKind,
@@ -1403,13 +1227,13 @@ fn customer_message(
 
 /// Ops alerts: e-mail and webhook, if configured. Never sent to customers. Each call is a new
 /// alert (its key carries the time).
-fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
+pub(super) fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
     let stem = format!("{}-{}", slug(what), Utc::now().timestamp_millis());
     ops_messages_keyed(config, t, what, &stem)
 }
 
 /// Ops alerts whose idempotency key ends in `stem`: the same stem is queued once.
-fn ops_messages_keyed(config: &Config, t: &Ticket, what: &str, stem: &str) -> Vec<NewMessage> {
+pub(super) fn ops_messages_keyed(config: &Config, t: &Ticket, what: &str, stem: &str) -> Vec<NewMessage> {
     let subject = format!("[{}] {} {} — {}", t.severity, t.id, t.title, what);
     let body = format!(
         "{what}\n\nTicket {} ({}), customer {}, problem {}, skill group {}.\n{}\n",

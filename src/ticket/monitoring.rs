@@ -1,0 +1,433 @@
+//! What monitoring does to tickets: a confirmed problem opens, joins or reopens one; a recovery
+//! resolves it; a check that still fails after a staff resolution brings it back; a flapping
+//! check is announced as unstable and, when it settles into an outage, as down.
+//!
+//! Rules (ARCHITECTURE.md, "What customers and ops are told"):
+//! - a problem joins an open ticket of its customer only for the same cause on the same server
+//!   (the incident) or for the same check and cause; a warning ticket never absorbs an outage;
+//! - a site that joins an open ticket is announced with a public update naming it;
+//! - the first mail names every site of the customer failing with the same cause right now;
+//! - monitoring tickets of an incident send ops nothing of their own: the incident alert
+//!   (one when it opens, one when it closes) is ops' message.
+
+use chrono::{DateTime, Utc};
+
+use super::model::*;
+use super::service::*;
+use crate::config::{Config, Language};
+use crate::incident::Problem;
+use crate::incident::classify::{Cause, ProblemKind};
+use crate::model::{CheckId, CustomerId};
+use crate::playbook::MessageKind;
+use crate::store::tickets::{NewEvent, NewTicket, TicketFilter};
+
+/// The cause of a ticket's problem (`None` for a customer request).
+pub fn ticket_cause(t: &Ticket) -> Option<Cause> {
+    ProblemKind::parse(&t.problem).map(ProblemKind::cause)
+}
+
+impl TicketService {
+    /// The customer's open tickets opened by monitoring.
+    async fn open_monitoring(&self, customer: &CustomerId) -> Result<Vec<Ticket>, ServiceError> {
+        let open = self
+            .store
+            .tickets(&TicketFilter {
+                open_only: true,
+                customer: Some(customer.clone()),
+                limit: None,
+            })
+            .await?;
+        Ok(open
+            .into_iter()
+            .filter(|t| t.origin == Origin::Monitoring)
+            .collect())
+    }
+
+    /// A confirmed problem on a check, with the customer's other checks failing with the same
+    /// cause on the same server (`siblings`). Joins the open ticket of the same incident, or of
+    /// this check and cause; reopens this check's ticket of the same cause resolved within
+    /// `reopen_within`; else opens a new ticket naming the check and its siblings. Returns the
+    /// ticket.
+    pub async fn problem(
+        &self,
+        check: &CheckId,
+        problem: &Problem,
+        incident: Option<i64>,
+        siblings: &[CheckId],
+        flapping: bool,
+        at: DateTime<Utc>,
+    ) -> Result<TicketId, ServiceError> {
+        let config = self.config();
+        let c = config
+            .check(check.as_str())
+            .ok_or_else(|| ServiceError::Invalid(format!("no check {check}")))?;
+        let customer = config
+            .customer(&c.customer)
+            .ok_or_else(|| ServiceError::Invalid(format!("no customer {}", c.customer)))?
+            .clone();
+        let cause = problem.kind.cause();
+        let open = self.open_monitoring(&customer.id).await?;
+        let joined = open.iter().find(|t| {
+            (incident.is_some() && t.incident == incident)
+                || (t.checks.contains(check) && ticket_cause(t) == Some(cause))
+        });
+        if let Some(t) = joined {
+            return self
+                .join(t.clone(), check, siblings, problem, flapping, at)
+                .await;
+        }
+        // Siblings already in an open ticket of this cause stay there.
+        let siblings: Vec<CheckId> = siblings
+            .iter()
+            .filter(|s| {
+                !open
+                    .iter()
+                    .any(|t| t.checks.contains(s) && ticket_cause(t) == Some(cause))
+            })
+            .cloned()
+            .collect();
+
+        // The check's last ticket of this cause, resolved recently: the problem came back.
+        if let Some(t) = self.store.latest_ticket_for_check(check).await? {
+            let recent = t.resolved_at.is_some_and(|r| {
+                at - r
+                    <= chrono::Duration::from_std(config.incidents.reopen_within)
+                        .unwrap_or_default()
+            });
+            if !t.status.is_open() && recent && ticket_cause(&t) == Some(cause) {
+                let id = t.id;
+                self.reopen_with(
+                    t,
+                    Actor::System,
+                    "the same problem came back",
+                    Some(problem),
+                    at,
+                )
+                .await?;
+                return Ok(id);
+            }
+        }
+        self.open_ticket(&config, &customer, check, &siblings, problem, incident, at)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn open_ticket(
+        &self,
+        config: &std::sync::Arc<Config>,
+        customer: &crate::config::Customer,
+        check: &CheckId,
+        siblings: &[CheckId],
+        problem: &Problem,
+        incident: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<TicketId, ServiceError> {
+        let c = config
+            .check(check.as_str())
+            .ok_or_else(|| ServiceError::Invalid(format!("no check {check}")))?;
+        let playbook = config
+            .playbooks
+            .get(problem.key())
+            .ok_or_else(|| ServiceError::NoPlaybook(problem.key().to_owned()))?
+            .clone();
+        let severity = playbook.severity;
+        let due = due_times(config, problem.key(), severity, &customer.tier, at);
+        let title = format!("{}: {}", c.name, playbook.title.en);
+        let checks: Vec<CheckId> = std::iter::once(check.clone())
+            .chain(siblings.iter().cloned())
+            .collect();
+        let new = NewTicket {
+            customer: customer.id.clone(),
+            title,
+            problem: problem.key().to_owned(),
+            severity,
+            origin: Origin::Monitoring,
+            checks,
+            incident,
+            assignee: None,
+            skill_group: playbook.skill_group.clone(),
+            created_at: at,
+            ack_due: Some(due.acknowledge),
+            first_update_due: Some(due.first_update),
+            resolve_due: Some(due.resolve),
+            next_update_due: Some(due.next_update),
+        };
+        let evidence = problem.evidence.clone();
+        let deadline = problem.deadline.map(fmt_time);
+        let kind = if problem.predictive() {
+            MessageKind::Warning
+        } else {
+            MessageKind::Opened
+        };
+        let cfg = config.clone();
+        let customer = customer.clone();
+        let ticket = self
+            .store
+            .create_ticket(
+                new,
+                Box::new(move |t: &Ticket| {
+                    let mut events = vec![NewEvent {
+                        at,
+                        actor: Actor::System,
+                        public: true,
+                        kind: EventKind::Created,
+                    }];
+                    let mut messages = Vec::new();
+                    let site = site_names(&cfg, t);
+                    let target = targets(&cfg, t);
+                    let mut ctx = context(&cfg, &customer, t, &site, &target, &evidence, at);
+                    ctx.deadline = deadline.clone().unwrap_or_default();
+                    let first =
+                        customer_message(&cfg, &playbook, kind, &customer, t, &ctx, "opened");
+                    acknowledge_first(first, at, &mut events, &mut messages);
+                    // Ops hear of an incident once, from the detector; a ticket outside any
+                    // incident is ops' only news of it.
+                    if t.incident.is_none() {
+                        messages.extend(ops_messages(
+                            &cfg,
+                            t,
+                            &format!("opened: {}", evidence.join("; ")),
+                        ));
+                    }
+                    (events, messages)
+                }),
+            )
+            .await?;
+        tracing::info!(ticket = %ticket.id, customer = %ticket.customer, problem = %ticket.problem, severity = %ticket.severity, checks = ticket.checks.len(), "ticket opened");
+        self.poke();
+        Ok(ticket.id)
+    }
+
+    /// The check (and its siblings) join an open ticket: the customer hears which sites are
+    /// affected now. A check already in it sends nothing, unless it just started flapping.
+    async fn join(
+        &self,
+        mut t: Ticket,
+        check: &CheckId,
+        siblings: &[CheckId],
+        problem: &Problem,
+        flapping: bool,
+        at: DateTime<Utc>,
+    ) -> Result<TicketId, ServiceError> {
+        let config = self.config();
+        let customer = self.customer(&config, &t.customer)?;
+        let new: Vec<CheckId> = std::iter::once(check)
+            .chain(siblings)
+            .filter(|c| !t.checks.contains(c))
+            .cloned()
+            .collect();
+        let names = |ids: &[CheckId]| -> Vec<String> {
+            ids.iter()
+                .map(|id| {
+                    config
+                        .check(id.as_str())
+                        .map_or(id.to_string(), |c| c.name.clone())
+                })
+                .collect()
+        };
+        let text = if !new.is_empty() {
+            joined_text(customer.language, &names(&new), &problem.evidence)
+        } else if flapping {
+            unstable_text(customer.language, &names(std::slice::from_ref(check))[0])
+        } else {
+            return Ok(t.id);
+        };
+        t.checks.extend(new);
+        let expected = t.status;
+        let key = format!("update-{}-{}", check, at.timestamp_millis());
+        self.public_system_update(&config, &customer, t, expected, &text, &key, at)
+            .await
+    }
+
+    /// A flapping check settled into an outage: its ticket says so.
+    pub async fn flapping_became_outage(
+        &self,
+        check: &CheckId,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let config = self.config();
+        let Some(c) = config.check(check.as_str()) else {
+            return Ok(());
+        };
+        let open = self.open_monitoring(&c.customer).await?;
+        let Some(t) = open.into_iter().find(|t| t.checks.contains(check)) else {
+            return Ok(());
+        };
+        let customer = self.customer(&config, &t.customer)?;
+        let text = outage_text(customer.language, &c.name);
+        let expected = t.status;
+        let key = format!("outage-{}-{}", check, at.timestamp_millis());
+        self.public_system_update(&config, &customer, t, expected, &text, &key, at)
+            .await
+            .map(|_| ())
+    }
+
+    /// A public update from forewarn itself (not staff): on the timeline and in a mail.
+    #[allow(clippy::too_many_arguments)]
+    async fn public_system_update(
+        &self,
+        config: &Config,
+        customer: &crate::config::Customer,
+        t: Ticket,
+        expected: TicketStatus,
+        text: &str,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<TicketId, ServiceError> {
+        let events = vec![NewEvent {
+            at,
+            actor: Actor::System,
+            public: true,
+            kind: EventKind::PublicUpdate {
+                text: text.to_owned(),
+                next_update: t.next_update_due,
+            },
+        }];
+        let messages =
+            self.message_for(config, customer, &t, MessageKind::Update, Some(text), key, at)?;
+        self.store
+            .save_ticket(&t, expected, events, messages, at)
+            .await?;
+        self.poke();
+        Ok(t.id)
+    }
+
+    /// The check passes again (`cause: None`), or no longer shows `cause`: resolve every open
+    /// monitoring ticket of it (of that cause) whose other checks all pass.
+    pub async fn recovered(
+        &self,
+        check: &CheckId,
+        cause: Option<Cause>,
+        still_failing: impl Fn(&CheckId) -> bool,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<TicketId>, ServiceError> {
+        let config = self.config();
+        let Some(c) = config.check(check.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let mut resolved = Vec::new();
+        for t in self.open_monitoring(&c.customer).await? {
+            let mine = t.checks.contains(check)
+                && cause.is_none_or(|cause| ticket_cause(&t) == Some(cause));
+            if !mine || t.checks.iter().any(|c| c != check && still_failing(c)) {
+                continue;
+            }
+            let id = t.id;
+            let start = self.cycle_start(&t).await?;
+            let text = format!(
+                "Recovered after {}; verified by monitoring.",
+                crate::probe::fmt_span(round_minutes(at - start))
+            );
+            self.transition(
+                t,
+                Actor::System,
+                TicketStatus::Resolved,
+                at,
+                vec![EventKind::AutoResolved { text }],
+                Some((MessageKind::Resolved, None)),
+            )
+            .await?;
+            resolved.push(id);
+        }
+        Ok(resolved)
+    }
+
+    /// Whether the check is in an open monitoring ticket of this cause.
+    pub async fn has_open_ticket(&self, check: &CheckId, cause: Cause) -> Result<bool, ServiceError> {
+        let config = self.config();
+        let Some(c) = config.check(check.as_str()) else {
+            return Ok(false);
+        };
+        Ok(self
+            .open_monitoring(&c.customer)
+            .await?
+            .iter()
+            .any(|t| t.checks.contains(check) && ticket_cause(t) == Some(cause)))
+    }
+
+    /// The check still fails: a ticket staff resolved while it failed ("resolve anyway") comes
+    /// back once the verification window has passed without the check recovering, and the
+    /// customer is told.
+    pub async fn still_failing(&self, check: &CheckId, at: DateTime<Utc>) -> Result<(), ServiceError> {
+        let Some(t) = self.store.latest_ticket_for_check(check).await? else {
+            return Ok(());
+        };
+        let config = self.config();
+        let window = chrono::Duration::from_std(config.incidents.verify_within).unwrap_or_default();
+        let due = t
+            .resolved_at
+            .is_some_and(|r| t.status == TicketStatus::Resolved && at - r >= window);
+        if !due || t.origin != Origin::Monitoring {
+            return Ok(());
+        }
+        tracing::warn!(ticket = %t.id, check = %check, "resolved, but the check still fails: reopening");
+        self.reopen_with(
+            t,
+            Actor::System,
+            "the check still fails after the resolution",
+            None,
+            at,
+        )
+        .await
+    }
+
+    /// When the ticket's current cycle began: its creation, or its last reopening.
+    pub(super) async fn cycle_start(&self, t: &Ticket) -> Result<DateTime<Utc>, ServiceError> {
+        if t.reopen_count == 0 {
+            return Ok(t.created_at);
+        }
+        let timeline = self.store.timeline(t.id).await?;
+        Ok(timeline
+            .iter()
+            .rev()
+            .find(|e| matches!(e.kind, EventKind::Reopened { .. }))
+            .map_or(t.created_at, |e| e.at))
+    }
+}
+
+/// "B and C are affected too", for a public update, in the customer's language.
+fn joined_text(language: Language, sites: &[String], evidence: &[String]) -> String {
+    let evidence: String = evidence.iter().map(|e| format!("\n  - {e}")).collect();
+    match (language, sites) {
+        (Language::En, [one]) => format!("{one} is affected too. This is what we see:{evidence}"),
+        (Language::En, many) => format!(
+            "{} are affected too. This is what we see:{evidence}",
+            many.join(", ")
+        ),
+        (Language::Ru, [one]) => {
+            format!("Проблема затронула и сайт «{one}». Вот что мы видим:{evidence}")
+        }
+        (Language::Ru, many) => format!(
+            "Проблема затронула и сайты {}. Вот что мы видим:{evidence}",
+            many.iter()
+                .map(|s| format!("«{s}»"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn unstable_text(language: Language, site: &str) -> String {
+    match language {
+        Language::En => format!(
+            "{site} keeps switching between working and failing. We are watching it closely \
+             and will tell you once it has been stable for a while."
+        ),
+        Language::Ru => format!(
+            "Сайт «{site}» то работает, то нет. Мы внимательно следим за ним и сообщим, когда \
+             его работа станет стабильной."
+        ),
+    }
+}
+
+fn outage_text(language: Language, site: &str) -> String {
+    match language {
+        Language::En => format!(
+            "{site} has stopped switching: it now fails on every check. We are working on it."
+        ),
+        Language::Ru => format!(
+            "Сайт «{site}» больше не восстанавливается сам: теперь он не работает постоянно. \
+             Мы занимаемся проблемой."
+        ),
+    }
+}
