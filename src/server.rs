@@ -104,6 +104,12 @@ pub async fn start(
     .await
     .context("joining the cluster (membership and check leases)")?;
     let mailer = Mailer::new(&config.mail).context("setting up mail delivery")?;
+    let threads = {
+        // Message-IDs depend on the installation id and the public URL's host only.
+        let ids = Arc::new(config.clone());
+        Arc::new(move |t| crate::ticket::service::thread_root(&ids, t))
+    };
+    let mailer = mailer.threaded(threads);
     tracing::info!(mail = %mailer.describe(), "mail delivery");
     let limits = Limits {
         max_concurrency: config.scheduler.max_concurrency,
@@ -114,7 +120,10 @@ pub async fn start(
     let shared_config = Arc::new(std::sync::RwLock::new(Arc::new(config)));
 
     // Tickets and the outbox: the worker delivers what the service queues.
-    let worker_opts = WorkerOptions::default();
+    let worker_opts = WorkerOptions {
+        sole_sender: !leased,
+        ..WorkerOptions::from_mail(&shared_config.read().expect("not poisoned").mail)
+    };
     let wake = worker_opts.wake.clone();
     let tickets = Arc::new(TicketService::new(
         store.clone(),
@@ -183,10 +192,12 @@ pub async fn start(
         tickets.clone(),
         stop_rx.clone(),
     )));
+    let survey_every = shared_config.read().expect("not poisoned").survey.job_every;
     tasks.push(tokio::spawn(survey_loop(
         store.clone(),
         cluster.config().instance.clone(),
         surveys.clone(),
+        survey_every,
         stop_rx.clone(),
     )));
     {
@@ -334,7 +345,7 @@ async fn sla_loop(
         store,
         instance,
         "sla",
-        Duration::from_secs(15),
+        crate::ticket::service::SLA_TICK,
         stop,
         || {
             let tickets = tickets.clone();
@@ -352,29 +363,23 @@ async fn sla_loop(
     .await
 }
 
-/// Sends due follow-up surveys and reminders every 30 s, on one instance of the cluster at a
+/// Sends due follow-up surveys and reminders every `[survey] job_every` (30 s), on one instance of the cluster at a
 /// time (each survey and reminder goes out once even if two runs overlap: see `survey`).
 async fn survey_loop(
     store: Arc<dyn Store>,
     instance: String,
     surveys: Arc<SurveyService>,
+    every: Duration,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    run_exclusive(
-        store,
-        instance,
-        "survey",
-        Duration::from_secs(30),
-        stop,
-        || {
-            let surveys = surveys.clone();
-            async move {
-                if let Err(e) = surveys.tick(chrono::Utc::now()).await {
-                    tracing::warn!(error = %e, "survey run failed; will retry");
-                }
+    run_exclusive(store, instance, "survey", every, stop, || {
+        let surveys = surveys.clone();
+        async move {
+            if let Err(e) = surveys.tick(chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "survey run failed; will retry");
             }
-        },
-    )
+        }
+    })
     .await
 }
 

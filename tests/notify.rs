@@ -650,6 +650,7 @@ fn mail_config_examples() {
             security,
             credentials,
             timeout,
+            ..
         } => (host, port, security, credentials.map(|c| c.0), timeout),
         other => panic!("expected SMTP: {other:?}"),
     };

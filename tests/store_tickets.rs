@@ -135,6 +135,7 @@ fn every_event_kind(from: i64) -> Vec<NewEvent> {
                     pros: "No more alerts".to_owned(),
                     cons: "Costs more".to_owned(),
                 }],
+                resolved_while_failing: None,
             },
         },
         EventKind::AutoResolved {

@@ -117,6 +117,7 @@ fn resolution() -> Resolution {
         fully_solved: true,
         prevention: "disk alerts at 80 %".into(),
         options: vec![],
+        resolved_while_failing: None,
     }
 }
 

@@ -368,6 +368,7 @@ fn resolution() -> Resolution {
         fully_solved: true,
         prevention: "log rotation".into(),
         options: vec![],
+        resolved_while_failing: None,
     }
 }
 

@@ -75,6 +75,9 @@ pub enum TicketCommand {
         /// A way forward, as "title|pros|cons" (repeat for several).
         #[arg(long = "option")]
         options: Vec<String>,
+        /// Resolve although the ticket's checks still fail, for this reason.
+        #[arg(long, value_name = "REASON")]
+        anyway: Option<String>,
         #[arg(long, env = "USER", default_value = "staff")]
         by: String,
     },
@@ -108,8 +111,11 @@ pub enum OutboxCommand {
     Retry,
 }
 
-pub async fn ticket(config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
+pub async fn ticket(mut config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
     let store = crate::store::open(&config.database).await?;
+    // Mails this command causes link the customer's signed page and carry this
+    // installation's Message-IDs, as the server's do.
+    crate::token::ensure_secret(&mut config, store.as_ref()).await?;
     let service = TicketService::new(store, Arc::new(RwLock::new(Arc::new(config))), None);
     let now = chrono::Utc::now();
     let result = match cmd {
@@ -193,6 +199,7 @@ pub async fn ticket(config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCo
             prevention,
             not_fully_solved,
             options,
+            anyway,
             by,
         } => {
             let options = options
@@ -212,6 +219,7 @@ pub async fn ticket(config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCo
                 fully_solved: !not_fully_solved,
                 prevention,
                 options,
+                resolved_while_failing: anyway,
             };
             service
                 .resolve(TicketId(id), Actor::Staff(by), resolution, now)

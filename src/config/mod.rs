@@ -55,6 +55,9 @@ pub struct Config {
     pub customers: Vec<Customer>,
     pub checks: Vec<Check>,
     pub maintenance: Vec<Maintenance>,
+    /// This installation's id, generated once into the database (`token::ensure_secret`);
+    /// part of every Message-ID, so two installations never send the same id.
+    pub installation: String,
 }
 
 /// `[incidents]`, validated.
@@ -165,6 +168,8 @@ pub struct SurveyConfig {
     pub delay: Duration,
     pub tier_delay: BTreeMap<String, Duration>,
     pub reminder_after: Duration,
+    /// How often the survey job runs.
+    pub job_every: Duration,
     pub quiet_period: Duration,
     pub link_ttl: Duration,
     pub ticket_link_ttl: Duration,
@@ -177,6 +182,7 @@ impl Default for SurveyConfig {
             delay: Duration::from_secs(24 * 3600),
             tier_delay: BTreeMap::new(),
             reminder_after: Duration::from_secs(3 * 86400),
+            job_every: Duration::from_secs(30),
             quiet_period: Duration::from_secs(30 * 86400),
             link_ttl: Duration::from_secs(14 * 86400),
             ticket_link_ttl: Duration::from_secs(90 * 86400),
@@ -366,6 +372,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         return Err(diags);
     }
     Ok(Config {
+        installation: String::new(),
         path: path.to_path_buf(),
         database: global.database,
         listen: global.listen,
@@ -561,11 +568,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
             "incidents.reopen_within",
             7 * 86400,
         ),
-        verify_within: v.duration_or(
-            ri.verify_within.as_ref(),
-            "incidents.verify_within",
-            600,
-        ),
+        verify_within: v.duration_or(ri.verify_within.as_ref(), "incidents.verify_within", 600),
     };
     let cluster = cluster::build(src, raw.cluster.unwrap_or_default(), v.diags);
     let sla = crate::ticket::sla::build(src, raw.sla, v.diags);
@@ -610,6 +613,11 @@ fn build_survey(v: &mut Validator<'_, '_>, raw: &RawSurvey) -> SurveyConfig {
             raw.reminder_after.as_ref(),
             "survey.reminder_after",
             d.reminder_after.as_secs(),
+        ),
+        job_every: v.duration_or(
+            raw.job_every.as_ref(),
+            "survey.job_every",
+            d.job_every.as_secs(),
         ),
         quiet_period: v.duration_or(
             raw.quiet_period.as_ref(),

@@ -61,6 +61,8 @@ pub struct RawSurvey {
     pub tier_delay: BTreeMap<String, S<String>>,
     /// One reminder when unanswered this long (default 3 days).
     pub reminder_after: Option<S<String>>,
+    /// How often the survey job looks for due surveys and reminders (default 30s).
+    pub job_every: Option<S<String>>,
     /// No survey to a contact who answered one within this time (default 30 days).
     pub quiet_period: Option<S<String>>,
     /// How long the one-click links in a survey work (default 14 days).

@@ -57,6 +57,7 @@ pub async fn seed(server: &RunningServer) -> anyhow::Result<TicketId> {
                              the renewal job alerts when it fails."
                     .into(),
                 options: vec![],
+                resolved_while_failing: None,
             },
             at(29, 10),
         )

@@ -350,21 +350,49 @@ mod tests {
         check(Kind::Http, failed(Failure::Connect), P::SiteDown);
         check(Kind::Http, failed(Failure::Timeout), P::SiteDown);
         check(Kind::Http, failed(Failure::Resolve), P::SiteDown);
-        check(Kind::Http, failed(Failure::TlsHandshake), P::CertificateInvalid);
-        check(Kind::Tls, failed(Failure::TlsHandshake), P::CertificateInvalid);
+        check(
+            Kind::Http,
+            failed(Failure::TlsHandshake),
+            P::CertificateInvalid,
+        );
+        check(
+            Kind::Tls,
+            failed(Failure::TlsHandshake),
+            P::CertificateInvalid,
+        );
         // A certificate check that cannot connect says the site is down, not the certificate.
         check(Kind::Tls, failed(Failure::Connect), P::SiteDown);
-        check(Kind::Agent, failed(Failure::AgentUnreachable), P::AgentUnreachable);
+        check(
+            Kind::Agent,
+            failed(Failure::AgentUnreachable),
+            P::AgentUnreachable,
+        );
         check(Kind::Http, failed(Failure::Setup), P::ProbeBroken);
-        check(Kind::Http, outcome(Status::Critical, &[C::Status]), P::HttpError);
-        check(Kind::Http, outcome(Status::Critical, &[C::Body]), P::HttpError);
-        check(Kind::Http, outcome(Status::Warning, &[C::Latency]), P::SlowSite);
+        check(
+            Kind::Http,
+            outcome(Status::Critical, &[C::Status]),
+            P::HttpError,
+        );
+        check(
+            Kind::Http,
+            outcome(Status::Critical, &[C::Body]),
+            P::HttpError,
+        );
+        check(
+            Kind::Http,
+            outcome(Status::Warning, &[C::Latency]),
+            P::SlowSite,
+        );
         check(
             Kind::Http,
             outcome(Status::Critical, &[C::Latency, C::Status]),
             P::HttpError,
         );
-        check(Kind::Dns, outcome(Status::Critical, &[C::DnsAnswer]), P::DnsMismatch);
+        check(
+            Kind::Dns,
+            outcome(Status::Critical, &[C::DnsAnswer]),
+            P::DnsMismatch,
+        );
         check(
             Kind::Tls,
             outcome(Status::Warning, &[C::CertificateDaysLeft]),
@@ -378,11 +406,27 @@ mod tests {
             ),
             P::CertificateInvalid,
         );
-        check(Kind::Agent, outcome(Status::Warning, &[C::DiskForecast]), P::DiskFilling);
-        check(Kind::Agent, outcome(Status::Warning, &[C::InodesUsed]), P::DiskFilling);
-        check(Kind::Agent, outcome(Status::Warning, &[C::AccountQuota]), P::QuotaNear);
+        check(
+            Kind::Agent,
+            outcome(Status::Warning, &[C::DiskForecast]),
+            P::DiskFilling,
+        );
+        check(
+            Kind::Agent,
+            outcome(Status::Warning, &[C::InodesUsed]),
+            P::DiskFilling,
+        );
+        check(
+            Kind::Agent,
+            outcome(Status::Warning, &[C::AccountQuota]),
+            P::QuotaNear,
+        );
         // An agent that cannot read an account is our problem, not the customer's quota.
-        check(Kind::Agent, outcome(Status::Unknown, &[C::AgentRead]), P::AgentCannotRead);
+        check(
+            Kind::Agent,
+            outcome(Status::Unknown, &[C::AgentRead]),
+            P::AgentCannotRead,
+        );
         check(
             Kind::Agent,
             outcome(Status::Warning, &[C::AgentRead, C::AccountQuota]),
@@ -403,6 +447,9 @@ mod tests {
             ProblemKind::CertificateExpiring.cause(),
             ProblemKind::SiteDown.cause()
         );
-        assert_eq!(ProblemKind::HttpError.cause(), ProblemKind::SiteDown.cause());
+        assert_eq!(
+            ProblemKind::HttpError.cause(),
+            ProblemKind::SiteDown.cause()
+        );
     }
 }

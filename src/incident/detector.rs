@@ -326,7 +326,9 @@ impl Inner {
         };
         let old = {
             let tracks = self.tracks.lock().expect("not poisoned");
-            let Some(t) = tracks.get(&check.id) else { return };
+            let Some(t) = tracks.get(&check.id) else {
+                return;
+            };
             if t.phase != Phase::Problem || result.started_at < t.last_seen {
                 return;
             }
@@ -588,8 +590,7 @@ impl Inner {
             let keys: Vec<String> = incidents
                 .iter()
                 .filter(|(k, i)| {
-                    i.checks.contains(&check.id)
-                        && suffix.as_deref().is_none_or(|s| k.ends_with(s))
+                    i.checks.contains(&check.id) && suffix.as_deref().is_none_or(|s| k.ends_with(s))
                 })
                 .map(|(k, _)| k.clone())
                 .collect();

@@ -146,9 +146,7 @@ impl Track {
             Phase::Flapping
                 if !failing
                     && self.passes_in_row >= rules.close_after
-                    && self
-                        .last_change
-                        .is_none_or(|changed| at - changed >= quiet) =>
+                    && self.last_change.is_none_or(|changed| at - changed >= quiet) =>
             {
                 self.set(Phase::Healthy, at);
                 Some(Transition::FlappingEnded)
@@ -252,7 +250,11 @@ mod tests {
         let got = run(rules, "ocococococccccccoo");
         assert_eq!(
             got,
-            [(7, FlappingStarted), (14, FlappingBecameOutage), (17, Recovered)]
+            [
+                (7, FlappingStarted),
+                (14, FlappingBecameOutage),
+                (17, Recovered)
+            ]
         );
     }
 

@@ -53,6 +53,16 @@ pub struct RawMail {
     pub outbox_dir: Option<S<String>>,
     /// Connect and per-command timeout, e.g. `30s`.
     pub timeout: Option<S<String>>,
+    /// PEM file of the CA that signed the relay's certificate (a relay with a private CA).
+    pub ca_file: Option<S<String>>,
+    /// The first retry after a failed delivery (default 2s); each next one waits twice as
+    /// long, up to `retry_max`.
+    pub retry_after: Option<S<String>>,
+    /// The longest wait between two attempts (default 30s): after the mail server returns,
+    /// waiting mail goes out within this time.
+    pub retry_max: Option<S<String>>,
+    /// A message still undelivered this long after it was queued is given up (default 3d).
+    pub give_up_after: Option<S<String>>,
 }
 
 /// `[ops]` as written.
@@ -105,6 +115,8 @@ pub enum MailTransport {
         /// Username and password.
         credentials: Option<(String, Secret)>,
         timeout: Duration,
+        /// Extra trust anchor for the relay's certificate.
+        ca_file: Option<PathBuf>,
     },
     /// No SMTP server: each mail becomes an `.eml` file in this folder.
     Folder(PathBuf),
@@ -114,6 +126,25 @@ pub enum MailTransport {
 pub struct MailConfig {
     pub from: Mailbox,
     pub transport: MailTransport,
+    pub retry: Retry,
+}
+
+/// When failed deliveries are tried again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    pub after: Duration,
+    pub max: Duration,
+    pub give_up_after: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            after: Duration::from_secs(2),
+            max: Duration::from_secs(30),
+            give_up_after: Duration::from_secs(3 * 86400),
+        }
+    }
 }
 
 /// Where ops alerts go.
@@ -204,6 +235,35 @@ pub fn build_mail(
         },
         None => DEFAULT_TIMEOUT,
     };
+    let defaults = Retry::default();
+    let mut duration = |raw: &Option<S<String>>, key: &str, default: Duration| match raw {
+        Some(t) => match humantime::parse_duration(t.get_ref()) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                v.err(t, key, "must be more than zero");
+                default
+            }
+            Err(e) => {
+                let shown = t.get_ref();
+                v.err(
+                    t,
+                    key,
+                    format!("bad duration {shown:?}: {e} (write e.g. 10s, 1m)"),
+                );
+                default
+            }
+        },
+        None => default,
+    };
+    let retry = Retry {
+        after: duration(&raw.retry_after, "mail.retry_after", defaults.after),
+        max: duration(&raw.retry_max, "mail.retry_max", defaults.max),
+        give_up_after: duration(
+            &raw.give_up_after,
+            "mail.give_up_after",
+            defaults.give_up_after,
+        ),
+    };
     let security = raw
         .security
         .as_ref()
@@ -241,6 +301,7 @@ pub fn build_mail(
         return MailConfig {
             from,
             transport: MailTransport::Folder(base.join(dir)),
+            retry,
         };
     };
     let credentials = match (&raw.username, &raw.password) {
@@ -269,6 +330,7 @@ pub fn build_mail(
         return MailConfig {
             from,
             transport: MailTransport::Folder(base.join(DEFAULT_OUTBOX_DIR)),
+            retry,
         };
     };
     if security == Security::None && credentials.is_some() && !is_loopback(&host) {
@@ -278,6 +340,28 @@ pub fn build_mail(
             "credentials would cross the network in plain text: use security = \"starttls\" or \"tls\"",
         );
     }
+    let ca_file = raw.ca_file.as_ref().and_then(|f| {
+        let path = base.join(f.get_ref());
+        match std::fs::read(&path) {
+            Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => Some(path),
+            Ok(_) => {
+                v.err(
+                    f,
+                    "mail.ca_file",
+                    format!("{} holds no PEM certificate", path.display()),
+                );
+                None
+            }
+            Err(e) => {
+                v.err(
+                    f,
+                    "mail.ca_file",
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                None
+            }
+        }
+    });
     MailConfig {
         from,
         transport: MailTransport::Smtp {
@@ -286,7 +370,9 @@ pub fn build_mail(
             security,
             credentials,
             timeout,
+            ca_file,
         },
+        retry,
     }
 }
 

@@ -27,7 +27,11 @@ pub enum MailerError {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
+    thread_root: Option<ThreadRoot>,
 }
+
+/// The Message-ID a ticket's mails answer (its first mail), for `In-Reply-To`/`References`.
+pub type ThreadRoot = std::sync::Arc<dyn Fn(crate::ticket::TicketId) -> String + Send + Sync>;
 
 enum Transport {
     Smtp {
@@ -50,11 +54,20 @@ impl fmt::Debug for Mailer {
             Transport::Smtp { host, port, .. } => d.field("smtp", &format!("{host}:{port}")),
             Transport::Folder { dir, .. } => d.field("folder", dir),
         };
+        d.field("threaded", &self.thread_root.is_some());
         d.finish()
     }
 }
 
 impl Mailer {
+    /// Threads every mail of a ticket under its first one.
+    pub fn threaded(self, root: ThreadRoot) -> Mailer {
+        Mailer {
+            thread_root: Some(root),
+            ..self
+        }
+    }
+
     pub fn new(config: &MailConfig) -> Result<Mailer, MailerError> {
         let transport = match &config.transport {
             MailTransport::Smtp {
@@ -63,14 +76,29 @@ impl Mailer {
                 security,
                 credentials,
                 timeout,
+                ca_file,
             } => {
+                let tls_err = |reason: String| MailerError::Tls {
+                    host: host.clone(),
+                    reason,
+                };
+                let ca = match ca_file {
+                    Some(path) => {
+                        let pem = std::fs::read(path)
+                            .map_err(|e| tls_err(format!("CA file {}: {e}", path.display())))?;
+                        Some(
+                            lettre::transport::smtp::client::Certificate::from_pem(&pem)
+                                .map_err(|e| tls_err(format!("CA file {}: {e}", path.display())))?,
+                        )
+                    }
+                    None => None,
+                };
                 let tls_params = || {
-                    TlsParameters::builder(host.clone())
-                        .build_rustls()
-                        .map_err(|e| MailerError::Tls {
-                            host: host.clone(),
-                            reason: e.to_string(),
-                        })
+                    let mut params = TlsParameters::builder(host.clone());
+                    if let Some(ca) = &ca {
+                        params = params.add_root_certificate(ca.clone());
+                    }
+                    params.build_rustls().map_err(|e| tls_err(e.to_string()))
                 };
                 let tls = match security {
                     Security::None => Tls::None,
@@ -101,6 +129,7 @@ impl Mailer {
         Ok(Mailer {
             from: config.from.clone(),
             transport,
+            thread_root: None,
         })
     }
 
@@ -160,6 +189,14 @@ impl Mailer {
                 "auto-generated".to_owned(),
             ))
             .header(ContentType::TEXT_PLAIN);
+        if let (Some(root), Some(ticket)) = (&self.thread_root, msg.ticket) {
+            let root = root(ticket);
+            if root != msg.message_id {
+                builder = builder
+                    .in_reply_to(angle_brackets(&root))
+                    .references(angle_brackets(&root));
+            }
+        }
         for addr in to {
             let mailbox = addr.parse::<Mailbox>().map_err(|e| {
                 DeliveryError::Permanent(format!("invalid recipient address {addr:?}: {e}"))

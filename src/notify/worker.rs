@@ -46,6 +46,18 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// How many attempts fit in `span` with this backoff (no jitter): the attempt limit that
+    /// gives a message up about `span` after its first failure.
+    pub fn attempts_within(&self, span: Duration) -> u32 {
+        let mut waited = Duration::ZERO;
+        let mut attempts = 1u32;
+        while waited < span && attempts < 1_000_000 {
+            waited += self.delay(attempts, 0.0).max(Duration::from_millis(1));
+            attempts += 1;
+        }
+        attempts
+    }
+
     /// The wait after `failed` failed attempts (1 for the first failure). `sample` in
     /// `[0, 1]` picks the jitter: 0 waits the full delay, 1 takes `jitter` of it off.
     pub fn delay(&self, failed: u32, sample: f64) -> Duration {
@@ -80,6 +92,33 @@ pub struct WorkerOptions {
     pub backoff: Backoff,
     pub webhook_timeout: Duration,
     pub wake: WorkerHandle,
+    /// This worker is the only one (one instance on SQLite): at start it ends every claim, so
+    /// messages a killed process had claimed go out at once rather than after their lease.
+    pub sole_sender: bool,
+}
+
+impl WorkerOptions {
+    /// The options `[mail]` asks for: its retry waits and give-up time, and a lease longer
+    /// than twice the longest delivery.
+    pub fn from_mail(mail: &super::config::MailConfig) -> WorkerOptions {
+        let defaults = WorkerOptions::default();
+        let backoff = Backoff {
+            base: mail.retry.after,
+            max: mail.retry.max.max(mail.retry.after),
+            jitter: defaults.backoff.jitter,
+        };
+        let longest = match &mail.transport {
+            super::config::MailTransport::Smtp { timeout, .. } => timeout.saturating_mul(4),
+            super::config::MailTransport::Folder(_) => Duration::from_secs(10),
+        };
+        WorkerOptions {
+            lease: (longest.saturating_mul(2) + Duration::from_secs(5))
+                .max(defaults.webhook_timeout.saturating_mul(2)),
+            max_attempts: backoff.attempts_within(mail.retry.give_up_after),
+            backoff,
+            ..defaults
+        }
+    }
 }
 
 impl Default for WorkerOptions {
@@ -92,6 +131,7 @@ impl Default for WorkerOptions {
             backoff: Backoff::default(),
             webhook_timeout: Duration::from_secs(10),
             wake: WorkerHandle::default(),
+            sole_sender: false,
         }
     }
 }
@@ -182,6 +222,13 @@ pub async fn run_worker<S>(
         poll_interval_ms = opts.poll_interval.as_millis() as u64,
         "delivery worker started"
     );
+    if opts.sole_sender {
+        match store.release_claims().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(messages = n, "outbox: claims of a previous run released"),
+            Err(e) => tracing::warn!(error = %e, "outbox: cannot release old claims"),
+        }
+    }
     tokio::pin!(shutdown);
     loop {
         let full = round(&*store, &senders, &opts).await;

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds, fmt_latency};
+use super::{
+    ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds,
+    fmt_latency,
+};
 use crate::agent::api::{AccountUsage, MountUsage, Sample, Usage};
 use crate::secret::Secret;
 
@@ -125,7 +128,9 @@ pub async fn probe(spec: &AgentSpec, clients: &AgentClients) -> Outcome {
     details.insert("url".to_owned(), json!(agent));
     let client = match clients.client(spec.ca_file.as_deref()) {
         Ok(c) => c,
-        Err(e) => return Outcome::failed(Failure::Setup, Status::Unknown, e, Duration::ZERO, details),
+        Err(e) => {
+            return Outcome::failed(Failure::Setup, Status::Unknown, e, Duration::ZERO, details);
+        }
     };
     // Without a forecast no samples are needed: `window=0ms` keeps the answer small.
     let window = spec.forecast.as_ref().map_or(Duration::ZERO, |f| f.window);
@@ -150,7 +155,13 @@ pub async fn probe(spec: &AgentSpec, clients: &AgentClients) -> Outcome {
                 format!("agent at {agent} unreachable: {}", request_error(&e))
             };
             details.insert("error".to_owned(), json!(error_chain(&e)));
-            return Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, started.elapsed(), details);
+            return Outcome::failed(
+                Failure::AgentUnreachable,
+                Status::Unknown,
+                message,
+                started.elapsed(),
+                details,
+            );
         }
     };
     let code = resp.status();
@@ -160,28 +171,52 @@ pub async fn probe(spec: &AgentSpec, clients: &AgentClients) -> Outcome {
         Ok(b) => b,
         Err(e) => {
             let message = format!("agent at {agent}: {e}");
-            return Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, started.elapsed(), details);
+            return Outcome::failed(
+                Failure::AgentUnreachable,
+                Status::Unknown,
+                message,
+                started.elapsed(),
+                details,
+            );
         }
     };
     let latency = started.elapsed();
 
     if code == reqwest::StatusCode::UNAUTHORIZED {
         let message = format!("agent at {agent} refused the token (401): check the token file");
-        return Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, latency, details);
+        return Outcome::failed(
+            Failure::AgentUnreachable,
+            Status::Unknown,
+            message,
+            latency,
+            details,
+        );
     }
     if !code.is_success() {
         let said = serde_json::from_slice::<crate::agent::api::ApiError>(&body)
             .map(|e| e.error)
             .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
         let message = format!("agent at {agent} answered HTTP {}: {said}", code.as_u16());
-        return Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, latency, details);
+        return Outcome::failed(
+            Failure::AgentUnreachable,
+            Status::Unknown,
+            message,
+            latency,
+            details,
+        );
     }
     match serde_json::from_slice::<Usage>(&body) {
         Ok(usage) => evaluate(spec, &usage, latency),
         Err(e) => {
             let message =
                 format!("agent at {agent} sent something that is not a usage report: {e}");
-            Outcome::failed(Failure::AgentUnreachable, Status::Unknown, message, latency, details)
+            Outcome::failed(
+                Failure::AgentUnreachable,
+                Status::Unknown,
+                message,
+                latency,
+                details,
+            )
         }
     }
 }
@@ -469,7 +504,12 @@ fn evaluate_account(spec: &AgentSpec, a: &AccountUsage, f: &mut Findings) -> Val
 /// `{what} < {threshold}%` against the worst threshold passed (the warning one when none is).
 fn used_condition(
     kind: ConditionKind,
-    what: &str, pct: f64, t: &Thresholds<f64>, size: &str, f: &mut Findings) {
+    what: &str,
+    pct: f64,
+    t: &Thresholds<f64>,
+    size: &str,
+    f: &mut Findings,
+) {
     let actual = format!("{pct:.1}%{size}");
     let (limit, passed, severity) = match (t.warning, t.critical) {
         (None, None) => return,

@@ -22,7 +22,10 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{self, Name, RData, Record};
 use serde_json::{Value, json};
 
-use super::{ConditionKind, ConditionResult, Failure as ProbeFailure, Outcome, Status, Thresholds, fmt_latency};
+use super::{
+    ConditionKind, ConditionResult, Failure as ProbeFailure, Outcome, Status, Thresholds,
+    fmt_latency,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordType {

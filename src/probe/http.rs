@@ -26,7 +26,10 @@ use super::tls::{
     AcceptAnyServerCert, NoRootsVerifier, describe_tls_error, fmt_timeout, load_ca_file,
     ring_provider, system_roots, without_resumption,
 };
-use super::{ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds, fmt_latency};
+use super::{
+    ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds,
+    fmt_latency,
+};
 
 /// What an expected status matches: `200` or a class such as `2xx`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,7 +218,13 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
     let client = match clients.client_for(spec) {
         Ok(client) => client,
         Err(message) => {
-            return Outcome::failed(Failure::Setup, Status::Unknown, message, Duration::ZERO, details);
+            return Outcome::failed(
+                Failure::Setup,
+                Status::Unknown,
+                message,
+                Duration::ZERO,
+                details,
+            );
         }
     };
     let mut request = client.request(spec.method.clone(), spec.url.clone());
@@ -233,7 +242,13 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => {
             let (failure, message) = describe_request_error(&error, &spec.url);
-            return Outcome::failed(failure, Status::Critical, message, started.elapsed(), details);
+            return Outcome::failed(
+                failure,
+                Status::Critical,
+                message,
+                started.elapsed(),
+                details,
+            );
         }
         Err(_) => {
             let message = format!(
@@ -415,7 +430,13 @@ impl HttpSpec {
                 Some(_) => (no, false),
                 None => ("", false),
             };
-            ConditionResult::new(ConditionKind::Body, condition, actual, passed, Status::Critical)
+            ConditionResult::new(
+                ConditionKind::Body,
+                condition,
+                actual,
+                passed,
+                Status::Critical,
+            )
         };
         for needle in &self.body_contains {
             out.push(body_condition(

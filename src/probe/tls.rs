@@ -22,7 +22,9 @@ use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 use tokio_rustls::TlsConnector;
 
-use super::{ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds};
+use super::{
+    ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds,
+};
 
 #[derive(Debug, Clone)]
 pub struct TlsSpec {
@@ -416,9 +418,12 @@ pub async fn probe(spec: &TlsSpec, ctx: &TlsContext) -> Outcome {
 
 /// Resolves and connects, trying each address in turn. The error is a sentence for people.
 async fn connect(host: &str, port: u16) -> Result<TcpStream, (Failure, String)> {
-    let addrs = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| (Failure::Resolve, format!("DNS lookup failed for {host}: {e}")))?;
+    let addrs = tokio::net::lookup_host((host, port)).await.map_err(|e| {
+        (
+            Failure::Resolve,
+            format!("DNS lookup failed for {host}: {e}"),
+        )
+    })?;
     let mut last_error = (
         Failure::Resolve,
         format!("DNS lookup for {host} returned no address"),
@@ -434,7 +439,10 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, (Failure, String)> 
                 last_error = (Failure::Connect, format!("connection refused by {addr}"));
             }
             Err(e) => {
-                last_error = (Failure::Connect, format!("could not connect to {addr}: {e}"));
+                last_error = (
+                    Failure::Connect,
+                    format!("could not connect to {addr}: {e}"),
+                );
             }
         }
     }

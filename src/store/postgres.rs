@@ -203,6 +203,9 @@ static CLAIM_DUE: LazyLock<Arc<str>> = LazyLock::new(|| {
         "WITH due AS (\
              SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1 \
              AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1) \
+             AND (ticket_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e \
+                  WHERE e.ticket_id = outbox.ticket_id AND e.status = 'pending' \
+                  AND e.id < outbox.id)) \
              ORDER BY next_attempt_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
          UPDATE outbox o SET claimed_until_ms = $2 FROM due WHERE o.id = due.id \
          RETURNING {}",

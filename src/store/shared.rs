@@ -153,6 +153,9 @@ pub(super) const OUTBOX_EXISTS: &str = "SELECT 1 FROM outbox WHERE id = $1";
 pub(super) const TICKET_EXISTS: &str = "SELECT 1 FROM tickets WHERE id = $1";
 pub(super) const INCIDENT_EXISTS: &str = "SELECT 1 FROM incidents WHERE id = $1";
 
+pub(super) const RELEASE_CLAIMS: &str = "\
+UPDATE outbox SET claimed_until_ms = NULL WHERE status = 'pending' AND claimed_until_ms IS NOT NULL";
+
 pub(super) const RETRY_DEAD: &str = "\
 UPDATE outbox SET status = 'pending', next_attempt_ms = $1, attempts = 0, \
                   claimed_until_ms = NULL WHERE status = 'dead'";
@@ -644,6 +647,14 @@ macro_rules! backend_common {
                         .iter()
                         .map(outbox_from_row)
                         .collect()
+                }
+
+                async fn release_claims(&self) -> Result<u64, StoreError> {
+                    Ok(sqlx::query(shared::RELEASE_CLAIMS)
+                        .execute(&self.$writer)
+                        .await
+                        .map_err(query_err("releasing claimed messages"))?
+                        .rows_affected())
                 }
 
                 async fn retry_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {

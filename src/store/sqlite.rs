@@ -200,6 +200,9 @@ static CLAIM_DUE: LazyLock<Arc<str>> = LazyLock::new(|| {
         "UPDATE outbox SET claimed_until_ms = ?2 WHERE id IN \
              (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?1 \
               AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1) \
+              AND (ticket_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e \
+                   WHERE e.ticket_id = outbox.ticket_id AND e.status = 'pending' \
+                   AND e.id < outbox.id)) \
               ORDER BY next_attempt_ms, id LIMIT ?3) \
          RETURNING {}",
         OUTBOX_COLUMNS.join(", ")

@@ -134,7 +134,9 @@ pub trait TicketStore: Send + Sync {
 
     /// Claims up to `limit` pending messages whose next attempt is due, for `lease`: a claimed
     /// message is not claimed again until the lease ends (a worker that dies releases it that
-    /// way). PostgreSQL: `FOR UPDATE SKIP LOCKED`.
+    /// way). PostgreSQL: `FOR UPDATE SKIP LOCKED`. A message of a ticket is claimed only when
+    /// no earlier message of that ticket is pending: a ticket's mails reach the customer in
+    /// the order they were written, a later one never overtakes an earlier undelivered one.
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
@@ -160,6 +162,11 @@ pub trait TicketStore: Send + Sync {
 
     /// Newest first.
     async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Ends every claim at once: for a process that starts as the only sender (no cluster), so
+    /// messages a dead process had claimed go out now instead of after their lease. Returns
+    /// how many.
+    async fn release_claims(&self) -> Result<u64, StoreError>;
 
     /// Dead messages back to pending, due `now`, with their attempts counted from 0 again (the
     /// last error stays visible). Returns how many.

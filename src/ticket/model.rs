@@ -150,6 +150,10 @@ pub struct Resolution {
     pub prevention: String,
     #[serde(default)]
     pub options: Vec<SolutionOption>,
+    /// Why staff resolved while the ticket's checks still failed ("resolve anyway"). Without
+    /// it such a resolution is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_while_failing: Option<String>,
 }
 
 /// The SLA targets a ticket is held to, as due times (computed by `ticket::sla`).

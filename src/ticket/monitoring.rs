@@ -96,11 +96,13 @@ impl TicketService {
             });
             if !t.status.is_open() && recent && ticket_cause(&t) == Some(cause) {
                 let id = t.id;
+                let mut t = t;
+                t.incident = incident.or(t.incident);
                 self.reopen_with(
                     t,
                     Actor::System,
                     "the same problem came back",
-                    Some(problem),
+                    Reopen::ProblemBack(problem),
                     at,
                 )
                 .await?;
@@ -283,8 +285,15 @@ impl TicketService {
                 next_update: t.next_update_due,
             },
         }];
-        let messages =
-            self.message_for(config, customer, &t, MessageKind::Update, Some(text), key, at)?;
+        let messages = self.message_for(
+            config,
+            customer,
+            &t,
+            MessageKind::Update,
+            Some(text),
+            key,
+            at,
+        )?;
         self.store
             .save_ticket(&t, expected, events, messages, at)
             .await?;
@@ -333,7 +342,11 @@ impl TicketService {
     }
 
     /// Whether the check is in an open monitoring ticket of this cause.
-    pub async fn has_open_ticket(&self, check: &CheckId, cause: Cause) -> Result<bool, ServiceError> {
+    pub async fn has_open_ticket(
+        &self,
+        check: &CheckId,
+        cause: Cause,
+    ) -> Result<bool, ServiceError> {
         let config = self.config();
         let Some(c) = config.check(check.as_str()) else {
             return Ok(false);
@@ -348,7 +361,11 @@ impl TicketService {
     /// The check still fails: a ticket staff resolved while it failed ("resolve anyway") comes
     /// back once the verification window has passed without the check recovering, and the
     /// customer is told.
-    pub async fn still_failing(&self, check: &CheckId, at: DateTime<Utc>) -> Result<(), ServiceError> {
+    pub async fn still_failing(
+        &self,
+        check: &CheckId,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         let Some(t) = self.store.latest_ticket_for_check(check).await? else {
             return Ok(());
         };
@@ -365,7 +382,7 @@ impl TicketService {
             t,
             Actor::System,
             "the check still fails after the resolution",
-            None,
+            Reopen::StillFailing,
             at,
         )
         .await

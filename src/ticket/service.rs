@@ -37,6 +37,11 @@ pub enum ServiceError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "ticket {id}: {} still failing; the customer would be told it works again. Wait until monitoring sees it pass (the ticket then resolves itself), or resolve anyway with a reason",
+        .failing.join(", ")
+    )]
+    ChecksStillFail { id: TicketId, failing: Vec<String> },
     #[error("no playbook {0:?} in the playbooks directory")]
     NoPlaybook(String),
     #[error("message template failed: {0}")]
@@ -66,6 +71,20 @@ pub struct TicketService {
 #[derive(Debug, Clone)]
 pub struct StaffResolution {
     pub resolution: Resolution,
+}
+
+/// Why a ticket reopens, which decides what the customer and ops are told.
+pub enum Reopen<'a> {
+    /// Monitoring saw the same problem again: the reopened mail with its evidence; ops know
+    /// through the incident.
+    ProblemBack(&'a Problem),
+    /// A staff resolution the checks never confirmed: the reopened mail says so; ops alerted.
+    StillFailing,
+    /// The customer wrote on a resolved or closed ticket: their message on the timeline, an
+    /// acknowledgement to them, an ops alert.
+    CustomerReplied { event: NewEvent },
+    /// Staff reopened it.
+    Staff,
 }
 
 impl TicketService {
@@ -167,6 +186,10 @@ impl TicketService {
             None => next_checkpoint(&config, &t, &customer.tier, at),
         };
         let mut events = Vec::new();
+        if t.status == TicketStatus::WaitingOnCustomer {
+            // A public update means staff are at it again: the clocks run again.
+            events.push(self.resume(&config, &mut t, actor.clone(), at)?);
+        }
         if t.first_update_at.is_none() {
             t.first_update_at = Some(at);
         }
@@ -248,6 +271,16 @@ impl TicketService {
                 what: "already resolved or closed",
             });
         }
+        let anyway = resolution
+            .resolved_while_failing
+            .as_deref()
+            .is_some_and(|r| !r.trim().is_empty());
+        if !anyway {
+            let failing = self.failing_checks(&t).await?;
+            if !failing.is_empty() {
+                return Err(ServiceError::ChecksStillFail { id, failing });
+            }
+        }
         let r = resolution.clone();
         self.transition(
             t,
@@ -258,6 +291,23 @@ impl TicketService {
             Some((MessageKind::Resolved, Some(r))),
         )
         .await
+    }
+
+    /// The ticket's checks whose latest result fails, by name.
+    async fn failing_checks(&self, t: &Ticket) -> Result<Vec<String>, ServiceError> {
+        let config = self.config();
+        let mut failing = Vec::new();
+        for id in &t.checks {
+            if let Some(state) = self.store.state(id).await?
+                && !state.status.is_ok()
+            {
+                let name = config
+                    .check(id.as_str())
+                    .map_or(id.to_string(), |c| c.name.clone());
+                failing.push(name);
+            }
+        }
+        Ok(failing)
     }
 
     pub async fn reopen(
@@ -275,7 +325,7 @@ impl TicketService {
                 what: "it is still open",
             });
         }
-        self.reopen_with(t, actor, reason, None, at).await
+        self.reopen_with(t, actor, reason, Reopen::Staff, at).await
     }
 
     pub async fn close(
@@ -424,7 +474,7 @@ impl TicketService {
     ) -> Result<(), ServiceError> {
         let mut t = self.load(id).await?;
         let expected = t.status;
-        let mut events = vec![NewEvent {
+        let reply = NewEvent {
             at,
             actor: Actor::Customer(who.to_owned()),
             public: true,
@@ -432,40 +482,61 @@ impl TicketService {
                 text: text.to_owned(),
                 next_update: None,
             },
-        }];
+        };
+        if !t.status.is_open() {
+            // A reply on a resolved or closed ticket puts it back in the queue.
+            let reason = "the customer replied after the resolution";
+            let actor = Actor::Customer(who.to_owned());
+            let why = Reopen::CustomerReplied { event: reply };
+            return self.reopen_with(t, actor, reason, why, at).await;
+        }
+        let mut events = vec![reply];
         if t.status == TicketStatus::WaitingOnCustomer {
             let config = self.config();
-            let clock = config.sla.clock(t.severity);
-            if let Some(paused) = t.paused_since.take() {
-                // Only clocks still running move; a target already met stays where it was.
-                let running = [
-                    (&mut t.ack_due, t.acknowledged_at.is_none()),
-                    (&mut t.first_update_due, t.first_update_at.is_none()),
-                    (&mut t.resolve_due, true),
-                ];
-                for (due, running) in running {
-                    if let (Some(d), true) = (due.as_mut(), running) {
-                        *d = sla::shift_for_pause(clock, *d, paused, at);
-                    }
-                }
-            }
-            let customer = self.customer(&config, &t.customer)?;
-            t.next_update_due = Some(next_checkpoint(&config, &t, &customer.tier, at));
-            events.push(NewEvent {
-                at,
-                actor: Actor::System,
-                public: true,
-                kind: EventKind::StatusChanged {
-                    from: t.status,
-                    to: TicketStatus::InProgress,
-                },
-            });
-            t.status = TicketStatus::InProgress;
+            events.push(self.resume(&config, &mut t, Actor::System, at)?);
         }
         self.store
             .save_ticket(&t, expected, events, vec![], at)
             .await?;
         Ok(())
+    }
+
+    /// Ends "waiting on the customer": the paused clocks resume, shifted by the paused time,
+    /// a new checkpoint is set and the ticket is in progress again. Returns the status event.
+    fn resume(
+        &self,
+        config: &Config,
+        t: &mut Ticket,
+        actor: Actor,
+        at: DateTime<Utc>,
+    ) -> Result<NewEvent, ServiceError> {
+        let clock = config.sla.clock(t.severity);
+        if let Some(paused) = t.paused_since.take() {
+            // Only clocks still running move; a target already met stays where it was.
+            let running = [
+                (&mut t.ack_due, t.acknowledged_at.is_none()),
+                (&mut t.first_update_due, t.first_update_at.is_none()),
+                (&mut t.resolve_due, true),
+            ];
+            for (due, running) in running {
+                if let (Some(d), true) = (due.as_mut(), running) {
+                    *d = sla::shift_for_pause(clock, *d, paused, at);
+                }
+            }
+        }
+        let customer = self.customer(config, &t.customer)?;
+        t.next_update_due = Some(next_checkpoint(config, t, &customer.tier, at));
+        let event = NewEvent {
+            at,
+            actor,
+            public: true,
+            kind: EventKind::StatusChanged {
+                from: t.status,
+                to: TicketStatus::InProgress,
+            },
+        };
+        t.status = TicketStatus::InProgress;
+        Ok(event)
     }
 
     /// The customer asked (from their ticket page) to close the ticket: logged (R2); a
@@ -660,12 +731,23 @@ impl TicketService {
                     _ => Vec::new(),
                 })
                 .collect();
-            // Never silence: the promise lapses within a minute and staff said nothing new.
-            if let Some(next) = t.next_update_due {
-                if now + chrono::Duration::seconds(60) >= next {
-                    let customer = self.customer(&config, &t.customer)?;
-                    let new_next = next_checkpoint(&config, &t, &customer.tier, now);
-                    t.next_update_due = Some(new_next);
+            // Never silence: the promise is due (within one tick) and staff said nothing new.
+            // The next promise is one cadence after this one, not after the tick that saw it.
+            let lead = (spans.update_every / 4).min(SLA_TICK);
+            let lead = chrono::Duration::from_std(lead).unwrap_or_default();
+            if let Some(next) = t.next_update_due
+                && now + lead >= next
+            {
+                let customer = self.customer(&config, &t.customer)?;
+                let new_next = clock.add(next.max(now), spans.update_every);
+                t.next_update_due = Some(new_next);
+                let key = format!("auto-{}", next.timestamp());
+                let worked = t.assignee.is_some()
+                    || matches!(
+                        t.status,
+                        TicketStatus::Acknowledged | TicketStatus::InProgress
+                    );
+                if worked {
                     events.push(NewEvent {
                         at: now,
                         actor: Actor::System,
@@ -680,9 +762,37 @@ impl TicketService {
                         &t,
                         MessageKind::AutomaticUpdate,
                         None,
-                        &format!("auto-{}", next.timestamp()),
+                        &key,
                         now,
                     )?);
+                } else {
+                    // Nobody has taken it: "still working on it" would be untrue. Ops hear
+                    // it is untouched; the customer hears it is queued and by when it is taken.
+                    let text = queued_text(customer.language, t.ack_due.filter(|d| *d > now));
+                    events.push(NewEvent {
+                        at: now,
+                        actor: Actor::System,
+                        public: true,
+                        kind: EventKind::PublicUpdate {
+                            text: text.clone(),
+                            next_update: Some(new_next),
+                        },
+                    });
+                    messages.extend(self.message_for(
+                        &config,
+                        &customer,
+                        &t,
+                        MessageKind::Update,
+                        Some(&text),
+                        &key,
+                        now,
+                    )?);
+                    messages.extend(ops_messages_keyed(
+                        &config,
+                        &t,
+                        "untouched: nobody has taken this ticket and its update promise is due",
+                        &format!("untouched-{}", next.timestamp()),
+                    ));
                 }
             }
             if !events.is_empty() {
@@ -763,7 +873,11 @@ impl TicketService {
             .ok_or(ServiceError::NotFound(id))
     }
 
-    pub(super) fn customer(&self, config: &Config, id: &CustomerId) -> Result<Customer, ServiceError> {
+    pub(super) fn customer(
+        &self,
+        config: &Config,
+        id: &CustomerId,
+    ) -> Result<Customer, ServiceError> {
         config
             .customer(id)
             .cloned()
@@ -775,14 +889,18 @@ impl TicketService {
         mut t: Ticket,
         actor: Actor,
         reason: &str,
-        problem: Option<&Problem>,
+        why: Reopen<'_>,
         at: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         let config = self.config();
         let customer = self.customer(&config, &t.customer)?;
         let expected = t.status;
         let due = due_times(&config, &t.problem, t.severity, &customer.tier, at);
-        let events = vec![
+        let mut events = match &why {
+            Reopen::CustomerReplied { event } => vec![event.clone()],
+            _ => Vec::new(),
+        };
+        events.extend([
             NewEvent {
                 at,
                 actor: actor.clone(),
@@ -800,7 +918,7 @@ impl TicketService {
                     to: TicketStatus::Reopened,
                 },
             },
-        ];
+        ]);
         t.status = TicketStatus::Reopened;
         t.reopen_count += 1;
         t.resolved_at = None;
@@ -809,17 +927,68 @@ impl TicketService {
         t.ack_due = Some(due.acknowledge);
         t.resolve_due = Some(due.resolve);
         t.next_update_due = Some(due.next_update);
-        let evidence = problem.map(|p| p.evidence.join("; ")).unwrap_or_default();
-        let mut messages = self.message_for(
-            &config,
-            &customer,
-            &t,
-            MessageKind::Reopened,
-            Some(&evidence),
-            &format!("reopened-{}", t.reopen_count),
-            at,
-        )?;
-        messages.extend(ops_messages(&config, &t, &format!("reopened: {reason}")));
+        let key = format!("reopened-{}", t.reopen_count);
+        let mut messages = match &why {
+            Reopen::CustomerReplied { .. } => {
+                let text = match customer.language {
+                    crate::config::Language::En => {
+                        "We have received your message and reopened the ticket: an engineer \
+                         will look at it."
+                    }
+                    crate::config::Language::Ru => {
+                        "Мы получили ваше сообщение и снова открыли заявку: инженер \
+                         займётся ею."
+                    }
+                };
+                self.message_for(
+                    &config,
+                    &customer,
+                    &t,
+                    MessageKind::Update,
+                    Some(text),
+                    &key,
+                    at,
+                )?
+            }
+            _ => {
+                let evidence = match &why {
+                    Reopen::ProblemBack(p) => p.evidence.clone(),
+                    Reopen::StillFailing => vec![match customer.language {
+                        crate::config::Language::En => {
+                            "our monitoring still sees the problem after we marked it solved"
+                                .to_owned()
+                        }
+                        crate::config::Language::Ru => {
+                            "мониторинг всё ещё видит проблему после того, как мы отметили её \
+                             решённой"
+                                .to_owned()
+                        }
+                    }],
+                    _ => Vec::new(),
+                };
+                let playbook = self.playbook(&config, &t.problem)?;
+                let site = site_names(&config, &t);
+                let target = targets(&config, &t);
+                let mut ctx = context(&config, &customer, &t, &site, &target, &evidence, at);
+                ctx.detected_at = fmt_time(at);
+                customer_message(
+                    &config,
+                    &playbook,
+                    MessageKind::Reopened,
+                    &customer,
+                    &t,
+                    &ctx,
+                    &key,
+                )
+                .map_err(ServiceError::Template)?
+                .into_iter()
+                .collect()
+            }
+        };
+        // A problem back on its own is ops' news through its incident's alert.
+        if !matches!(why, Reopen::ProblemBack(_)) || t.incident.is_none() {
+            messages.extend(ops_messages(&config, &t, &format!("reopened: {reason}")));
+        }
         self.store
             .save_ticket(&t, expected, events, messages, at)
             .await?;
@@ -954,7 +1123,12 @@ impl TicketService {
 
 /// The SLA targets of a ticket: the policy for its severity, the playbook's overrides on top,
 /// and the customer's tier overrides above both (a tier's contract is the strongest promise).
-pub(super) fn sla_targets(config: &Config, problem: &str, severity: Severity, tier: &str) -> sla::SlaTargets {
+pub(super) fn sla_targets(
+    config: &Config,
+    problem: &str,
+    severity: Severity,
+    tier: &str,
+) -> sla::SlaTargets {
     let base = config.sla.targets(severity, "");
     let tiered = config.sla.targets(severity, tier);
     let over = config
@@ -997,9 +1171,39 @@ pub(super) fn due_times(
 }
 
 /// The next "next update by" promise from `now`: one update cadence on the clock.
-pub(super) fn next_checkpoint(config: &Config, t: &Ticket, tier: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn next_checkpoint(
+    config: &Config,
+    t: &Ticket,
+    tier: &str,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
     let every = sla_targets(config, &t.problem, t.severity, tier).update_every;
     config.sla.clock(t.severity).add(now, every)
+}
+
+/// How often `sla_tick` runs (`server`): an automatic update goes out at most this early.
+pub const SLA_TICK: Duration = Duration::from_secs(15);
+
+/// The truth about a ticket nobody has taken yet, in the customer's language.
+fn queued_text(language: crate::config::Language, taken_by: Option<DateTime<Utc>>) -> String {
+    use crate::config::Language;
+    match (language, taken_by) {
+        (Language::En, Some(t)) => format!(
+            "Your ticket is in our queue and an engineer will take it by {} at the latest.",
+            fmt_time(t)
+        ),
+        (Language::En, None) => "Your ticket is in our queue; we have asked the team to take it \
+                                 as a priority."
+            .to_owned(),
+        (Language::Ru, Some(t)) => format!(
+            "Ваша заявка в очереди; инженер возьмёт её в работу не позже {}.",
+            fmt_time(t)
+        ),
+        (Language::Ru, None) => {
+            "Ваша заявка в очереди; мы попросили команду взять её в работу в первую очередь."
+                .to_owned()
+        }
+    }
 }
 
 /// The advance notice of a maintenance window, in the customer's language.
@@ -1233,7 +1437,12 @@ pub(super) fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMe
 }
 
 /// Ops alerts whose idempotency key ends in `stem`: the same stem is queued once.
-pub(super) fn ops_messages_keyed(config: &Config, t: &Ticket, what: &str, stem: &str) -> Vec<NewMessage> {
+pub(super) fn ops_messages_keyed(
+    config: &Config,
+    t: &Ticket,
+    what: &str,
+    stem: &str,
+) -> Vec<NewMessage> {
     let subject = format!("[{}] {} {} — {}", t.severity, t.id, t.title, what);
     let body = format!(
         "{what}\n\nTicket {} ({}), customer {}, problem {}, skill group {}.\n{}\n",
@@ -1288,13 +1497,29 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
-/// A stable Message-ID from the idempotency key: a resend of the same message is recognisable.
+/// A stable Message-ID from the idempotency key: a resend of the same message is recognisable,
+/// and the installation id keeps two installations (or a reinstall) from ever sharing one.
 pub fn message_id(config: &Config, key: &str) -> String {
     let host = config.public_url.host_str().unwrap_or("forewarn.invalid");
-    let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(config.installation.as_bytes());
+    ctx.update(b"\n");
+    ctx.update(key.as_bytes());
+    let digest = ctx.finish();
     let hex: String = digest.as_ref()[..12]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    format!("<{hex}.forewarn@{host}>")
+    let installation = if config.installation.is_empty() {
+        "forewarn"
+    } else {
+        config.installation.as_str()
+    };
+    format!("<{hex}.{installation}@{host}>")
+}
+
+/// The Message-ID of a ticket's first customer mail: every later mail of the ticket answers it
+/// (`In-Reply-To`, `References`), so mail clients show one conversation.
+pub fn thread_root(config: &Config, ticket: TicketId) -> String {
+    message_id(config, &format!("ticket-{}/opened", ticket.0))
 }

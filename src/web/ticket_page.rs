@@ -306,6 +306,8 @@ async fn perform(
                 fully_solved,
                 prevention: field(f, "prevention").trim().to_owned(),
                 options,
+                resolved_while_failing: Some(field(f, "anyway_reason").trim().to_owned())
+                    .filter(|r| !r.is_empty()),
             };
             svc.resolve(id, actor, resolution, now).await?;
             Ok("resolve")
@@ -670,6 +672,11 @@ fn forms(
             );
         }
         out.push_str("</details>");
+        let _ = write!(
+            out,
+            r#"<label for="anyway-{id}">Resolve anyway <span class="hint">only while its checks still fail: say why (monitoring reopens it if they still fail after the verification window)</span></label><input class="wide" type="text" id="anyway-{id}" name="anyway_reason" value="{}">"#,
+            value(Action::Resolve, "anyway_reason"),
+        );
         out.push_str(r#"<p><button class="btn good" type="submit">Resolve and tell the customer</button></p></form>"#);
     } else {
         out.push_str(&open_form(Action::Reopen, "Reopen"));

@@ -142,14 +142,31 @@ pub struct ResolveBody {
     #[serde(flatten)]
     resolution: Resolution,
     by: Option<String>,
+    /// Resolve although the ticket's checks still fail; needs `reason`.
+    #[serde(default)]
+    anyway: bool,
+    reason: Option<String>,
 }
 
 pub async fn resolve(
     State(state): State<AppState>,
     staff: ApiStaff,
     Path(id): Path<i64>,
-    Json(b): Json<ResolveBody>,
+    Json(mut b): Json<ResolveBody>,
 ) -> Result<Response, WebError> {
+    if b.anyway {
+        let reason = b
+            .reason
+            .take()
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| {
+                WebError::Rejected(
+                    "\"anyway\": true needs a \"reason\": why resolve while the checks still fail"
+                        .into(),
+                )
+            })?;
+        b.resolution.resolved_while_failing = Some(reason);
+    }
     state
         .tickets
         .resolve(

@@ -93,6 +93,7 @@ pub fn resolved(t: &Ticket, at: DateTime<Utc>, by: &str) -> TimelineEvent {
                 fully_solved: true,
                 prevention: "log rotation".into(),
                 options: vec![],
+                resolved_while_failing: None,
             },
         },
     )
