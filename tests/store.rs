@@ -125,8 +125,20 @@ async fn suite_one_batch_applies_a_checks_runs_in_time_order(store: Arc<dyn Stor
 
 async fn suite_raw_results_round_trip_newest_first(store: Arc<dyn Store>) {
     let conditions = vec![
-        ConditionResult::new("status in [200]", "502", false, Status::Critical),
-        ConditionResult::new("latency < 300 ms", "123 ms", true, Status::Warning),
+        ConditionResult::new(
+            forewarn::probe::ConditionKind::Other,
+            "status in [200]",
+            "502",
+            false,
+            Status::Critical,
+        ),
+        ConditionResult::new(
+            forewarn::probe::ConditionKind::Other,
+            "latency < 300 ms",
+            "123 ms",
+            true,
+            Status::Warning,
+        ),
     ];
     let details = BTreeMap::from([
         ("status_code".to_owned(), json!(502)),

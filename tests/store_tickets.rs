@@ -319,6 +319,7 @@ async fn suite_created_ticket_round_trips_with_its_first_words(store: Arc<dyn St
         next_update_due: new.next_update_due,
         paused_since: None,
         reopen_count: 0,
+        version: 0,
     };
     assert_eq!(ticket, expected);
     assert_eq!(store.ticket(ticket.id).await.unwrap(), Some(expected));

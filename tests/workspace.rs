@@ -799,6 +799,7 @@ async fn the_checks_pages_show_state_and_uptime_and_latency_charts() {
             latency: std::time::Duration::from_millis(ms),
             conditions: vec![],
             details: Default::default(),
+            failure: None,
         },
     };
     let results: Vec<CheckResult> = (0..40)

@@ -95,7 +95,8 @@ pub(super) struct TicketSql {
     pub(super) select: String,
     /// Every column from `TicketValues`; returns the id.
     pub(super) insert: Arc<str>,
-    /// Every column from `TicketValues`; then parameter 22 the id and 23 the expected status.
+    /// Every column from `TicketValues`; then parameter 22 the id, 23 the expected status and
+    /// 24 the version the ticket was read at (it is bumped).
     pub(super) update: Arc<str>,
     /// Parameter 1 the id.
     pub(super) by_id: Arc<str>,
@@ -106,7 +107,11 @@ pub(super) struct TicketSql {
 impl TicketSql {
     pub(super) fn new(column: fn(&str) -> String, param: fn(&str, usize) -> String) -> TicketSql {
         let columns: Vec<String> = TICKET_VALUE_COLUMNS.iter().map(|c| column(c)).collect();
-        let select = format!("SELECT t.id, {} FROM tickets t", columns.join(", "));
+        let select = format!(
+            "SELECT t.id, {}, {} FROM tickets t",
+            columns.join(", "),
+            column("version")
+        );
         let params: Vec<String> = TICKET_VALUE_COLUMNS
             .iter()
             .enumerate()
@@ -125,10 +130,12 @@ impl TicketSql {
             )
             .into(),
             update: format!(
-                "UPDATE tickets SET {} WHERE id = {} AND status = {}",
+                "UPDATE tickets SET {}, version = version + 1 \
+                 WHERE id = {} AND status = {} AND version = {}",
                 sets.join(", "),
                 param("id", 22),
-                param("status", 23)
+                param("status", 23),
+                param("version", 24)
             )
             .into(),
             by_id: format!("{select} WHERE t.id = {}", param("id", 1)).into(),
@@ -512,6 +519,7 @@ macro_rules! backend_common {
                     )
                     .bind(ticket.id.0)
                     .bind(expected.as_str())
+                    .bind(ticket.version)
                     .execute(&mut *tx)
                     .await
                     .map_err(query_err(doing))?

@@ -342,6 +342,7 @@ pub(super) fn ticket_of_new(new: NewTicket) -> Ticket {
         next_update_due: new.next_update_due,
         paused_since: None,
         reopen_count: 0,
+        version: 0,
     }
 }
 
@@ -498,6 +499,7 @@ pub(super) fn ticket_from_row(row: &impl Cells) -> Result<Ticket, StoreError> {
         next_update_due: opt(19)?,
         paused_since: opt(20)?,
         reopen_count: u32::try_from(row.int(21).map_err(&bad)?).unwrap_or(u32::MAX),
+        version: row.int(22).map_err(&bad)?,
     })
 }
 

@@ -299,4 +299,7 @@ pub struct Ticket {
     /// While waiting on the customer the clocks are paused from this time.
     pub paused_since: Option<DateTime<Utc>>,
     pub reopen_count: u32,
+    /// Bumped by every save; a save of a copy read at an older version is refused
+    /// (`StoreError::Conflict`), never a silent overwrite.
+    pub version: i64,
 }

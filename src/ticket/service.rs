@@ -227,7 +227,7 @@ impl TicketService {
                 next_update: Some(next),
             },
         });
-        let n = self.store.timeline(id).await?.len();
+        let n = format!("v{}", t.version);
         let messages = self.message_for(
             &config,
             &customer,
@@ -447,7 +447,7 @@ impl TicketService {
         ];
         t.status = TicketStatus::WaitingOnCustomer;
         t.next_update_due = None;
-        let n = self.store.timeline(id).await?.len();
+        let n = format!("v{}", t.version);
         let messages = self.message_for(
             &config,
             &customer,

@@ -44,6 +44,7 @@ pub fn ticket(id: i64, created: DateTime<Utc>) -> Ticket {
         next_update_due: None,
         paused_since: None,
         reopen_count: 0,
+        version: 0,
     }
 }
 

@@ -63,6 +63,7 @@ pub fn result(check: &str, status: Status, started: DateTime<Utc>, latency_ms: u
         planned_at: started - chrono::Duration::milliseconds(10),
         started_at: started,
         outcome: Outcome::failed(
+            forewarn::probe::Failure::Connect,
             status,
             format!("{status} in {latency_ms} ms"),
             Duration::from_millis(latency_ms),
