@@ -156,6 +156,7 @@ pub async fn start(
         metrics.clone(),
         cluster.ownership(),
     );
+    detector.confirm_through(scheduler.clone());
     let app = web::router(
         web::AppState::new(
             store.clone(),

@@ -60,6 +60,9 @@ struct Inner {
     awaiting_quorum: Mutex<HashSet<CheckId>>,
     /// When this prober was found dead (its ops notice is sent once per episode).
     dead_since: Mutex<Option<DateTime<Utc>>>,
+    /// The scheduler that runs confirmation re-runs (set once it runs; until then, and in
+    /// tools without one, the check is run directly).
+    scheduler: std::sync::OnceLock<crate::scheduler::SchedulerHandle>,
 }
 
 impl Detector {
@@ -104,6 +107,7 @@ impl Detector {
             cluster,
             awaiting_quorum: Mutex::new(HashSet::new()),
             dead_since: Mutex::new(None),
+            scheduler: std::sync::OnceLock::new(),
         });
         let (stop_saving, stop_rx) = tokio::sync::watch::channel(false);
         let saver = tokio::spawn(save_loop(Arc::downgrade(&inner), stop_rx));
@@ -123,6 +127,12 @@ impl Detector {
     /// Saves every changed state now (also done every second, and at shutdown).
     pub async fn flush(&self) {
         self.inner.flush().await;
+    }
+
+    /// Confirmation re-runs go through this scheduler from now on: its permits, never twice at
+    /// once, only checks this instance holds.
+    pub fn confirm_through(&self, scheduler: crate::scheduler::SchedulerHandle) {
+        let _ = self.inner.scheduler.set(scheduler);
     }
 
     /// Stops the periodic save after the save under way; call `flush` afterwards.
@@ -444,8 +454,12 @@ impl Inner {
             && !retry
             && !problem.predictive()
         {
-            let again = crate::scheduler::execute(check, &self.ctx, Utc::now()).await;
-            if again.outcome.status.is_ok() {
+            let again = match self.scheduler.get() {
+                Some(scheduler) => scheduler.run_now(&check.id).await,
+                None => Some(crate::scheduler::execute(check, &self.ctx, Utc::now()).await),
+            };
+            // No re-run possible now (a run of it is under way): the failures stand.
+            if let Some(again) = again.filter(|a| a.outcome.status.is_ok()) {
                 tracing::info!(check = %check.id, "failure not confirmed by an immediate re-run");
                 if let Some(t) = self.tracks.lock().expect("not poisoned").get_mut(&check.id) {
                     t.not_confirmed(again.started_at);

@@ -63,6 +63,12 @@ pub struct Limits {
 
 enum Command {
     Reload(Vec<Check>),
+    /// Run one check now, outside its schedule, and hand the result back (not to the
+    /// consumer): the detector's confirmation re-run.
+    RunNow {
+        id: CheckId,
+        reply: tokio::sync::oneshot::Sender<Option<CheckResult>>,
+    },
     Stop,
 }
 
@@ -76,6 +82,21 @@ impl SchedulerHandle {
     /// Replaces the check set. Checks whose id stays keep their phase and their running state.
     pub fn reload(&self, checks: Vec<Check>) {
         let _ = self.tx.send(Command::Reload(checks));
+    }
+
+    /// Runs the check once now, under the same rules as a planned run (its host and global
+    /// permits, never twice at once, only if this instance holds it), and returns the result
+    /// without reporting it. `None` when it cannot run now (unknown, running, not held,
+    /// scheduler stopped).
+    pub async fn run_now(&self, id: &CheckId) -> Option<CheckResult> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Command::RunNow {
+                id: id.clone(),
+                reply,
+            })
+            .ok()?;
+        answer.await.ok().flatten()
     }
 
     /// Stops planning new runs; runs in flight finish and report.
@@ -306,6 +327,22 @@ async fn run_loop(
                     plan.install(checks, &limits, &clock, &shared.metrics);
                     tracing::info!(checks = plan.entries.len(), "scheduler reloaded");
                 }
+                Some(Command::RunNow { id, reply }) => {
+                    let Some(entry) = plan.entries.get(&id) else {
+                        let _ = reply.send(None);
+                        continue;
+                    };
+                    if !shared.ownership.owns(&id) || entry.running.swap(true, Ordering::AcqRel) {
+                        let _ = reply.send(None);
+                        continue;
+                    }
+                    let (shared, check) = (shared.clone(), entry.check.clone());
+                    let (host, running) = (entry.host.clone(), entry.running.clone());
+                    in_flight.spawn(async move {
+                        let result = run_guarded(&shared, &check, &host, &running, Utc::now()).await;
+                        let _ = reply.send(result);
+                    });
+                }
                 Some(Command::Stop) | None => break,
             },
             _ = sleep => {
@@ -362,22 +399,9 @@ async fn run_one(
     running: Arc<AtomicBool>,
     planned_at: DateTime<Utc>,
 ) {
-    let _host_permit = host.acquire_owned().await.expect("never closed");
-    let _global_permit = shared
-        .global
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("never closed");
-    // The lease may have moved while this run waited for its permits: the new owner runs it.
-    if !shared.ownership.owns(&check.id) {
-        running.store(false, Ordering::Release);
-        shared.metrics.skipped_unowned();
+    let Some(result) = run_guarded(&shared, &check, &host, &running, planned_at).await else {
         return;
-    }
-    let result = execute(&check, &shared.ctx, planned_at).await;
-    running.store(false, Ordering::Release);
-    drop((_host_permit, _global_permit));
+    };
     shared.metrics.result(
         result.kind,
         result.outcome.status,
@@ -385,6 +409,33 @@ async fn run_one(
         result.lag(),
     );
     shared.consumer.consume(result).await;
+}
+
+/// One run under the limits: the host permit, then the global one; the running flag (already
+/// set by the caller) is cleared when the probe ends, before anything else waits. `None` when
+/// the lease moved while the run waited for its permits (the new owner runs it).
+async fn run_guarded(
+    shared: &Shared,
+    check: &Check,
+    host: &Arc<Semaphore>,
+    running: &AtomicBool,
+    planned_at: DateTime<Utc>,
+) -> Option<CheckResult> {
+    let _host_permit = host.clone().acquire_owned().await.expect("never closed");
+    let _global_permit = shared
+        .global
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("never closed");
+    if !shared.ownership.owns(&check.id) {
+        running.store(false, Ordering::Release);
+        shared.metrics.skipped_unowned();
+        return None;
+    }
+    let result = execute(check, &shared.ctx, planned_at).await;
+    running.store(false, Ordering::Release);
+    Some(result)
 }
 
 /// Runs one check now, guarded: a probe that panics or never returns becomes an `unknown`
