@@ -525,9 +525,14 @@ fn describe_request_error(error: &reqwest::Error, url: &Url) -> String {
         }
         let text = e.to_string();
         if text == "dns error" {
-            let host = url.host_str().unwrap_or_default();
-            let reason = e.source().map(|s| s.to_string()).unwrap_or_default();
-            return format!("DNS lookup failed for {host}: {reason}");
+            // The request that failed: after a redirect, another host than the check's.
+            let host = error.url().unwrap_or(url).host_str().unwrap_or_default();
+            // The resolver's own words, under reqwest's "error resolving DNS".
+            let reason = error_chain(e).last().map(|s| s.to_string());
+            return format!(
+                "DNS lookup failed for {host}: {}",
+                reason.unwrap_or_default()
+            );
         }
         if text.contains("connection closed before message completed") {
             return "the server closed the connection without a response".to_owned();
