@@ -1371,6 +1371,7 @@ impl Validator<'_, '_> {
             expect_headers,
             latency,
             max_body_bytes,
+            connect_to: None,
         })
     }
 
@@ -1514,6 +1515,7 @@ impl Validator<'_, '_> {
             },
             ca_file,
             timeout,
+            connect_to: None,
         })
     }
 
