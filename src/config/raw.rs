@@ -196,6 +196,9 @@ pub struct RawHttp {
     pub latency_warning: Option<S<String>>,
     pub latency_critical: Option<S<String>>,
     pub max_body: Option<S<String>>,
+    /// An IP address, or a name from `[resolvers]`: where to connect instead of the address
+    /// the URL's host resolves to.
+    pub connect_to: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,6 +226,9 @@ pub struct RawTls {
     pub warning_days: Option<S<i64>>,
     pub critical_days: Option<S<i64>>,
     pub ca_file: Option<S<String>>,
+    /// An IP address, or a name from `[resolvers]`: where to connect instead of the address
+    /// `host` resolves to.
+    pub connect_to: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
