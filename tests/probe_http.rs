@@ -513,6 +513,16 @@ async fn connect_through_a_named_resolver() {
         format!("https://shop.example.test:{port}/welcome via resolver test")
     );
 
+    // Another host, after a redirect, resolves as usual, not through the named resolver
+    // (which would refuse: localhost. is outside its zone).
+    let elsewhere = server().await.replace("127.0.0.1", "localhost");
+    let target = format!("{elsewhere}/welcome");
+    let mut redirected = spec(&format!("https://shop.example.test:{port}/goto/{target}"));
+    redirected.ca_file = Some(pki.ca_file.clone());
+    redirected.connect_to = Some(via.clone());
+    let outcome = check(redirected, Status::Ok, "HTTP 200 in").await;
+    assert_eq!(outcome.details["final_url"], json!(target));
+
     let mut missing = spec(&format!("https://nothere.example.test:{port}/welcome"));
     missing.connect_to = Some(via);
     let outcome = check(
