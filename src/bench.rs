@@ -299,6 +299,7 @@ fn synthetic_checks(args: &BenchArgs) -> Vec<Check> {
                 expect_headers: Vec::new(),
                 latency: Thresholds::default(),
                 max_body_bytes: 1 << 20,
+                connect_to: None,
             }),
             rules: crate::incident::Rules::default(),
             thresholds_set: (false, false),

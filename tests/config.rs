@@ -452,3 +452,97 @@ fn cluster_mistakes_are_located_and_defaults_fill_in() {
     let cfg = config::load(&dir.path().join("forewarn.toml")).unwrap();
     assert!(!cfg.cluster.instance.is_empty());
 }
+
+#[test]
+fn connect_to_is_an_address_or_a_named_resolver() {
+    use forewarn::probe::{ConnectTo, ProbeSpec};
+    let cfg = check_ok(&format!(
+        r#"{CUSTOMER}
+[[check]]
+id = "web"
+[check.http]
+url = "https://shop.example/"
+connect_to = "127.0.0.2"
+
+[[check]]
+id = "v6"
+[check.http]
+url = "http://shop.example:8080/health"
+connect_to = "2001:db8::7"
+
+[[check]]
+id = "cert"
+[check.tls]
+host = "shop.example"
+connect_to = "local"
+"#
+    ));
+    let connect_to = |id: &str| match &cfg.check(id).unwrap().spec {
+        ProbeSpec::Http(s) => s.connect_to.clone(),
+        ProbeSpec::Tls(s) => s.connect_to.clone(),
+        _ => panic!("an http or tls check expected"),
+    };
+    assert_eq!(
+        connect_to("web"),
+        Some(ConnectTo::Addr("127.0.0.2".parse().unwrap()))
+    );
+    assert_eq!(
+        connect_to("v6"),
+        Some(ConnectTo::Addr("2001:db8::7".parse().unwrap()))
+    );
+    assert_eq!(
+        connect_to("cert"),
+        Some(ConnectTo::Resolver {
+            name: "local".to_owned(),
+            addr: "127.0.0.1:5353".parse().unwrap()
+        })
+    );
+    // A check without a name is called by its target, which says where it connects.
+    let web = cfg.check("web").unwrap();
+    assert_eq!(web.name, "https://shop.example/ via 127.0.0.2");
+    assert_eq!(web.spec.host_key(), "127.0.0.2");
+    let cert = cfg.check("cert").unwrap();
+    assert_eq!(cert.spec.target(), "shop.example:443 via resolver local");
+    assert_eq!(cert.spec.host_key(), "shop.example");
+}
+
+#[test]
+fn connect_to_mistakes_are_located() {
+    let text = format!(
+        r#"{CUSTOMER}
+[[check]]
+id = "a"
+[check.http]
+url = "https://shop.example/"
+connect_to = "nowhere"
+
+[[check]]
+id = "b"
+[check.http]
+url = "https://shop.example/"
+connect_to = "127.0.0.2:8443"
+
+[[check]]
+id = "c"
+[check.http]
+url = "https://10.0.0.1/"
+connect_to = "127.0.0.2"
+
+[[check]]
+id = "d"
+[check.tls]
+host = "shop.example"
+connect_to = "office"
+"#
+    );
+    check_errors(
+        &text,
+        4,
+        &[
+            "acme.toml:11:14: check[a].http.connect_to: \"nowhere\" is neither an IP address nor a resolver from [resolvers] in forewarn.toml (local): write an address such as \"203.0.113.7\" or a resolver's name",
+            "acme.toml:17:14: check[b].http.connect_to: \"127.0.0.2:8443\" has a port: write the address alone (\"127.0.0.2\"); the check's port stays",
+            "acme.toml:23:14: check[c].http.connect_to: the check already connects to the address 10.0.0.1: connect_to stands in for a host name's DNS; leave it out",
+            "acme.toml:29:14: check[d].tls.connect_to: \"office\" is neither an IP address nor a resolver from [resolvers] in forewarn.toml (local)",
+        ],
+    );
+}

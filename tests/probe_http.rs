@@ -4,13 +4,17 @@
 #[path = "support/tls_servers.rs"]
 mod tls_servers;
 
+#[allow(dead_code)]
+#[path = "support/dns_server.rs"]
+mod dns_server;
+
 use std::time::{Duration, Instant};
 
 use forewarn::probe::http::{HeaderExpect, HttpClients, HttpSpec, StatusMatch, probe};
-use forewarn::probe::{Outcome, Status, Thresholds};
+use forewarn::probe::{ConnectTo, Outcome, ProbeSpec, Status, Thresholds};
 use regex::Regex;
 use serde_json::json;
-use tls_servers::{Leaf, Pki};
+use tls_servers::{Leaf, Pki, SECOND_LOOPBACK};
 
 fn spec(url: &str) -> HttpSpec {
     HttpSpec {
@@ -29,6 +33,7 @@ fn spec(url: &str) -> HttpSpec {
         expect_headers: Vec::new(),
         latency: Thresholds::default(),
         max_body_bytes: 1024 * 1024,
+        connect_to: None,
     }
 }
 
@@ -375,4 +380,159 @@ async fn plain_http_to_an_https_port_is_critical() {
     let base = tls_servers::http_server(Some(pki.leaf(Leaf::Valid))).await;
     let url = base.replace("https://", "http://") + "/welcome";
     check(spec(&url), Status::Critical, "invalid HTTP response").await;
+}
+
+/// A name that never resolves (RFC 6761): a check reaches it only through `connect_to`.
+const SHOP: &str = "shop.invalid";
+
+/// An HTTPS server on 127.0.0.2 with a certificate for `name` from the test CA; its port.
+async fn server_on_second_loopback(pki: &Pki, leaf: Leaf) -> u16 {
+    let addr = tls_servers::http_server_on(SECOND_LOOPBACK, Some(pki.leaf(leaf))).await;
+    addr.port()
+}
+
+/// A check of `https://shop.invalid:<port><path>` that trusts the test CA and connects to
+/// 127.0.0.2.
+fn pinned(pki: &Pki, port: u16, path: &str) -> HttpSpec {
+    let mut spec = spec(&format!("https://{SHOP}:{port}{path}"));
+    spec.ca_file = Some(pki.ca_file.clone());
+    spec.connect_to = Some(ConnectTo::Addr(SECOND_LOOPBACK));
+    spec
+}
+
+#[tokio::test]
+async fn connect_to_an_address_keeps_the_host_name_for_host_sni_and_certificate() {
+    let pki = Pki::new();
+    let port = server_on_second_loopback(&pki, Leaf::Named(SHOP)).await;
+    let url = format!("https://{SHOP}:{port}/echo");
+
+    let mut spec = pinned(&pki, port, "/echo");
+    spec.body_contains = vec![format!("host: {SHOP}:{port}")];
+    let outcome = check(spec.clone(), Status::Ok, "HTTP 200 in").await;
+    let d = &outcome.details;
+    assert_eq!(d["remote_addr"], json!(format!("127.0.0.2:{port}")));
+    assert_eq!(d["connect_to"], json!("127.0.0.2"));
+    assert_eq!(d["final_url"], json!(url));
+    assert_eq!(
+        ProbeSpec::Http(spec.clone()).target(),
+        format!("{url} via 127.0.0.2")
+    );
+    assert_eq!(ProbeSpec::Http(spec.clone()).host_key(), "127.0.0.2");
+
+    // The same check without connect_to: the name resolves nowhere, nothing was reached.
+    spec.connect_to = None;
+    let outcome = check(spec, Status::Critical, "").await;
+    assert!(
+        outcome
+            .message
+            .starts_with("DNS lookup failed for shop.invalid")
+            || outcome.message.starts_with("timed out"),
+        "{}",
+        outcome.message
+    );
+    assert!(outcome.conditions.is_empty());
+    assert!(!outcome.details.contains_key("status_code"));
+}
+
+#[tokio::test]
+async fn connect_to_does_not_change_what_the_certificate_must_match() {
+    let pki = Pki::new();
+    let port = server_on_second_loopback(&pki, Leaf::WrongHost).await;
+    check(
+        pinned(&pki, port, "/welcome"),
+        Status::Critical,
+        "TLS handshake failed: certificate not valid for this host name",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn messages_say_where_the_check_connects() {
+    let pki = Pki::new();
+    let port = server_on_second_loopback(&pki, Leaf::Named(SHOP)).await;
+    check(
+        pinned(&pki, port, "/status/502"),
+        Status::Critical,
+        &format!("HTTP 502 from https://{SHOP}:{port}/status/502 via 127.0.0.2 in "),
+    )
+    .await;
+
+    let mut slow = pinned(&pki, port, "/delay/5000");
+    slow.timeout = Duration::from_millis(300);
+    check(
+        slow,
+        Status::Critical,
+        &format!(
+            "timed out after 300 ms waiting for a response from https://{SHOP}:{port}/delay/5000 via 127.0.0.2"
+        ),
+    )
+    .await;
+}
+
+/// Like curl's `--resolve`: only the check's own host is pinned; a redirect to another host
+/// goes where that host resolves.
+#[tokio::test]
+async fn a_redirect_to_another_host_is_not_pinned() {
+    let pki = Pki::new();
+    let port = server_on_second_loopback(&pki, Leaf::Named(SHOP)).await;
+    // Listens on 127.0.0.1 only: pinned to 127.0.0.2, this redirect would be refused.
+    let elsewhere = server().await.replace("127.0.0.1", "localhost");
+    let target = format!("{elsewhere}/welcome");
+    let outcome = check(
+        pinned(&pki, port, &format!("/goto/{target}")),
+        Status::Ok,
+        "HTTP 200 in",
+    )
+    .await;
+    assert_eq!(outcome.details["final_url"], json!(target));
+    let local = elsewhere.replace("http://localhost", "127.0.0.1");
+    assert_eq!(outcome.details["remote_addr"], json!(local));
+}
+
+#[tokio::test]
+async fn connect_through_a_named_resolver() {
+    let dns = dns_server::DnsServer::start().await;
+    let pki = Pki::new();
+    // The test zone has shop.example.test A 127.0.0.2.
+    let port = server_on_second_loopback(&pki, Leaf::Named("shop.example.test")).await;
+    let via = ConnectTo::Resolver {
+        name: "test".to_owned(),
+        addr: dns.addr,
+    };
+    let mut through = spec(&format!("https://shop.example.test:{port}/welcome"));
+    through.ca_file = Some(pki.ca_file.clone());
+    through.connect_to = Some(via.clone());
+    let outcome = check(through.clone(), Status::Ok, "HTTP 200 in").await;
+    assert_eq!(
+        outcome.details["remote_addr"],
+        json!(format!("127.0.0.2:{port}"))
+    );
+    assert_eq!(outcome.details["connect_to"], json!("resolver test"));
+    assert_eq!(
+        ProbeSpec::Http(through).target(),
+        format!("https://shop.example.test:{port}/welcome via resolver test")
+    );
+
+    // Another host, after a redirect, resolves as usual, not through the named resolver
+    // (which would refuse: localhost. is outside its zone).
+    let elsewhere = server().await.replace("127.0.0.1", "localhost");
+    let target = format!("{elsewhere}/welcome");
+    let mut redirected = spec(&format!("https://shop.example.test:{port}/goto/{target}"));
+    redirected.ca_file = Some(pki.ca_file.clone());
+    redirected.connect_to = Some(via.clone());
+    let outcome = check(redirected, Status::Ok, "HTTP 200 in").await;
+    assert_eq!(outcome.details["final_url"], json!(target));
+
+    let mut missing = spec(&format!("https://nothere.example.test:{port}/welcome"));
+    missing.connect_to = Some(via);
+    let outcome = check(
+        missing,
+        Status::Critical,
+        &format!(
+            "DNS lookup failed for nothere.example.test: NXDOMAIN from resolver test ({})",
+            dns.addr
+        ),
+    )
+    .await;
+    assert!(outcome.conditions.is_empty());
 }

@@ -3,14 +3,18 @@
 #[path = "support/tls_servers.rs"]
 mod tls_servers;
 
+#[allow(dead_code)]
+#[path = "support/dns_server.rs"]
+mod dns_server;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use forewarn::probe::tls::{TlsContext, TlsSpec, probe};
-use forewarn::probe::{Outcome, Status, Thresholds};
+use forewarn::probe::{ConnectTo, Outcome, ProbeSpec, Status, Thresholds};
 use serde_json::json;
-use tls_servers::{CA_NAME, Leaf, Pki};
+use tls_servers::{CA_NAME, Leaf, Pki, SECOND_LOOPBACK};
 
 fn spec(addr: SocketAddr, ca_file: Option<PathBuf>) -> TlsSpec {
     TlsSpec {
@@ -23,6 +27,7 @@ fn spec(addr: SocketAddr, ca_file: Option<PathBuf>) -> TlsSpec {
         },
         ca_file,
         timeout: Duration::from_secs(2),
+        connect_to: None,
     }
 }
 
@@ -208,4 +213,128 @@ async fn missing_ca_file_is_unknown() {
     let (pki, mut spec) = served(Leaf::Valid).await;
     spec.ca_file = Some(pki.ca_file.with_file_name("missing.pem"));
     check(spec, Status::Unknown, "could not read CA file").await;
+}
+
+/// A name that never resolves (RFC 6761): a check reaches it only through `connect_to`.
+const SHOP: &str = "shop.invalid";
+
+/// A check of `host:port` (SNI `host`) that trusts the test CA.
+fn named(pki: &Pki, host: &str, port: u16, connect_to: Option<ConnectTo>) -> TlsSpec {
+    TlsSpec {
+        host: host.to_owned(),
+        port,
+        sni: host.to_owned(),
+        days_left: Thresholds {
+            warning: Some(14),
+            critical: Some(3),
+        },
+        ca_file: Some(pki.ca_file.clone()),
+        timeout: Duration::from_secs(2),
+        connect_to,
+    }
+}
+
+#[tokio::test]
+async fn connect_to_an_address_keeps_the_host_name_for_sni_and_verification() {
+    let pki = Pki::new();
+    let addr = tls_servers::tls_server_on(SECOND_LOOPBACK, pki.leaf(Leaf::Named(SHOP))).await;
+    let pinned = named(
+        &pki,
+        SHOP,
+        addr.port(),
+        Some(ConnectTo::Addr(SECOND_LOOPBACK)),
+    );
+    let outcome = check(
+        pinned.clone(),
+        Status::Ok,
+        "certificate for shop.invalid expires in 90 days",
+    )
+    .await;
+    assert!(outcome.conditions.iter().all(|c| c.passed));
+    assert_eq!(
+        outcome.conditions[1].condition,
+        "hostname matches shop.invalid"
+    );
+    assert_eq!(outcome.details["remote_addr"], json!(addr.to_string()));
+    assert_eq!(outcome.details["connect_to"], json!("127.0.0.2"));
+    let target = format!("shop.invalid:{} via 127.0.0.2", addr.port());
+    assert_eq!(ProbeSpec::Tls(pinned.clone()).target(), target);
+    assert_eq!(ProbeSpec::Tls(pinned).host_key(), "127.0.0.2");
+
+    // Without connect_to the name resolves nowhere (or, offline, nothing answers in time).
+    let outcome = check(named(&pki, SHOP, addr.port(), None), Status::Critical, "").await;
+    assert!(
+        outcome
+            .message
+            .starts_with("DNS lookup failed for shop.invalid")
+            || outcome.message.starts_with("timed out"),
+        "{}",
+        outcome.message
+    );
+    assert!(outcome.conditions.is_empty());
+}
+
+#[tokio::test]
+async fn connect_to_does_not_change_what_the_certificate_must_match() {
+    let pki = Pki::new();
+    let addr = tls_servers::tls_server_on(SECOND_LOOPBACK, pki.leaf(Leaf::WrongHost)).await;
+    let spec = named(
+        &pki,
+        SHOP,
+        addr.port(),
+        Some(ConnectTo::Addr(SECOND_LOOPBACK)),
+    );
+    let outcome = check(spec, Status::Critical, "does not match shop.invalid").await;
+    assert_eq!(failed(&outcome), ["hostname matches shop.invalid"]);
+}
+
+#[tokio::test]
+async fn a_timeout_says_where_the_check_connects() {
+    let addr = tls_servers::silent_server().await;
+    let pki = Pki::new();
+    let mut spec = named(&pki, SHOP, addr.port(), Some(ConnectTo::Addr(addr.ip())));
+    spec.timeout = Duration::from_millis(300);
+    check(
+        spec,
+        Status::Critical,
+        &format!(
+            "timed out after 300 ms during the TLS handshake with shop.invalid:{} via 127.0.0.1",
+            addr.port()
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn connect_through_a_named_resolver() {
+    let dns = dns_server::DnsServer::start().await;
+    let pki = Pki::new();
+    // The test zone has shop.example.test A 127.0.0.2.
+    let addr =
+        tls_servers::tls_server_on(SECOND_LOOPBACK, pki.leaf(Leaf::Named("shop.example.test")))
+            .await;
+    let via = ConnectTo::Resolver {
+        name: "test".to_owned(),
+        addr: dns.addr,
+    };
+    let spec = named(&pki, "shop.example.test", addr.port(), Some(via.clone()));
+    let outcome = check(
+        spec,
+        Status::Ok,
+        "certificate for shop.example.test expires in",
+    )
+    .await;
+    assert_eq!(outcome.details["remote_addr"], json!(addr.to_string()));
+    assert_eq!(outcome.details["connect_to"], json!("resolver test"));
+
+    let missing = named(&pki, "nothere.example.test", addr.port(), Some(via));
+    check(
+        missing,
+        Status::Critical,
+        &format!(
+            "DNS lookup failed for nothere.example.test: NXDOMAIN from resolver test ({})",
+            dns.addr
+        ),
+    )
+    .await;
 }

@@ -88,6 +88,7 @@ fn http_check(id: &str, url: &str, interval: Duration) -> Check {
             expect_headers: Vec::new(),
             latency: Thresholds::default(),
             max_body_bytes: 1 << 20,
+            connect_to: None,
         }),
         rules: forewarn::incident::Rules::default(),
         thresholds_set: (false, false),

@@ -26,7 +26,7 @@ use crate::model::{CheckId, CustomerId};
 use crate::probe::agent::Forecast;
 use crate::probe::dns::{DnsExpect, RecordType};
 use crate::probe::http::{HeaderExpect, StatusMatch};
-use crate::probe::{AgentSpec, DnsSpec, HttpSpec, ProbeSpec, Thresholds, TlsSpec};
+use crate::probe::{AgentSpec, ConnectTo, DnsSpec, HttpSpec, ProbeSpec, Thresholds, TlsSpec};
 use crate::secret::Secret;
 use raw::*;
 
@@ -1263,6 +1263,62 @@ impl Validator<'_, '_> {
         t
     }
 
+    /// `connect_to` of an HTTP or TLS check: an IP address, else the name of a resolver from
+    /// `[resolvers]`. It stands in for the DNS of `host`, the check's host name, so a check
+    /// whose host is already an address cannot have one.
+    fn connect_to(
+        &mut self,
+        global: &Global,
+        s: &Spanned<String>,
+        key: &str,
+        host: Option<&str>,
+    ) -> Option<ConnectTo> {
+        let key = format!("{key}.connect_to");
+        let value = s.get_ref().as_str();
+        let connect_to = if let Ok(ip) = value.parse::<IpAddr>() {
+            ConnectTo::Addr(ip)
+        } else if let Some(addr) = global.resolvers.get(value) {
+            ConnectTo::Resolver {
+                name: value.to_owned(),
+                addr: *addr,
+            }
+        } else if let Ok(with_port) = value.parse::<SocketAddr>() {
+            self.err(
+                s,
+                &key,
+                format!(
+                    "{value:?} has a port: write the address alone (\"{}\"); the check's port stays",
+                    with_port.ip()
+                ),
+            );
+            return None;
+        } else {
+            let mut known: Vec<&str> = global.resolvers.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            self.err(
+                s,
+                &key,
+                format!(
+                    "{value:?} is neither an IP address nor a resolver from [resolvers] in forewarn.toml ({}): write an address such as \"203.0.113.7\" or a resolver's name",
+                    if known.is_empty() { "none defined".to_owned() } else { known.join(", ") }
+                ),
+            );
+            return None;
+        };
+        let host_ip = host.and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok());
+        if let Some(ip) = host_ip {
+            self.err(
+                s,
+                &key,
+                format!(
+                    "the check already connects to the address {ip}: connect_to stands in for a host name's DNS; leave it out"
+                ),
+            );
+            return None;
+        }
+        Some(connect_to)
+    }
+
     fn http(
         &mut self,
         global: &Global,
@@ -1375,6 +1431,13 @@ impl Validator<'_, '_> {
             .ca_file
             .as_ref()
             .and_then(|c| self.file(global, c, &format!("{key}.ca_file")));
+        let connect_to = match &h.connect_to {
+            None => None,
+            Some(c) => {
+                let host = url.as_ref().and_then(Url::host_str);
+                Some(self.connect_to(global, c, key, host)?)
+            }
+        };
         Some(HttpSpec {
             method: method?,
             url: url?,
@@ -1391,6 +1454,7 @@ impl Validator<'_, '_> {
             expect_headers,
             latency,
             max_body_bytes,
+            connect_to,
         })
     }
 
@@ -1521,6 +1585,10 @@ impl Validator<'_, '_> {
             .ca_file
             .as_ref()
             .and_then(|c| self.file(global, c, &format!("{key}.ca_file")));
+        let connect_to = match &t.connect_to {
+            None => None,
+            Some(c) => Some(self.connect_to(global, c, key, Some(&host))?),
+        };
         Some(TlsSpec {
             sni: t
                 .sni
@@ -1534,6 +1602,7 @@ impl Validator<'_, '_> {
             },
             ca_file,
             timeout,
+            connect_to,
         })
     }
 

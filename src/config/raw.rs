@@ -202,6 +202,9 @@ pub struct RawHttp {
     pub latency_warning: Option<S<String>>,
     pub latency_critical: Option<S<String>>,
     pub max_body: Option<S<String>>,
+    /// An IP address, or a name from `[resolvers]`: where to connect instead of the address
+    /// the URL's host resolves to.
+    pub connect_to: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,6 +232,9 @@ pub struct RawTls {
     pub warning_days: Option<S<i64>>,
     pub critical_days: Option<S<i64>>,
     pub ca_file: Option<S<String>>,
+    /// An IP address, or a name from `[resolvers]`: where to connect instead of the address
+    /// `host` resolves to.
+    pub connect_to: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

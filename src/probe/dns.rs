@@ -241,6 +241,85 @@ fn build(
     })
 }
 
+/// How long a `connect_to` resolver waits for an answer; the check's own timeout bounds the
+/// whole run all the same.
+const HOST_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A named resolver that a check connects through (`connect_to = "name"`): it gives the
+/// addresses of the check's host name, asking every time, like every resolver here.
+pub(crate) struct HostResolver {
+    resolver: Arc<TokioResolver>,
+    /// `resolver local (127.0.0.1:53)`, for messages.
+    label: String,
+}
+
+impl HostResolver {
+    /// A resolver asking only the server at `addr`; `name` is what people call it.
+    pub(crate) fn new(name: &str, addr: SocketAddr) -> Result<HostResolver, String> {
+        let built = build(Some(addr), HOST_LOOKUP_TIMEOUT, Path::new(RESOLV_CONF))
+            .map_err(|e| e.to_string())?;
+        Ok(HostResolver {
+            resolver: built.resolver,
+            label: format!("resolver {name} ({addr})"),
+        })
+    }
+
+    /// The addresses (A, then AAAA when there is no A) of `host`. The error is a sentence for
+    /// people: `NXDOMAIN from resolver local (127.0.0.1:53)`.
+    pub(crate) async fn lookup(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        let from = &self.label;
+        let name = fqdn(host).ok_or_else(|| format!("{host:?} is not a valid DNS name"))?;
+        let bound = HOST_LOOKUP_TIMEOUT + Duration::from_millis(250);
+        let answer = match tokio::time::timeout(bound, self.resolver.lookup_ip(name)).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => return Err(describe_host_failure(&classify(&e), from)),
+            Err(_elapsed) => return Err(describe_host_failure(&Failure::Timeout, from)),
+        };
+        let addrs: Vec<IpAddr> = answer.iter().collect();
+        if addrs.is_empty() {
+            return Err(describe_host_failure(&Failure::NoData, from));
+        }
+        Ok(addrs)
+    }
+}
+
+/// Host resolvers by (name, address), built on first use and kept: a check connecting
+/// through a named resolver does not build one per run.
+#[derive(Default)]
+pub(crate) struct HostResolvers {
+    built: Mutex<HashMap<(String, SocketAddr), Arc<HostResolver>>>,
+}
+
+impl HostResolvers {
+    pub(crate) fn get(&self, name: &str, addr: SocketAddr) -> Result<Arc<HostResolver>, String> {
+        let key = (name.to_owned(), addr);
+        // Never held across an `.await`; a panic while holding it leaves the map whole.
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = built.get(&key) {
+            return Ok(found.clone());
+        }
+        let resolver = Arc::new(HostResolver::new(name, addr)?);
+        built.insert(key, resolver.clone());
+        Ok(resolver)
+    }
+}
+
+/// Why a host name has no address, for "DNS lookup failed for shop.example: …".
+fn describe_host_failure(failure: &Failure, from: &str) -> String {
+    match failure {
+        Failure::NxDomain => format!("NXDOMAIN from {from}"),
+        Failure::NoData => format!("no address (NOERROR, no data from {from})"),
+        Failure::ServFail => format!("SERVFAIL from {from}"),
+        Failure::Refused => format!("REFUSED by {from}"),
+        Failure::Rcode(code) => format!("{} from {from}", rcode_name(*code)),
+        Failure::Timeout => format!(
+            "no answer from {from} within {}",
+            fmt_timeout(HOST_LOOKUP_TIMEOUT)
+        ),
+        Failure::Network(e) => format!("cannot ask {from}: {e}"),
+    }
+}
+
 /// The `nameserver` lines of a resolv.conf, port 53.
 fn system_name_servers(path: &Path) -> Result<Vec<SocketAddr>, SetupError> {
     use std::io::Read;

@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,8 +23,9 @@ use serde_json::json;
 use tokio::time::timeout_at;
 use url::Url;
 
+use super::dns::{HostResolver, HostResolvers};
 use super::tls::{
-    AcceptAnyServerCert, NoRootsVerifier, describe_tls_error, fmt_timeout, load_ca_file,
+    AcceptAnyServerCert, ConnectTo, NoRootsVerifier, describe_tls_error, fmt_timeout, load_ca_file,
     ring_provider, system_roots, without_resumption,
 };
 use super::{
@@ -86,6 +88,10 @@ pub struct HttpSpec {
     pub latency: Thresholds<Duration>,
     /// The body is read up to this many bytes; more is a failed result.
     pub max_body_bytes: u64,
+    /// Connect to this address (or through this resolver) instead of where the URL's host
+    /// resolves to; the `Host` header, SNI and certificate verification stay the URL's host.
+    /// Only the URL's host is pinned: a redirect to another host goes where DNS says.
+    pub connect_to: Option<ConnectTo>,
 }
 
 /// Sent with every request, so that customers can recognise (and allow) the monitor.
@@ -106,6 +112,10 @@ pub struct HttpClients {
     /// Clients verifying against a CA file, built on first use, by `(path, follow_redirects)`.
     /// Never held across an `.await`.
     with_ca_file: Mutex<HashMap<(PathBuf, bool), reqwest::Client>>,
+    /// Clients of checks with `connect_to`, built on first use. Never held across an `.await`.
+    pinned: Mutex<HashMap<PinnedKey, reqwest::Client>>,
+    /// The resolvers named by `connect_to`, built on first use.
+    host_resolvers: HostResolvers,
     /// Sent as `X-Forewarn-Prober` (`region/instance`) when several instances probe, so a
     /// target's logs (and our tests) can tell the probers apart.
     prober: Option<http::HeaderValue>,
@@ -125,6 +135,8 @@ impl HttpClients {
                 [build(true, false)?, build(true, true)?],
             ],
             with_ca_file: Mutex::new(HashMap::new()),
+            pinned: Mutex::new(HashMap::new()),
+            host_resolvers: HostResolvers::default(),
             prober: None,
         })
     }
@@ -139,8 +151,11 @@ impl HttpClients {
         })
     }
 
-    /// The client for a spec; Err is a sentence about the CA file.
+    /// The client for a spec; Err is a sentence about the CA file or the named resolver.
     fn client_for(&self, spec: &HttpSpec) -> Result<reqwest::Client, String> {
+        if let Some(via) = &spec.connect_to {
+            return self.pinned_client(spec, via);
+        }
         let follow = spec.follow_redirects;
         let ca_file = match &spec.ca_file {
             Some(path) if spec.verify_tls => path,
@@ -161,6 +176,88 @@ impl HttpClients {
             .map_err(|e| describe(e.to_string()))?;
         cache.insert((ca_file.clone(), follow), client.clone());
         Ok(client)
+    }
+
+    /// The client of a check with `connect_to`: one per host, place to connect, redirect policy
+    /// and trust roots, built on first use. Err is a sentence about the CA file or the resolver.
+    fn pinned_client(&self, spec: &HttpSpec, via: &ConnectTo) -> Result<reqwest::Client, String> {
+        let key = PinnedKey {
+            host: spec.url.host_str().unwrap_or_default().to_owned(),
+            connect_to: via.clone(),
+            follow_redirects: spec.follow_redirects,
+            verify_tls: spec.verify_tls,
+            ca_file: spec.ca_file.clone().filter(|_| spec.verify_tls),
+        };
+        let mut cache = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = cache.get(&key) {
+            return Ok(client.clone());
+        }
+        // A failed build is not cached: the CA file may be fixed before the next run.
+        let roots = match (&key.ca_file, key.verify_tls) {
+            (Some(path), _) => Some(Arc::new(load_ca_file(path).map_err(|reason| {
+                format!("could not read CA file {}: {reason}", path.display())
+            })?)),
+            (None, true) => Some(system_roots()),
+            (None, false) => None,
+        };
+        let tls = tls_config(roots.as_ref()).map_err(|e| e.to_string())?;
+        let builder = client_builder(tls, key.follow_redirects);
+        let builder = match via {
+            // Port 0: the URL's port (or the scheme's) stays.
+            ConnectTo::Addr(ip) => builder.resolve(&key.host, SocketAddr::new(*ip, 0)),
+            ConnectTo::Resolver { name, addr } => {
+                let resolver = self
+                    .host_resolvers
+                    .get(name, *addr)
+                    .map_err(|reason| format!("could not set up resolver {name}: {reason}"))?;
+                builder.dns_resolver(Arc::new(ThroughResolver {
+                    host: key.host.clone(),
+                    resolver,
+                }))
+            }
+        };
+        let client = builder.build().map_err(|e| e.to_string())?;
+        cache.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+/// What a client of a check with `connect_to` is built for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PinnedKey {
+    /// The URL's host, the only one pinned.
+    host: String,
+    connect_to: ConnectTo,
+    follow_redirects: bool,
+    verify_tls: bool,
+    /// Only when verifying.
+    ca_file: Option<PathBuf>,
+}
+
+/// Resolves the check's host through a named resolver, and any other host (a redirect
+/// elsewhere) through the system resolver, as every other check does.
+struct ThroughResolver {
+    host: String,
+    resolver: Arc<HostResolver>,
+}
+
+impl reqwest::dns::Resolve for ThroughResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        if !host.eq_ignore_ascii_case(&self.host) {
+            return Box::pin(async move {
+                // Port 0: the URL's port (or the scheme's) stays.
+                let addrs: Vec<SocketAddr> =
+                    tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+                Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+            });
+        }
+        let resolver = self.resolver.clone();
+        Box::pin(async move {
+            let ips = resolver.lookup(&host).await?;
+            let addrs = ips.into_iter().map(|ip| SocketAddr::new(ip, 0));
+            Ok(Box::new(addrs) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -192,6 +289,13 @@ fn build_client(
     tls: ClientConfig,
     follow_redirects: bool,
 ) -> Result<reqwest::Client, ProbeSetupError> {
+    client_builder(tls, follow_redirects)
+        .build()
+        .map_err(|e| ProbeSetupError::HttpClient(e.to_string()))
+}
+
+/// Every client's settings: this TLS config, no idle connections, our user agent, no proxy.
+fn client_builder(tls: ClientConfig, follow_redirects: bool) -> reqwest::ClientBuilder {
     let redirect = if follow_redirects {
         Policy::limited(MAX_REDIRECTS)
     } else {
@@ -206,14 +310,15 @@ fn build_client(
         .tcp_nodelay(true)
         // What a visitor sees is the site itself, not whatever proxy our environment names.
         .no_proxy()
-        .build()
-        .map_err(|e| ProbeSetupError::HttpClient(e.to_string()))
 }
 
 pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let mut details = BTreeMap::new();
+    if let Some(via) = &spec.connect_to {
+        details.insert("connect_to".to_owned(), json!(via.to_string()));
+    }
 
     let client = match clients.client_for(spec) {
         Ok(client) => client,
@@ -254,7 +359,7 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
             let message = format!(
                 "timed out after {} waiting for a response from {}",
                 fmt_timeout(spec.timeout),
-                spec.url
+                spec.via(spec.url.to_string(), &spec.url)
             );
             return Outcome::failed(
                 Failure::Timeout,
@@ -268,6 +373,7 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
     let ttfb = started.elapsed();
     let code = response.status().as_u16();
     let final_url = response.url().to_string();
+    let shown_final_url = spec.via(final_url.clone(), response.url());
     details.insert("status_code".to_owned(), json!(code));
     details.insert("final_url".to_owned(), json!(final_url));
     details.insert(
@@ -312,11 +418,11 @@ pub async fn probe(spec: &HttpSpec, clients: &HttpClients) -> Outcome {
 
     match &body {
         Ok(_) => {
-            let message = summary(code, &final_url, latency, &conditions);
+            let message = summary(code, &shown_final_url, latency, &conditions);
             Outcome::from_conditions(message, latency, conditions, details)
         }
         Err((reason, _)) => {
-            let message = format!("HTTP {code} from {final_url}: {reason}");
+            let message = format!("HTTP {code} from {shown_final_url}: {reason}");
             let mut outcome = Outcome::from_conditions(message, latency, conditions, details);
             outcome.status = outcome.status.worst(Status::Critical);
             outcome.failure = Some(Failure::Body);
@@ -401,6 +507,29 @@ struct Observed<'a> {
 }
 
 impl HttpSpec {
+    /// The URL as people see it and where it connects: `https://shop.example/ via 127.0.0.2`.
+    pub fn target(&self) -> String {
+        self.via(super::without_credentials(&self.url), &self.url)
+    }
+
+    /// The host for the scheduler's per-host limit: the address it connects to when the check
+    /// names one, so that sites sharing a server share its limit.
+    pub fn host_key(&self) -> String {
+        match &self.connect_to {
+            Some(ConnectTo::Addr(ip)) => ip.to_string(),
+            _ => self.url.host_str().unwrap_or_default().to_ascii_lowercase(),
+        }
+    }
+
+    /// `shown` (a URL this check reached, as text) followed by ` via …` when that URL is on the
+    /// host that `connect_to` pins.
+    fn via(&self, shown: String, reached: &Url) -> String {
+        match &self.connect_to {
+            Some(via) if reached.host_str() == self.url.host_str() => format!("{shown} via {via}"),
+            _ => shown,
+        }
+    }
+
     fn has_body_conditions(&self) -> bool {
         !(self.body_contains.is_empty()
             && self.body_not_contains.is_empty()
@@ -568,11 +697,16 @@ fn describe_request_error(error: &reqwest::Error, url: &Url) -> (Failure, String
         }
         let text = e.to_string();
         if text == "dns error" {
-            let host = url.host_str().unwrap_or_default();
-            let reason = e.source().map(|s| s.to_string()).unwrap_or_default();
+            // The request that failed: after a redirect, another host than the check's.
+            let host = error.url().unwrap_or(url).host_str().unwrap_or_default();
+            // The resolver's own words, under reqwest's "error resolving DNS".
+            let reason = error_chain(e).last().map(|s| s.to_string());
             return (
                 Failure::Resolve,
-                format!("DNS lookup failed for {host}: {reason}"),
+                format!(
+                    "DNS lookup failed for {host}: {}",
+                    reason.unwrap_or_default()
+                ),
             );
         }
         if text.contains("connection closed before message completed") {

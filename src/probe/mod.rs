@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use agent::AgentSpec;
 pub use dns::DnsSpec;
 pub use http::HttpSpec;
-pub use tls::TlsSpec;
+pub use tls::{ConnectTo, TlsSpec};
 
 /// How a check run went. Ordered from best to worst for aggregation; the numeric value is the
 /// monitoring-plugin exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
@@ -303,22 +303,23 @@ impl ProbeSpec {
     /// The host this probe talks to, for the scheduler's per-host limit.
     pub fn host_key(&self) -> String {
         match self {
-            ProbeSpec::Http(s) => s.url.host_str().unwrap_or_default().to_ascii_lowercase(),
+            ProbeSpec::Http(s) => s.host_key(),
             ProbeSpec::Dns(s) => s
                 .resolver
                 .map(|a| a.ip().to_string())
                 .unwrap_or_else(|| "system-resolver".to_owned()),
-            ProbeSpec::Tls(s) => s.host.to_ascii_lowercase(),
+            ProbeSpec::Tls(s) => s.host_key(),
             ProbeSpec::Agent(s) => s.url.host_str().unwrap_or_default().to_ascii_lowercase(),
         }
     }
 
-    /// What this probe looks at, for people: a URL, `name/TYPE`, `host:port`.
+    /// What this probe looks at, for people: a URL, `name/TYPE`, `host:port`, followed by
+    /// ` via 127.0.0.2` when the check connects somewhere of its own.
     pub fn target(&self) -> String {
         match self {
-            ProbeSpec::Http(s) => without_credentials(&s.url),
+            ProbeSpec::Http(s) => s.target(),
             ProbeSpec::Dns(s) => format!("{} {}", s.name, s.record_type),
-            ProbeSpec::Tls(s) => format!("{}:{}", s.host, s.port),
+            ProbeSpec::Tls(s) => s.target(),
             ProbeSpec::Agent(s) => without_credentials(&s.url),
         }
     }

@@ -6,6 +6,8 @@
 //! so that one run can say "trusted chain, right host, expires in 5 days".
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,9 +24,31 @@ use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 use tokio_rustls::TlsConnector;
 
+use super::dns::{HostResolver, HostResolvers};
 use super::{
     ConditionKind, ConditionResult, Failure, Outcome, ProbeSetupError, Status, Thresholds,
 };
+
+/// Where a check connects instead of the addresses public DNS gives for its host name, like
+/// curl's `--resolve`. The host name still goes into SNI, the `Host` header and certificate
+/// verification, and the port stays the check's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ConnectTo {
+    /// This address.
+    Addr(IpAddr),
+    /// The addresses that a resolver from `[resolvers]` gives for the host name.
+    Resolver { name: String, addr: SocketAddr },
+}
+
+impl fmt::Display for ConnectTo {
+    /// `127.0.0.2`, `resolver local`: what follows "via" in a check's target.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectTo::Addr(ip) => write!(f, "{ip}"),
+            ConnectTo::Resolver { name, .. } => write!(f, "resolver {name}"),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct TlsSpec {
@@ -37,6 +61,27 @@ pub struct TlsSpec {
     /// Verify the chain against these roots instead of the system roots.
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
+    /// Connect there instead of where `host` resolves to; SNI and verification stay `sni`.
+    pub connect_to: Option<ConnectTo>,
+}
+
+impl TlsSpec {
+    /// `shop.example:443`, `shop.example:443 via 127.0.0.2`.
+    pub fn target(&self) -> String {
+        match &self.connect_to {
+            None => format!("{}:{}", self.host, self.port),
+            Some(via) => format!("{}:{} via {via}", self.host, self.port),
+        }
+    }
+
+    /// The host for the scheduler's per-host limit: the address it connects to when the check
+    /// names one, so that sites sharing a server share its limit.
+    pub fn host_key(&self) -> String {
+        match &self.connect_to {
+            Some(ConnectTo::Addr(ip)) => ip.to_string(),
+            _ => self.host.to_ascii_lowercase(),
+        }
+    }
 }
 
 /// System trust roots, loaded once, and CA files loaded on first use.
@@ -47,6 +92,8 @@ pub struct TlsContext {
     /// CA files by path, loaded on first use. Never held across an `.await`.
     ca_files: Mutex<HashMap<PathBuf, Arc<RootCertStore>>>,
     algorithms: WebPkiSupportedAlgorithms,
+    /// The resolvers named by `connect_to`, built on first use.
+    host_resolvers: HostResolvers,
 }
 
 impl TlsContext {
@@ -63,6 +110,7 @@ impl TlsContext {
             system_roots: system_roots(),
             ca_files: Mutex::new(HashMap::new()),
             algorithms: provider.signature_verification_algorithms,
+            host_resolvers: HostResolvers::default(),
         })
     }
 
@@ -321,8 +369,11 @@ pub(crate) fn fmt_timeout(d: Duration) -> String {
 pub async fn probe(spec: &TlsSpec, ctx: &TlsContext) -> Outcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + spec.timeout;
-    let target = format!("{}:{}", spec.host, spec.port);
+    let target = spec.target();
     let mut details = BTreeMap::new();
+    if let Some(via) = &spec.connect_to {
+        details.insert("connect_to".to_owned(), json!(via.to_string()));
+    }
     let failed = |failure, status, message: String, details| {
         Outcome::failed(failure, status, message, started.elapsed(), details)
     };
@@ -343,7 +394,18 @@ pub async fn probe(spec: &TlsSpec, ctx: &TlsContext) -> Outcome {
         }
     };
 
-    let stream = match timeout_at(deadline, connect(&spec.host, spec.port)).await {
+    let resolver = match &spec.connect_to {
+        Some(ConnectTo::Resolver { name, addr }) => match ctx.host_resolvers.get(name, *addr) {
+            Ok(resolver) => Some(resolver),
+            Err(reason) => {
+                let message = format!("could not set up resolver {name}: {reason}");
+                return failed(Failure::Setup, Status::Unknown, message, details);
+            }
+        },
+        _ => None,
+    };
+
+    let stream = match timeout_at(deadline, connect(spec, resolver.as_deref())).await {
         Ok(Ok(stream)) => stream,
         Ok(Err((failure, message))) => return failed(failure, Status::Critical, message, details),
         Err(_) => {
@@ -416,20 +478,44 @@ pub async fn probe(spec: &TlsSpec, ctx: &TlsContext) -> Outcome {
     }
 }
 
-/// Resolves and connects, trying each address in turn. The error is a sentence for people.
-async fn connect(host: &str, port: u16) -> Result<TcpStream, (Failure, String)> {
-    let addrs = tokio::net::lookup_host((host, port)).await.map_err(|e| {
-        (
-            Failure::Resolve,
-            format!("DNS lookup failed for {host}: {e}"),
-        )
-    })?;
+/// Resolves the host (through `resolver` when the check connects through one, not at all when
+/// it names an address) and connects, trying each address in turn. The error is a sentence for
+/// people.
+async fn connect(
+    spec: &TlsSpec,
+    resolver: Option<&HostResolver>,
+) -> Result<TcpStream, (Failure, String)> {
+    let (host, port) = (spec.host.as_str(), spec.port);
+    let addrs: Vec<SocketAddr> = match (&spec.connect_to, resolver) {
+        (Some(ConnectTo::Addr(ip)), _) => vec![SocketAddr::new(*ip, port)],
+        (_, Some(resolver)) => resolver
+            .lookup(host)
+            .await
+            .map_err(|e| {
+                (
+                    Failure::Resolve,
+                    format!("DNS lookup failed for {host}: {e}"),
+                )
+            })?
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect(),
+        _ => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| {
+                (
+                    Failure::Resolve,
+                    format!("DNS lookup failed for {host}: {e}"),
+                )
+            })?
+            .collect(),
+    };
     let mut last_error = (
         Failure::Resolve,
         format!("DNS lookup for {host} returned no address"),
     );
-    // lookup_host yields a handful of addresses at most; bounded all the same.
-    for addr in addrs.take(16) {
+    // A lookup yields a handful of addresses at most; bounded all the same.
+    for addr in addrs.into_iter().take(16) {
         match TcpStream::connect(addr).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);

@@ -44,6 +44,15 @@ macro_rules! migrator {
                 "cluster",
                 include_str!(concat!("../../migrations/", $backend, "/0005_cluster.sql")),
             ),
+            (
+                6,
+                "ticket version",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0006_ticket_version.sql"
+                )),
+            ),
         ])
     };
 }

@@ -11,6 +11,7 @@
 //! | `mail.example.test` | A 192.0.2.25 (and no AAAA: NODATA)                             |
 //! | `drift.example.test`| A 198.51.100.66, the "wrong" record: checks expect 192.0.2.66  |
 //! | `big.example.test`  | TXT ×[`BIG_TXT_COUNT`] of 250 bytes: too big for UDP, so TCP   |
+//! | `shop.example.test` | A 127.0.0.2, a site on loopback, for checks with `connect_to`  |
 //!
 //! Special names, answered by a wrapper around the zone:
 //! - `servfail.example.test`: SERVFAIL;
@@ -144,6 +145,10 @@ fn catalog() -> Catalog {
         record(
             "drift.example.test.",
             RData::A(A(Ipv4Addr::new(198, 51, 100, 66))),
+        ),
+        record(
+            "shop.example.test.",
+            RData::A(A(Ipv4Addr::new(127, 0, 0, 2))),
         ),
     ];
     let big = (0..BIG_TXT_COUNT)

@@ -20,10 +20,11 @@
 //! | `/garbage`          | bytes that are not HTTP                                        |
 //! | `/redirect`         | 301 to `/welcome`                                              |
 //! | `/redirect-loop`    | 302 to itself                                                  |
+//! | `/goto/<url>`       | 302 to `<url>` (e.g. `/goto/http://localhost:1234/welcome`)    |
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -59,6 +60,8 @@ pub enum Leaf {
     SelfSigned,
     /// Valid from 10 days from now.
     NotYetValid,
+    /// Like `Valid`, for this name only.
+    Named(&'static str),
 }
 
 /// A certificate chain and its key, for a server.
@@ -92,19 +95,22 @@ impl Pki {
     pub fn leaf(&self, kind: Leaf) -> Identity {
         let names = match kind {
             Leaf::WrongHost => vec!["other.example".to_owned()],
+            Leaf::Named(name) => vec![name.to_owned()],
             _ => vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
         };
         let mut params = CertificateParams::new(names).expect("leaf params");
         params.distinguished_name.push(
             DnType::CommonName,
-            if kind == Leaf::WrongHost {
-                "other.example"
-            } else {
-                "localhost"
+            match kind {
+                Leaf::WrongHost => "other.example",
+                Leaf::Named(name) => name,
+                _ => "localhost",
             },
         );
         let (from, to) = match kind {
-            Leaf::Valid | Leaf::WrongHost | Leaf::SelfSigned => (-1.0, 90.0 + 1.0 / 24.0),
+            Leaf::Valid | Leaf::WrongHost | Leaf::SelfSigned | Leaf::Named(_) => {
+                (-1.0, 90.0 + 1.0 / 24.0)
+            }
             Leaf::DaysLeft(days) => (-1.0, f64::from(days) + 1.0 / 24.0),
             Leaf::Expired => (-30.0, -3.0 - 1.0 / 24.0),
             Leaf::NotYetValid => (10.0, 100.0),
@@ -143,16 +149,29 @@ pub fn server_config(identity: Identity) -> Arc<ServerConfig> {
     Arc::new(config)
 }
 
+/// Another loopback address than 127.0.0.1 (Linux routes all of 127/8 to `lo`), for servers
+/// that a check reaches only when it connects there on purpose (`connect_to`).
+pub const SECOND_LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
 async fn listen() -> (TcpListener, SocketAddr) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listen_on(IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+}
+
+async fn listen_on(ip: IpAddr) -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind((ip, 0)).await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     (listener, addr)
 }
 
 /// A TLS server that completes handshakes with this identity and then closes.
 pub async fn tls_server(identity: Identity) -> SocketAddr {
+    tls_server_on(IpAddr::V4(Ipv4Addr::LOCALHOST), identity).await
+}
+
+/// [`tls_server`] listening on `ip`.
+pub async fn tls_server_on(ip: IpAddr, identity: Identity) -> SocketAddr {
     let acceptor = TlsAcceptor::from(server_config(identity));
-    let (listener, addr) = listen().await;
+    let (listener, addr) = listen_on(ip).await;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
@@ -204,9 +223,15 @@ pub fn refused_addr() -> SocketAddr {
 /// The HTTP test server (see the table above); HTTPS with `Some(identity)`.
 /// Returns the base URL, e.g. `http://127.0.0.1:41234`.
 pub async fn http_server(tls: Option<Identity>) -> String {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let addr = http_server_on(IpAddr::V4(Ipv4Addr::LOCALHOST), tls).await;
+    format!("{scheme}://{addr}")
+}
+
+/// The HTTP test server listening on `ip`; HTTPS with `Some(identity)`. Returns its address.
+pub async fn http_server_on(ip: IpAddr, tls: Option<Identity>) -> SocketAddr {
     let acceptor = tls.map(|identity| TlsAcceptor::from(server_config(identity)));
-    let (listener, addr) = listen().await;
-    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let (listener, addr) = listen_on(ip).await;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
@@ -231,7 +256,7 @@ pub async fn http_server(tls: Option<Identity>) -> String {
             });
         }
     });
-    format!("{scheme}://{addr}")
+    addr
 }
 
 /// How a connection ends after `serve`.
@@ -412,6 +437,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> End {
         "/redirect-loop" => {
             stream
                 .write_all(&response(302, &[("Location", "/redirect-loop")], b""))
+                .await
+        }
+        _ if path.starts_with("/goto/") => {
+            let location = &path["/goto/".len()..];
+            stream
+                .write_all(&response(302, &[("Location", location)], b""))
                 .await
         }
         _ => {
