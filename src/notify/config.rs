@@ -55,11 +55,12 @@ pub struct RawMail {
     pub timeout: Option<S<String>>,
     /// PEM file of the CA that signed the relay's certificate (a relay with a private CA).
     pub ca_file: Option<S<String>>,
-    /// The first retry after a failed delivery (default 2s); each next one waits twice as
+    /// The first retry after a failed delivery (default 1s); each next one waits twice as
     /// long, up to `retry_max`.
     pub retry_after: Option<S<String>>,
-    /// The longest wait between two attempts (default 30s): after the mail server returns,
-    /// waiting mail goes out within this time.
+    /// The longest wait between two attempts (default 4s): after the mail server returns,
+    /// waiting mail goes out within this time. Only the oldest undelivered mail of each
+    /// ticket is retried, so a relay that is down sees one attempt per ticket per period.
     pub retry_max: Option<S<String>>,
     /// A message still undelivered this long after it was queued is given up (default 3d).
     pub give_up_after: Option<S<String>>,
@@ -140,8 +141,8 @@ pub struct Retry {
 impl Default for Retry {
     fn default() -> Self {
         Retry {
-            after: Duration::from_secs(2),
-            max: Duration::from_secs(30),
+            after: Duration::from_secs(1),
+            max: Duration::from_secs(4),
             give_up_after: Duration::from_secs(3 * 86400),
         }
     }

@@ -127,6 +127,25 @@ pub fn login_page(error: Option<&str>) -> String {
     layout("Sign in", &body, None, false)
 }
 
+/// The checks the incident detector sees flapping now (its saved per-check state).
+pub async fn flapping_checks(
+    store: &dyn crate::store::Store,
+) -> Result<std::collections::HashSet<CheckId>, WebError> {
+    Ok(store
+        .detector_states()
+        .await?
+        .into_iter()
+        .filter(|(_, v)| {
+            serde_json::from_value::<crate::incident::Track>(v.clone())
+                .is_ok_and(|t| t.phase == crate::incident::Phase::Flapping)
+        })
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// The chip that tells staff a check keeps switching between working and failing.
+pub const FLAPPING_CHIP: &str = r#" <span class="badge warning" title="keeps switching between working and failing; the customer was told it is unstable">flapping</span>"#;
+
 pub fn badge(status: Option<Status>) -> String {
     match status {
         Some(s) => format!(r#"<span class="badge {0}">{0}</span>"#, s.as_str()),
@@ -173,6 +192,7 @@ pub async fn overview(
         .into_iter()
         .map(|s| (s.check_id.clone(), s))
         .collect();
+    let flapping = flapping_checks(state.store.as_ref()).await?;
     let now = Utc::now();
     let mut counts = [0usize; 4];
     let mut rows: Vec<(u8, String, String)> = Vec::new();
@@ -193,8 +213,13 @@ pub async fn overview(
         let mut row = String::new();
         let _ = write!(
             row,
-            r#"<tr><td>{}</td><td><a href="/checks/{id}">{name}</a><div class="muted mono">{id}</div></td><td>{cust}</td><td>{kind}</td><td class="mono">{target}</td>"#,
+            r#"<tr><td>{}{}</td><td><a href="/checks/{id}">{name}</a><div class="muted mono">{id}</div></td><td>{cust}</td><td>{kind}</td><td class="mono">{target}</td>"#,
             badge(status),
+            if flapping.contains(&check.id) {
+                FLAPPING_CHIP
+            } else {
+                ""
+            },
             id = esc(check.id.as_str()),
             name = esc(&check.name),
             cust = esc(customer_names

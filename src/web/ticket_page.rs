@@ -449,14 +449,20 @@ async fn evidence(state: &AppState, t: &Ticket, now: DateTime<Utc>) -> Result<St
         out.push_str(r#"<p class="empty">No checks on this ticket: it was opened by a person, not by monitoring.</p>"#);
         return Ok(out);
     }
+    let flapping = super::pages::flapping_checks(state.store.as_ref()).await?;
     for id in &t.checks {
         let check = config.check(id.as_str());
         let st = state.store.state(id).await?;
         let last = state.store.recent_results(id, 1).await?;
         let _ = write!(
             out,
-            r#"<div class="card"><h3>{} <a href="/checks/{id}">{}</a> <span class="muted mono">{id}</span></h3>"#,
+            r#"<div class="card"><h3>{}{} <a href="/checks/{id}">{}</a> <span class="muted mono">{id}</span></h3>"#,
             badge(st.as_ref().map(|s| s.status)),
+            if flapping.contains(id) {
+                super::pages::FLAPPING_CHIP
+            } else {
+                ""
+            },
             esc(check.map_or(id.as_str(), |c| c.name.as_str())),
             id = esc(id.as_str()),
         );
