@@ -637,8 +637,11 @@ impl Mailbox {
     }
 
     pub async fn smtp_up(&self) {
-        if let Some((task, _)) = self.blackhole.lock().unwrap().take() {
+        let blackhole = self.blackhole.lock().unwrap().take();
+        if let Some((task, _)) = blackhole {
+            // Its listener must be closed before the SMTP server binds the port again.
             task.abort();
+            let _ = task.await;
         }
         self.smtp.start_again().await;
     }
