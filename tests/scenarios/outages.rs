@@ -220,9 +220,10 @@ pub async fn server_down_under_three_customers(db: Db) {
 
     let fault = fleet.server_down(Server::A);
     for (to, _, _) in &expect {
+        let left = (fault + OPEN).saturating_duration_since(Instant::now());
         let m = v.ok(fleet
             .mail
-            .wait_mail(to, |m| m.kind() == Kind::Opened, OPEN)
+            .wait_mail(to, |m| m.kind() == Kind::Opened, left)
             .await);
         timed(&fleet, &format!("fault→opened mail to {to}"), fault, &m);
     }
@@ -240,13 +241,10 @@ pub async fn server_down_under_three_customers(db: Db) {
 
     let recovery = fleet.server_up(Server::A);
     for (to, _, _) in &expect {
+        let left = (recovery + CLOSE).saturating_duration_since(Instant::now());
         let m = v.ok(fleet
             .mail
-            .wait_mail(
-                to,
-                |m| m.at >= recovery && m.kind() == Kind::Resolved,
-                CLOSE,
-            )
+            .wait_mail(to, |m| m.at >= recovery && m.kind() == Kind::Resolved, left)
             .await);
         timed(
             &fleet,

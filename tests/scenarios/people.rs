@@ -151,7 +151,7 @@ pub async fn customer_reply_on_resolved_ticket(db: Db) {
         .wait_ticket(
             "acme",
             |t| t["id"] == id && t["status"] == "reopened",
-            Duration::from_secs(10),
+            Duration::from_secs(8),
         )
         .await
         .map_err(|e| format!("a reply on a resolved ticket should reopen it: {e}")));
@@ -164,7 +164,7 @@ pub async fn customer_reply_on_resolved_ticket(db: Db) {
         .wait_mail(
             OPS,
             |m| m.at >= replied && m.mentions(&tag),
-            Duration::from_secs(10),
+            Duration::from_secs(8),
         )
         .await
         .map_err(|e| format!("ops should be alerted of the customer's reply on {tag}: {e}")));

@@ -1203,6 +1203,7 @@ impl Verdict {
     }
 
     pub fn finish(self, fleet: &Fleet) {
+        fleet.time("wall time", fleet.started, Instant::now());
         fleet.threading_report();
         if self.failures.is_empty() {
             // On failure the fleet prints them as it drops.
