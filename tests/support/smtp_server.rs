@@ -129,6 +129,12 @@ impl SmtpServer {
         state.failures.extend(std::iter::repeat_n(code, n));
     }
 
+    /// Forgets the failures [`fail_next`](Self::fail_next) queued and not used yet: the next
+    /// transactions are accepted again.
+    pub fn clear_failures(&self) {
+        self.shared.state.lock().unwrap().failures.clear();
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.shared.state.lock().unwrap().received.clone()
     }

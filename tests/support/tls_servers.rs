@@ -93,20 +93,22 @@ impl Pki {
     }
 
     pub fn leaf(&self, kind: Leaf) -> Identity {
+        self.leaf_for(kind, &["localhost", "127.0.0.1"])
+    }
+
+    /// Like [`Pki::leaf`] for these names (host names or IP addresses) instead of localhost /
+    /// 127.0.0.1; `WrongHost` still names `other.example` only.
+    pub fn leaf_for(&self, kind: Leaf, names: &[&str]) -> Identity {
         let names = match kind {
             Leaf::WrongHost => vec!["other.example".to_owned()],
             Leaf::Named(name) => vec![name.to_owned()],
-            _ => vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            _ => names.iter().map(|n| (*n).to_owned()).collect(),
         };
+        let common_name = names[0].clone();
         let mut params = CertificateParams::new(names).expect("leaf params");
-        params.distinguished_name.push(
-            DnType::CommonName,
-            match kind {
-                Leaf::WrongHost => "other.example",
-                Leaf::Named(name) => name,
-                _ => "localhost",
-            },
-        );
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         let (from, to) = match kind {
             Leaf::Valid | Leaf::WrongHost | Leaf::SelfSigned | Leaf::Named(_) => {
                 (-1.0, 90.0 + 1.0 / 24.0)
