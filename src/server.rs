@@ -122,6 +122,12 @@ pub async fn start(
     // Tickets and the outbox: the worker delivers what the service queues.
     let worker_opts = WorkerOptions {
         sole_sender: !leased,
+        instance: shared_config
+            .read()
+            .expect("not poisoned")
+            .cluster
+            .instance
+            .clone(),
         ..WorkerOptions::from_mail(&shared_config.read().expect("not poisoned").mail)
     };
     let wake = worker_opts.wake.clone();

@@ -470,6 +470,7 @@ async fn filled_store() -> (
             )
             .await
             .unwrap();
+        t.version += 1; // every save bumps it
         let res_at = created_at + Duration::hours(1);
         t.status = TicketStatus::Resolved;
         t.resolved_at = Some(res_at);

@@ -964,7 +964,10 @@ async fn a_survey_waits_until_the_tickets_checks_stayed_green_for_the_delay(db: 
             )
             .await
             .unwrap();
-        t.resolve(id, Actor::Staff("anna".into()), resolution(), ago(48))
+        // acme-api still fails: staff resolve anyway, with the reason.
+        let mut r = resolution();
+        r.resolved_while_failing = Some("fixed upstream; the check catches up".into());
+        t.resolve(id, Actor::Staff("anna".into()), r, ago(48))
             .await
             .unwrap();
         ids.push(id);

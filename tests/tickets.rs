@@ -368,7 +368,7 @@ async fn twenty_checks_on_one_server_make_one_incident_and_one_mail_per_customer
     );
     let incidents = server.store.open_incidents().await.unwrap();
     assert_eq!(incidents.len(), 1, "one ops incident for the server");
-    assert_eq!(incidents[0].key, "server:web-01");
+    assert_eq!(incidents[0].key, "server:web-01/availability");
     assert_eq!(
         incidents[0].checks.len(),
         20,
@@ -708,7 +708,7 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
     ]);
     assert_eq!(code, Some(1), "a resolution needs its cause");
     assert!(err.contains("cause"), "{err}");
-    let (code, _, err) = cli(&[
+    let resolve = [
         "ticket",
         "resolve",
         "1",
@@ -720,7 +720,13 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
         "Test configuration changes on staging first",
         "--option",
         "Managed upgrades|We test upgrades for you|Costs 5 EUR a month",
-    ]);
+    ];
+    // The site still answers 500: telling the customer it works would be untrue.
+    let (code, _, err) = cli(&resolve);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("still failing") && err.contains("anyway"), "{err}");
+    let anyway = [&resolve[..], &["--anyway", "fixed; the site's cache clears shortly"]].concat();
+    let (code, _, err) = cli(&anyway);
     assert_eq!(code, Some(0), "{err}");
     wait_until("the resolution mail", Duration::from_secs(10), || {
         customer_mails(&smtp).len() >= 3
@@ -864,10 +870,20 @@ async fn sla_warnings_breaches_and_the_automatic_update(db: Db) {
         })
         .count();
     assert_eq!(breaches, 1);
+    // Nobody took the ticket: no "still working on it" (that would be untrue); the customer
+    // hears it is queued and by when an engineer takes it, and ops hear it is untouched.
     assert!(
-        events
+        !events
             .iter()
-            .any(|e| matches!(e.kind, EventKind::AutomaticUpdate { .. }))
+            .any(|e| matches!(e.kind, EventKind::AutomaticUpdate { .. })),
+        "{events:#?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            &e.kind,
+            EventKind::PublicUpdate { text, .. } if text.contains("queue")
+        )),
+        "{events:#?}"
     );
     // The messages are queued as of `late` (an hour from now), so the worker sends them then;
     // here the outbox shows them.
@@ -890,6 +906,35 @@ async fn sla_warnings_breaches_and_the_automatic_update(db: Db) {
         .filter(|m| m.ticket.is_none() && m.subject.contains("SLA"))
         .count();
     assert!(ops >= 2, "ops hear about the warning and the breach");
+    assert!(
+        queued
+            .iter()
+            .any(|m| m.ticket.is_none() && m.subject.contains("untouched")),
+        "ops hear that nobody has taken it"
+    );
+    // Once someone works it, the lapsing promise gets the automatic "still working on it",
+    // one cadence after the last promise.
+    server
+        .tickets
+        .acknowledge(t.id, Actor::Staff("anna".into()), late)
+        .await
+        .unwrap();
+    let later = new_next + chrono::Duration::seconds(1);
+    server.tickets.sla_tick(later).await.unwrap();
+    server.tickets.sla_tick(later).await.unwrap();
+    let events = server.store.timeline(t.id).await.unwrap();
+    let autos = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::AutomaticUpdate { .. }))
+        .count();
+    assert_eq!(autos, 1, "{events:#?}");
+    let t3 = server.store.ticket(t.id).await.unwrap().unwrap();
+    let every = t3.next_update_due.unwrap() - new_next;
+    assert_eq!(
+        every,
+        new_next - next,
+        "the cadence is kept: each promise one cadence after the last"
+    );
     // Their keys name the target and the due time (not the moment of the run), so two runs
     // that both see the same warning, say on two instances, queue it once.
     let ack_ms = ack_due.timestamp_millis();

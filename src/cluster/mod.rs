@@ -49,6 +49,11 @@ impl Ownership {
         })
     }
 
+    /// Whether ownership follows leases (several instances may share the database).
+    pub fn is_leased(&self) -> bool {
+        self.leased.is_some()
+    }
+
     /// Whether this instance may run `id` now.
     pub fn owns(&self, id: &CheckId) -> bool {
         match &self.leased {
@@ -204,6 +209,15 @@ impl Cluster {
         };
         let members = self.store.members().await?;
         let live = live_members(&members, now, self.config.lease);
+        if self.ownership.is_leased() {
+            // Mail a killed instance had claimed goes out now, from one of the living.
+            let names: Vec<String> = live.iter().map(|m| m.instance.clone()).collect();
+            match self.store.release_claims_except(&names).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(messages = n, "claims of instances gone released"),
+                Err(e) => tracing::warn!(error = %e, "cannot release the claims of instances gone"),
+            }
+        }
         let regions: HashSet<&str> = live.iter().map(|m| m.region.as_str()).collect();
         self.metrics.cluster(
             live.len(),

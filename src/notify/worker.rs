@@ -95,6 +95,8 @@ pub struct WorkerOptions {
     /// This worker is the only one (one instance on SQLite): at start it ends every claim, so
     /// messages a killed process had claimed go out at once rather than after their lease.
     pub sole_sender: bool,
+    /// The instance that claims (its claims end when it leaves the cluster's live members).
+    pub instance: String,
 }
 
 impl WorkerOptions {
@@ -132,6 +134,7 @@ impl Default for WorkerOptions {
             webhook_timeout: Duration::from_secs(10),
             wake: WorkerHandle::default(),
             sole_sender: false,
+            instance: String::new(),
         }
     }
 }
@@ -255,7 +258,10 @@ where
     S: TicketStore + ?Sized,
 {
     let limit = opts.concurrency.max(1);
-    let claimed = match store.claim_due(Utc::now(), limit, opts.lease).await {
+    let claimed = match store
+        .claim_due_as(Utc::now(), limit, opts.lease, &opts.instance)
+        .await
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "outbox: cannot claim due messages");

@@ -207,7 +207,7 @@ static CLAIM_DUE: LazyLock<Arc<str>> = LazyLock::new(|| {
                   WHERE e.ticket_id = outbox.ticket_id AND e.status = 'pending' \
                   AND e.id < outbox.id)) \
              ORDER BY next_attempt_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         UPDATE outbox o SET claimed_until_ms = $2 FROM due WHERE o.id = due.id \
+         UPDATE outbox o SET claimed_until_ms = $2, claimed_by = $4 FROM due WHERE o.id = due.id \
          RETURNING {}",
         outbox_select_columns()
     )
@@ -222,6 +222,12 @@ static SELECT_OUTBOX: LazyLock<Arc<str>> = LazyLock::new(|| {
     )
     .into()
 });
+
+/// $1 a JSON array of the live instances: claims of any other instance end.
+const RELEASE_CLAIMS_EXCEPT: &str = "\
+UPDATE outbox SET claimed_until_ms = NULL, claimed_by = NULL \
+WHERE status = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> '' \
+AND claimed_by NOT IN (SELECT jsonb_array_elements_text($1::jsonb))";
 
 const MARK_DELIVERED: &str = "\
 UPDATE outbox SET status = 'delivered', delivered_ms = $2, attempts = attempts + 1, \

@@ -170,7 +170,8 @@ pub(super) const TICKET_EXISTS: &str = "SELECT 1 FROM tickets WHERE id = $1";
 pub(super) const INCIDENT_EXISTS: &str = "SELECT 1 FROM incidents WHERE id = $1";
 
 pub(super) const RELEASE_CLAIMS: &str = "\
-UPDATE outbox SET claimed_until_ms = NULL WHERE status = 'pending' AND claimed_until_ms IS NOT NULL";
+UPDATE outbox SET claimed_until_ms = NULL, claimed_by = NULL \
+WHERE status = 'pending' AND claimed_until_ms IS NOT NULL";
 
 pub(super) const RETRY_DEAD: &str = "\
 UPDATE outbox SET status = 'pending', next_attempt_ms = $1, attempts = 0, \
@@ -611,16 +612,18 @@ macro_rules! backend_common {
                     tx.commit().await.map_err(query_err(doing))
                 }
 
-                async fn claim_due(
+                async fn claim_due_as(
                     &self,
                     now: DateTime<Utc>,
                     limit: u32,
                     lease: Duration,
+                    by: &str,
                 ) -> Result<Vec<OutboxMessage>, StoreError> {
                     let mut claimed = sqlx::query(AssertSqlSafe(Arc::clone(&CLAIM_DUE)))
                         .bind(to_ms(now))
                         .bind(lease_end_ms(now, lease))
                         .bind(i64::from(limit))
+                        .bind(by)
                         .fetch_all(&self.$writer)
                         .await
                         .map_err(query_err("claiming due messages"))?
@@ -664,6 +667,16 @@ macro_rules! backend_common {
                         .iter()
                         .map(outbox_from_row)
                         .collect()
+                }
+
+                async fn release_claims_except(&self, live: &[String]) -> Result<u64, StoreError> {
+                    let live = serde_json::to_string(live).expect("strings serialise");
+                    Ok(sqlx::query(RELEASE_CLAIMS_EXCEPT)
+                        .bind(live)
+                        .execute(&self.$writer)
+                        .await
+                        .map_err(query_err("releasing the claims of instances gone"))?
+                        .rows_affected())
                 }
 
                 async fn release_claims(&self) -> Result<u64, StoreError> {

@@ -197,7 +197,7 @@ ON CONFLICT (key) DO NOTHING";
 /// get the same message. ?1 now, ?2 the lease's end, ?3 the limit.
 static CLAIM_DUE: LazyLock<Arc<str>> = LazyLock::new(|| {
     format!(
-        "UPDATE outbox SET claimed_until_ms = ?2 WHERE id IN \
+        "UPDATE outbox SET claimed_until_ms = ?2, claimed_by = ?4 WHERE id IN \
              (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?1 \
               AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1) \
               AND (ticket_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e \
@@ -218,6 +218,12 @@ static SELECT_OUTBOX: LazyLock<Arc<str>> = LazyLock::new(|| {
     )
     .into()
 });
+
+/// ?1 a JSON array of the live instances: claims of any other instance end.
+const RELEASE_CLAIMS_EXCEPT: &str = "\
+UPDATE outbox SET claimed_until_ms = NULL, claimed_by = NULL \
+WHERE status = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> '' \
+AND claimed_by NOT IN (SELECT value FROM json_each(?1))";
 
 const MARK_DELIVERED: &str = "\
 UPDATE outbox SET status = 'delivered', delivered_ms = ?2, attempts = attempts + 1, \

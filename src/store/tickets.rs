@@ -142,7 +142,23 @@ pub trait TicketStore: Send + Sync {
         now: DateTime<Utc>,
         limit: u32,
         lease: Duration,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.claim_due_as(now, limit, lease, "").await
+    }
+
+    /// [`Self::claim_due`] by the named instance, whose claims end as soon as it is no longer
+    /// a live member ([`Self::release_claims_except`]).
+    async fn claim_due_as(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+        by: &str,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Ends the claims of every instance not in `live` (one that was killed): its messages go
+    /// out now instead of after their lease. Returns how many.
+    async fn release_claims_except(&self, live: &[String]) -> Result<u64, StoreError>;
 
     /// Delivered: never sent again. Counts the attempt, ends the claim and appends
     /// `MailDelivered` to the ticket's timeline (messages of a ticket only), in one
