@@ -724,8 +724,15 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
     // The site still answers 500: telling the customer it works would be untrue.
     let (code, _, err) = cli(&resolve);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("still failing") && err.contains("anyway"), "{err}");
-    let anyway = [&resolve[..], &["--anyway", "fixed; the site's cache clears shortly"]].concat();
+    assert!(
+        err.contains("still failing") && err.contains("anyway"),
+        "{err}"
+    );
+    let anyway = [
+        &resolve[..],
+        &["--anyway", "fixed; the site's cache clears shortly"],
+    ]
+    .concat();
     let (code, _, err) = cli(&anyway);
     assert_eq!(code, Some(0), "{err}");
     wait_until("the resolution mail", Duration::from_secs(10), || {

@@ -63,9 +63,11 @@ fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// The default instance name: `FOREWARN_INSTANCE`, else the host name and four random hex
-/// digits (two instances on one host still differ).
-fn default_instance() -> String {
+/// The default instance name: `FOREWARN_INSTANCE`, else the host name and four hex digits of
+/// the configuration file's path: two instances on one host (each with its own file, for its
+/// own `listen`) differ, and a restarted instance keeps its name, so it can take back at once
+/// what its killed predecessor had claimed (its outbox claims).
+fn default_instance(config_file: &std::path::Path) -> String {
     if let Ok(name) = std::env::var("FOREWARN_INSTANCE")
         && valid_name(&name)
     {
@@ -83,7 +85,13 @@ fn default_instance() -> String {
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "forewarn".to_owned());
-    format!("{host}-{}", crate::store::users::random_hex(2))
+    let path = std::fs::canonicalize(config_file).unwrap_or_else(|_| config_file.to_owned());
+    let digest = ring::digest::digest(&ring::digest::SHA256, path.to_string_lossy().as_bytes());
+    format!(
+        "{host}-{:02x}{:02x}",
+        digest.as_ref()[0],
+        digest.as_ref()[1]
+    )
 }
 
 /// A name from the file, or `None` (with a diagnostic when it is not a valid one).
@@ -105,8 +113,8 @@ fn name(v: &mut Validator, s: Option<&Spanned<String>>, key: &str) -> Option<Str
 
 pub(super) fn build(src: &Source, raw: RawCluster, diags: &mut Diagnostics) -> ClusterConfig {
     let mut v = Validator { src, diags };
-    let instance =
-        name(&mut v, raw.instance.as_ref(), "cluster.instance").unwrap_or_else(default_instance);
+    let instance = name(&mut v, raw.instance.as_ref(), "cluster.instance")
+        .unwrap_or_else(|| default_instance(src.path));
     let region = name(&mut v, raw.region.as_ref(), "cluster.region")
         .unwrap_or_else(|| DEFAULT_REGION.to_owned());
     let lease = match raw.lease.as_ref() {

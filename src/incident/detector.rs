@@ -29,12 +29,13 @@ use crate::cluster::quorum::{failing_regions, prober_health};
 use crate::config::cluster::{ClusterConfig, DEFAULT_REGION};
 use crate::config::{Check, Config};
 use crate::model::{CheckId, CheckResult};
-use crate::notify::{Channel, NewMessage};
+use crate::notify::NewMessage;
+use crate::notify::ops::messages as ops_messages;
 use crate::probe::{Outcome, ProbeContext};
 use crate::scheduler::ResultConsumer;
 use crate::store::Store;
 use crate::store::tickets::Incident;
-use crate::ticket::service::{TicketService, message_id};
+use crate::ticket::service::TicketService;
 
 pub struct Detector {
     inner: Arc<Inner>,
@@ -787,40 +788,6 @@ fn ops_closed(config: &Config, inc: &Incident, at: DateTime<Utc>) -> Vec<NewMess
         &subject,
         &body,
     )
-}
-
-/// One ops message per configured ops channel (e-mail list, webhook), keyed `<key>/<channel>`.
-fn ops_messages(config: &Config, key: &str, subject: &str, body: &str) -> Vec<NewMessage> {
-    let (subject, body) = (subject.to_owned(), body.to_owned());
-    let mut out = Vec::new();
-    if !config.ops.email.is_empty() {
-        let key = format!("{key}/email");
-        out.push(NewMessage {
-            message_id: message_id(config, &key),
-            key,
-            ticket: None,
-            channel: Channel::Email {
-                to: config.ops.email.clone(),
-            },
-            subject: subject.clone(),
-            body: body.clone(),
-        });
-    }
-    if let Some(hook) = &config.ops.webhook {
-        let key = format!("{key}/webhook");
-        out.push(NewMessage {
-            message_id: message_id(config, &key),
-            key,
-            ticket: None,
-            channel: Channel::Webhook {
-                url: hook.url.to_string(),
-                slack: hook.slack,
-            },
-            subject,
-            body,
-        });
-    }
-    out
 }
 
 fn is_conflict(e: &crate::ticket::service::ServiceError) -> bool {

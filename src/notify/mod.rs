@@ -24,6 +24,7 @@
 pub mod config;
 pub mod mailer;
 pub mod model;
+pub mod ops;
 pub mod webhook;
 pub mod worker;
 

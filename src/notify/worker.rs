@@ -225,12 +225,17 @@ pub async fn run_worker<S>(
         poll_interval_ms = opts.poll_interval.as_millis() as u64,
         "delivery worker started"
     );
-    if opts.sole_sender {
-        match store.release_claims().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(messages = n, "outbox: claims of a previous run released"),
-            Err(e) => tracing::warn!(error = %e, "outbox: cannot release old claims"),
-        }
+    // What a killed predecessor had claimed goes out now, not after its lease: every claim
+    // when this worker is the only sender, else the claims made under this instance's name.
+    let released = if opts.sole_sender {
+        store.release_claims().await
+    } else {
+        store.release_claims_by(&opts.instance).await
+    };
+    match released {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(messages = n, "outbox: claims of a previous run released"),
+        Err(e) => tracing::warn!(error = %e, "outbox: cannot release old claims"),
     }
     tokio::pin!(shutdown);
     loop {

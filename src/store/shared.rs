@@ -173,6 +173,10 @@ pub(super) const RELEASE_CLAIMS: &str = "\
 UPDATE outbox SET claimed_until_ms = NULL, claimed_by = NULL \
 WHERE status = 'pending' AND claimed_until_ms IS NOT NULL";
 
+pub(super) const RELEASE_CLAIMS_BY: &str = "\
+UPDATE outbox SET claimed_until_ms = NULL, claimed_by = NULL \
+WHERE status = 'pending' AND claimed_by = $1";
+
 pub(super) const RETRY_DEAD: &str = "\
 UPDATE outbox SET status = 'pending', next_attempt_ms = $1, attempts = 0, \
                   claimed_until_ms = NULL WHERE status = 'dead'";
@@ -676,6 +680,15 @@ macro_rules! backend_common {
                         .execute(&self.$writer)
                         .await
                         .map_err(query_err("releasing the claims of instances gone"))?
+                        .rows_affected())
+                }
+
+                async fn release_claims_by(&self, instance: &str) -> Result<u64, StoreError> {
+                    Ok(sqlx::query(shared::RELEASE_CLAIMS_BY)
+                        .bind(instance)
+                        .execute(&self.$writer)
+                        .await
+                        .map_err(query_err("releasing this instance's old claims"))?
                         .rows_affected())
                 }
 

@@ -160,6 +160,10 @@ pub trait TicketStore: Send + Sync {
     /// out now instead of after their lease. Returns how many.
     async fn release_claims_except(&self, live: &[String]) -> Result<u64, StoreError>;
 
+    /// Ends the claims of `instance`: called by an instance as it starts, for the claims of its
+    /// killed predecessor of the same name (none of them can be in progress). Returns how many.
+    async fn release_claims_by(&self, instance: &str) -> Result<u64, StoreError>;
+
     /// Delivered: never sent again. Counts the attempt, ends the claim and appends
     /// `MailDelivered` to the ticket's timeline (messages of a ticket only), in one
     /// transaction. A message no longer pending (delivered or dead meanwhile) is left alone;

@@ -2,6 +2,9 @@
 //! timeline, SLA clocks and the next-update promise.
 
 pub mod calendar;
+pub mod clocks;
+pub mod compose;
+pub mod customer;
 pub mod model;
 pub mod monitoring;
 pub mod service;

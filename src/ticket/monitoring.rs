@@ -12,8 +12,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::clocks::due_times;
+use super::compose::*;
 use super::model::*;
-use super::service::*;
+use super::service::{Reopen, ServiceError, TicketService};
 use crate::config::{Config, Language};
 use crate::incident::Problem;
 use crate::incident::classify::{Cause, ProblemKind};

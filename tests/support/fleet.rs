@@ -791,7 +791,7 @@ impl Fleet {
                  smtp_url = \"smtp://{smtp}\"\nsecurity = \"none\"\ntimeout = \"20s\"\n\n\
                  [ops]\nemail = [{ops}]\n\n\
                  [incidents]\nfailures_to_open = 3\nsuccesses_to_close = 2\nflap_changes = 6\n\
-                 flap_window = \"30m\"\nconfirm = true\nreopen_within = \"7d\"\n\n\
+                 flap_window = \"30m\"\nconfirm = true\nreopen_within = \"7d\"\nverify_within = \"5s\"\n\n\
                  [survey]\nenabled = false\n",
                 db = q(&db.config_url()),
                 smtp = mail.smtp.addr(),

@@ -1,0 +1,61 @@
+//! The one ops fan-out: an ops alert becomes one message per configured ops channel (the e-mail
+//! list, the webhook), each keyed `<key>/<channel>` so the same alert is queued once. The
+//! detector (incidents, dead probers) and the ticket service (SLA, reopenings, tickets outside
+//! an incident) both alert through here. Also the Message-ID every queued message gets.
+
+use crate::config::Config;
+use crate::notify::{Channel, NewMessage};
+
+/// One message per configured ops channel, keyed `<key>/email` and `<key>/webhook`.
+pub fn messages(config: &Config, key: &str, subject: &str, body: &str) -> Vec<NewMessage> {
+    let mut out = Vec::new();
+    if !config.ops.email.is_empty() {
+        let key = format!("{key}/email");
+        out.push(NewMessage {
+            message_id: message_id(config, &key),
+            key,
+            ticket: None,
+            channel: Channel::Email {
+                to: config.ops.email.clone(),
+            },
+            subject: subject.to_owned(),
+            body: body.to_owned(),
+        });
+    }
+    if let Some(hook) = &config.ops.webhook {
+        let key = format!("{key}/webhook");
+        out.push(NewMessage {
+            message_id: message_id(config, &key),
+            key,
+            ticket: None,
+            channel: Channel::Webhook {
+                url: hook.url.to_string(),
+                slack: hook.slack,
+            },
+            subject: subject.to_owned(),
+            body: body.to_owned(),
+        });
+    }
+    out
+}
+
+/// A stable Message-ID from the idempotency key: a resend of the same message is recognisable,
+/// and the installation id keeps two installations (or a reinstall) from ever sharing one.
+pub fn message_id(config: &Config, key: &str) -> String {
+    let host = config.public_url.host_str().unwrap_or("forewarn.invalid");
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(config.installation.as_bytes());
+    ctx.update(b"\n");
+    ctx.update(key.as_bytes());
+    let digest = ctx.finish();
+    let hex: String = digest.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let installation = if config.installation.is_empty() {
+        "forewarn"
+    } else {
+        config.installation.as_str()
+    };
+    format!("<{hex}.{installation}@{host}>")
+}

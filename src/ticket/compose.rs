@@ -1,0 +1,297 @@
+//! Message composition: the template context of a customer mail, the mail itself in the
+//! customer's language, the signed link to the customer's ticket page, ops alerts about a
+//! ticket, and the words forewarn writes itself (queued, maintenance).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::model::*;
+use crate::config::{Config, Customer};
+use crate::notify::{Channel, NewMessage};
+use crate::playbook::{MessageContext, MessageKind, Playbook};
+use crate::store::tickets::NewEvent;
+
+pub use crate::notify::ops::message_id;
+
+/// The truth about a ticket nobody has taken yet, in the customer's language.
+pub(super) fn queued_text(
+    language: crate::config::Language,
+    taken_by: Option<DateTime<Utc>>,
+) -> String {
+    use crate::config::Language;
+    match (language, taken_by) {
+        (Language::En, Some(t)) => format!(
+            "Your ticket is in our queue and an engineer will take it by {} at the latest.",
+            fmt_time(t)
+        ),
+        (Language::En, None) => "Your ticket is in our queue; we have asked the team to take it \
+                                 as a priority."
+            .to_owned(),
+        (Language::Ru, Some(t)) => format!(
+            "Ваша заявка в очереди; инженер возьмёт её в работу не позже {}.",
+            fmt_time(t)
+        ),
+        (Language::Ru, None) => {
+            "Ваша заявка в очереди; мы попросили команду взять её в работу в первую очередь."
+                .to_owned()
+        }
+    }
+}
+
+/// The advance notice of a maintenance window, in the customer's language.
+pub(super) fn maintenance_text(
+    customer: &Customer,
+    affected: &[String],
+    reason: Option<&str>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> (String, String) {
+    let list = affected
+        .iter()
+        .map(|a| format!("  - {a}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    match customer.language {
+        crate::config::Language::En => (
+            format!(
+                "Planned maintenance on {} — no action needed",
+                fmt_time(start)
+            ),
+            format!(
+                "Hello {},\n\nWe will carry out planned maintenance from {} to {}{}.\n\n\
+                 During this time these services may be briefly unavailable:\n{}\n\n\
+                 You do not need to do anything. We watch the services throughout the work and \
+                 will tell you if it takes longer than planned.\n\n— Support team\n",
+                customer.name,
+                fmt_time(start),
+                fmt_time(end),
+                reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                list
+            ),
+        ),
+        crate::config::Language::Ru => (
+            format!(
+                "Плановые работы {} — от вас ничего не требуется",
+                fmt_time(start)
+            ),
+            format!(
+                "Здравствуйте, {}!\n\nМы проведём плановые работы с {} до {}{}.\n\n\
+                 В это время могут быть кратковременно недоступны:\n{}\n\n\
+                 От вас ничего не требуется. Мы следим за работой сервисов всё это время и \
+                 сообщим, если работы займут больше времени, чем планировалось.\n\n— Служба поддержки\n",
+                customer.name,
+                fmt_time(start),
+                fmt_time(end),
+                reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                list
+            ),
+        ),
+    }
+}
+
+pub(super) fn round_minutes(d: chrono::Duration) -> Duration {
+    Duration::from_secs((d.num_seconds().max(60) as u64).div_ceil(60) * 60)
+}
+
+pub(super) fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+pub(super) fn site_names(config: &Config, t: &Ticket) -> String {
+    t.checks
+        .iter()
+        .map(|id| {
+            config
+                .check(id.as_str())
+                .map_or(id.to_string(), |c| c.name.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn targets(config: &Config, t: &Ticket) -> String {
+    t.checks
+        .iter()
+        .filter_map(|id| {
+            config
+                .check(id.as_str())
+                .map(|c| customer_target(c, &t.problem))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the customer calls the thing in trouble: the account for a quota, the disk and server
+/// for a filling disk, otherwise the URL, host:port or DNS name.
+pub(super) fn customer_target(c: &crate::config::Check, problem: &str) -> String {
+    use crate::probe::ProbeSpec;
+    match (&c.spec, problem) {
+        (ProbeSpec::Agent(a), "quota_near") if !a.accounts.is_empty() => a.accounts.join(", "),
+        (ProbeSpec::Agent(a), "disk_filling") if !a.mounts.is_empty() => format!(
+            "{} on {}",
+            a.mounts.join(", "),
+            c.server
+                .as_deref()
+                .or(a.url.host_str())
+                .unwrap_or("the server")
+        ),
+        _ => c.spec.target(),
+    }
+}
+
+/// The template context for one customer message. Only this customer's checks appear.
+pub(super) fn context(
+    config: &Config,
+    customer: &Customer,
+    t: &Ticket,
+    site: &str,
+    target: &str,
+    evidence: &[String],
+    at: DateTime<Utc>,
+) -> MessageContext {
+    MessageContext {
+        customer: customer.name.clone(),
+        ticket: t.id.to_string(),
+        ticket_url: customer_ticket_url(config, t, at),
+        site: site.to_owned(),
+        target: target.to_owned(),
+        detected_at: fmt_time(t.created_at.min(at)),
+        evidence: evidence.to_vec(),
+        next_update: t.next_update_due.map(fmt_time).unwrap_or_default(),
+        status: t.status.as_str().to_owned(),
+        title: t.title.clone(),
+        deadline: String::new(),
+        duration: String::new(),
+        update: String::new(),
+        resolution: None,
+    }
+}
+
+/// The automatic acknowledgement of a new ticket (R7): the message and its `AutoAckQueued`
+/// event, or an internal note saying why it could not be written.
+pub(super) fn acknowledge_first(
+    first: Result<Option<NewMessage>, String>,
+    at: DateTime<Utc>,
+    events: &mut Vec<NewEvent>,
+    messages: &mut Vec<NewMessage>,
+) {
+    let kind = match first {
+        Ok(Some(m)) => {
+            messages.push(m);
+            EventKind::AutoAckQueued
+        }
+        Ok(None) => return,
+        Err(e) => EventKind::InternalNote {
+            text: format!("the customer message could not be written: {e}"),
+        },
+    };
+    events.push(NewEvent {
+        at,
+        actor: Actor::System,
+        public: false,
+        kind,
+    });
+}
+
+/// The staff page of a ticket, for staff and ops messages.
+pub fn ticket_url(config: &Config, id: TicketId) -> String {
+    format!("{}tickets/{}", config.public_url, id.0)
+}
+
+/// The customer's page of a ticket: a signed link (`/c/t/{token}`, valid for
+/// `survey.ticket_link_ttl`) when a link-signing key is set, else the staff page.
+pub fn customer_ticket_url(config: &Config, t: &Ticket, at: DateTime<Utc>) -> String {
+    match crate::token::Signer::from_config(config) {
+        Some(signer) => {
+            let ttl = chrono::Duration::from_std(config.survey.ticket_link_ttl)
+                .unwrap_or_else(|_| chrono::Duration::days(90));
+            let token = signer.sign(
+                crate::token::Purpose::TicketView,
+                &t.customer,
+                t.id.0,
+                "",
+                at + ttl,
+            );
+            format!("{}c/t/{token}", config.public_url)
+        }
+        None => ticket_url(config, t.id),
+    }
+}
+
+/// A customer e-mail from the playbook, in the customer's language. `None` when the customer
+/// has no contacts.
+pub(super) fn customer_message(
+    config: &Config,
+    playbook: &Playbook,
+    kind: MessageKind,
+    customer: &Customer,
+    t: &Ticket,
+    ctx: &MessageContext,
+    key: &str,
+) -> Result<Option<NewMessage>, String> {
+    if customer.contacts.is_empty() {
+        return Ok(None);
+    }
+    let rendered = playbook
+        .render(kind, customer.language, ctx)
+        .map_err(|e| e.to_string())?;
+    let key = format!("ticket-{}/{key}", t.id.0);
+    Ok(Some(NewMessage {
+        message_id: message_id(config, &key),
+        key,
+        ticket: Some(t.id),
+        channel: Channel::Email {
+            to: customer.contacts.clone(),
+        },
+        subject: rendered.subject,
+        body: rendered.body,
+    }))
+}
+
+/// Ops alerts: e-mail and webhook, if configured. Never sent to customers. Each call is a new
+/// alert (its key carries the time).
+pub(super) fn ops_messages(config: &Config, t: &Ticket, what: &str) -> Vec<NewMessage> {
+    let stem = format!("{}-{}", slug(what), Utc::now().timestamp_millis());
+    ops_messages_keyed(config, t, what, &stem)
+}
+
+/// Ops alerts whose idempotency key ends in `stem`: the same stem is queued once.
+pub(super) fn ops_messages_keyed(
+    config: &Config,
+    t: &Ticket,
+    what: &str,
+    stem: &str,
+) -> Vec<NewMessage> {
+    let subject = format!("[{}] {} {} — {}", t.severity, t.id, t.title, what);
+    let body = format!(
+        "{what}\n\nTicket {} ({}), customer {}, problem {}, skill group {}.\n{}\n",
+        t.id,
+        t.status,
+        t.customer,
+        t.problem,
+        t.skill_group,
+        ticket_url(config, t.id)
+    );
+    let key = format!("ops/ticket-{}/{stem}", t.id.0);
+    crate::notify::ops::messages(config, &key, &subject, &body)
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .take(24)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The Message-ID of a ticket's first customer mail: every later mail of the ticket answers it
+/// (`In-Reply-To`, `References`), so mail clients show one conversation.
+pub fn thread_root(config: &Config, ticket: TicketId) -> String {
+    message_id(config, &format!("ticket-{}/opened", ticket.0))
+}
