@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod demo;
+pub mod diag;
 pub mod incident;
 pub mod metrics;
 pub mod model;

@@ -91,3 +91,20 @@ pub struct CheckState {
     pub last_message: String,
     pub last_latency_ms: f64,
 }
+
+/// The language a customer reads: every customer-facing text exists in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    En,
+    Ru,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Ru => "ru",
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! A check that keeps changing between working and failing is flapping: one ticket and one
-//! customer message, not one per flap; thresholds alone never open it.
+//! customer message, not one per flap; thresholds alone never open it. Flapping has a clear
+//! end: once the site is stable for `flap_quiet` the ticket resolves and the customer hears it.
 
 #[path = "support/server.rs"]
 mod support_server;
@@ -18,9 +19,12 @@ async fn a_flapping_check_notifies_once() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let n = Arc::new(AtomicUsize::new(0));
+    let stable = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let steady = stable.clone();
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
-            let code = if n.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            let code = if steady.load(Ordering::SeqCst) || n.fetch_add(1, Ordering::SeqCst) % 2 == 0
+            {
                 200
             } else {
                 503
@@ -38,7 +42,7 @@ async fn a_flapping_check_notifies_once() {
     std::fs::create_dir_all(dir.path().join("checks")).unwrap();
     std::fs::write(
         dir.path().join("forewarn.toml"),
-        "database = \"sqlite://data/forewarn.db\"\nlisten = \"127.0.0.1:0\"\n[incidents]\nflap_changes = 4\nflap_window = \"1m\"\n",
+        "database = \"sqlite://data/forewarn.db\"\nlisten = \"127.0.0.1:0\"\n[incidents]\nflap_changes = 4\nflap_window = \"1m\"\nflap_quiet = \"4s\"\n",
     )
     .unwrap();
     std::fs::write(
@@ -78,6 +82,40 @@ async fn a_flapping_check_notifies_once() {
             .contains("keeps changing between working and failing"),
         "{}",
         customer_msgs[0].body
+    );
+
+    // Stable again: after `flap_quiet` without a change the ticket resolves, and the customer
+    // hears it once.
+    stable.store(true, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = server.store.ticket(tickets[0].id).await.unwrap().unwrap();
+        if t.status == forewarn::ticket::TicketStatus::Resolved {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a flapping check that is stable again resolves its ticket: {t:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        server.detector.phase(&id),
+        Some(forewarn::incident::Phase::Healthy)
+    );
+    let customer_msgs = server
+        .store
+        .outbox(&OutboxFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.ticket.is_some())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        customer_msgs.len(),
+        2,
+        "unstable once, stable again once: {:#?}",
+        customer_msgs.iter().map(|m| &m.subject).collect::<Vec<_>>()
     );
     server.shutdown().await;
 }

@@ -677,3 +677,188 @@ fn unknown_keys_are_located_too() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the clocks owe a ticket (`sla::owed`): the pure decision behind the SLA job.
+
+mod owed {
+    use super::*;
+    use forewarn::model::CustomerId;
+    use forewarn::ticket::{Origin, SlaTarget, Ticket, TicketId, TicketStatus};
+    use std::time::Duration;
+
+    /// A P2 ticket opened at 10:00 UTC on a 24/7 clock: acknowledge by 10:30, first update by
+    /// 11:00, resolve by 10:00 next day, next update promised by 11:00.
+    fn ticket(status: TicketStatus, assignee: Option<&str>) -> Ticket {
+        let opened = utc("2026-12-03 10:00");
+        Ticket {
+            id: TicketId(1),
+            customer: CustomerId::parse("acme").unwrap(),
+            title: "Shop: Site is down".into(),
+            problem: "site_down".into(),
+            severity: Severity::P2,
+            status,
+            origin: Origin::Monitoring,
+            checks: vec![],
+            incident: None,
+            assignee: assignee.map(str::to_owned),
+            skill_group: "web".into(),
+            created_at: opened,
+            acknowledged_at: (status != TicketStatus::New).then_some(opened),
+            first_update_at: None,
+            resolved_at: None,
+            closed_at: None,
+            ack_due: Some(utc("2026-12-03 10:30")),
+            first_update_due: Some(utc("2026-12-03 11:00")),
+            resolve_due: Some(utc("2026-12-04 10:00")),
+            next_update_due: Some(utc("2026-12-03 11:00")),
+            paused_since: None,
+            reopen_count: 0,
+            version: 0,
+        }
+    }
+
+    struct Case {
+        what: &'static str,
+        status: TicketStatus,
+        assignee: Option<&'static str>,
+        recorded: &'static [(SlaTarget, bool)],
+        now: &'static str,
+        warnings: &'static [SlaTarget],
+        breaches: &'static [SlaTarget],
+        /// (promised, next, worked)
+        promise: Option<(&'static str, &'static str, bool)>,
+    }
+
+    fn check(c: &Case) {
+        let clock = Clock::AlwaysOn;
+        let spans = SlaTargets::default_for(Severity::P2);
+        let t = ticket(c.status, c.assignee);
+        let got = sla::owed(
+            &t,
+            c.recorded,
+            &clock,
+            &spans,
+            utc(c.now),
+            Duration::from_secs(15),
+        );
+        let targets =
+            |v: &[(SlaTarget, DateTime<Utc>)]| v.iter().map(|(t, _)| *t).collect::<Vec<_>>();
+        assert_eq!(targets(&got.warnings), c.warnings, "{}: warnings", c.what);
+        assert_eq!(targets(&got.breaches), c.breaches, "{}: breaches", c.what);
+        let promise = got.promise.map(|p| (p.promised, p.next, p.worked));
+        let expected = c.promise.map(|(p, n, w)| (utc(p), utc(n), w));
+        assert_eq!(promise, expected, "{}: promise", c.what);
+    }
+
+    #[test]
+    fn the_clocks_owe_each_warning_breach_and_promise_once() {
+        use SlaTarget::*;
+        use TicketStatus::*;
+        let cases = [
+            Case {
+                what: "half the acknowledgement time used: nothing yet",
+                status: New,
+                assignee: None,
+                recorded: &[],
+                now: "2026-12-03 10:15",
+                warnings: &[],
+                breaches: &[],
+                promise: None,
+            },
+            Case {
+                what: "80 % of the acknowledgement time: a warning",
+                status: New,
+                assignee: None,
+                recorded: &[],
+                now: "2026-12-03 10:24",
+                warnings: &[Acknowledge],
+                breaches: &[],
+                promise: None,
+            },
+            Case {
+                what: "the warning already recorded: owed once",
+                status: New,
+                assignee: None,
+                recorded: &[(Acknowledge, false)],
+                now: "2026-12-03 10:24",
+                warnings: &[],
+                breaches: &[],
+                promise: None,
+            },
+            Case {
+                what: "past the acknowledgement: a breach; the first update is at 75 %",
+                status: New,
+                assignee: None,
+                recorded: &[(Acknowledge, false)],
+                now: "2026-12-03 10:50",
+                warnings: &[FirstUpdate],
+                breaches: &[Acknowledge],
+                promise: None,
+            },
+            Case {
+                what: "acknowledged: that clock stopped",
+                status: Acknowledged,
+                assignee: None,
+                recorded: &[],
+                now: "2026-12-03 10:50",
+                warnings: &[FirstUpdate],
+                breaches: &[],
+                promise: None,
+            },
+            Case {
+                what: "waiting on the customer: every clock paused",
+                status: WaitingOnCustomer,
+                assignee: None,
+                recorded: &[],
+                now: "2026-12-03 12:00",
+                warnings: &[],
+                breaches: &[],
+                promise: None,
+            },
+            Case {
+                what: "the promise due on an untouched ticket: queued, not \"working on it\"",
+                status: New,
+                assignee: None,
+                recorded: &[(Acknowledge, true), (FirstUpdate, false)],
+                now: "2026-12-03 11:00",
+                warnings: &[],
+                breaches: &[FirstUpdate],
+                promise: Some(("2026-12-03 11:00", "2026-12-03 13:00", false)),
+            },
+            Case {
+                what: "the promise due on an assigned ticket: still working on it",
+                status: New,
+                assignee: Some("anna"),
+                recorded: &[(Acknowledge, true), (FirstUpdate, true)],
+                now: "2026-12-03 11:00",
+                warnings: &[],
+                breaches: &[],
+                promise: Some(("2026-12-03 11:00", "2026-12-03 13:00", true)),
+            },
+            Case {
+                what: "a minute before the promise: not yet (kept at most one run of the job early)",
+                status: InProgress,
+                assignee: None,
+                recorded: &[(FirstUpdate, false)],
+                now: "2026-12-03 10:59",
+                warnings: &[],
+                breaches: &[],
+                promise: None,
+            },
+            Case {
+                what: "far behind (the server was down): the next promise counts from now",
+                status: InProgress,
+                assignee: None,
+                recorded: &[(FirstUpdate, true)],
+                now: "2026-12-03 14:00",
+                warnings: &[],
+                breaches: &[],
+                promise: Some(("2026-12-03 11:00", "2026-12-03 16:00", true)),
+            },
+        ];
+        for c in &cases {
+            check(c);
+        }
+    }
+}

@@ -489,6 +489,41 @@ async fn sla_clocks_pause_while_waiting_on_the_customer(db: Db) {
         before.1,
         "a target already met or passed is not moved"
     );
+
+    // Waiting again, and this time staff post a public update before the customer answers:
+    // staff are at it again, so the clocks run again (a paused clock would hide a breach).
+    let again = later + chrono::Duration::minutes(10);
+    server
+        .tickets
+        .wait_on_customer(
+            t.id,
+            Actor::Staff("ann".into()),
+            "Which PHP version?",
+            again,
+        )
+        .await
+        .unwrap();
+    let update = again + chrono::Duration::hours(1);
+    server
+        .tickets
+        .update(
+            t.id,
+            Actor::Staff("ann".into()),
+            "We found it ourselves: PHP 8.3. Fixing it now.",
+            None,
+            false,
+            update,
+        )
+        .await
+        .unwrap();
+    let working = server.store.ticket(t.id).await.unwrap().unwrap();
+    assert_eq!(working.status, TicketStatus::InProgress);
+    assert_eq!(working.paused_since, None);
+    assert_eq!(
+        working.resolve_due.unwrap() - resumed.resolve_due.unwrap(),
+        chrono::Duration::hours(1),
+        "resolve clock paused only while waiting"
+    );
     server.shutdown().await;
 }
 
@@ -542,6 +577,27 @@ async fn a_crash_mid_incident_sends_no_duplicate_ticket_or_mail(db: Db) {
         !customer_mails(&smtp).is_empty()
     })
     .await;
+    // Killed once its delivery is recorded. (Killed between the relay's acceptance and the
+    // record, the restarted process sends it again at once, with the same Message-ID: see
+    // tests/scenarios, kill_9_during_delivery.)
+    let store = forewarn::store::open(&db.url(dir.path())).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store
+        .outbox(&OutboxFilter {
+            status: Some(forewarn::notify::MessageStatus::Delivered),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.ticket.is_none())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the delivery is recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(first); // SIGKILL
 
     let _second = serve();
@@ -935,12 +991,12 @@ async fn sla_warnings_breaches_and_the_automatic_update(db: Db) {
         .filter(|e| matches!(e.kind, EventKind::AutomaticUpdate { .. }))
         .count();
     assert_eq!(autos, 1, "{events:#?}");
+    // The promise was kept one tick late (`later`): the next one is one cadence on.
     let t3 = server.store.ticket(t.id).await.unwrap().unwrap();
-    let every = t3.next_update_due.unwrap() - new_next;
     assert_eq!(
-        every,
-        new_next - next,
-        "the cadence is kept: each promise one cadence after the last"
+        t3.next_update_due.unwrap() - later,
+        new_next - late,
+        "each promise one cadence after the one kept"
     );
     // Their keys name the target and the due time (not the moment of the run), so two runs
     // that both see the same warning, say on two instances, queue it once.

@@ -5,7 +5,8 @@
 //! path and what is wrong.
 
 pub mod cluster;
-pub mod diag;
+/// Diagnostics are shared words (playbooks and SLA policies report with them too).
+pub use crate::diag;
 pub mod raw;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -209,21 +210,7 @@ impl SurveyConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    En,
-    Ru,
-}
-
-impl Language {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::En => "en",
-            Language::Ru => "ru",
-        }
-    }
-}
+pub use crate::model::Language;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Customer {

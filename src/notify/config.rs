@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 use url::Url;
 
-use crate::config::diag::{Diagnostics, Source};
+use crate::diag::{Diagnostics, Source};
 use crate::notify::Channel;
 use crate::secret::{Secret, SecretRef};
 

@@ -19,8 +19,8 @@ use std::time::Duration;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_spanned::Spanned;
 
-use crate::config::Language;
-use crate::config::diag::{Diagnostic, Diagnostics, Source};
+use crate::diag::{Diagnostic, Diagnostics, Source};
+use crate::model::Language;
 use crate::ticket::model::{Severity, SolutionOption};
 use raw::{RawLocalized, RawOption, RawPlaybook};
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::Language;
+use crate::model::Language;
 use crate::ticket::model::{Resolution, SolutionOption};
 
 /// Everything a customer message can say. The caller passes preformatted strings (times in UTC,

@@ -12,7 +12,7 @@ use serde_spanned::Spanned;
 use super::raw::{RawMessage, RawMessages};
 use super::render::{MessageContext, known_variables, sample_contexts};
 use super::{LANGUAGES, MessageKind, Validator, status_text, template_name};
-use crate::config::Language;
+use crate::model::Language;
 use crate::ticket::model::SolutionOption;
 
 /// What a template renders against: the context plus `status_text`, `options` and `lang`.

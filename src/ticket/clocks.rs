@@ -9,10 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::compose::*;
+use super::due::sla_targets;
 use super::model::*;
 use super::service::{ServiceError, TicketService};
 use super::sla;
-use crate::config::Config;
 use crate::notify::{Channel, NewMessage};
 use crate::playbook::MessageKind;
 use crate::store::StoreError;
@@ -36,128 +36,79 @@ impl TicketService {
                 continue; // paused
             }
             let timeline = self.store.timeline(t.id).await?;
+            let recorded: Vec<(SlaTarget, bool)> = timeline
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::SlaWarning { target, .. } => Some((*target, false)),
+                    EventKind::SlaBreach { target, .. } => Some((*target, true)),
+                    _ => None,
+                })
+                .collect();
             let clock = config.sla.clock(t.severity);
             let tier = config
                 .customer(&t.customer)
                 .map(|c| c.tier.clone())
                 .unwrap_or_default();
             let spans = sla_targets(&config, &t.problem, t.severity, &tier);
+            let owed = sla::owed(&t, &recorded, clock, &spans, now, SLA_TICK);
+            let system = |public, kind| NewEvent {
+                at: now,
+                actor: Actor::System,
+                public,
+                kind,
+            };
             let mut events = Vec::new();
-            let targets = [
-                (
-                    SlaTarget::Acknowledge,
-                    t.ack_due,
-                    t.acknowledged_at.is_none(),
-                ),
-                (
-                    SlaTarget::FirstUpdate,
-                    t.first_update_due,
-                    t.first_update_at.is_none(),
-                ),
-                (SlaTarget::Resolve, t.resolve_due, true),
-            ];
-            for (target, due, running) in targets {
-                let span = spans.get(target);
-                let (Some(due), true) = (due, running) else {
-                    continue;
-                };
-                let already = |warn: bool| {
-                    timeline.iter().any(|e| match &e.kind {
-                        EventKind::SlaWarning { target: x, .. } if warn => *x == target,
-                        EventKind::SlaBreach { target: x, .. } if !warn => *x == target,
-                        _ => false,
-                    })
-                };
-                match sla::check(clock, span, due, now) {
-                    sla::SlaState::Breached if !already(false) => events.push(NewEvent {
-                        at: now,
-                        actor: Actor::System,
-                        public: false,
-                        kind: EventKind::SlaBreach { target, due },
-                    }),
-                    sla::SlaState::Warning if !already(true) => events.push(NewEvent {
-                        at: now,
-                        actor: Actor::System,
-                        public: false,
-                        kind: EventKind::SlaWarning { target, due },
-                    }),
-                    _ => {}
-                }
+            let mut messages: Vec<NewMessage> = Vec::new();
+            // Keyed by target and due time: two runs that both see the same warning (say, on
+            // two instances) queue it once.
+            for (target, due) in owed.warnings {
+                events.push(system(false, EventKind::SlaWarning { target, due }));
+                messages.extend(ops_messages_keyed(
+                    &config,
+                    &t,
+                    &format!("SLA warning: {} due {}", target.as_str(), fmt_time(due)),
+                    &format!("sla-warning-{}-{}", target.as_str(), due.timestamp_millis()),
+                ));
+            }
+            for (target, due) in owed.breaches {
+                events.push(system(false, EventKind::SlaBreach { target, due }));
+                messages.extend(ops_messages_keyed(
+                    &config,
+                    &t,
+                    &format!("SLA breach: {} was due {}", target.as_str(), fmt_time(due)),
+                    &format!("sla-breach-{}-{}", target.as_str(), due.timestamp_millis()),
+                ));
             }
             let mut t = t;
             let expected = t.status;
-            let mut messages: Vec<NewMessage> = events
-                .iter()
-                .flat_map(|e| match &e.kind {
-                    // Keyed by target and due time: two runs that both see the same
-                    // warning (say, on two instances) queue it once.
-                    EventKind::SlaWarning { target, due } => ops_messages_keyed(
-                        &config,
-                        &t,
-                        &format!("SLA warning: {} due {}", target.as_str(), fmt_time(*due)),
-                        &format!("sla-warning-{}-{}", target.as_str(), due.timestamp_millis()),
-                    ),
-                    EventKind::SlaBreach { target, due } => ops_messages_keyed(
-                        &config,
-                        &t,
-                        &format!("SLA breach: {} was due {}", target.as_str(), fmt_time(*due)),
-                        &format!("sla-breach-{}-{}", target.as_str(), due.timestamp_millis()),
-                    ),
-                    _ => Vec::new(),
-                })
-                .collect();
-            // Never silence: the promise is due (within one tick) and staff said nothing new.
-            // The next promise is one cadence after this one, not after the tick that saw it.
-            let lead = (spans.update_every / 4).min(SLA_TICK);
-            let lead = chrono::Duration::from_std(lead).unwrap_or_default();
-            if let Some(next) = t.next_update_due
-                && now + lead >= next
-            {
+            // Never silence: the promise is due and staff said nothing new.
+            if let Some(promise) = owed.promise {
                 let customer = self.customer(&config, &t.customer)?;
-                let new_next = clock.add(next.max(now), spans.update_every);
-                t.next_update_due = Some(new_next);
-                let key = format!("auto-{}", next.timestamp());
-                let worked = t.assignee.is_some()
-                    || matches!(
-                        t.status,
-                        TicketStatus::Acknowledged | TicketStatus::InProgress
-                    );
-                if worked {
-                    events.push(NewEvent {
-                        at: now,
-                        actor: Actor::System,
-                        public: true,
-                        kind: EventKind::AutomaticUpdate {
-                            next_update: new_next,
-                        },
-                    });
-                    messages.extend(self.message_for(
-                        &config,
-                        &customer,
-                        &t,
-                        MessageKind::AutomaticUpdate,
-                        None,
-                        &key,
-                        now,
-                    )?);
+                t.next_update_due = Some(promise.next);
+                let key = format!("auto-{}", promise.promised.timestamp());
+                if promise.worked {
+                    let kind = EventKind::AutomaticUpdate {
+                        next_update: promise.next,
+                    };
+                    events.push(system(true, kind));
+                    let auto = MessageKind::AutomaticUpdate;
+                    messages
+                        .extend(self.message_for(&config, &customer, &t, auto, None, &key, now)?);
                 } else {
                     // Nobody has taken it: "still working on it" would be untrue. Ops hear
                     // it is untouched; the customer hears it is queued and by when it is taken.
                     let text = queued_text(customer.language, t.ack_due.filter(|d| *d > now));
-                    events.push(NewEvent {
-                        at: now,
-                        actor: Actor::System,
-                        public: true,
-                        kind: EventKind::PublicUpdate {
-                            text: text.clone(),
-                            next_update: Some(new_next),
-                        },
-                    });
+                    let kind = EventKind::PublicUpdate {
+                        text: text.clone(),
+                        next_update: Some(promise.next),
+                    };
+                    events.push(system(true, kind));
+                    let update = MessageKind::Update;
                     messages.extend(self.message_for(
                         &config,
                         &customer,
                         &t,
-                        MessageKind::Update,
+                        update,
                         Some(&text),
                         &key,
                         now,
@@ -166,7 +117,7 @@ impl TicketService {
                         &config,
                         &t,
                         "untouched: nobody has taken this ticket and its update promise is due",
-                        &format!("untouched-{}", next.timestamp()),
+                        &format!("untouched-{}", promise.promised.timestamp()),
                     ));
                 }
             }
@@ -244,63 +195,3 @@ impl TicketService {
 
 /// How often `sla_tick` runs (`server`): an automatic update goes out at most this early.
 pub const SLA_TICK: Duration = Duration::from_secs(15);
-
-/// The SLA targets of a ticket: the policy for its severity, the playbook's overrides on top,
-/// and the customer's tier overrides above both (a tier's contract is the strongest promise).
-pub(super) fn sla_targets(
-    config: &Config,
-    problem: &str,
-    severity: Severity,
-    tier: &str,
-) -> sla::SlaTargets {
-    let base = config.sla.targets(severity, "");
-    let tiered = config.sla.targets(severity, tier);
-    let over = config
-        .playbooks
-        .get(problem)
-        .map(|p| p.sla)
-        .unwrap_or_default();
-    let pick = |tier_v: Duration, base_v: Duration, play: Option<Duration>| {
-        if tier_v != base_v {
-            tier_v
-        } else {
-            play.unwrap_or(base_v)
-        }
-    };
-    sla::SlaTargets {
-        acknowledge: pick(tiered.acknowledge, base.acknowledge, over.acknowledge),
-        first_update: pick(tiered.first_update, base.first_update, over.first_update),
-        update_every: pick(tiered.update_every, base.update_every, over.update_every),
-        resolve: pick(tiered.resolve, base.resolve, over.resolve),
-    }
-}
-
-/// Due times for a ticket opened (or reopened) at `at`, on the severity's clock.
-pub(super) fn due_times(
-    config: &Config,
-    problem: &str,
-    severity: Severity,
-    tier: &str,
-    at: DateTime<Utc>,
-) -> sla::Due {
-    let t = sla_targets(config, problem, severity, tier);
-    let clock = config.sla.clock(severity);
-    let first_update = clock.add(at, t.first_update);
-    sla::Due {
-        acknowledge: clock.add(at, t.acknowledge),
-        first_update,
-        next_update: first_update,
-        resolve: clock.add(at, t.resolve),
-    }
-}
-
-/// The next "next update by" promise from `now`: one update cadence on the clock.
-pub(super) fn next_checkpoint(
-    config: &Config,
-    t: &Ticket,
-    tier: &str,
-    now: DateTime<Utc>,
-) -> DateTime<Utc> {
-    let every = sla_targets(config, &t.problem, t.severity, tier).update_every;
-    config.sla.clock(t.severity).add(now, every)
-}

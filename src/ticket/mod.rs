@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod clocks;
 pub mod compose;
 pub mod customer;
+pub mod due;
 pub mod model;
 pub mod monitoring;
 pub mod service;

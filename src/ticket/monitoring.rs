@@ -12,8 +12,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::clocks::due_times;
 use super::compose::*;
+use super::due::due_times;
 use super::model::*;
 use super::service::{Reopen, ServiceError, TicketService};
 use crate::config::{Config, Language};

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::clocks::{due_times, next_checkpoint};
 use super::compose::*;
+use super::due::{due_times, next_checkpoint};
 use super::model::*;
 use super::sla;
 

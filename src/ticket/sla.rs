@@ -33,7 +33,7 @@ use serde_spanned::Spanned;
 
 use super::calendar::{self, Calendar, CalendarError, Clock, Hours};
 use super::model::{Severity, SlaTarget};
-use crate::config::{Diagnostics, Source};
+use crate::diag::{Diagnostics, Source};
 
 type S<T> = Spanned<T>;
 
@@ -221,6 +221,88 @@ pub enum SlaState {
     Warning,
     /// The due time has passed (or is now).
     Breached,
+}
+
+/// What the clocks owe one open ticket at one moment: the pure decision `clocks::sla_tick`
+/// acts on (tested by tables in `tests/sla.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Owed {
+    /// SLA warnings not yet recorded, as (target, due).
+    pub warnings: Vec<(SlaTarget, DateTime<Utc>)>,
+    /// SLA breaches not yet recorded, as (target, due).
+    pub breaches: Vec<(SlaTarget, DateTime<Utc>)>,
+    /// The "next update by" promise is due.
+    pub promise: Option<Promise>,
+}
+
+/// A due update promise and what keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Promise {
+    /// The promise that is due.
+    pub promised: DateTime<Utc>,
+    /// The next one: one cadence after this one (or after now, when far behind).
+    pub next: DateTime<Utc>,
+    /// Someone works the ticket (acknowledged, in progress or assigned): "still working on it"
+    /// is true. Otherwise the customer hears it is queued, and ops that it is untouched.
+    pub worked: bool,
+}
+
+/// What a ticket's running clocks say. `recorded` are the SLA events already on its timeline
+/// (each warning and breach is owed once); `lead` is how early a promise is kept (one run of
+/// the clock job, at most a quarter of the cadence). Waiting on the customer owes nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn owed(
+    t: &super::model::Ticket,
+    recorded: &[(SlaTarget, bool)],
+    clock: &Clock,
+    spans: &SlaTargets,
+    now: DateTime<Utc>,
+    lead: Duration,
+) -> Owed {
+    use super::model::TicketStatus;
+    let mut out = Owed::default();
+    if t.status == TicketStatus::WaitingOnCustomer || !t.status.is_open() {
+        return out;
+    }
+    let targets = [
+        (
+            SlaTarget::Acknowledge,
+            t.ack_due,
+            t.acknowledged_at.is_none(),
+        ),
+        (
+            SlaTarget::FirstUpdate,
+            t.first_update_due,
+            t.first_update_at.is_none(),
+        ),
+        (SlaTarget::Resolve, t.resolve_due, true),
+    ];
+    for (target, due, running) in targets {
+        let (Some(due), true) = (due, running) else {
+            continue;
+        };
+        let seen = |breach: bool| recorded.contains(&(target, breach));
+        match check(clock, spans.get(target), due, now) {
+            SlaState::Breached if !seen(true) => out.breaches.push((target, due)),
+            SlaState::Warning if !seen(false) => out.warnings.push((target, due)),
+            _ => {}
+        }
+    }
+    let lead = chrono::Duration::from_std(lead.min(spans.update_every / 4)).unwrap_or_default();
+    if let Some(promised) = t.next_update_due
+        && now + lead >= promised
+    {
+        out.promise = Some(Promise {
+            promised,
+            next: clock.add(promised.max(now), spans.update_every),
+            worked: t.assignee.is_some()
+                || matches!(
+                    t.status,
+                    TicketStatus::Acknowledged | TicketStatus::InProgress
+                ),
+        });
+    }
+    out
 }
 
 /// The share of a target after which staff are warned.
