@@ -22,8 +22,11 @@ pub struct MessageContext {
     pub ticket_url: String,
     /// The ticket's title; for a customer request, the subject the customer wrote.
     pub title: String,
-    /// The check name(s), e.g. "Acme shop front page".
+    /// The check name(s), e.g. "Acme shop front page"; several as the customer's language
+    /// lists them ("A, B and C"; in Russian for «…»: `A», «B» и «C`).
     pub site: String,
+    /// Several sites: verbs agree ("are down", «сайты не отвечают»).
+    pub many: bool,
     /// What is probed: a URL, `host:port`, `name TYPE`, a server account.
     pub target: String,
     /// When the problem was detected (or the request received), UTC.
@@ -182,6 +185,7 @@ pub(crate) fn sample_contexts() -> [MessageContext; 2] {
         ticket_url: "https://support.example/t/1".into(),
         title: "Acme shop is down".into(),
         site: "Acme shop front page".into(),
+        many: true,
         target: "https://shop.acme.example/".into(),
         detected_at: "2026-11-23 05:00 UTC".into(),
         deadline: "2026-12-01".into(),

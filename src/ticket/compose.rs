@@ -98,7 +98,8 @@ pub(super) fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-pub(super) fn site_names(config: &Config, t: &Ticket) -> String {
+/// The names of the ticket's checks, as the customer knows them.
+pub(super) fn site_names(config: &Config, t: &Ticket) -> Vec<String> {
     t.checks
         .iter()
         .map(|id| {
@@ -106,8 +107,22 @@ pub(super) fn site_names(config: &Config, t: &Ticket) -> String {
                 .check(id.as_str())
                 .map_or(id.to_string(), |c| c.name.clone())
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect()
+}
+
+/// Several names as the language lists them: "A, B and C"; in Russian the templates quote the
+/// list («{{ site }}»), so the names are joined to read «A», «B» и «C».
+pub fn list_sites(names: &[String], language: crate::model::Language) -> String {
+    use crate::model::Language;
+    let (sep, and) = match language {
+        Language::En => (", ", " and "),
+        Language::Ru => ("», «", "» и «"),
+    };
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{}{and}{last}", init.join(sep)),
+    }
 }
 
 pub(super) fn targets(config: &Config, t: &Ticket) -> String {
@@ -145,7 +160,7 @@ pub(super) fn context(
     config: &Config,
     customer: &Customer,
     t: &Ticket,
-    site: &str,
+    sites: &[String],
     target: &str,
     evidence: &[String],
     at: DateTime<Utc>,
@@ -154,7 +169,8 @@ pub(super) fn context(
         customer: customer.name.clone(),
         ticket: t.id.to_string(),
         ticket_url: customer_ticket_url(config, t, at),
-        site: site.to_owned(),
+        site: list_sites(sites, customer.language),
+        many: sites.len() > 1,
         target: target.to_owned(),
         detected_at: fmt_time(t.created_at.min(at)),
         evidence: evidence.to_vec(),
@@ -294,4 +310,24 @@ fn slug(s: &str) -> String {
 /// (`In-Reply-To`, `References`), so mail clients show one conversation.
 pub fn thread_root(config: &Config, ticket: TicketId) -> String {
     message_id(config, &format!("ticket-{}/opened", ticket.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_sites;
+    use crate::model::Language::{En, Ru};
+
+    #[test]
+    fn several_sites_read_as_a_list_in_each_language() {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(list_sites(&names(&["Shop"]), En), "Shop");
+        assert_eq!(list_sites(&names(&["Shop", "Blog"]), En), "Shop and Blog");
+        assert_eq!(
+            list_sites(&names(&["Shop", "Blog", "API"]), En),
+            "Shop, Blog and API"
+        );
+        // The Russian templates quote the list: «{{ site }}».
+        let quoted = format!("«{}»", list_sites(&names(&["Магазин", "Форум"]), Ru));
+        assert_eq!(quoted, "«Магазин» и «Форум»");
+    }
 }

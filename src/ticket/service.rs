@@ -651,6 +651,7 @@ impl TicketService {
         let config = self.config();
         let customer = self.customer(&config, &t.customer)?;
         let expected = t.status;
+        let cycle_start = self.cycle_start(&t).await?;
         let mut events: Vec<NewEvent> = kinds
             .into_iter()
             .map(|kind| NewEvent {
@@ -697,8 +698,9 @@ impl TicketService {
                     &[],
                     at,
                 );
+                // This cycle's length: a reopened ticket counts from its reopening.
                 ctx.duration = crate::playbook::human_duration(
-                    round_minutes(at - t.created_at),
+                    round_minutes(at - cycle_start),
                     customer.language,
                 );
                 ctx.resolution = resolution.map(|r| ResolutionContext::from(&r));

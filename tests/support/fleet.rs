@@ -433,11 +433,14 @@ pub fn kind_of(subject: &str) -> Kind {
         Kind::Reopened
     } else if any(&[
         "is back up",
+        "are back up",
         "works correctly again",
+        "work correctly again",
         "is valid again",
         "is renewed",
         "is fast again",
         "снова работает",
+        "снова работают",
         "ошибки устранены",
         "снова действителен",
         "продлён",

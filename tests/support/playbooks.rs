@@ -80,6 +80,7 @@ pub fn sample_context() -> MessageContext {
         ticket_url: "https://support.example.net/tickets/42".into(),
         title: "Shop checkout fails".into(),
         site: "Acme shop front page".into(),
+        many: false,
         target: "https://shop.acme.example/".into(),
         detected_at: "2026-11-23 05:12 UTC".into(),
         deadline: "2026-12-01".into(),
