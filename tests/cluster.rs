@@ -295,6 +295,24 @@ async fn three_instances_share_checks_survive_a_sigkill_and_mail_once() {
         !customer_mails(&smtp).is_empty()
     })
     .await;
+    // Its delivery recorded first: this test is about the checks' takeover. (An instance killed
+    // between the relay's acceptance and the record has the mail sent again by the others as
+    // soon as it is no longer a live member, with the same Message-ID.)
+    let store = forewarn::store::open(&db.url()).await.unwrap();
+    let recorded = Instant::now() + Duration::from_secs(10);
+    while store
+        .outbox(&forewarn::store::OutboxFilter {
+            status: Some(forewarn::notify::MessageStatus::Delivered),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.ticket.is_none())
+    {
+        assert!(Instant::now() < recorded, "the delivery is recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // SIGKILL the instance that runs c00 now.
     let owner = sites

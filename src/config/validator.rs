@@ -1,0 +1,151 @@
+//! The validator every part of the configuration is checked with: it turns spans into
+//! `file:line:col: key: message` diagnostics and parses the value kinds shared by all
+//! (durations, counts, percentages, URLs, regexes, files, latency thresholds).
+
+use super::*;
+
+/// Collects diagnostics while building runtime types from spanned raw values.
+pub(super) struct Validator<'a, 'b> {
+    pub(super) src: &'a Source<'a>,
+    pub(super) diags: &'b mut Diagnostics,
+}
+
+impl Validator<'_, '_> {
+    pub(super) fn err<T>(&mut self, at: &Spanned<T>, key: &str, message: impl Into<String>) {
+        self.diags
+            .push(self.src.diag(Some(at.span()), key, message));
+    }
+
+    pub(super) fn duration(&mut self, s: &Spanned<String>, key: &str) -> Option<Duration> {
+        match humantime::parse_duration(s.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(
+                    s,
+                    key,
+                    format!(
+                        "bad duration {:?}: {e} (write e.g. 500ms, 30s, 5m, 1h, 3d)",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn duration_or(
+        &mut self,
+        s: Option<&Spanned<String>>,
+        key: &str,
+        secs: u64,
+    ) -> Duration {
+        s.and_then(|s| self.duration(s, key))
+            .unwrap_or(Duration::from_secs(secs))
+    }
+
+    pub(super) fn opt_duration(
+        &mut self,
+        s: Option<&Spanned<String>>,
+        key: &str,
+    ) -> Option<Duration> {
+        s.and_then(|s| self.duration(s, key))
+    }
+
+    pub(super) fn positive(
+        &mut self,
+        n: Option<&Spanned<i64>>,
+        key: &str,
+        default: usize,
+    ) -> usize {
+        match n {
+            None => default,
+            Some(v) if *v.get_ref() >= 1 => usize::try_from(*v.get_ref()).unwrap_or(default),
+            Some(v) => {
+                self.err(v, key, "must be a whole number of at least 1");
+                default
+            }
+        }
+    }
+
+    pub(super) fn percent(&mut self, n: Option<&Spanned<f64>>, key: &str, default: f64) -> f64 {
+        match n {
+            None => default,
+            Some(v) if (0.0..=100.0).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                self.err(v, key, "a percentage from 0 to 100");
+                default
+            }
+        }
+    }
+
+    pub(super) fn url(&mut self, s: &Spanned<String>, key: &str, schemes: &[&str]) -> Option<Url> {
+        match Url::parse(s.get_ref()) {
+            Ok(u) if !schemes.contains(&u.scheme()) => {
+                self.err(
+                    s,
+                    key,
+                    format!(
+                        "URL scheme {:?} is not supported here: use {}",
+                        u.scheme(),
+                        schemes.join(" or ")
+                    ),
+                );
+                None
+            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                self.err(s, key, format!("URL {:?} has no host", s.get_ref()));
+                None
+            }
+            Ok(u) => Some(u),
+            Err(e) => {
+                self.err(s, key, format!("bad URL {:?}: {e}", s.get_ref()));
+                None
+            }
+        }
+    }
+
+    pub(super) fn regex(&mut self, s: &Spanned<String>, key: &str) -> Option<regex::Regex> {
+        regex::RegexBuilder::new(s.get_ref())
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| self.err(s, key, format!("bad regular expression: {e}")))
+            .ok()
+    }
+
+    pub(super) fn file(
+        &mut self,
+        global: &Global,
+        s: &Spanned<String>,
+        key: &str,
+    ) -> Option<PathBuf> {
+        let p = global.base.join(s.get_ref());
+        if p.is_file() {
+            Some(p)
+        } else {
+            self.err(s, key, format!("file {} does not exist", p.display()));
+            None
+        }
+    }
+
+    pub(super) fn latency(
+        &mut self,
+        warning: Option<&Spanned<String>>,
+        critical: Option<&Spanned<String>>,
+        key: &str,
+    ) -> Thresholds<Duration> {
+        let t = Thresholds {
+            warning: self.opt_duration(warning, &format!("{key}.latency_warning")),
+            critical: self.opt_duration(critical, &format!("{key}.latency_critical")),
+        };
+        if let (Some(w), Some(c), Some(ws)) = (t.warning, t.critical, warning) {
+            if w > c {
+                self.err(
+                    ws,
+                    &format!("{key}.latency_warning"),
+                    "latency_warning must not be above latency_critical",
+                );
+            }
+        }
+        t
+    }
+}
