@@ -4,6 +4,8 @@
 #[path = "support/agent_fixture.rs"]
 mod agent_fixture;
 
+use forewarn::incident::classify::{ProblemKind, classify};
+use forewarn::probe::Kind;
 use std::path::Path;
 use std::time::Duration;
 
@@ -180,6 +182,10 @@ async fn probe_is_ok_then_warning_then_critical_as_the_account_fills() {
                 "{}",
                 outcome.message
             );
+            // The customer hears about their quota.
+            let problem = classify(Kind::Agent, &outcome).expect("a problem");
+            assert_eq!(problem.kind, ProblemKind::QuotaNear);
+            assert!(problem.customer_facing());
         }
         assert_eq!(outcome.details["accounts"][0]["name"], "acme");
     }
@@ -297,6 +303,11 @@ async fn a_mount_or_account_the_agent_does_not_report_is_unknown() {
             .iter()
             .any(|c| c.condition == "account acme quota used < 80%" && c.passed)
     );
+    // An agent that cannot see a mount or an account is our tooling's problem: ops hear of
+    // it, the customer is not told their quota or disk is filling.
+    let problem = classify(Kind::Agent, &outcome).expect("a problem");
+    assert_eq!(problem.kind, ProblemKind::AgentCannotRead, "{outcome:#?}");
+    assert!(!problem.customer_facing());
 }
 
 #[tokio::test]
@@ -317,6 +328,9 @@ async fn a_stopped_agent_makes_the_probe_unknown_unreachable() {
         "{}",
         outcome.message
     );
+    let problem = classify(Kind::Agent, &outcome).expect("a problem");
+    assert_eq!(problem.kind, ProblemKind::AgentUnreachable);
+    assert!(!problem.customer_facing());
 }
 
 #[tokio::test]

@@ -270,6 +270,11 @@ async fn refused_port_is_critical() {
     )
     .await;
     assert!(outcome.conditions.is_empty());
+    let problem = forewarn::incident::classify(forewarn::probe::Kind::Http, &outcome);
+    assert_eq!(
+        problem.map(|p| p.kind),
+        Some(forewarn::incident::classify::ProblemKind::SiteDown)
+    );
 }
 
 #[tokio::test]
@@ -370,7 +375,14 @@ async fn https_certificate_problems_have_distinct_reasons() {
         let base = tls_servers::http_server(Some(pki.leaf(leaf))).await;
         let mut spec = spec(&format!("{base}/welcome"));
         spec.ca_file = Some(pki.ca_file.clone());
-        check(spec, Status::Critical, message).await;
+        let outcome = check(spec, Status::Critical, message).await;
+        // A broken certificate on an HTTPS check is a certificate problem, not "site is down".
+        let problem = forewarn::incident::classify(forewarn::probe::Kind::Http, &outcome);
+        assert_eq!(
+            problem.map(|p| p.kind),
+            Some(forewarn::incident::classify::ProblemKind::CertificateInvalid),
+            "{outcome:#?}"
+        );
     }
 }
 

@@ -186,7 +186,42 @@ async fn server_that_does_not_speak_tls_is_critical() {
 #[tokio::test]
 async fn refused_port_is_critical() {
     let addr = tls_servers::refused_addr();
-    check(spec(addr, None), Status::Critical, "connection refused").await;
+    let outcome = check(spec(addr, None), Status::Critical, "connection refused").await;
+    // A certificate check that cannot connect says the site is down, not that the certificate
+    // is invalid.
+    assert_eq!(problem(&outcome), Some(ProblemKind::SiteDown));
+}
+
+fn problem(outcome: &Outcome) -> Option<ProblemKind> {
+    forewarn::incident::classify(forewarn::probe::Kind::Tls, outcome).map(|p| p.kind)
+}
+
+use forewarn::incident::classify::ProblemKind;
+
+#[tokio::test]
+async fn real_outcomes_name_their_problem() {
+    let (_pki, spec) = served(Leaf::DaysLeft(5)).await;
+    let outcome = check(spec, Status::Warning, "expires in 5 days").await;
+    assert_eq!(problem(&outcome), Some(ProblemKind::CertificateExpiring));
+    for leaf in [
+        Leaf::Expired,
+        Leaf::WrongHost,
+        Leaf::SelfSigned,
+        Leaf::NotYetValid,
+    ] {
+        let (_pki, spec) = served(leaf).await;
+        let ctx = TlsContext::new().expect("TLS context");
+        let outcome = probe(&spec, &ctx).await;
+        assert_eq!(
+            problem(&outcome),
+            Some(ProblemKind::CertificateInvalid),
+            "{outcome:#?}"
+        );
+    }
+    let (pki, mut spec) = served(Leaf::Valid).await;
+    spec.ca_file = Some(pki.ca_file.with_file_name("missing.pem"));
+    let outcome = check(spec, Status::Unknown, "could not read CA file").await;
+    assert_eq!(problem(&outcome), Some(ProblemKind::ProbeBroken));
 }
 
 #[tokio::test]

@@ -30,6 +30,8 @@ for_each_backend!(
     suite_create_writes_nothing_when_any_part_fails,
     suite_save_writes_ticket_events_and_messages_together,
     suite_save_with_a_stale_status_conflicts_and_writes_nothing,
+    suite_save_of_a_stale_copy_conflicts_even_with_the_same_status,
+    suite_a_tickets_messages_are_claimed_in_order,
     suite_ticket_list_filters_newest_first,
     suite_latest_ticket_for_a_check,
     suite_queuing_a_key_twice_keeps_one_message,
@@ -497,6 +499,83 @@ async fn suite_save_writes_ticket_events_and_messages_together(store: Arc<dyn St
         None,
         "a check no longer on the ticket does not lead to it"
     );
+}
+
+/// Two staff actions on copies read at the same version, neither changing the status (an
+/// assignment and a public update): the second is refused, its fields, events and mail
+/// written nowhere — never a silent overwrite of the first.
+async fn suite_save_of_a_stale_copy_conflicts_even_with_the_same_status(store: Arc<dyn Store>) {
+    let created = create(&*store, new_ticket("acme", &["shop.http"], at(0))).await;
+    let mut anna = created.clone();
+    anna.assignee = Some("anna".to_owned());
+    store
+        .save_ticket(&anna, TicketStatus::New, vec![], vec![], at(1))
+        .await
+        .unwrap();
+    let mut ben = created.clone();
+    ben.severity = Severity::P1;
+    let err = store
+        .save_ticket(
+            &ben,
+            TicketStatus::New,
+            vec![event(2, staff("ben"), true, EventKind::WorkStarted)],
+            vec![mail("ticket/update-v0", Some(created.id), "bob@acme.test")],
+            at(2),
+        )
+        .await
+        .expect_err("a copy read before anna's save must conflict");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    let now = store.ticket(created.id).await.unwrap().unwrap();
+    assert_eq!(now.assignee.as_deref(), Some("anna"), "anna's change stays");
+    assert_eq!(
+        now.severity, created.severity,
+        "ben's change is not written"
+    );
+    assert_eq!(now.version, created.version + 1);
+    assert!(
+        outbox_all(&*store).await.is_empty(),
+        "ben's mail is not queued"
+    );
+}
+
+/// A ticket's messages leave in the order they were written: a later one is not claimed while
+/// an earlier one is pending (claimed, or waiting for its retry); messages without a ticket and
+/// other tickets' messages are not held up.
+async fn suite_a_tickets_messages_are_claimed_in_order(store: Arc<dyn Store>) {
+    let t = create(&*store, new_ticket("acme", &["shop.http"], at(0))).await;
+    let other = create(&*store, new_ticket("globex", &["www.http"], at(0))).await;
+    store
+        .enqueue(
+            vec![
+                mail("ticket/opened", Some(t.id), "bob@acme.test"),
+                mail("ticket/resolved", Some(t.id), "bob@acme.test"),
+                mail("other/opened", Some(other.id), "it@globex.test"),
+                mail("ops", None, "noc@host.test"),
+            ],
+            at(0),
+        )
+        .await
+        .unwrap();
+    let first = store.claim_due(at(1), 10, LEASE).await.unwrap();
+    let mut got = keys(&first);
+    got.sort();
+    assert_eq!(got, vec!["ops", "other/opened", "ticket/opened"]);
+    for m in first.iter().filter(|m| m.key != "ticket/opened") {
+        store.mark_delivered(m.id, at(1)).await.unwrap();
+    }
+    // "opened" fails and waits for its retry: "resolved" still waits behind it.
+    let opened = first.iter().find(|m| m.key == "ticket/opened").unwrap();
+    store
+        .mark_failed(opened.id, at(1), "451 try later", Some(at(5)))
+        .await
+        .unwrap();
+    assert!(keys(&store.claim_due(at(2), 10, LEASE).await.unwrap()).is_empty());
+    // Retried and delivered: now "resolved" may go.
+    let again = store.claim_due(at(5), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&again), vec!["ticket/opened"]);
+    store.mark_delivered(again[0].id, at(5)).await.unwrap();
+    let next = store.claim_due(at(6), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&next), vec!["ticket/resolved"]);
 }
 
 async fn suite_save_with_a_stale_status_conflicts_and_writes_nothing(store: Arc<dyn Store>) {

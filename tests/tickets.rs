@@ -798,6 +798,12 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mails = customer_mails(&smtp);
     assert_eq!(mails.len(), 3, "the internal note sent nothing");
+    // A mail caused by the CLI links the customer's signed page, as the server's mails do.
+    assert!(
+        mails[2].text.contains("/c/t/") && !mails[2].text.contains("/tickets/1"),
+        "{}",
+        mails[2].text
+    );
     for needle in [
         "A typo in php.ini",
         "Fixed the typo",

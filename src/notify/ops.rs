@@ -43,8 +43,13 @@ pub fn messages(config: &Config, key: &str, subject: &str, body: &str) -> Vec<Ne
 /// and the installation id keeps two installations (or a reinstall) from ever sharing one.
 pub fn message_id(config: &Config, key: &str) -> String {
     let host = config.public_url.host_str().unwrap_or("forewarn.invalid");
+    message_id_in(&config.installation, host, key)
+}
+
+/// [`message_id`] for an installation id and a host.
+fn message_id_in(installation: &str, host: &str, key: &str) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(config.installation.as_bytes());
+    ctx.update(installation.as_bytes());
     ctx.update(b"\n");
     ctx.update(key.as_bytes());
     let digest = ctx.finish();
@@ -52,10 +57,30 @@ pub fn message_id(config: &Config, key: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let installation = if config.installation.is_empty() {
+    let installation = if installation.is_empty() {
         "forewarn"
     } else {
-        config.installation.as_str()
+        installation
     };
     format!("<{hex}.{installation}@{host}>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_stable_and_unique_per_installation() {
+        let id = |installation, key| message_id_in(installation, "support.example", key);
+        let first = id("a1b2c3d4", "ticket-1/opened");
+        assert_eq!(
+            first,
+            id("a1b2c3d4", "ticket-1/opened"),
+            "a resend keeps its id"
+        );
+        assert!(first.ends_with(".a1b2c3d4@support.example>"), "{first}");
+        assert_ne!(first, id("a1b2c3d4", "ticket-1/resolved-0"));
+        // A reinstall (a new database) numbers its tickets from 1 again: other ids.
+        assert_ne!(first, id("e5f6a7b8", "ticket-1/opened"));
+    }
 }
