@@ -47,4 +47,5 @@ on_each_backend!(
     kill_9_during_delivery,
     staff_resolve_while_site_fails,
     customer_reply_on_resolved_ticket,
+    outage_of_a_site_whose_certificate_expires_soon,
 );

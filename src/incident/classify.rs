@@ -53,6 +53,21 @@ pub enum Cause {
 }
 
 impl Cause {
+    pub const ALL: [Cause; 8] = [
+        Cause::Availability,
+        Cause::Performance,
+        Cause::Certificate,
+        Cause::CertificateExpiry,
+        Cause::Dns,
+        Cause::Storage,
+        Cause::Quota,
+        Cause::Tooling,
+    ];
+
+    pub fn parse(s: &str) -> Option<Cause> {
+        Cause::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Cause::Availability => "availability",

@@ -303,6 +303,19 @@ impl Inner {
             })
     }
 
+    /// Whether a check fails for `cause` now: a check whose certificate still expires soon does
+    /// not hold an outage's ticket or incident open once its site answers again.
+    fn failing_for(&self, id: &CheckId, cause: Cause) -> bool {
+        self.failing(id)
+            && self
+                .tracks
+                .lock()
+                .expect("not poisoned")
+                .get(id)
+                .and_then(|t| t.problem.as_deref().and_then(ProblemKind::parse))
+                .is_none_or(|k| k.cause() == cause)
+    }
+
     /// The customer's other checks on the same server (or host) whose last result failed with
     /// the same cause: named in the ticket that opens now, so the first mail names every
     /// affected site instead of one now and the others later.
@@ -612,7 +625,12 @@ impl Inner {
             for key in keys {
                 let inc = incidents.get_mut(&key).expect("found above");
                 inc.checks.retain(|c| c != &check.id);
-                let result = if inc.checks.iter().any(|c| self.failing(c)) {
+                let inc_cause = key.rsplit_once('/').and_then(|(_, c)| Cause::parse(c));
+                let still = |c: &CheckId| match inc_cause {
+                    Some(cause) => self.failing_for(c, cause),
+                    None => self.failing(c),
+                };
+                let result = if inc.checks.iter().any(still) {
                     self.store.update_incident(inc).await
                 } else {
                     let inc = incidents.remove(&key).expect("found above");
@@ -632,29 +650,36 @@ impl Inner {
             }
         }
         // With several instances another one may run the ticket's other checks: what they
-        // last recorded counts too.
-        let elsewhere: HashSet<CheckId> = match &self.cluster {
-            None => HashSet::new(),
+        // last recorded counts too, where it is newer than what this instance saw.
+        let elsewhere: HashMap<CheckId, (bool, DateTime<Utc>)> = match &self.cluster {
+            None => HashMap::new(),
             Some(_) => match self.store.states().await {
                 Ok(states) => states
                     .into_iter()
-                    .filter(|s| !s.status.is_ok() && s.check_id != check.id)
-                    .map(|s| s.check_id)
+                    .filter(|s| s.check_id != check.id)
+                    .map(|s| (s.check_id, (!s.status.is_ok(), s.last_run)))
                     .collect(),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read other checks' states; judging alone");
-                    HashSet::new()
+                    HashMap::new()
                 }
             },
         };
+        let seen_here = |c: &CheckId| {
+            self.tracks
+                .lock()
+                .expect("not poisoned")
+                .get(c)
+                .map(|t| t.last_seen)
+        };
+        let still_failing = |c: &CheckId, cause: Cause| match (seen_here(c), elsewhere.get(c)) {
+            (Some(here), Some((failing, there))) if *there > here => *failing,
+            (None, Some((failing, _))) => *failing,
+            _ => self.failing_for(c, cause),
+        };
         if let Err(e) = self
             .service
-            .recovered(
-                &check.id,
-                cause,
-                |c| self.failing(c) || elsewhere.contains(c),
-                at,
-            )
+            .recovered(&check.id, cause, still_failing, at)
             .await
         {
             tracing::error!(check = %check.id, error = %e, "could not resolve the ticket");
@@ -690,9 +715,12 @@ impl ResultConsumer for Detector {
                 inner
                     .opened(&config, check, &result.outcome, at, false, true)
                     .await;
-            } else if !result.outcome.status.is_ok() && inner.failing(&check.id) {
-                // Still failing: a staff resolution within the verification window was wrong.
-                if let Err(e) = inner.service.still_failing(&check.id, at).await {
+            } else if let Some(problem) = classify(check.spec.kind(), &result.outcome)
+                && inner.failing(&check.id)
+            {
+                // Still failing: a staff resolution of this cause was wrong.
+                let cause = problem.kind.cause();
+                if let Err(e) = inner.service.still_failing(&check.id, cause, at).await {
                     tracing::error!(check = %check.id, error = %e, "could not reopen the ticket");
                 }
             }

@@ -309,7 +309,7 @@ impl TicketService {
         &self,
         check: &CheckId,
         cause: Option<Cause>,
-        still_failing: impl Fn(&CheckId) -> bool,
+        still_failing: impl Fn(&CheckId, Cause) -> bool,
         at: DateTime<Utc>,
     ) -> Result<Vec<TicketId>, ServiceError> {
         let config = self.config();
@@ -320,7 +320,12 @@ impl TicketService {
         for t in self.open_monitoring(&c.customer).await? {
             let mine = t.checks.contains(check)
                 && cause.is_none_or(|cause| ticket_cause(&t) == Some(cause));
-            if !mine || t.checks.iter().any(|c| c != check && still_failing(c)) {
+            let held = ticket_cause(&t).is_some_and(|cause| {
+                t.checks
+                    .iter()
+                    .any(|c| c != check && still_failing(c, cause))
+            });
+            if !mine || held {
                 continue;
             }
             let id = t.id;
@@ -360,23 +365,43 @@ impl TicketService {
             .any(|t| t.checks.contains(check) && ticket_cause(t) == Some(cause)))
     }
 
-    /// The check still fails: a ticket staff resolved while it failed ("resolve anyway") comes
-    /// back once the verification window has passed without the check recovering, and the
-    /// customer is told.
+    /// The check still fails for `cause`: a ticket of that cause staff resolved while it failed
+    /// ("resolve anyway") comes back once the verification window has passed without the check
+    /// recovering, and the customer is told. (A ticket monitoring resolved is not: its check
+    /// passed, and a new failure opens or reopens through `problem`.)
     pub async fn still_failing(
         &self,
         check: &CheckId,
+        cause: Cause,
         at: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         let Some(t) = self.store.latest_ticket_for_check(check).await? else {
             return Ok(());
         };
+        if ticket_cause(&t) != Some(cause) || t.status != TicketStatus::Resolved {
+            return Ok(());
+        }
         let config = self.config();
         let window = chrono::Duration::from_std(config.incidents.verify_within).unwrap_or_default();
         let due = t
             .resolved_at
             .is_some_and(|r| t.status == TicketStatus::Resolved && at - r >= window);
         if !due || t.origin != Origin::Monitoring {
+            return Ok(());
+        }
+        let by_staff = self
+            .store
+            .timeline(t.id)
+            .await?
+            .iter()
+            .rev()
+            .find_map(|e| match e.kind {
+                EventKind::Resolved { .. } => Some(true),
+                EventKind::AutoResolved { .. } => Some(false),
+                _ => None,
+            })
+            .unwrap_or(false);
+        if !by_staff {
             return Ok(());
         }
         tracing::warn!(ticket = %t.id, check = %check, "resolved, but the check still fails: reopening");

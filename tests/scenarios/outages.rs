@@ -441,3 +441,85 @@ pub async fn tls_handshake_failure_on_https_site(db: Db) {
     v.kinds("globex", &fleet.mail.to(GLOBEX), &[]);
     v.finish(&fleet);
 }
+
+/// Scenario 11: acme's site has a certificate that expires in 5 days (a warning ticket is open),
+/// then the whole site stops answering. The outage is news on the same checks: acme gets a new
+/// "down" ticket and mail (not swallowed by the certificate ticket), and when the site answers
+/// again the outage resolves while the certificate warning, still true, stays open.
+pub async fn outage_of_a_site_whose_certificate_expires_soon(db: Db) {
+    let fleet = Fleet::start(
+        "outage_of_a_site_whose_certificate_expires_soon",
+        db,
+        FleetSpec::new().https(
+            "acme",
+            "acme-secure",
+            "Acme secure shop",
+            Server::A,
+            Leaf::DaysLeft(5),
+            true,
+        ),
+    )
+    .await;
+    let mut v = Verdict::new(&fleet);
+    let warning = v.ok(fleet
+        .mail
+        .wait_mail(
+            ACME,
+            |m| m.kind() == Kind::Warning && m.about_certificate(),
+            OPEN,
+        )
+        .await);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let fault = fleet.set("acme-secure", Behaviour::Refuse);
+    let opened = v.ok(fleet
+        .mail
+        .wait_mail(
+            ACME,
+            |m| {
+                m.at >= fault
+                    && m.kind() == Kind::Opened
+                    && m.ticket() != warning.as_ref().and_then(Mail::ticket)
+            },
+            OPEN,
+        )
+        .await
+        .map_err(|e| format!("the outage must reach the customer: {e}")));
+    timed(&fleet, "fault→opened mail", fault, &opened);
+    v.check(
+        opened.as_ref().and_then(Mail::ticket) != warning.as_ref().and_then(Mail::ticket),
+        || "the outage must be its own ticket, not the certificate ticket".into(),
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let back = fleet.set("acme-secure", Behaviour::Healthy);
+    let resolved = v.ok(fleet
+        .mail
+        .wait_mail(
+            ACME,
+            |m| {
+                m.at >= back
+                    && m.kind() == Kind::Resolved
+                    && m.ticket() == opened.as_ref().and_then(Mail::ticket)
+            },
+            CLOSE,
+        )
+        .await
+        .map_err(|e| format!("the outage must resolve when the site answers: {e}")));
+    timed(&fleet, "recovery→resolved mail", back, &resolved);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    v.kinds(
+        "acme",
+        &fleet.mail.to(ACME),
+        &[Kind::Warning, Kind::Opened, Kind::Resolved],
+    );
+    let tickets = fleet.tickets("acme").await;
+    v.check(
+        tickets
+            .iter()
+            .any(|t| t["problem"] == "certificate_expiring" && t["status"] != "resolved"),
+        || format!("the certificate warning stays open: {tickets:?}"),
+    );
+    v.finish(&fleet);
+}
