@@ -61,6 +61,10 @@ struct Inner {
     awaiting_quorum: Mutex<HashSet<CheckId>>,
     /// When this prober was found dead (its ops notice is sent once per episode).
     dead_since: Mutex<Option<DateTime<Utc>>>,
+    /// When each failing check last asked whether a staff resolution of it was wrong: at most
+    /// once per `verify_within / 5` (1 s … 30 s), so a server down under 200 sites does not
+    /// read the store 200 times a second.
+    verified: Mutex<HashMap<CheckId, DateTime<Utc>>>,
     /// The scheduler that runs confirmation re-runs (set once it runs; until then, and in
     /// tools without one, the check is run directly).
     scheduler: std::sync::OnceLock<crate::scheduler::SchedulerHandle>,
@@ -109,6 +113,7 @@ impl Detector {
             awaiting_quorum: Mutex::new(HashSet::new()),
             dead_since: Mutex::new(None),
             scheduler: std::sync::OnceLock::new(),
+            verified: Mutex::new(HashMap::new()),
         });
         let (stop_saving, stop_rx) = tokio::sync::watch::channel(false);
         let saver = tokio::spawn(save_loop(Arc::downgrade(&inner), stop_rx));
@@ -301,6 +306,21 @@ impl Inner {
             .is_some_and(|t| {
                 t.phase == Phase::Problem || (t.phase == Phase::Flapping && t.last_failing)
             })
+    }
+
+    /// Whether it is time to ask again if a staff resolution of this failing check was wrong.
+    fn verification_due(&self, config: &Config, id: &CheckId, at: DateTime<Utc>) -> bool {
+        let every = (config.incidents.verify_within / 5)
+            .clamp(Duration::from_secs(1), Duration::from_secs(30));
+        let every = chrono::Duration::from_std(every).unwrap_or_default();
+        let mut verified = self.verified.lock().expect("not poisoned");
+        match verified.get(id) {
+            Some(last) if at - *last < every => false,
+            _ => {
+                verified.insert(id.clone(), at);
+                true
+            }
+        }
     }
 
     /// Whether a check fails for `cause` now: a check whose certificate still expires soon does
@@ -717,6 +737,7 @@ impl ResultConsumer for Detector {
                     .await;
             } else if let Some(problem) = classify(check.spec.kind(), &result.outcome)
                 && inner.failing(&check.id)
+                && inner.verification_due(&config, &check.id, at)
             {
                 // Still failing: a staff resolution of this cause was wrong.
                 let cause = problem.kind.cause();
