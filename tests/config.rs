@@ -260,6 +260,40 @@ fn a_toml_syntax_error_is_located() {
 }
 
 #[test]
+fn a_zero_duration_that_serve_would_misuse_is_refused() {
+    // A zero interval ran one check thousands of times a second; a zero timeout opened false
+    // P1 tickets; zero history or link lifetimes lose data and links.
+    check_errors(
+        &format!(
+            "{CUSTOMER}\n[[check]]\nid = \"web\"\ninterval = \"0s\"\ntimeout = \"0ms\"\n[check.http]\nurl = \"http://x.example/\"\n"
+        ),
+        2,
+        &[
+            "acme.toml:9:12: check[web].interval: \"0s\" is zero, which would run it without pause",
+            "acme.toml:10:11: check[web].timeout: \"0ms\" is zero, which would fail every run at once",
+        ],
+    );
+    let dir = fixture(
+        "[scheduler]\ndefault_interval = \"0s\"\n[history]\nraw = \"0s\"\n[survey]\nlink_ttl = \"0s\"\ndelay = \"0s\"\n",
+        &[],
+    );
+    let err = config::load(&dir.path().join("forewarn.toml")).unwrap_err();
+    let text = err.to_string();
+    for expected in [
+        "forewarn.toml:2:20: scheduler.default_interval",
+        "forewarn.toml:4:7: history.raw",
+        "forewarn.toml:6:12: survey.link_ttl",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert_eq!(
+        err.len(),
+        3,
+        "a zero survey delay is fine (send at once):\n{text}"
+    );
+}
+
+#[test]
 fn a_bad_global_file_is_located() {
     let dir = fixture(
         "listen = \"everywhere\"\n[scheduler]\nmax_concurrency = 0\n",

@@ -18,6 +18,18 @@ impl Validator<'_, '_> {
 
     pub(super) fn duration(&mut self, s: &Spanned<String>, key: &str) -> Option<Duration> {
         match humantime::parse_duration(s.get_ref()) {
+            Ok(d) if d.is_zero() && !zero_allowed(key) => {
+                self.err(
+                    s,
+                    key,
+                    format!(
+                        "{:?} is zero, which would {}: write a positive duration (e.g. 30s, 5m)",
+                        s.get_ref(),
+                        zero_means(key)
+                    ),
+                );
+                None
+            }
             Ok(d) => Some(d),
             Err(e) => {
                 self.err(
@@ -147,5 +159,36 @@ impl Validator<'_, '_> {
             }
         }
         t
+    }
+}
+
+/// The durations for which zero means something sensible: no delay before a survey, no quiet
+/// period, no advance notice, no verification or reopening window, flapping that ends as soon
+/// as the site passes. Every other zero is a mistake that `serve` would act on (a check run in
+/// a loop, a timeout that always fires, history deleted at once, links dead on arrival).
+fn zero_allowed(key: &str) -> bool {
+    matches!(
+        key,
+        "survey.delay"
+            | "survey.quiet_period"
+            | "incidents.verify_within"
+            | "incidents.reopen_within"
+            | "incidents.flap_quiet"
+    ) || key.starts_with("survey.tier_delay.")
+        || key.ends_with(".notify_before")
+}
+
+/// What a zero would do, for the message.
+fn zero_means(key: &str) -> &'static str {
+    if key.ends_with("interval") || key.ends_with("job_every") {
+        "run it without pause, as fast as it can"
+    } else if key.ends_with("timeout") {
+        "fail every run at once"
+    } else if key.starts_with("history.") {
+        "delete what was just recorded"
+    } else if key.ends_with("_ttl") {
+        "make every link expire before it is read"
+    } else {
+        "make it meaningless"
     }
 }
