@@ -104,12 +104,6 @@ pub async fn start(
     .await
     .context("joining the cluster (membership and check leases)")?;
     let mailer = Mailer::new(&config.mail).context("setting up mail delivery")?;
-    let threads = {
-        // Message-IDs depend on the installation id and the public URL's host only.
-        let ids = Arc::new(config.clone());
-        Arc::new(move |t| crate::ticket::service::thread_root(&ids, t))
-    };
-    let mailer = mailer.threaded(threads);
     tracing::info!(mail = %mailer.describe(), "mail delivery");
     let limits = Limits {
         max_concurrency: config.scheduler.max_concurrency,
@@ -118,6 +112,13 @@ pub async fn start(
     let checks = config.checks.clone();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let shared_config = Arc::new(std::sync::RwLock::new(Arc::new(config)));
+    // A ticket's mails answer its first one, whose Message-ID the current configuration gives.
+    let mailer = {
+        let config = shared_config.clone();
+        mailer.threaded(Arc::new(move |t| {
+            crate::ticket::service::thread_root(&config.read().expect("not poisoned"), t)
+        }))
+    };
 
     // Tickets and the outbox: the worker delivers what the service queues.
     let worker_opts = WorkerOptions {

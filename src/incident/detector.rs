@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::classify::{Cause, Problem, ProblemKind, classify};
+use super::classify::{Cause, Problem, ProblemKind, classify, problem_kind};
 use super::track::{Phase, Track, Transition};
 use crate::cluster::Adopter;
 use crate::cluster::quorum::{failing_regions, prober_health};
@@ -303,9 +303,7 @@ impl Inner {
             .lock()
             .expect("not poisoned")
             .get(id)
-            .is_some_and(|t| {
-                t.phase == Phase::Problem || (t.phase == Phase::Flapping && t.last_failing)
-            })
+            .is_some_and(Track::failing)
     }
 
     /// Whether it is time to ask again if a staff resolution of this failing check was wrong.
@@ -326,14 +324,14 @@ impl Inner {
     /// Whether a check fails for `cause` now: a check whose certificate still expires soon does
     /// not hold an outage's ticket or incident open once its site answers again.
     fn failing_for(&self, id: &CheckId, cause: Cause) -> bool {
-        self.failing(id)
-            && self
-                .tracks
-                .lock()
-                .expect("not poisoned")
-                .get(id)
-                .and_then(|t| t.problem.as_deref().and_then(ProblemKind::parse))
-                .is_none_or(|k| k.cause() == cause)
+        self.tracks
+            .lock()
+            .expect("not poisoned")
+            .get(id)
+            .is_some_and(|t| {
+                let kind = t.problem.as_deref().and_then(ProblemKind::parse);
+                t.failing() && kind.is_none_or(|k| k.cause() == cause)
+            })
     }
 
     /// The customer's other checks on the same server (or host) whose last result failed with
@@ -364,10 +362,7 @@ impl Inner {
     /// expiring certificate, the site back but its certificate still broken): the old cause is
     /// over unless the new failure hides it (a site that does not answer says nothing about its
     /// certificate); the new cause counts from one towards its own ticket, unless one is open.
-    async fn cause_change(&self, check: &Check, result: &CheckResult) {
-        let Some(new) = classify(check.spec.kind(), &result.outcome).map(|p| p.kind) else {
-            return;
-        };
+    async fn cause_change(&self, check: &Check, new: ProblemKind, result: &CheckResult) {
         let old = {
             let tracks = self.tracks.lock().expect("not poisoned");
             let Some(t) = tracks.get(&check.id) else {
@@ -388,11 +383,15 @@ impl Inner {
                 .await;
         }
         let held = !blind
-            && self
-                .service
-                .has_open_ticket(&check.id, new.cause())
-                .await
-                .unwrap_or(false);
+            && match self.service.has_open_ticket(&check.id, new.cause()).await {
+                Ok(held) => held,
+                Err(e) => {
+                    // Counting again from one is the safe side: the customer hears at worst a
+                    // ticket late, never not at all.
+                    tracing::warn!(check = %check.id, error = %e, "cannot read open tickets; counting the new cause from one");
+                    false
+                }
+            };
         if !held && let Some(t) = self.tracks.lock().expect("not poisoned").get_mut(&check.id) {
             t.restart(result.started_at);
         }
@@ -403,13 +402,17 @@ impl Inner {
     }
 
     /// Feeds the result to its track; returns the transition, if any.
-    fn observe(&self, config: &Config, result: &CheckResult) -> Option<Transition> {
+    /// `problem` is what the result shows (`None` when it passes).
+    fn observe(
+        &self,
+        config: &Config,
+        result: &CheckResult,
+        problem: Option<ProblemKind>,
+    ) -> Option<Transition> {
         let check = config.check(result.check_id.as_str());
         // A failing result names its playbook (whose thresholds may differ); a passing one is
         // judged by the playbook of the check's last problem.
-        let problem = check
-            .and_then(|c| classify(c.spec.kind(), &result.outcome))
-            .map(|p| p.key());
+        let problem = problem.map(ProblemKind::key);
         let mut tracks = self.tracks.lock().expect("not poisoned");
         let track = tracks
             .entry(result.check_id.clone())
@@ -712,11 +715,17 @@ impl ResultConsumer for Detector {
     async fn consume(&self, result: CheckResult) {
         let inner = &self.inner;
         let config = inner.config();
-        if let Some(check) = config.check(result.check_id.as_str()) {
-            inner.cause_change(check, &result).await;
+        // What the result shows, decided once for everything below (no evidence text yet:
+        // that is written only when a ticket needs it).
+        let shown = config
+            .check(result.check_id.as_str())
+            .filter(|_| !result.outcome.status.is_ok())
+            .map(|c| (c, problem_kind(c.spec.kind(), &result.outcome)));
+        if let Some((check, kind)) = shown {
+            inner.cause_change(check, kind, &result).await;
         }
         let before = inner.last_failing(&result.check_id);
-        let transition = inner.observe(&config, &result);
+        let transition = inner.observe(&config, &result, shown.map(|(_, k)| k));
         inner
             .record_view(&result.check_id, before, result.started_at)
             .await;
@@ -735,12 +744,12 @@ impl ResultConsumer for Detector {
                 inner
                     .opened(&config, check, &result.outcome, at, false, true)
                     .await;
-            } else if let Some(problem) = classify(check.spec.kind(), &result.outcome)
+            } else if let Some((_, kind)) = shown
                 && inner.failing(&check.id)
                 && inner.verification_due(&config, &check.id, at)
             {
                 // Still failing: a staff resolution of this cause was wrong.
-                let cause = problem.kind.cause();
+                let cause = kind.cause();
                 if let Err(e) = inner.service.still_failing(&check.id, cause, at).await {
                     tracing::error!(check = %check.id, error = %e, "could not reopen the ticket");
                 }

@@ -168,6 +168,12 @@ impl Track {
         }
     }
 
+    /// Whether the check counts as failing for its ticket and incident: an open problem, or a
+    /// flapping check whose last result failed (a flapping check that passes holds nothing).
+    pub fn failing(&self) -> bool {
+        self.phase == Phase::Problem || (self.phase == Phase::Flapping && self.last_failing)
+    }
+
     /// The check fails for a new cause: count it from zero, as a healthy check (the old
     /// cause's ticket is the detector's business).
     pub fn restart(&mut self, at: DateTime<Utc>) {

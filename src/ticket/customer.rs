@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::compose::*;
-use super::due::due_times;
+use super::due::opening;
 use super::model::*;
 use super::service::{Reopen, ServiceError, TicketService};
 use crate::model::{CheckId, CustomerId};
@@ -96,22 +96,11 @@ impl TicketService {
         let config = self.config();
         let customer = self.customer(&config, customer)?;
         let playbook = self.playbook(&config, KEY)?;
-        let due = due_times(&config, KEY, playbook.severity, &customer.tier, at);
         let new = NewTicket {
-            customer: customer.id.clone(),
             title: title.to_owned(),
-            problem: KEY.to_owned(),
-            severity: playbook.severity,
             origin: Origin::Customer,
             checks,
-            incident: None,
-            assignee: None,
-            skill_group: playbook.skill_group.clone(),
-            created_at: at,
-            ack_due: Some(due.acknowledge),
-            first_update_due: Some(due.first_update),
-            resolve_due: Some(due.resolve),
-            next_update_due: Some(due.next_update),
+            ..opening(&config, &customer, &playbook, KEY, at)
         };
         let text = text.to_owned();
         let ticket = self

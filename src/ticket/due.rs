@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::model::*;
 use super::sla;
 use crate::config::Config;
+use crate::store::tickets::NewTicket;
 
 /// The SLA targets of a ticket: the policy for its severity, the playbook's overrides on top,
 /// and the customer's tier overrides above both (a tier's contract is the strongest promise).
@@ -67,4 +68,32 @@ pub(super) fn next_checkpoint(
 ) -> DateTime<Utc> {
     let every = sla_targets(config, &t.problem, t.severity, tier).update_every;
     config.sla.clock(t.severity).add(now, every)
+}
+
+/// A new ticket for `key` opened at `at`: the playbook's severity and skill group, the due
+/// times for the customer's tier. The caller names its title, origin, checks and incident.
+pub(super) fn opening(
+    config: &Config,
+    customer: &crate::config::Customer,
+    playbook: &crate::playbook::Playbook,
+    key: &str,
+    at: DateTime<Utc>,
+) -> NewTicket {
+    let due = due_times(config, key, playbook.severity, &customer.tier, at);
+    NewTicket {
+        customer: customer.id.clone(),
+        title: String::new(),
+        problem: key.to_owned(),
+        severity: playbook.severity,
+        origin: Origin::Monitoring,
+        checks: Vec::new(),
+        incident: None,
+        assignee: None,
+        skill_group: playbook.skill_group.clone(),
+        created_at: at,
+        ack_due: Some(due.acknowledge),
+        first_update_due: Some(due.first_update),
+        resolve_due: Some(due.resolve),
+        next_update_due: Some(due.next_update),
+    }
 }

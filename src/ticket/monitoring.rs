@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 
 use super::compose::*;
-use super::due::due_times;
+use super::due::opening;
 use super::model::*;
 use super::service::{Reopen, ServiceError, TicketService};
 use crate::config::{Config, Language};
@@ -134,27 +134,14 @@ impl TicketService {
             .get(problem.key())
             .ok_or_else(|| ServiceError::NoPlaybook(problem.key().to_owned()))?
             .clone();
-        let severity = playbook.severity;
-        let due = due_times(config, problem.key(), severity, &customer.tier, at);
-        let title = format!("{}: {}", c.name, playbook.title.en);
-        let checks: Vec<CheckId> = std::iter::once(check.clone())
-            .chain(siblings.iter().cloned())
-            .collect();
         let new = NewTicket {
-            customer: customer.id.clone(),
-            title,
-            problem: problem.key().to_owned(),
-            severity,
+            title: format!("{}: {}", c.name, playbook.title.en),
             origin: Origin::Monitoring,
-            checks,
+            checks: std::iter::once(check.clone())
+                .chain(siblings.iter().cloned())
+                .collect(),
             incident,
-            assignee: None,
-            skill_group: playbook.skill_group.clone(),
-            created_at: at,
-            ack_due: Some(due.acknowledge),
-            first_update_due: Some(due.first_update),
-            resolve_due: Some(due.resolve),
-            next_update_due: Some(due.next_update),
+            ..opening(config, customer, &playbook, problem.key(), at)
         };
         let evidence = problem.evidence.clone();
         let deadline = problem.deadline.map(fmt_time);
