@@ -37,6 +37,14 @@ pub struct Metrics {
     store_batches: Counter,
     store_errors: Counter,
     cluster: ClusterMetrics,
+    store_health: StoreHealthMetrics,
+}
+
+/// `forewarn_store_up` and `forewarn_store_faults_total`: whether the store accepts writes.
+#[derive(Clone, Default)]
+struct StoreHealthMetrics {
+    up: Gauge,
+    faults: Counter,
 }
 
 /// The `forewarn_cluster_*` series and the runs skipped for want of a lease.
@@ -113,6 +121,18 @@ impl Metrics {
             "Result batches the store failed to write",
             store_errors.clone(),
         );
+        let store_health = StoreHealthMetrics::default();
+        store_health.up.set(1);
+        registry.register(
+            "store_up",
+            "1 while the store accepts writes, 0 while writes fail (full disk, lost database)",
+            store_health.up.clone(),
+        );
+        registry.register(
+            "store_faults",
+            "Store operations that failed because the store itself failed",
+            store_health.faults.clone(),
+        );
         let cluster = ClusterMetrics::default();
         for (name, help, gauge) in [
             (
@@ -155,6 +175,7 @@ impl Metrics {
         Metrics {
             registry: Arc::new(registry),
             cluster,
+            store_health,
             results,
             probe_duration,
             schedule_lag,
@@ -228,6 +249,15 @@ impl Metrics {
 
     pub fn in_flight(&self, delta: i64) {
         self.in_flight.inc_by(delta);
+    }
+
+    /// What the store watch found: whether writes work, and the faults recorded so far.
+    pub fn store_health(&self, up: bool, faults_total: u64) {
+        self.store_health.up.set(i64::from(up));
+        let seen = self.store_health.faults.get();
+        if faults_total > seen {
+            self.store_health.faults.inc_by(faults_total - seen);
+        }
     }
 
     pub fn store_batch(&self, ok: bool) {

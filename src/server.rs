@@ -189,6 +189,29 @@ pub async fn start(
             run_worker(store, mailer, http, worker_opts, shutdown).await;
         }));
     }
+    {
+        // Told straight to ops when the store stops taking writes: the outbox is in it.
+        let config = shared_config.read().expect("not poisoned").clone();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("building the webhook client")?;
+        let senders = crate::notify::Senders {
+            mailer: Mailer::new(&config.mail).context("setting up mail delivery")?,
+            webhook: crate::notify::Webhook::new(
+                http,
+                WorkerOptions::from_mail(&config.mail).webhook_timeout,
+            ),
+        };
+        tasks.push(tokio::spawn(crate::store::watch::run(
+            store.clone(),
+            shared_config.clone(),
+            crate::notify::direct::DirectOps::new(senders),
+            metrics.clone(),
+            stop_rx.clone(),
+        )));
+    }
     tasks.push(tokio::spawn(cluster.clone().run(
         shared_config.clone(),
         detector.clone(),

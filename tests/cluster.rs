@@ -119,7 +119,7 @@ fn write_checks(dir: &Path, sites: &Sites, n: usize) {
     let mut s = "[customer]\nid = \"acme\"\nname = \"Acme Ltd\"\ncontacts = [\"ops@acme.example\"]\nlanguage = \"en\"\n".to_owned();
     for i in 0..n {
         s.push_str(&format!(
-            "\n[[check]]\nid = \"c{i:02}\"\nname = \"site {i}\"\ninterval = \"1s\"\ntimeout = \"2s\"\n[check.http]\nurl = \"http://{}/c{i:02}\"\n",
+            "\n[[check]]\nid = \"c{i:02}\"\nname = \"site {i}\"\ninterval = \"1s\"\ntimeout = \"1s\"\n[check.http]\nurl = \"http://{}/c{i:02}\"\n",
             sites.addr
         ));
     }

@@ -294,6 +294,51 @@ fn a_zero_duration_that_serve_would_misuse_is_refused() {
 }
 
 #[test]
+fn too_short_durations_and_a_timeout_past_the_interval_are_refused() {
+    // 500 ms hammers the customer's site; 10 ms fails healthy sites; a 30 s timeout on a 10 s
+    // interval means runs that are still going when the next is due.
+    check_errors(
+        &format!(
+            "{CUSTOMER}\n[[check]]\nid = \"web\"\ninterval = \"500ms\"\n[check.http]\nurl = \"http://x.example/\"\n\
+             [[check]]\nid = \"api\"\ninterval = \"10s\"\ntimeout = \"10ms\"\n[check.http]\nurl = \"http://x.example/\"\n\
+             [[check]]\nid = \"slow\"\ninterval = \"10s\"\ntimeout = \"30s\"\n[check.http]\nurl = \"http://x.example/\"\n"
+        ),
+        3,
+        &[
+            "acme.toml:9:12: check[web].interval: interval must be at least 1s",
+            "acme.toml:15:11: check[api].timeout: 10ms is too short: the minimum is 100ms",
+            "acme.toml:21:11: check[slow].timeout: the timeout (30 seconds) is longer than the interval (10 seconds)",
+        ],
+    );
+    let dir = fixture(
+        "[scheduler]\ndefault_interval = \"200ms\"\ndefault_timeout = \"5ms\"\n",
+        &[],
+    );
+    let err = config::load(&dir.path().join("forewarn.toml")).unwrap_err();
+    let text = err.to_string();
+    for expected in [
+        "forewarn.toml:2:20: scheduler.default_interval: 200ms is too short: the minimum is 1 second",
+        "forewarn.toml:3:19: scheduler.default_timeout: 5ms is too short: the minimum is 100ms",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // A short interval without a timeout of its own shortens the built-in 10 s timeout.
+    let dir = fixture(
+        "",
+        &[(
+            "acme.toml",
+            "[customer]\nid = \"acme\"\nname = \"Acme\"\ncontacts = [\"a@acme.example\"]\n\
+             [[check]]\nid = \"web\"\ninterval = \"2s\"\n[check.http]\nurl = \"http://x.example/\"\n",
+        )],
+    );
+    let config = config::load(&dir.path().join("forewarn.toml")).unwrap();
+    let forewarn::probe::ProbeSpec::Http(spec) = &config.checks[0].spec else {
+        panic!("an HTTP check");
+    };
+    assert_eq!(spec.timeout, std::time::Duration::from_secs(2));
+}
+
+#[test]
 fn a_bad_global_file_is_located() {
     let dir = fixture(
         "listen = \"everywhere\"\n[scheduler]\nmax_concurrency = 0\n",

@@ -63,7 +63,7 @@ fn write_config(dir: &Path, listen: &str, checks: &str) {
 
 fn http_check(id: &str, addr: std::net::SocketAddr) -> String {
     format!(
-        "\n[[check]]\nid = \"{id}\"\ninterval = \"1s\"\ntimeout = \"2s\"\n[check.http]\nurl = \"http://{addr}/\"\n"
+        "\n[[check]]\nid = \"{id}\"\ninterval = \"1s\"\ntimeout = \"1s\"\n[check.http]\nurl = \"http://{addr}/\"\n"
     )
 }
 

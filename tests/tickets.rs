@@ -101,7 +101,7 @@ fn customer(id: &str, name: &str, lang: &str, checks: &[(String, String)]) -> St
     );
     for (check, url) in checks {
         s.push_str(&format!(
-            "\n[[check]]\nid = \"{check}\"\nname = \"{check} site\"\nserver = \"web-01\"\ninterval = \"1s\"\ntimeout = \"2s\"\n[check.http]\nurl = \"{url}\"\n"
+            "\n[[check]]\nid = \"{check}\"\nname = \"{check} site\"\nserver = \"web-01\"\ninterval = \"1s\"\ntimeout = \"1s\"\n[check.http]\nurl = \"{url}\"\n"
         ));
     }
     s

@@ -403,6 +403,9 @@ struct Global {
     resolvers: HashMap<String, SocketAddr>,
     default_interval: Duration,
     default_timeout: Duration,
+    /// `scheduler.default_timeout` was written (else the built-in 10 s, which a shorter
+    /// interval shortens instead of contradicting).
+    default_timeout_set: bool,
     incidents: IncidentConfig,
     survey: SurveyConfig,
     cluster: cluster::ClusterConfig,
@@ -468,15 +471,33 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
             16,
         ),
     };
-    let default_interval = v
-        .duration_or(
-            s.default_interval.as_ref(),
+    let mut default_interval = v.duration_or(
+        s.default_interval.as_ref(),
+        "scheduler.default_interval",
+        60,
+    );
+    if let Some(at) = s.default_interval.as_ref()
+        && !at_least(
+            &mut v,
+            at,
             "scheduler.default_interval",
-            60,
+            default_interval,
+            MIN_INTERVAL,
         )
-        .max(Duration::from_millis(1));
+    {
+        default_interval = MIN_INTERVAL;
+    }
     let default_timeout =
         v.duration_or(s.default_timeout.as_ref(), "scheduler.default_timeout", 10);
+    if let Some(at) = s.default_timeout.as_ref() {
+        at_least(
+            &mut v,
+            at,
+            "scheduler.default_timeout",
+            default_timeout,
+            MIN_TIMEOUT,
+        );
+    }
     let history = HistoryConfig {
         raw: v.duration_or(raw.history.raw.as_ref(), "history.raw", 24 * 3600),
         rollups: v.duration_or(raw.history.rollups.as_ref(), "history.rollups", 400 * 86400),
@@ -581,6 +602,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         resolvers,
         default_interval,
         default_timeout,
+        default_timeout_set: s.default_timeout.is_some(),
         incidents,
         survey,
         cluster,
@@ -977,6 +999,28 @@ fn is_email(s: &str) -> bool {
     }
 }
 
+/// The shortest check interval: anything shorter hammers the customer's site.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest check timeout: anything shorter fails healthy sites.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Whether `d` (zero aside, which `duration` refuses) is at least `min`; an error at `at` if not.
+fn at_least<T>(v: &mut Validator, at: &Spanned<T>, key: &str, d: Duration, min: Duration) -> bool {
+    if d.is_zero() || d >= min {
+        return true;
+    }
+    v.err(
+        at,
+        key,
+        format!(
+            "{} is too short: the minimum is {}",
+            crate::probe::fmt_span(d),
+            crate::probe::fmt_span(min)
+        ),
+    );
+    false
+}
+
 fn build_check(
     global: &Global,
     src: &Source,
@@ -1002,11 +1046,11 @@ fn build_check(
         (Some(i), None) => v
             .duration(i, &format!("{key}.interval"))
             .and_then(|d| {
-                if d < Duration::from_secs(1) {
+                if d < MIN_INTERVAL {
                     v.err(
                         i,
                         &format!("{key}.interval"),
-                        "interval must be at least 1s",
+                        "interval must be at least 1s (a shorter one hammers the customer's site)",
                     );
                     None
                 } else {
@@ -1030,13 +1074,45 @@ fn build_check(
         },
         (None, None) => Some(Schedule::Every(global.default_interval)),
     };
-    let timeout = raw
+    let mut timeout = raw
         .timeout
         .as_ref()
         .map_or(Some(global.default_timeout), |t| {
             v.duration(t, &format!("{key}.timeout"))
+                .filter(|d| at_least(&mut v, t, &format!("{key}.timeout"), *d, MIN_TIMEOUT))
         })
         .unwrap_or(global.default_timeout);
+    // A run still going when the next is due: the next is skipped, so the check runs less
+    // often than configured and a hanging site looks slower to detect than promised.
+    if let Some(Schedule::Every(every)) = &schedule
+        && timeout > *every
+        && raw.timeout.is_none()
+        && !global.default_timeout_set
+    {
+        timeout = *every;
+    } else if let Some(Schedule::Every(every)) = &schedule
+        && timeout > *every
+    {
+        let message = format!(
+            "the timeout ({}) is longer than the interval ({}): a run would still be going when \
+             the next is due; make the timeout at most the interval",
+            crate::probe::fmt_span(timeout),
+            crate::probe::fmt_span(*every)
+        );
+        match (&raw.timeout, &raw.interval) {
+            (Some(t), _) => v.err(t, &format!("{key}.timeout"), message),
+            (None, Some(i)) => v.err(
+                i,
+                &format!("{key}.interval"),
+                format!("{message} (the timeout is scheduler.default_timeout; set `timeout` here)"),
+            ),
+            (None, None) => v.err(
+                &raw.id,
+                &format!("{key}.timeout"),
+                format!("{message} (both come from [scheduler])"),
+            ),
+        }
+    }
     if let Some(server) = &raw.server {
         if !customer.servers.iter().any(|s| s == server.get_ref()) {
             v.err(

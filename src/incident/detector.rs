@@ -37,6 +37,9 @@ use crate::store::Store;
 use crate::store::tickets::Incident;
 use crate::ticket::service::TicketService;
 
+mod unsaved;
+use unsaved::{Held, Saved, Unsaved};
+
 pub struct Detector {
     inner: Arc<Inner>,
     /// Tells the save loop to finish its current save and end.
@@ -68,6 +71,11 @@ struct Inner {
     /// The scheduler that runs confirmation re-runs (set once it runs; until then, and in
     /// tools without one, the check is run directly).
     scheduler: std::sync::OnceLock<crate::scheduler::SchedulerHandle>,
+    /// Problems and recoveries the store refused to save (a full disk, a lost database): told
+    /// again on the check's next result, so nothing found meanwhile is lost.
+    unsaved: Mutex<HashMap<CheckId, Unsaved>>,
+    /// Incident writes and ops alerts the store refused: written again every second.
+    held: Mutex<Vec<Held>>,
 }
 
 impl Detector {
@@ -114,6 +122,8 @@ impl Detector {
             dead_since: Mutex::new(None),
             scheduler: std::sync::OnceLock::new(),
             verified: Mutex::new(HashMap::new()),
+            unsaved: Mutex::new(HashMap::new()),
+            held: Mutex::new(Vec::new()),
         });
         let (stop_saving, stop_rx) = tokio::sync::watch::channel(false);
         let saver = tokio::spawn(save_loop(Arc::downgrade(&inner), stop_rx));
@@ -153,6 +163,7 @@ impl Inner {
     }
 
     async fn flush(&self) {
+        self.write_held().await;
         let ids: Vec<CheckId> = self.dirty.lock().expect("not poisoned").drain().collect();
         if ids.is_empty() {
             return;
@@ -288,9 +299,8 @@ impl Inner {
                 cluster.instance, cluster.region, health.failing, health.compared
             );
             let msgs = ops_messages(config, &key, &subject, &body);
-            if let Err(e) = self.store.enqueue(msgs, at).await {
-                tracing::warn!(error = %e, "could not queue the dead-prober notice");
-            }
+            self.enqueue_or_hold(msgs, at, "the dead-prober notice")
+                .await;
         }
         true
     }
@@ -378,9 +388,13 @@ impl Inner {
         };
         tracing::info!(check = %check.id, from = %old, to = %new, "the check fails for another cause now");
         let blind = new == ProblemKind::SiteDown;
-        if !blind {
-            self.recovered(check, Some(old.cause()), result.started_at)
-                .await;
+        if !blind
+            && self
+                .recovered(check, Some(old.cause()), result.started_at)
+                .await
+                == Saved::No
+        {
+            self.unsaved_recovery(check, Some(old.cause()), result.started_at);
         }
         let held = !blind
             && match self.service.has_open_ticket(&check.id, new.cause()).await {
@@ -443,7 +457,7 @@ impl Inner {
         at: DateTime<Utc>,
         flapping: bool,
         retry: bool,
-    ) {
+    ) -> Saved {
         // Flapping can start on a passing result: then the problem is the one the check's
         // failing results showed.
         let last_problem = || {
@@ -458,11 +472,11 @@ impl Inner {
                 .map(Problem::known)
         });
         let Some(mut problem) = classified else {
-            return;
+            return Saved::Yes;
         };
         if config.in_maintenance(check, at) {
             tracing::info!(check = %check.id, "problem inside a maintenance window: no ticket");
-            return;
+            return Saved::Yes;
         }
         let regions = match &self.cluster {
             Some(cluster) => self.regions(cluster).await.map(|r| (cluster, r)),
@@ -471,7 +485,7 @@ impl Inner {
         if let Some((cluster, (live, statuses))) = &regions
             && self.dead_prober(config, cluster, live, statuses, at).await
         {
-            return;
+            return Saved::Yes;
         }
         if flapping {
             problem.evidence.insert(
@@ -505,12 +519,18 @@ impl Inner {
                     .lock()
                     .expect("not poisoned")
                     .insert(check.id.clone());
-                return;
+                return Saved::Yes;
             }
         }
-        let incident = self.join_incident(config, check, &problem, at).await;
+        let (incident, mut saved) = match self.join_incident(config, check, &problem, at).await {
+            Ok(incident) => (incident, Saved::Yes),
+            Err(e) => {
+                tracing::error!(check = %check.id, error = %e, "could not open an incident; will retry");
+                (None, Saved::No)
+            }
+        };
         if !problem.customer_facing() {
-            return; // ops know through the incident alert
+            return saved; // ops know through the incident alert
         }
         // An availability failure seen by one region only is that region's business (ops
         // heard of it above); the customer hears once `quorum` regions agree.
@@ -529,7 +549,7 @@ impl Inner {
                     .lock()
                     .expect("not poisoned")
                     .insert(check.id.clone());
-                return;
+                return saved;
             }
         }
         self.awaiting_quorum
@@ -551,8 +571,10 @@ impl Inner {
                 .await;
         }
         if let Err(e) = opened {
-            tracing::error!(check = %check.id, error = %e, "could not open a ticket");
+            tracing::error!(check = %check.id, error = %e, "could not open a ticket; will retry");
+            saved = Saved::No;
         }
+        saved
     }
 
     /// Adds the check to its server's (or its own) open incident, opening one — and alerting
@@ -563,7 +585,7 @@ impl Inner {
         check: &Check,
         problem: &Problem,
         at: DateTime<Utc>,
-    ) -> Option<Incident> {
+    ) -> Result<Option<Incident>, crate::store::StoreError> {
         let key = format!("{}/{}", scope(check), problem.kind.cause().as_str());
         let mut incidents = self.incidents.lock().await;
         if let Some(inc) = incidents.get_mut(&key) {
@@ -574,10 +596,11 @@ impl Inner {
                 }
                 inc.summary = format!("{} checks failing on {}", inc.checks.len(), key);
                 if let Err(e) = self.store.update_incident(inc).await {
-                    tracing::warn!(error = %e, "could not update the incident");
+                    tracing::warn!(error = %e, "could not update the incident; will retry");
+                    self.hold(Held::Incident(key.clone()));
                 }
             }
-            return Some(inc.clone());
+            return Ok(Some(inc.clone()));
         }
         let summary = format!(
             "{}: {}",
@@ -598,30 +621,28 @@ impl Inner {
             Ok(inc) => {
                 tracing::warn!(incident = inc.id, key = %key, problem = problem.key(), "incident opened");
                 let msgs = ops_alert(config, &inc, problem);
-                if let Err(e) = self.store.enqueue(msgs, at).await {
-                    tracing::warn!(error = %e, "could not queue the ops alert");
-                }
                 incidents.insert(key, inc.clone());
-                Some(inc)
+                drop(incidents);
+                self.enqueue_or_hold(msgs, at, "the ops alert").await;
+                Ok(Some(inc))
             }
             Err(crate::store::StoreError::Conflict { .. }) => {
                 // Another instance opened it (and alerted ops): join that one.
-                let open = self.store.open_incidents().await.ok()?;
-                let inc = open.into_iter().find(|i| i.key == key)?;
+                let open = self.store.open_incidents().await?;
+                let Some(inc) = open.into_iter().find(|i| i.key == key) else {
+                    return Ok(None);
+                };
                 incidents.insert(key, inc.clone());
-                Some(inc)
+                Ok(Some(inc))
             }
-            Err(e) => {
-                tracing::error!(error = %e, "could not open an incident");
-                None
-            }
+            Err(e) => Err(e),
         }
     }
 
     /// The check passes again (`cause: None`) or no longer shows `cause`: it leaves the
     /// incidents of that cause (an incident without failing checks closes, with one ops
     /// alert) and its tickets of that cause resolve when their other checks pass.
-    async fn recovered(&self, check: &Check, cause: Option<Cause>, at: DateTime<Utc>) {
+    async fn recovered(&self, check: &Check, cause: Option<Cause>, at: DateTime<Utc>) -> Saved {
         self.awaiting_quorum
             .lock()
             .expect("not poisoned")
@@ -653,22 +674,15 @@ impl Inner {
                     Some(cause) => self.failing_for(c, cause),
                     None => self.failing(c),
                 };
-                let result = if inc.checks.iter().any(still) {
-                    self.store.update_incident(inc).await
+                if inc.checks.iter().any(still) {
+                    if let Err(e) = self.store.update_incident(inc).await {
+                        tracing::warn!(error = %e, "could not update the incident; will retry");
+                        self.hold(Held::Incident(key.clone()));
+                    }
                 } else {
                     let inc = incidents.remove(&key).expect("found above");
                     tracing::info!(incident = inc.id, key = %key, "incident closed");
-                    match self.store.close_incident(inc.id, at).await {
-                        Ok(()) => {
-                            let config = self.config();
-                            let msgs = ops_closed(&config, &inc, at);
-                            self.store.enqueue(msgs, at).await.map(|_| ())
-                        }
-                        Err(e) => Err(e),
-                    }
-                };
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "could not update the incident");
+                    self.close_incident(inc, at).await;
                 }
             }
         }
@@ -705,8 +719,10 @@ impl Inner {
             .recovered(&check.id, cause, still_failing, at)
             .await
         {
-            tracing::error!(check = %check.id, error = %e, "could not resolve the ticket");
+            tracing::error!(check = %check.id, error = %e, "could not resolve the ticket; will retry");
+            return Saved::No;
         }
+        Saved::Yes
     }
 }
 
@@ -733,6 +749,14 @@ impl ResultConsumer for Detector {
             return;
         };
         let at = result.started_at;
+        // What the store refused to save earlier is told first, in the order it happened.
+        let recovering = matches!(
+            transition,
+            Some(Transition::Recovered | Transition::FlappingEnded)
+        );
+        inner
+            .retry_unsaved(&config, check, &result, recovering)
+            .await;
         let Some(transition) = transition else {
             // A problem waiting for other regions: each failing result asks again.
             let waiting = inner
@@ -741,9 +765,10 @@ impl ResultConsumer for Detector {
                 .expect("not poisoned")
                 .contains(&check.id);
             if waiting && !result.outcome.status.is_ok() {
-                inner
+                let saved = inner
                     .opened(&config, check, &result.outcome, at, false, true)
                     .await;
+                inner.unsaved_problem(saved, check, &result.outcome, at, false);
             } else if let Some((_, kind)) = shown
                 && inner.failing(&check.id)
                 && inner.verification_due(&config, &check.id, at)
@@ -757,18 +782,17 @@ impl ResultConsumer for Detector {
             return;
         };
         match transition {
-            Transition::Opened => {
-                inner
-                    .opened(&config, check, &result.outcome, at, false, false)
-                    .await
-            }
-            Transition::FlappingStarted => {
-                inner
-                    .opened(&config, check, &result.outcome, at, true, false)
-                    .await
+            Transition::Opened | Transition::FlappingStarted => {
+                let flapping = transition == Transition::FlappingStarted;
+                let saved = inner
+                    .opened(&config, check, &result.outcome, at, flapping, false)
+                    .await;
+                inner.unsaved_problem(saved, check, &result.outcome, at, flapping);
             }
             Transition::Recovered | Transition::FlappingEnded => {
-                inner.recovered(check, None, at).await
+                if inner.recovered(check, None, at).await == Saved::No {
+                    inner.unsaved_recovery(check, None, at);
+                }
             }
             Transition::FlappingBecameOutage => {
                 if let Err(e) = inner.service.flapping_became_outage(&check.id, at).await {

@@ -22,6 +22,7 @@
 //! logged, never in a `Debug` output, never in an outbox error.
 
 pub mod config;
+pub mod direct;
 pub mod mailer;
 pub mod model;
 pub mod ops;

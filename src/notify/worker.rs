@@ -238,8 +238,9 @@ pub async fn run_worker<S>(
         Err(e) => tracing::warn!(error = %e, "outbox: cannot release old claims"),
     }
     tokio::pin!(shutdown);
+    let unrecorded = Unrecorded::default();
     loop {
-        let full = round(&*store, &senders, &opts).await;
+        let full = round(&*store, &senders, &opts, &unrecorded).await;
         if full {
             // More may be due: go on at once unless asked to stop.
             if shutdown.as_mut().now_or_never().is_some() {
@@ -258,10 +259,20 @@ pub async fn run_worker<S>(
 }
 
 /// One claim-and-send round. True when the claim was full (more may be waiting).
-async fn round<S>(store: &S, senders: &Senders, opts: &WorkerOptions) -> bool
+async fn round<S>(
+    store: &S,
+    senders: &Senders,
+    opts: &WorkerOptions,
+    unrecorded: &Unrecorded,
+) -> bool
 where
     S: TicketStore + ?Sized,
 {
+    // Outcomes the store refused first: until they are written, the ticket's next messages
+    // wait behind them (per-ticket order) and a delivered message must not go out again.
+    if !unrecorded.write(store).await {
+        return false;
+    }
     let limit = opts.concurrency.max(1);
     let claimed = match store
         .claim_due_as(Utc::now(), limit, opts.lease, &opts.instance)
@@ -283,18 +294,22 @@ where
                 humantime::format_duration(bound)
             ))),
         };
-        record(store, msg, result, opts).await;
+        if let Some(outcome) = record(store, msg, result, opts).await {
+            unrecorded.hold(msg.id, outcome);
+        }
     });
     futures::future::join_all(sends).await;
     full
 }
 
+/// Records the outcome of a delivery; returns it when the store refused it.
 async fn record<S>(
     store: &S,
     msg: &OutboxMessage,
     result: Result<(), DeliveryError>,
     opts: &WorkerOptions,
-) where
+) -> Option<Outcome>
+where
     S: TicketStore + ?Sized,
 {
     let now = Utc::now();
@@ -304,13 +319,13 @@ async fn record<S>(
         Channel::Email { .. } => "email",
         Channel::Webhook { .. } => "webhook",
     };
-    let stored = match decide(msg, &result, now, opts, jitter_sample()) {
+    let outcome = match decide(msg, &result, now, opts, jitter_sample()) {
         Decision::Delivered => {
             tracing::info!(
                 message_id = %msg.message_id, key = %msg.key, ticket, channel, attempt,
                 "message delivered"
             );
-            store.mark_delivered(msg.id, now).await
+            Outcome::Delivered { at: now }
         }
         Decision::Retry { at, error } => {
             tracing::warn!(
@@ -318,9 +333,11 @@ async fn record<S>(
                 error = %error, retry_at = %at,
                 "message not delivered, will retry"
             );
-            store
-                .mark_failed(msg.id, now, &truncate(&error), Some(at))
-                .await
+            Outcome::Failed {
+                at: now,
+                error: truncate(&error),
+                retry_at: Some(at),
+            }
         }
         Decision::GiveUp { error } => {
             tracing::error!(
@@ -328,18 +345,88 @@ async fn record<S>(
                 error = %error,
                 "message not delivered, given up"
             );
-            store
-                .mark_failed(msg.id, now, &truncate(&error), None)
-                .await
+            Outcome::Failed {
+                at: now,
+                error: truncate(&error),
+                retry_at: None,
+            }
         }
     };
-    if let Err(e) = stored {
-        // The lease runs out and the message is claimed again: a delivered one goes out a
-        // second time with the same Message-ID.
-        tracing::error!(
-            message_id = %msg.message_id, key = %msg.key, error = %e,
-            "outbox: cannot record the delivery outcome"
-        );
+    match outcome.write(store, msg.id).await {
+        Ok(()) => None,
+        Err(e) => {
+            tracing::error!(
+                message_id = %msg.message_id, key = %msg.key, error = %e,
+                "outbox: cannot record the delivery outcome; holding it until the store takes it"
+            );
+            Some(outcome)
+        }
+    }
+}
+
+/// What became of one delivery attempt, as the outbox records it.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Delivered {
+        at: DateTime<Utc>,
+    },
+    Failed {
+        at: DateTime<Utc>,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl Outcome {
+    async fn write<S>(&self, store: &S, id: i64) -> Result<(), crate::store::StoreError>
+    where
+        S: TicketStore + ?Sized,
+    {
+        match self {
+            Outcome::Delivered { at } => store.mark_delivered(id, *at).await,
+            Outcome::Failed {
+                at,
+                error,
+                retry_at,
+            } => store.mark_failed(id, *at, error, *retry_at).await,
+        }
+    }
+}
+
+/// Outcomes the store refused (a full disk, a lost database), by message id. Kept in memory and
+/// written before anything else is claimed: a delivered message stays claimed meanwhile, so
+/// this worker never sends it again (an instance that outlives this one's lease might: then
+/// with the same Message-ID).
+#[derive(Debug, Default)]
+struct Unrecorded(std::sync::Mutex<Vec<(i64, Outcome)>>);
+
+impl Unrecorded {
+    fn hold(&self, id: i64, outcome: Outcome) {
+        self.0.lock().expect("not poisoned").push((id, outcome));
+    }
+
+    /// Writes what was held; true when nothing is left.
+    async fn write<S>(&self, store: &S) -> bool
+    where
+        S: TicketStore + ?Sized,
+    {
+        let held: Vec<(i64, Outcome)> = std::mem::take(&mut *self.0.lock().expect("not poisoned"));
+        if held.is_empty() {
+            return true;
+        }
+        let mut left = Vec::new();
+        for (id, outcome) in held {
+            if outcome.write(store, id).await.is_err() {
+                left.push((id, outcome));
+            }
+        }
+        let done = left.is_empty();
+        if !done {
+            self.0.lock().expect("not poisoned").extend(left);
+        } else {
+            tracing::info!("outbox: held delivery outcomes recorded");
+        }
+        done
     }
 }
 

@@ -24,6 +24,7 @@
 //! Times are stored as integer unix milliseconds, so they come back truncated to the millisecond.
 
 pub mod cluster;
+pub mod health;
 mod histogram;
 mod postgres;
 mod shared;
@@ -31,8 +32,10 @@ mod sqlite;
 pub mod surveys;
 pub mod tickets;
 pub mod users;
+pub mod watch;
 
 pub use cluster::{ClusterStore, Lease, LeaseRequest, Member, RegionStatus};
+pub use health::{Failing, health};
 pub use surveys::{AnswerWrite, Callback, NewSurvey, Survey, SurveyStore, SurveyWords};
 pub use tickets::{
     FirstWords, Incident, NewEvent, NewTicket, OutboxFilter, TicketFilter, TicketStore,
@@ -99,6 +102,10 @@ pub trait Store: TicketStore + UserStore + SurveyStore + ClusterStore + Send + S
     /// Their raw results and rollups stay until [`Store::prune`] ages them out. Returns how many
     /// states were dropped.
     async fn forget_checks(&self, keep: &[CheckId]) -> Result<u64, StoreError>;
+
+    /// Writes and commits one small row: whether the store accepts writes now. The store watch
+    /// probes with it, and only a committed write ends a failure recorded in [`health()`].
+    async fn write_probe(&self, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// One check's runs during one hour.
@@ -172,9 +179,15 @@ pub enum StoreError {
     NotFound { what: String },
 }
 
-/// `|e| StoreError::Query { doing, e }`, for `map_err`.
+/// `|e| StoreError::Query { doing, e }`, for `map_err`. A storage fault (a full disk, a lost
+/// connection) is recorded in [`health()`] on the way.
 fn query_err(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |error| StoreError::Query { doing, error }
+    move |error| {
+        if health::is_fault(&error) {
+            health::health().failed(doing, &error.to_string());
+        }
+        StoreError::Query { doing, error }
+    }
 }
 
 /// Opens the store a URL names, creating and migrating the database as needed:

@@ -96,7 +96,7 @@ impl PgStore {
             .map_err(open_error)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await
             .map_err(open_error)?;

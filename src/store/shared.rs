@@ -53,6 +53,15 @@ macro_rules! migrator {
                     "/0006_ticket_version.sql"
                 )),
             ),
+            (
+                9,
+                "store probe",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0009_store_probe.sql"
+                )),
+            ),
         ])
     };
 }
@@ -248,6 +257,18 @@ macro_rules! backend_common {
                     let mut tx = self.$writer.begin().await.map_err(query_err(doing))?;
                     write_results(&mut tx, &rows, &deltas, doing).await?;
                     tx.commit().await.map_err(query_err(doing))
+                }
+
+                async fn write_probe(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO store_probe (id, written_at_ms) VALUES (1, $1) \
+                         ON CONFLICT (id) DO UPDATE SET written_at_ms = excluded.written_at_ms",
+                    )
+                    .bind(to_ms(at))
+                    .execute(&self.$writer)
+                    .await
+                    .map_err(query_err("writing the store's probe row"))?;
+                    Ok(())
                 }
 
                 async fn states(&self) -> Result<Vec<CheckState>, StoreError> {

@@ -27,6 +27,29 @@ mod users;
 #[path = "sqlite_surveys.rs"]
 mod surveys;
 
+/// Whether the writer connection may go back to the pool: only outside any transaction, as
+/// both SQLite and sqlx see it; otherwise it is closed (which rolls back what it held) and the
+/// pool opens a fresh one.
+///
+/// A full disk can make SQLite roll a transaction back by itself while sqlx still counts it
+/// open; sqlx's own ROLLBACK then fails, its next `begin` opens a savepoint instead, and when
+/// that is rolled back the savepoint stays open: every later write then lives in a transaction
+/// that never commits, seen only by this connection (tickets "opened" and mailed that no one
+/// else ever sees, lost at shutdown). The check costs two statements per release.
+async fn outside_transaction(conn: &mut SqliteConnection) -> bool {
+    use sqlx::{Connection, Executor};
+    // A raw BEGIN (sqlx does not count it) fails inside a transaction; it also runs after any
+    // rollback sqlx queued when a transaction was dropped.
+    let clean = match conn.execute("BEGIN").await {
+        Ok(_) => conn.execute("ROLLBACK").await.is_ok() && !conn.is_in_transaction(),
+        Err(_) => false,
+    };
+    if !clean {
+        tracing::warn!("store: a write transaction was left open; reconnecting the writer");
+    }
+    clean
+}
+
 fn migrator() -> Migrator {
     super::shared::migrator!("sqlite")
 }
@@ -94,10 +117,30 @@ impl SqliteStore {
     async fn open_file(path: &Path) -> Result<SqliteStore, StoreError> {
         let target = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|error| StoreError::CreateDir {
-                path: dir.display().to_string(),
-                error,
-            })?;
+            use std::os::unix::fs::DirBuilderExt;
+            // Only forewarn's user reads its database: a new directory is 0700, a new file
+            // 0600 (SQLite gives its -wal and -shm files the same mode as the file).
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|error| StoreError::CreateDir {
+                    path: dir.display().to_string(),
+                    error,
+                })?;
+        }
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(open_error(&target, sqlx::Error::Io(e))),
+            }
         }
         let base = SqliteConnectOptions::new()
             .filename(PathBuf::from(path))
@@ -112,6 +155,7 @@ impl SqliteStore {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .after_release(|conn, _| Box::pin(async move { Ok(outside_transaction(conn).await) }))
             .connect_with(writer_opts)
             .await
             .map_err(|e| open_error(&target, e))?;

@@ -743,6 +743,6 @@ pub(super) fn unique_conflict(
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |error| match error.as_database_error() {
         Some(db) if db.is_unique_violation() => StoreError::Conflict { what: what() },
-        _ => StoreError::Query { doing, error },
+        _ => super::query_err(doing)(error),
     }
 }

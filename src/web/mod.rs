@@ -133,7 +133,21 @@ async fn survey_records(
     Ok((!surveys.is_empty()).then_some(surveys))
 }
 
+/// `GET /healthz`: 200 while the store reads and takes writes; 503 with the reason while it
+/// fails (a full disk, a lost database), so a load balancer or a monitor notices.
 async fn healthz(State(state): State<AppState>) -> Response {
+    if let Some(f) = crate::store::health().failing() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "status": "store failing",
+                "reason": format!("cannot write to the database while {}: {}", f.doing, f.error),
+                "since": f.since,
+                "failures": f.failures,
+            })),
+        )
+            .into_response();
+    }
     match state.store.states().await {
         Ok(states) => Json(serde_json::json!({
             "status": "ok",

@@ -762,9 +762,11 @@ impl Fleet {
     /// result.
     pub async fn start(scenario: &'static str, db: Db, spec: FleetSpec) -> Fleet {
         forewarn::probe::install_crypto_provider();
-        let backend = match db {
+        let backend = match &db {
             Db::Sqlite => "sqlite",
             Db::Postgres(_) => "postgres",
+            Db::Url(url) if url.starts_with("sqlite:") => "sqlite",
+            Db::Url(_) => "postgres",
         };
         let mail = Mailbox::start().await;
         let pki = Pki::new();
@@ -813,7 +815,7 @@ impl Fleet {
             for site in sites.values().filter(|s| s.spec.customer == c.id) {
                 let s = &site.spec;
                 file.push_str(&format!(
-                    "\n[[check]]\nid = {}\nname = {}\nserver = {}\ninterval = \"1s\"\ntimeout = \"2s\"\n\
+                    "\n[[check]]\nid = {}\nname = {}\nserver = {}\ninterval = \"1s\"\ntimeout = \"1s\"\n\
                      [check.http]\nurl = {}\nbody_contains = [\"healthy\"]\n",
                     q(&s.id),
                     q(&s.name),
@@ -828,7 +830,7 @@ impl Fleet {
                 }
                 if s.tls_check {
                     file.push_str(&format!(
-                        "\n[[check]]\nid = {}\nname = {}\nserver = {}\ninterval = \"1s\"\ntimeout = \"2s\"\n\
+                        "\n[[check]]\nid = {}\nname = {}\nserver = {}\ninterval = \"1s\"\ntimeout = \"1s\"\n\
                          [check.tls]\nhost = {}\nport = {}\nwarning_days = 21\ncritical_days = 2\nca_file = {}\n",
                         q(&format!("{}-cert", s.id)),
                         q(&format!("{} certificate", s.name)),

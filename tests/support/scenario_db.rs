@@ -31,10 +31,15 @@ macro_rules! on_each_backend {
 
 /// The database a scenario runs on. A PostgreSQL schema is dropped with the value, also when
 /// the scenario fails.
+#[allow(dead_code)]
 pub enum Db {
     /// `data/forewarn.db` next to the configuration.
     Sqlite,
     Postgres(super::pg::PgSchema),
+    /// A database the scenario set up itself (on a small filesystem, on a private PostgreSQL
+    /// server it restarts): the `database` setting, absolute.
+    #[allow(dead_code)]
+    Url(String),
 }
 
 impl Db {
@@ -43,6 +48,7 @@ impl Db {
         match self {
             Db::Sqlite => "sqlite://data/forewarn.db".to_owned(),
             Db::Postgres(schema) => schema.url(),
+            Db::Url(url) => url.clone(),
         }
     }
 
@@ -52,6 +58,7 @@ impl Db {
         match self {
             Db::Sqlite => format!("sqlite://{}/data/forewarn.db", dir.display()),
             Db::Postgres(schema) => schema.url(),
+            Db::Url(url) => url.clone(),
         }
     }
 }
