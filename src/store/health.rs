@@ -130,10 +130,13 @@ pub fn is_fault(error: &sqlx::Error) -> bool {
     }
 }
 
-/// SQLite result codes (numeric, extended codes carry the primary code in their low byte) and
-/// PostgreSQL SQLSTATEs (five characters) that mean the store fails.
+/// SQLite result codes (numeric, up to four digits; extended codes carry the primary code in
+/// their low byte) and PostgreSQL SQLSTATEs (five characters) that mean the store fails.
 fn fault_code(code: &str) -> bool {
-    if let Ok(n) = code.parse::<u32>() {
+    // A SQLSTATE has five characters (and may be all digits); SQLite's codes have at most four.
+    if code.len() < 5
+        && let Ok(n) = code.parse::<u32>()
+    {
         // SQLITE_BUSY, _LOCKED, _NOMEM, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB
         return matches!(n & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 26);
     }
