@@ -53,6 +53,15 @@ macro_rules! migrator {
                     "/0006_ticket_version.sql"
                 )),
             ),
+            (
+                8,
+                "customer links",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0008_customer_links.sql"
+                )),
+            ),
         ])
     };
 }
