@@ -11,7 +11,8 @@
 //!   `…/report` opens a customer-originated ticket.
 //!
 //! Forms are bound to the signed token they are posted with, and refused when a browser says
-//! they come from another site.
+//! they come from another site. A link issued before its customer's links were revoked
+//! (`forewarn links revoke`) is refused like an expired one.
 
 use std::fmt::Write;
 
@@ -66,19 +67,27 @@ fn language(state: &AppState, customer: &CustomerId) -> Language {
         .map_or(Language::En, |c| c.language)
 }
 
-/// The refusal page: what happened and what to do, in English and Russian (the link says
+/// Why a link that is not ours, or was changed, is refused.
+const NOT_OURS: (&str, &str) = (
+    "This link is not one we sent, or it was changed on the way.",
+    "Эту ссылку отправляли не мы, или она изменилась по дороге.",
+);
+
+/// Why an expired or used link is refused.
+const TIME_LIMITED: (&str, &str) = (
+    "Links in our mails work for a limited time, and answer links only once.",
+    "Ссылки в наших письмах действуют ограниченное время, а ссылки для ответа — один раз.",
+);
+
+/// Why a revoked link is refused.
+const WITHDRAWN: (&str, &str) = (
+    "For your security, the links we sent you before a certain time were withdrawn. Use the link in our most recent e-mail, or ask support for a new one.",
+    "Ради вашей безопасности ссылки, которые мы отправили вам раньше, отозваны. Воспользуйтесь ссылкой из нашего последнего письма или попросите новую в поддержке.",
+);
+
+/// The refusal page: what happened, why and what to do, in English and Russian (the link says
 /// nothing we trust about who opened it), never any customer data.
-fn refused(status: StatusCode, what: (&str, &str)) -> Response {
-    let why = match status {
-        StatusCode::GONE => (
-            "Links in our mails work for a limited time, and answer links only once.",
-            "Ссылки в наших письмах действуют ограниченное время, а ссылки для ответа — один раз.",
-        ),
-        _ => (
-            "This link is not one we sent, or it was changed on the way.",
-            "Эту ссылку отправляли не мы, или она изменилась по дороге.",
-        ),
-    };
+fn refused(status: StatusCode, what: (&str, &str), why: (&str, &str)) -> Response {
     let body = format!(
         r#"<div class="card" style="max-width:560px;margin:40px auto"><h1>{}</h1><p>{}</p><p class="muted">If you need help, reply to the e-mail you received from us, or contact support; we will send you a fresh link.</p><hr><h1 lang="ru">{}</h1><p lang="ru">{}</p><p class="muted" lang="ru">Если нужна помощь, ответьте на наше письмо или напишите в поддержку — мы пришлём новую ссылку.</p></div>"#,
         esc(what.0),
@@ -121,18 +130,25 @@ impl IntoResponse for CustomerError {
         match self {
             CustomerError::Link(TokenError::Invalid)
             | CustomerError::Survey(SurveyError::Link(TokenError::Invalid)) => {
-                refused(StatusCode::FORBIDDEN, LINK)
+                refused(StatusCode::FORBIDDEN, LINK, NOT_OURS)
             }
             CustomerError::Link(TokenError::Expired)
             | CustomerError::Survey(SurveyError::Link(TokenError::Expired)) => {
-                refused(StatusCode::GONE, LINK)
+                refused(StatusCode::GONE, LINK, TIME_LIMITED)
             }
+            CustomerError::Link(TokenError::Withdrawn)
+            | CustomerError::Survey(SurveyError::Link(TokenError::Withdrawn)) => refused(
+                StatusCode::GONE,
+                ("This link was withdrawn", "Эта ссылка отозвана"),
+                WITHDRAWN,
+            ),
             CustomerError::Survey(SurveyError::Used) => refused(
                 StatusCode::GONE,
                 (
                     "This survey was answered already — thank you",
                     "На этот опрос уже ответили — спасибо",
                 ),
+                TIME_LIMITED,
             ),
             CustomerError::Invalid(why) | CustomerError::Survey(SurveyError::Invalid(why)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -153,6 +169,7 @@ impl IntoResponse for CustomerError {
                         "This form was sent from another site",
                         "Форма отправлена с другого сайта",
                     ),
+                    NOT_OURS,
                 )
             }
             CustomerError::Store(e)
@@ -192,6 +209,17 @@ fn signer(state: &AppState) -> Result<Signer, CustomerError> {
         tracing::error!("customer link refused: no link-signing key (see [web] secret)");
         CustomerError::Unavailable
     })
+}
+
+/// The claims of a link for `purpose`: ours, not expired, and not issued before its
+/// customer's links were revoked.
+async fn verify(state: &AppState, token: &str, purpose: Purpose) -> Result<Claims, CustomerError> {
+    let claims = signer(state)?.verify(token, purpose, Utc::now())?;
+    if claims.withdrawn(state.store.links_valid_from(&claims.customer).await?) {
+        tracing::info!(customer = %claims.customer, "customer link refused: revoked");
+        return Err(TokenError::Withdrawn.into());
+    }
+    Ok(claims)
 }
 
 /// A POST from another site is refused before anything is read.
@@ -439,7 +467,7 @@ async fn ticket_of(
     state: &AppState,
     token: &str,
 ) -> Result<(Claims, crate::ticket::model::Ticket), CustomerError> {
-    let claims = signer(state)?.verify(token, Purpose::TicketView, Utc::now())?;
+    let claims = verify(state, token, Purpose::TicketView).await?;
     let ticket = state
         .store
         .ticket(crate::ticket::model::TicketId(claims.subject))
@@ -677,8 +705,8 @@ fn customer_name(state: &AppState, claims: &Claims) -> String {
 // ---------------------------------------------------------------------------------------------
 // The checks page.
 
-fn checks_claims(state: &AppState, token: &str) -> Result<Claims, CustomerError> {
-    let claims = signer(state)?.verify(token, Purpose::ChecksView, Utc::now())?;
+async fn checks_claims(state: &AppState, token: &str) -> Result<Claims, CustomerError> {
+    let claims = verify(state, token, Purpose::ChecksView).await?;
     // A customer removed from the configuration has no page any more.
     if state.config().customer(&claims.customer).is_none() {
         return Err(TokenError::Invalid.into());
@@ -689,7 +717,7 @@ fn checks_claims(state: &AppState, token: &str) -> Result<Claims, CustomerError>
 /// `GET /c/checks/{token}`: the customer's checks, state and 30-day uptime, and the form to
 /// report a problem.
 pub async fn checks_page(State(state): State<AppState>, Path(token): Path<String>) -> Page {
-    let claims = checks_claims(&state, &token)?;
+    let claims = checks_claims(&state, &token).await?;
     let config = state.config();
     let now = Utc::now();
     let since = now - chrono::Duration::days(30);
@@ -779,7 +807,7 @@ pub async fn report_problem(
     Form(f): Form<ReportFields>,
 ) -> Page {
     check_origin(&headers)?;
-    let claims = checks_claims(&state, &token)?;
+    let claims = checks_claims(&state, &token).await?;
     let title = f.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
         return Err(CustomerError::Invalid(
