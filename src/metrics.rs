@@ -24,6 +24,12 @@ pub struct KindLabel {
     pub kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindOutcome {
+    pub kind: &'static str,
+    pub outcome: &'static str,
+}
+
 /// The process's metrics. Cheap to clone (handles are shared).
 #[derive(Clone)]
 pub struct Metrics {
@@ -36,6 +42,7 @@ pub struct Metrics {
     in_flight: Gauge,
     store_batches: Counter,
     store_errors: Counter,
+    customer_posts: Family<KindOutcome, Counter>,
     cluster: ClusterMetrics,
     store_health: StoreHealthMetrics,
 }
@@ -133,6 +140,13 @@ impl Metrics {
             "Store operations that failed because the store itself failed",
             store_health.faults.clone(),
         );
+        let customer_posts = Family::<KindOutcome, Counter>::default();
+        registry.register(
+            "customer_posts",
+            "Reports and replies customers sent through signed links, by kind (report, reply) \
+             and outcome (taken, joined, limited, failed)",
+            customer_posts.clone(),
+        );
         let cluster = ClusterMetrics::default();
         for (name, help, gauge) in [
             (
@@ -184,6 +198,7 @@ impl Metrics {
             in_flight,
             store_batches,
             store_errors,
+            customer_posts,
         }
     }
 
@@ -266,5 +281,13 @@ impl Metrics {
         } else {
             self.store_errors.inc();
         }
+    }
+
+    /// A customer's post through a signed link: `kind` report or reply, `outcome` taken,
+    /// joined (onto an open ticket), limited or failed.
+    pub fn customer_post(&self, kind: &'static str, outcome: &'static str) {
+        self.customer_posts
+            .get_or_create(&KindOutcome { kind, outcome })
+            .inc();
     }
 }

@@ -2,10 +2,15 @@
 //! customer, until when.
 //!
 //! A token is `base64url(payload) "." base64url(HMAC-SHA256(key, payload))`, the payload
-//! `v1|purpose|customer|subject|choice|expires_unix|nonce`. Verification recomputes the tag in
-//! constant time (`ring::hmac::verify`) before it reads anything, then checks the purpose and
-//! the expiry. Single use is not the token's business: the store consumes the nonce in the
-//! transaction that records what the link did.
+//! `v2|purpose|customer|subject|choice|expires_unix|issued_unix_ms|nonce`. Verification
+//! recomputes the tag in constant time (`ring::hmac::verify`) before it reads anything, then
+//! checks the purpose and the expiry. Tokens of the first format (`v1|…`, without the issue
+//! time) still verify; they count as issued before any withdrawal.
+//!
+//! Single use is not the token's business: the store consumes the nonce in the transaction
+//! that records what the link did. Nor is withdrawal: `forewarn links revoke` stores a "links
+//! valid from" time per customer (`LinkStore`), and the pages refuse a link issued before it
+//! ([`Claims::withdrawn`]).
 //!
 //! The key is `[web] secret` when configured; otherwise one random key generated on first use
 //! and kept in the database (`server_secrets`), so every instance shares it and links survive
@@ -71,8 +76,25 @@ pub struct Claims {
     /// Empty when the purpose has no choice.
     pub choice: String,
     pub expires: DateTime<Utc>,
-    /// Random, 16 bytes hex: what single-use links are remembered by.
+    /// When the link was signed (to the millisecond); `None` for a token of the first format,
+    /// which did not say.
+    pub issued: Option<DateTime<Utc>>,
+    /// Random, 16 bytes hex: what single-use links are remembered by, and what the limits on
+    /// customer posts count per link.
     pub nonce: String,
+}
+
+impl Claims {
+    /// Whether the link was issued before its customer's links were withdrawn at
+    /// `valid_from` (`None`: never withdrawn). A token without an issue time (`v1`) counts as
+    /// issued before any withdrawal: withdrawing must never leave an old link working.
+    pub fn withdrawn(&self, valid_from: Option<DateTime<Utc>>) -> bool {
+        match (valid_from, self.issued) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(from), Some(issued)) => issued < from,
+        }
+    }
 }
 
 /// Why a link was refused. Shown to the customer as a plain page with no customer data.
@@ -84,6 +106,9 @@ pub enum TokenError {
     /// Ours, but past its expiry: 410.
     #[error("the link has expired")]
     Expired,
+    /// Ours, but issued before the customer's links were withdrawn: 410.
+    #[error("the link was withdrawn")]
+    Withdrawn,
 }
 
 /// The key links are signed with.
@@ -124,7 +149,7 @@ impl Signer {
             .map(|s| Signer::new(s.expose().as_bytes()))
     }
 
-    /// A token for `purpose`, valid until `expires`.
+    /// A token for `purpose`, valid until `expires`, issued now (by this machine's clock).
     pub fn sign(
         &self,
         purpose: Purpose,
@@ -133,14 +158,32 @@ impl Signer {
         choice: &str,
         expires: DateTime<Utc>,
     ) -> String {
+        self.sign_issued(purpose, customer, subject, choice, expires, Utc::now())
+    }
+
+    /// [`Signer::sign`] with the issue time given: for tests of withdrawal.
+    pub fn sign_issued(
+        &self,
+        purpose: Purpose,
+        customer: &CustomerId,
+        subject: i64,
+        choice: &str,
+        expires: DateTime<Utc>,
+        issued: DateTime<Utc>,
+    ) -> String {
         debug_assert!(!choice.contains('|'));
         let payload = format!(
-            "v1|{}|{}|{subject}|{choice}|{}|{}",
+            "v2|{}|{}|{subject}|{choice}|{}|{}|{}",
             purpose.as_str(),
             customer.as_str(),
             expires.timestamp(),
+            issued.timestamp_millis(),
             crate::store::users::random_hex(16)
         );
+        self.seal(&payload)
+    }
+
+    fn seal(&self, payload: &str) -> String {
         let tag = hmac::sign(&self.key, payload.as_bytes());
         format!("{}.{}", B64.encode(payload), B64.encode(tag.as_ref()))
     }
@@ -162,8 +205,19 @@ impl Signer {
         hmac::verify(&self.key, &payload, &tag).map_err(|_| TokenError::Invalid)?;
         let payload = String::from_utf8(payload).map_err(|_| TokenError::Invalid)?;
         let fields: Vec<&str> = payload.split('|').collect();
-        let ["v1", p, customer, subject, choice, expires, nonce] = fields.as_slice() else {
-            return Err(TokenError::Invalid);
+        let (p, customer, subject, choice, expires, issued, nonce) = match fields.as_slice() {
+            ["v2", p, customer, subject, choice, expires, issued, nonce] => {
+                let issued = issued
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(DateTime::from_timestamp_millis)
+                    .ok_or(TokenError::Invalid)?;
+                (p, customer, subject, choice, expires, Some(issued), nonce)
+            }
+            ["v1", p, customer, subject, choice, expires, nonce] => {
+                (p, customer, subject, choice, expires, None, nonce)
+            }
+            _ => return Err(TokenError::Invalid),
         };
         if Purpose::parse(p) != Some(purpose) {
             return Err(TokenError::Invalid);
@@ -179,6 +233,7 @@ impl Signer {
             subject: subject.parse().map_err(|_| TokenError::Invalid)?,
             choice: (*choice).to_owned(),
             expires,
+            issued,
             nonce: (*nonce).to_owned(),
         };
         if now >= expires {
@@ -209,6 +264,8 @@ pub async fn ensure_secret(config: &mut Config, store: &dyn SurveyStore) -> Resu
 
 #[cfg(test)]
 mod tests {
+    use chrono::SubsecRound;
+
     use super::*;
 
     fn acme() -> CustomerId {
@@ -241,6 +298,51 @@ mod tests {
         let other = Signer::new(b"another key entirely, 32 bytes!!");
         assert_eq!(
             other.verify(&t, Purpose::SurveyAnswer, now),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_link_issued_before_a_withdrawal_is_withdrawn_and_one_issued_after_is_not() {
+        let s = Signer::new(b"0123456789abcdef0123456789abcdef");
+        let now = Utc::now();
+        let expires = now + chrono::Duration::days(90);
+        // As the store keeps it: to the millisecond.
+        let revoked = (now - chrono::Duration::hours(1)).trunc_subsecs(3);
+        let check = |issued: DateTime<Utc>, valid_from: Option<DateTime<Utc>>| {
+            let t = s.sign_issued(Purpose::ChecksView, &acme(), 0, "", expires, issued);
+            let c = s.verify(&t, Purpose::ChecksView, now).unwrap();
+            assert_eq!(c.issued, Some(issued.trunc_subsecs(3)));
+            c.withdrawn(valid_from)
+        };
+        let ms = chrono::Duration::milliseconds(1);
+        assert!(!check(revoked - ms, None), "never withdrawn");
+        assert!(check(revoked - ms, Some(revoked)), "a millisecond before");
+        assert!(!check(revoked, Some(revoked)), "at the withdrawal");
+        assert!(!check(now, Some(revoked)), "after");
+    }
+
+    #[test]
+    fn a_first_format_token_still_verifies_and_counts_as_issued_before_any_withdrawal() {
+        let s = Signer::new(b"0123456789abcdef0123456789abcdef");
+        let now = Utc::now();
+        let expires = now + chrono::Duration::days(1);
+        let token = s.seal(&format!(
+            "v1|tv|acme|42||{}|00112233445566778899aabbccddeeff",
+            expires.timestamp()
+        ));
+        let c = s.verify(&token, Purpose::TicketView, now).unwrap();
+        assert_eq!((c.subject, c.issued), (42, None));
+        assert_eq!(c.nonce, "00112233445566778899aabbccddeeff");
+        assert!(!c.withdrawn(None));
+        assert!(c.withdrawn(Some(now - chrono::Duration::days(365))));
+        // A v2 payload without its issue time is not a token.
+        let short = s.seal(&format!(
+            "v2|tv|acme|42||{}|00112233445566778899aabbccddeeff",
+            expires.timestamp()
+        ));
+        assert_eq!(
+            s.verify(&short, Purpose::TicketView, now),
             Err(TokenError::Invalid)
         );
     }

@@ -625,3 +625,50 @@ connect_to = "office"
         ],
     );
 }
+
+#[test]
+fn customer_limit_mistakes_are_located_and_defaults_fill_in() {
+    let dir = fixture(
+        "[web.customer_limits]\nwindow = \"0s\"\nreports_per_link = 0\nreports_per_customer = -3\nreplies_per_link = 12\n",
+        &[],
+    );
+    let err = config::load(&dir.path().join("forewarn.toml")).unwrap_err();
+    let text = err.to_string();
+    for want in [
+        "forewarn.toml:2:10: web.customer_limits.window: \"0s\" is zero, which would count no earlier post",
+        "forewarn.toml:3:20: web.customer_limits.reports_per_link: must be a whole number of at least 1",
+        "forewarn.toml:4:24: web.customer_limits.reports_per_customer: must be a whole number of at least 1",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert_eq!(err.len(), 3, "{text}");
+    let dir = fixture("[web.customer_limits]\nreplies_per_customr = 5\n", &[]);
+    let text = config::load(&dir.path().join("forewarn.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("forewarn.toml:2:1: unknown field `replies_per_customr`"),
+        "{text}"
+    );
+    let dir = fixture(
+        "[web.customer_limits]\nwindow = \"30m\"\nreplies_per_link = 12\n",
+        &[],
+    );
+    let limits = config::load(&dir.path().join("forewarn.toml"))
+        .unwrap()
+        .web
+        .customer_limits;
+    assert_eq!(
+        limits,
+        config::CustomerLimits {
+            window: std::time::Duration::from_secs(1800),
+            replies_per_link: 12,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        (limits.reports_per_link, limits.reports_per_customer),
+        (5, 20)
+    );
+    assert_eq!(limits.replies_per_customer, 100);
+}

@@ -1,7 +1,8 @@
-//! The command line: `forewarn serve | validate | migrate | check list | check run | user | customer | survey | agent | demo | bench | cluster status`.
+//! The command line: `forewarn serve | validate | migrate | check list | check run | user | customer | links | survey | agent | demo | bench | cluster status`.
 
 pub mod cluster;
 pub mod customers;
+pub mod links;
 pub mod report;
 pub mod surveys;
 pub mod table;
@@ -77,6 +78,9 @@ pub enum Command {
     /// Customers: hand out the signed link to a customer's checks page.
     #[command(subcommand)]
     Customer(customers::CustomerCommand),
+    /// Customer links: revoke every link of one customer, list revocations.
+    #[command(subcommand)]
+    Links(links::LinksCommand),
     /// Follow-up surveys: list answers, the call-back queue, send what is due now.
     #[command(subcommand)]
     Survey(surveys::SurveyCommand),
@@ -220,6 +224,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Customer(cmd) => match load_config(&cli.config) {
             Ok(c) => customers::customer(c, cmd).await,
+            Err(code) => Ok(code),
+        },
+        Command::Links(cmd) => match load_config(&cli.config) {
+            Ok(c) => links::links(c, cmd).await,
             Err(code) => Ok(code),
         },
         Command::Survey(cmd) => match load_config(&cli.config) {

@@ -166,6 +166,41 @@ pub struct WebConfig {
     /// The key customer links are signed with (see `token`); `None`: the generated one kept in
     /// the database.
     pub secret: Option<Secret>,
+    pub customer_limits: CustomerLimits,
+}
+
+/// `[web.customer_limits]`, validated: the most "report a problem" posts and ticket-page
+/// replies (with "please close") that one link, and one customer over all their links, make
+/// within `window`. Far above what a customer in trouble sends; a flood stops at them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerLimits {
+    pub window: Duration,
+    pub reports_per_link: u32,
+    pub reports_per_customer: u32,
+    pub replies_per_link: u32,
+    pub replies_per_customer: u32,
+}
+
+impl Default for CustomerLimits {
+    fn default() -> Self {
+        CustomerLimits {
+            window: Duration::from_secs(3600),
+            reports_per_link: 5,
+            reports_per_customer: 20,
+            replies_per_link: 30,
+            replies_per_customer: 100,
+        }
+    }
+}
+
+impl CustomerLimits {
+    /// (per link, per customer) for a kind of post.
+    pub fn of(&self, kind: crate::store::PostKind) -> (u32, u32) {
+        match kind {
+            crate::store::PostKind::Report => (self.reports_per_link, self.reports_per_customer),
+            crate::store::PostKind::Reply => (self.replies_per_link, self.replies_per_customer),
+        }
+    }
 }
 
 /// `[survey]`, validated.
@@ -529,6 +564,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         staff_token,
         metrics_require_token: raw.web.metrics_require_token.unwrap_or(false),
         secret,
+        customer_limits: build_customer_limits(&mut v, &raw.web.customer_limits),
     };
     let survey = build_survey(&mut v, &raw.survey);
     let mut resolvers = HashMap::new();
@@ -649,6 +685,42 @@ fn build_survey(v: &mut Validator<'_, '_>, raw: &RawSurvey) -> SurveyConfig {
             "survey.ticket_link_ttl",
             d.ticket_link_ttl.as_secs(),
         ),
+    }
+}
+
+fn build_customer_limits(v: &mut Validator<'_, '_>, raw: &RawCustomerLimits) -> CustomerLimits {
+    let d = CustomerLimits::default();
+    let key = |k: &str| format!("web.customer_limits.{k}");
+    let mut count = |n: Option<&Spanned<i64>>, k: &str, default: u32| {
+        let n = v.positive(n, &key(k), default as usize);
+        u32::try_from(n).unwrap_or(u32::MAX)
+    };
+    let limits = CustomerLimits {
+        window: d.window,
+        reports_per_link: count(
+            raw.reports_per_link.as_ref(),
+            "reports_per_link",
+            d.reports_per_link,
+        ),
+        reports_per_customer: count(
+            raw.reports_per_customer.as_ref(),
+            "reports_per_customer",
+            d.reports_per_customer,
+        ),
+        replies_per_link: count(
+            raw.replies_per_link.as_ref(),
+            "replies_per_link",
+            d.replies_per_link,
+        ),
+        replies_per_customer: count(
+            raw.replies_per_customer.as_ref(),
+            "replies_per_customer",
+            d.replies_per_customer,
+        ),
+    };
+    CustomerLimits {
+        window: v.duration_or(raw.window.as_ref(), &key("window"), d.window.as_secs()),
+        ..limits
     }
 }
 

@@ -137,6 +137,26 @@ pub struct RawWeb {
     /// The key customer links are signed with. Absent: one is generated and kept in the
     /// database, shared by every instance.
     pub secret: Option<S<SecretRef>>,
+    /// `[web.customer_limits]`: how many reports and replies customer links take.
+    #[serde(default)]
+    pub customer_limits: RawCustomerLimits,
+}
+
+/// `[web.customer_limits]`: the most posts a customer's links take within `window`, counted
+/// in the database (so across instances). Replies include "please close the ticket".
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomerLimits {
+    /// The sliding window the counts are over (default 1h).
+    pub window: Option<S<String>>,
+    /// "Report a problem" posts through one link (default 5).
+    pub reports_per_link: Option<S<i64>>,
+    /// "Report a problem" posts by one customer, all links together (default 20).
+    pub reports_per_customer: Option<S<i64>>,
+    /// Replies on ticket pages through one link (default 30).
+    pub replies_per_link: Option<S<i64>>,
+    /// Replies on ticket pages by one customer, all links together (default 100).
+    pub replies_per_customer: Option<S<i64>>,
 }
 
 /// A file in `checks/` has two top-level keys: `[customer]` and `[[check]]`. They are

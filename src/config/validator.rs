@@ -188,6 +188,8 @@ fn zero_means(key: &str) -> &'static str {
         "delete what was just recorded"
     } else if key.ends_with("_ttl") {
         "make every link expire before it is read"
+    } else if key == "web.customer_limits.window" {
+        "count no earlier post, so no limit would ever stop a flood"
     } else {
         "make it meaningless"
     }

@@ -19,13 +19,16 @@
 //! - staff users and their sessions ([`UserStore`], `users.rs`; sessions only by the SHA-256 of
 //!   their id);
 //! - follow-up surveys, their used single-use links, call-back tasks, opt-outs and the
-//!   server's generated secrets ([`SurveyStore`], `surveys.rs`).
+//!   server's generated secrets ([`SurveyStore`], `surveys.rs`);
+//! - per customer, the time from which their links are valid, and what customers posted
+//!   through their links for the limits on reports and replies ([`LinkStore`], `links.rs`).
 //!
 //! Times are stored as integer unix milliseconds, so they come back truncated to the millisecond.
 
 pub mod cluster;
 pub mod health;
 mod histogram;
+pub mod links;
 mod postgres;
 mod shared;
 mod sqlite;
@@ -36,6 +39,7 @@ pub mod watch;
 
 pub use cluster::{ClusterStore, Lease, LeaseRequest, Member, RegionStatus};
 pub use health::{Failing, health};
+pub use links::{LimitScope, Limited, LinkRevocation, LinkStore, PostKind, PostRequest, PostSlot};
 pub use surveys::{AnswerWrite, Callback, NewSurvey, Survey, SurveyStore, SurveyWords};
 pub use tickets::{
     FirstWords, Incident, NewEvent, NewTicket, OutboxFilter, TicketFilter, TicketStore,
@@ -61,7 +65,9 @@ use histogram::{BUCKETS, Histogram};
 /// Every method is one short database round (or a bounded series of them); none holds a lock
 /// across calls.
 #[async_trait]
-pub trait Store: TicketStore + UserStore + SurveyStore + ClusterStore + Send + Sync {
+pub trait Store:
+    TicketStore + UserStore + SurveyStore + ClusterStore + LinkStore + Send + Sync
+{
     /// Records a batch of results in one transaction: updates each check's state, appends the
     /// raw results and merges them into the hourly rollups.
     ///

@@ -382,3 +382,10 @@ super::cluster::cluster_store_impl!(
     pool,
     Some("SELECT pg_advisory_xact_lock(hashtext($1))")
 );
+
+super::links::link_store_impl!(
+    PgStore,
+    pool,
+    pool,
+    Some("SELECT pg_advisory_xact_lock(hashtext($1))")
+);

@@ -54,6 +54,15 @@ macro_rules! migrator {
                 )),
             ),
             (
+                8,
+                "customer links",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0008_customer_links.sql"
+                )),
+            ),
+            (
                 9,
                 "store probe",
                 include_str!(concat!(

@@ -416,3 +416,6 @@ super::shared::backend_common!(SqliteStore, SqliteConnection, writer: writer, re
 
 // One writer connection: lease changes are serialised without a lock statement.
 super::cluster::cluster_store_impl!(SqliteStore, writer, reader, None);
+
+// One writer connection: a customer's posts are counted and taken without a lock statement.
+super::links::link_store_impl!(SqliteStore, writer, reader, None);

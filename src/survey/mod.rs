@@ -120,6 +120,22 @@ impl SurveyService {
         Signer::from_config(&self.config()).unwrap_or_else(|| (*self.signer).clone())
     }
 
+    /// The claims of a link for `purpose` that is ours, not expired, and not withdrawn
+    /// (`forewarn links revoke`).
+    async fn verify(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, SurveyError> {
+        let claims = self.signer().verify(token, purpose, now)?;
+        let valid_from = self.store.links_valid_from(&claims.customer).await?;
+        if claims.withdrawn(valid_from) {
+            return Err(TokenError::Withdrawn.into());
+        }
+        Ok(claims)
+    }
+
     /// Sends the surveys that are due and the reminders, once each.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, SurveyError> {
         let config = self.config();
@@ -321,7 +337,7 @@ impl SurveyService {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<(Claims, Survey, Ticket), SurveyError> {
-        let claims = self.signer().verify(token, Purpose::SurveyAnswer, now)?;
+        let claims = self.verify(token, Purpose::SurveyAnswer, now).await?;
         let (survey, ticket) = self.survey_of(&claims).await?;
         if survey.answered_at.is_some() {
             return Err(SurveyError::Used);
@@ -427,7 +443,7 @@ impl SurveyService {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<CustomerId, SurveyError> {
-        let claims = self.signer().verify(token, Purpose::SurveyComment, now)?;
+        let claims = self.verify(token, Purpose::SurveyComment, now).await?;
         let (survey, ticket) = self.survey_of(&claims).await?;
         let Some(text) = clean_comment(Some(text))? else {
             return Err(SurveyError::Invalid(
@@ -463,7 +479,7 @@ impl SurveyService {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<CustomerId, SurveyError> {
-        let claims = self.signer().verify(token, Purpose::Unsubscribe, now)?;
+        let claims = self.verify(token, Purpose::Unsubscribe, now).await?;
         let (survey, _) = self.survey_of(&claims).await?;
         self.store.opt_out(&survey.contacts, now).await?;
         tracing::info!(customer = %survey.customer, survey = survey.id, "survey opt-out");
@@ -476,7 +492,7 @@ impl SurveyService {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<CustomerId, SurveyError> {
-        let claims = self.signer().verify(token, Purpose::Unsubscribe, now)?;
+        let claims = self.verify(token, Purpose::Unsubscribe, now).await?;
         self.survey_of(&claims).await.map(|(s, _)| s.customer)
     }
 

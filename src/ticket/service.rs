@@ -71,6 +71,9 @@ pub struct TicketService {
     pub(super) store: Arc<dyn Store>,
     config: Arc<RwLock<Arc<Config>>>,
     wake: Option<Arc<dyn Wake>>,
+    /// One customer's reports are handled one at a time in this process (see
+    /// `customer::customer_report`), so a second report finds the ticket of the first.
+    pub(super) reports: super::customer::ReportLocks,
 }
 
 /// What a staff resolution must say.
@@ -103,6 +106,7 @@ impl TicketService {
             store,
             config,
             wake,
+            reports: Default::default(),
         }
     }
 

@@ -8,15 +8,20 @@
 //! - `/c/t/{token}`: the customer's page of one ticket: status, public timeline, next-update
 //!   promise, resolution; POST `…/reply` and `…/close`.
 //! - `/c/checks/{token}`: the customer's checks with their state and 30-day uptime; POST
-//!   `…/report` opens a customer-originated ticket.
+//!   `…/report` opens a customer-originated ticket, or adds to the customer's open report
+//!   ticket about the same service.
 //!
 //! Forms are bound to the signed token they are posted with, and refused when a browser says
-//! they come from another site.
+//! they come from another site. A link issued before its customer's links were revoked
+//! (`forewarn links revoke`) is refused like an expired one. Reports and replies are limited
+//! per link and per customer (`[web.customer_limits]`, counted in the store): one over a limit
+//! is answered 429 with `Retry-After` and a page in the customer's language that says where
+//! their earlier posts went, when the next is taken, and gives back what they wrote.
 
 use std::fmt::Write;
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -27,9 +32,10 @@ use super::pages::{esc, layout};
 use super::{AppState, WebError};
 use crate::config::Language;
 use crate::model::CustomerId;
-use crate::store::StoreError;
+use crate::store::{LimitScope, Limited, PostKind, StoreError};
 use crate::survey::{AnswerForm, SurveyError};
-use crate::ticket::model::{EventKind, TicketStatus};
+use crate::ticket::customer::{Posted, Via};
+use crate::ticket::model::{EventKind, TicketId, TicketStatus};
 use crate::ticket::service::ServiceError;
 use crate::token::{Claims, Purpose, Signer, TokenError};
 
@@ -66,19 +72,27 @@ fn language(state: &AppState, customer: &CustomerId) -> Language {
         .map_or(Language::En, |c| c.language)
 }
 
-/// The refusal page: what happened and what to do, in English and Russian (the link says
+/// Why a link that is not ours, or was changed, is refused.
+const NOT_OURS: (&str, &str) = (
+    "This link is not one we sent, or it was changed on the way.",
+    "Эту ссылку отправляли не мы, или она изменилась по дороге.",
+);
+
+/// Why an expired or used link is refused.
+const TIME_LIMITED: (&str, &str) = (
+    "Links in our mails work for a limited time, and answer links only once.",
+    "Ссылки в наших письмах действуют ограниченное время, а ссылки для ответа — один раз.",
+);
+
+/// Why a revoked link is refused.
+const WITHDRAWN: (&str, &str) = (
+    "For your security, the links we sent you before a certain time were withdrawn. Use the link in our most recent e-mail, or ask support for a new one.",
+    "Ради вашей безопасности ссылки, которые мы отправили вам раньше, отозваны. Воспользуйтесь ссылкой из нашего последнего письма или попросите новую в поддержке.",
+);
+
+/// The refusal page: what happened, why and what to do, in English and Russian (the link says
 /// nothing we trust about who opened it), never any customer data.
-fn refused(status: StatusCode, what: (&str, &str)) -> Response {
-    let why = match status {
-        StatusCode::GONE => (
-            "Links in our mails work for a limited time, and answer links only once.",
-            "Ссылки в наших письмах действуют ограниченное время, а ссылки для ответа — один раз.",
-        ),
-        _ => (
-            "This link is not one we sent, or it was changed on the way.",
-            "Эту ссылку отправляли не мы, или она изменилась по дороге.",
-        ),
-    };
+fn refused(status: StatusCode, what: (&str, &str), why: (&str, &str)) -> Response {
     let body = format!(
         r#"<div class="card" style="max-width:560px;margin:40px auto"><h1>{}</h1><p>{}</p><p class="muted">If you need help, reply to the e-mail you received from us, or contact support; we will send you a fresh link.</p><hr><h1 lang="ru">{}</h1><p lang="ru">{}</p><p class="muted" lang="ru">Если нужна помощь, ответьте на наше письмо или напишите в поддержку — мы пришлём новую ссылку.</p></div>"#,
         esc(what.0),
@@ -121,18 +135,25 @@ impl IntoResponse for CustomerError {
         match self {
             CustomerError::Link(TokenError::Invalid)
             | CustomerError::Survey(SurveyError::Link(TokenError::Invalid)) => {
-                refused(StatusCode::FORBIDDEN, LINK)
+                refused(StatusCode::FORBIDDEN, LINK, NOT_OURS)
             }
             CustomerError::Link(TokenError::Expired)
             | CustomerError::Survey(SurveyError::Link(TokenError::Expired)) => {
-                refused(StatusCode::GONE, LINK)
+                refused(StatusCode::GONE, LINK, TIME_LIMITED)
             }
+            CustomerError::Link(TokenError::Withdrawn)
+            | CustomerError::Survey(SurveyError::Link(TokenError::Withdrawn)) => refused(
+                StatusCode::GONE,
+                ("This link was withdrawn", "Эта ссылка отозвана"),
+                WITHDRAWN,
+            ),
             CustomerError::Survey(SurveyError::Used) => refused(
                 StatusCode::GONE,
                 (
                     "This survey was answered already — thank you",
                     "На этот опрос уже ответили — спасибо",
                 ),
+                TIME_LIMITED,
             ),
             CustomerError::Invalid(why) | CustomerError::Survey(SurveyError::Invalid(why)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -153,6 +174,7 @@ impl IntoResponse for CustomerError {
                         "This form was sent from another site",
                         "Форма отправлена с другого сайта",
                     ),
+                    NOT_OURS,
                 )
             }
             CustomerError::Store(e)
@@ -192,6 +214,17 @@ fn signer(state: &AppState) -> Result<Signer, CustomerError> {
         tracing::error!("customer link refused: no link-signing key (see [web] secret)");
         CustomerError::Unavailable
     })
+}
+
+/// The claims of a link for `purpose`: ours, not expired, and not issued before its
+/// customer's links were revoked.
+async fn verify(state: &AppState, token: &str, purpose: Purpose) -> Result<Claims, CustomerError> {
+    let claims = signer(state)?.verify(token, purpose, Utc::now())?;
+    if claims.withdrawn(state.store.links_valid_from(&claims.customer).await?) {
+        tracing::info!(customer = %claims.customer, "customer link refused: revoked");
+        return Err(TokenError::Withdrawn.into());
+    }
+    Ok(claims)
 }
 
 /// A POST from another site is refused before anything is read.
@@ -439,7 +472,7 @@ async fn ticket_of(
     state: &AppState,
     token: &str,
 ) -> Result<(Claims, crate::ticket::model::Ticket), CustomerError> {
-    let claims = signer(state)?.verify(token, Purpose::TicketView, Utc::now())?;
+    let claims = verify(state, token, Purpose::TicketView).await?;
     let ticket = state
         .store
         .ticket(crate::ticket::model::TicketId(claims.subject))
@@ -508,12 +541,37 @@ fn customer_actor(lang: Language, actor: &crate::ticket::model::Actor) -> String
     }
 }
 
+/// What the ticket page says on top, after a post redirected there.
+#[derive(Deserialize, Default)]
+pub struct TicketNotice {
+    /// Set after a report that went onto this open ticket.
+    #[serde(default)]
+    added: Option<String>,
+}
+
 /// `GET /c/t/{token}`: status, public timeline, next update, resolution, reply form.
-pub async fn ticket_page(State(state): State<AppState>, Path(token): Path<String>) -> Page {
+pub async fn ticket_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(notice): Query<TicketNotice>,
+) -> Page {
     let (claims, t) = ticket_of(&state, &token).await?;
     let lang = language(&state, &claims.customer);
     let events = state.store.timeline(t.id).await?;
-    let mut body = format!(
+    let mut body = String::new();
+    if notice.added.is_some() {
+        let _ = write!(
+            body,
+            r#"<div class="card"><strong>{}</strong></div>"#,
+            tr(
+                lang,
+                "You already have this open ticket about the same service: we added your report to it, and we are on it.",
+                "По этому сервису у вас уже есть открытая заявка: мы добавили ваше сообщение в неё и уже работаем."
+            )
+        );
+    }
+    let _ = write!(
+        body,
         r#"<h1>{} {}</h1><div class="card kv"><div>{}</div><div><strong>{}</strong></div><div>{}</div><div>{}</div>"#,
         esc(&t.id.to_string()),
         esc(&t.title),
@@ -633,7 +691,8 @@ fn bounded_text(text: &str) -> Result<&str, CustomerError> {
     Ok(text)
 }
 
-/// `POST /c/t/{token}/reply`: the customer's reply (moves the ticket out of waiting).
+/// `POST /c/t/{token}/reply`: the customer's reply (moves the ticket out of waiting), within
+/// the limits on replies.
 pub async fn ticket_reply(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -644,14 +703,27 @@ pub async fn ticket_reply(
     let (claims, t) = ticket_of(&state, &token).await?;
     let text = bounded_text(&f.text)?;
     let who = customer_name(&state, &claims);
-    state
+    let via = Via {
+        customer: &claims.customer,
+        link: &claims.nonce,
+    };
+    let posted = state
         .tickets
-        .customer_replied(t.id, &who, text, Utc::now())
-        .await?;
-    Ok(Redirect::to(&format!("/c/t/{token}")).into_response())
+        .customer_reply(via, t.id, &who, text, Utc::now())
+        .await;
+    let unsent = Unsent {
+        kind: PostKind::Reply,
+        back: format!("/c/t/{token}"),
+        text,
+    };
+    match counted(&state, &claims.customer, PostKind::Reply, posted) {
+        Ok(Posted::Taken { .. }) => Ok(Redirect::to(&unsent.back).into_response()),
+        Ok(Posted::Limited(l)) => limited(&state, &claims.customer, &l, unsent).await,
+        Err(_) => Ok(not_saved(language(&state, &claims.customer), unsent)),
+    }
 }
 
-/// `POST /c/t/{token}/close`: the customer asks to close.
+/// `POST /c/t/{token}/close`: the customer asks to close (counted with the replies).
 pub async fn ticket_close(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -660,11 +732,238 @@ pub async fn ticket_close(
     check_origin(&headers)?;
     let (claims, t) = ticket_of(&state, &token).await?;
     let who = customer_name(&state, &claims);
-    state
+    let via = Via {
+        customer: &claims.customer,
+        link: &claims.nonce,
+    };
+    let posted = state
         .tickets
-        .customer_asked_to_close(t.id, &who, Utc::now())
-        .await?;
-    Ok(Redirect::to(&format!("/c/t/{token}")).into_response())
+        .customer_close(via, t.id, &who, Utc::now())
+        .await;
+    let unsent = Unsent {
+        kind: PostKind::Reply,
+        back: format!("/c/t/{token}"),
+        text: "",
+    };
+    match counted(&state, &claims.customer, PostKind::Reply, posted) {
+        Ok(Posted::Taken { .. }) => Ok(Redirect::to(&unsent.back).into_response()),
+        Ok(Posted::Limited(l)) => limited(&state, &claims.customer, &l, unsent).await,
+        Err(_) => Ok(not_saved(language(&state, &claims.customer), unsent)),
+    }
+}
+
+/// Logs and counts what came of a customer's post, in one place.
+fn counted(
+    state: &AppState,
+    customer: &CustomerId,
+    kind: PostKind,
+    posted: Result<Posted, ServiceError>,
+) -> Result<Posted, ServiceError> {
+    let outcome = match &posted {
+        Ok(Posted::Taken { joined: true, .. }) => "joined",
+        Ok(Posted::Taken { .. }) => "taken",
+        Ok(Posted::Limited(l)) => {
+            tracing::warn!(
+                %customer,
+                kind = kind.as_str(),
+                scope = ?l.scope,
+                limit = l.limit,
+                retry_at = %l.retry_at,
+                "customer post refused: limit reached"
+            );
+            "limited"
+        }
+        Err(e) => {
+            tracing::error!(%customer, kind = kind.as_str(), error = %e, "customer post not saved");
+            "failed"
+        }
+    };
+    state.metrics.customer_post(kind.as_str(), outcome);
+    posted
+}
+
+/// A post that was not written: what it was, where its form was, and what the customer wrote
+/// (empty for "please close"), which the page gives back.
+struct Unsent<'a> {
+    kind: PostKind,
+    back: String,
+    text: &'a str,
+}
+
+/// A duration the way the limits page says it: whole hours, else minutes (abbreviated, so
+/// that Russian needs no plural forms).
+fn span(lang: Language, d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3600 && secs % 3600 == 0 {
+        format!("{} {}", secs / 3600, tr(lang, "h", "ч"))
+    } else {
+        format!("{} {}", secs.div_ceil(60).max(1), tr(lang, "min", "мин"))
+    }
+}
+
+/// The customer's own text back on a page, to copy (read-only).
+fn written_back(lang: Language, text: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    format!(
+        r#"<p>{}</p><textarea readonly rows="6" style="width:100%">{}</textarea>"#,
+        tr(
+            lang,
+            "What you wrote was not sent; here it is, to copy:",
+            "Написанное вами не отправлено — вот текст, чтобы его скопировать:"
+        ),
+        esc(text)
+    )
+}
+
+/// 429 for a post over a limit, with `Retry-After`: in the customer's language, where their
+/// earlier posts went (links to those tickets), which limit it met, when the next is taken,
+/// and what they wrote, to copy.
+async fn limited(state: &AppState, customer: &CustomerId, l: &Limited, unsent: Unsent<'_>) -> Page {
+    let lang = language(state, customer);
+    let now = Utc::now();
+    let report = unsent.kind == PostKind::Report;
+    let mut body = format!(
+        r#"<div class="card" style="max-width:720px"><h1>{}</h1>"#,
+        if report {
+            tr(
+                lang,
+                "We already have your report",
+                "Ваше сообщение о проблеме у нас уже есть",
+            )
+        } else {
+            tr(
+                lang,
+                "Your message was not sent",
+                "Ваше сообщение не отправлено",
+            )
+        }
+    );
+    if report {
+        let mut tickets = String::new();
+        for &id in l.tickets.iter().take(5) {
+            let Some(t) = state
+                .store
+                .ticket(id)
+                .await?
+                .filter(|t| &t.customer == customer)
+            else {
+                continue;
+            };
+            let _ = write!(
+                tickets,
+                r#"<li><a href="/c/t/{}">{} {} {}{}{}</a> — {}</li>"#,
+                ticket_token(state, customer, id, now)?,
+                tr(lang, "ticket", "заявка"),
+                esc(&t.id.to_string()),
+                tr(lang, "“", "«"),
+                esc(&t.title),
+                tr(lang, "”", "»"),
+                status_words(lang, t.status)
+            );
+        }
+        if !tickets.is_empty() {
+            let _ = write!(
+                body,
+                "<p>{}</p><ul>{tickets}</ul>",
+                tr(
+                    lang,
+                    "Your earlier reports reached us and are on:",
+                    "Ваши предыдущие сообщения дошли до нас, они в заявках:"
+                )
+            );
+        }
+    }
+    let (what_en, what_ru) = if report {
+        ("reports", "сообщений о проблемах")
+    } else {
+        ("messages", "сообщений")
+    };
+    let limit = l.limit;
+    let per = span(lang, l.window);
+    let why = match (l.scope, lang) {
+        (LimitScope::Link, Language::En) => {
+            format!("This one was not taken: one link takes at most {limit} {what_en} per {per}.")
+        }
+        (LimitScope::Link, Language::Ru) => format!(
+            "Это сообщение не принято: по одной ссылке мы принимаем не больше {limit} {what_ru} за {per}."
+        ),
+        (LimitScope::Customer, Language::En) => format!(
+            "This one was not taken: we take at most {limit} {what_en} per {per} from one customer."
+        ),
+        (LimitScope::Customer, Language::Ru) => format!(
+            "Это сообщение не принято: от одного клиента мы принимаем не больше {limit} {what_ru} за {per}."
+        ),
+    };
+    let wait = (l.retry_at - now).max(chrono::Duration::seconds(1));
+    let wait_std = wait.to_std().unwrap_or_default();
+    let _ = write!(
+        body,
+        "<p>{}</p><p><strong>{} {} ({} {}).</strong></p>{}<p>{}</p><p><a href=\"{}\">{}</a></p></div>",
+        esc(&why),
+        tr(
+            lang,
+            "You can send another after",
+            "Следующее можно отправить после"
+        ),
+        fmt_time(l.retry_at + chrono::Duration::seconds(59)),
+        tr(lang, "in", "через"),
+        span(lang, wait_std),
+        written_back(lang, unsent.text),
+        tr(
+            lang,
+            "Anything urgent? Reply to our e-mail about your ticket, or call support.",
+            "Срочно? Ответьте на наше письмо о заявке или позвоните в поддержку."
+        ),
+        esc(&unsent.back),
+        tr(lang, "Back", "Назад"),
+    );
+    let retry_after = wait.num_milliseconds().div_euclid(1000) + 1;
+    let title = if report {
+        tr(lang, "Report not sent", "Сообщение не отправлено")
+    } else {
+        tr(lang, "Message not sent", "Сообщение не отправлено")
+    };
+    Ok((
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, retry_after.to_string())],
+        page(title, &body),
+    )
+        .into_response())
+}
+
+/// 500 for a post we failed to write (logged): says nothing was recorded, gives the text back.
+fn not_saved(lang: Language, unsent: Unsent<'_>) -> Response {
+    let body = format!(
+        r#"<div class="card" style="max-width:720px"><h1>{}</h1><p>{}</p>{}<p><a href="{}">{}</a></p></div>"#,
+        tr(lang, "Not saved", "Не сохранено"),
+        tr(
+            lang,
+            "We could not save what you sent, and nothing was recorded. Please try again in a minute, or reply to our e-mail.",
+            "Нам не удалось сохранить отправленное, ничего не записано. Попробуйте ещё раз через минуту или ответьте на наше письмо."
+        ),
+        written_back(lang, unsent.text),
+        esc(&unsent.back),
+        tr(lang, "Back", "Назад"),
+    );
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        page(tr(lang, "Not saved", "Не сохранено"), &body),
+    )
+        .into_response()
+}
+
+/// A fresh link to the customer's page of a ticket (`survey.ticket_link_ttl`).
+fn ticket_token(
+    state: &AppState,
+    customer: &CustomerId,
+    id: TicketId,
+    now: DateTime<Utc>,
+) -> Result<String, CustomerError> {
+    let ttl = chrono::Duration::from_std(state.config().survey.ticket_link_ttl)
+        .unwrap_or_else(|_| chrono::Duration::days(90));
+    Ok(signer(state)?.sign(Purpose::TicketView, customer, id.0, "", now + ttl))
 }
 
 fn customer_name(state: &AppState, claims: &Claims) -> String {
@@ -677,8 +976,8 @@ fn customer_name(state: &AppState, claims: &Claims) -> String {
 // ---------------------------------------------------------------------------------------------
 // The checks page.
 
-fn checks_claims(state: &AppState, token: &str) -> Result<Claims, CustomerError> {
-    let claims = signer(state)?.verify(token, Purpose::ChecksView, Utc::now())?;
+async fn checks_claims(state: &AppState, token: &str) -> Result<Claims, CustomerError> {
+    let claims = verify(state, token, Purpose::ChecksView).await?;
     // A customer removed from the configuration has no page any more.
     if state.config().customer(&claims.customer).is_none() {
         return Err(TokenError::Invalid.into());
@@ -689,7 +988,7 @@ fn checks_claims(state: &AppState, token: &str) -> Result<Claims, CustomerError>
 /// `GET /c/checks/{token}`: the customer's checks, state and 30-day uptime, and the form to
 /// report a problem.
 pub async fn checks_page(State(state): State<AppState>, Path(token): Path<String>) -> Page {
-    let claims = checks_claims(&state, &token)?;
+    let claims = checks_claims(&state, &token).await?;
     let config = state.config();
     let now = Utc::now();
     let since = now - chrono::Duration::days(30);
@@ -771,7 +1070,8 @@ pub struct ReportFields {
 }
 
 /// `POST /c/checks/{token}/report`: opens a customer-originated ticket (with the automatic
-/// acknowledgement) and shows its page.
+/// acknowledgement), or adds the report to the customer's open report ticket about the same
+/// service, and shows that ticket's page; within the limits on reports.
 pub async fn report_problem(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -779,7 +1079,7 @@ pub async fn report_problem(
     Form(f): Form<ReportFields>,
 ) -> Page {
     check_origin(&headers)?;
-    let claims = checks_claims(&state, &token)?;
+    let claims = checks_claims(&state, &token).await?;
     let title = f.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
         return Err(CustomerError::Invalid(
@@ -787,22 +1087,35 @@ pub async fn report_problem(
         ));
     }
     let text = bounded_text(&f.text)?;
-    let config = state.config();
     // Only one of this customer's own checks can be named.
-    let checks: Vec<_> = config
+    let check = state
+        .config()
         .checks
         .iter()
-        .filter(|c| c.customer == claims.customer && c.id.as_str() == f.check)
-        .map(|c| c.id.clone())
-        .collect();
+        .find(|c| c.customer == claims.customer && c.id.as_str() == f.check)
+        .map(|c| c.id.clone());
     let now = Utc::now();
-    let id = state
+    let via = Via {
+        customer: &claims.customer,
+        link: &claims.nonce,
+    };
+    let posted = state
         .tickets
-        .customer_request(&claims.customer, title, text, checks, now)
-        .await?;
-    let ttl = chrono::Duration::from_std(config.survey.ticket_link_ttl)
-        .unwrap_or_else(|_| chrono::Duration::days(90));
-    let ticket_token =
-        signer(&state)?.sign(Purpose::TicketView, &claims.customer, id.0, "", now + ttl);
-    Ok(Redirect::to(&format!("/c/t/{ticket_token}")).into_response())
+        .customer_report(via, title, text, check, now)
+        .await;
+    let written = format!("{title}\n\n{text}");
+    let unsent = Unsent {
+        kind: PostKind::Report,
+        back: format!("/c/checks/{token}"),
+        text: &written,
+    };
+    match counted(&state, &claims.customer, PostKind::Report, posted) {
+        Ok(Posted::Taken { ticket, joined }) => {
+            let to = ticket_token(&state, &claims.customer, ticket, now)?;
+            let notice = if joined { "?added=1" } else { "" };
+            Ok(Redirect::to(&format!("/c/t/{to}{notice}")).into_response())
+        }
+        Ok(Posted::Limited(l)) => limited(&state, &claims.customer, &l, unsent).await,
+        Err(_) => Ok(not_saved(language(&state, &claims.customer), unsent)),
+    }
 }
