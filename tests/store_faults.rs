@@ -59,13 +59,36 @@ async fn healthz(fleet: &Fleet) -> (u16, serde_json::Value) {
     (status, r.json().await.unwrap_or_default())
 }
 
+/// What the attack replay prints for a fault: whether probes kept running (the site's hits
+/// grew meanwhile), whether staff could still use the API and how fast, the peak memory.
+/// Returns the staff API's status.
+async fn during_fault(fleet: &Fleet, name: &str, hits_before: usize) -> u16 {
+    let start = Instant::now();
+    let staff = reqwest::Client::new()
+        .get(format!("{}/api/v1/checks", fleet.base))
+        .bearer_auth(fleet::STAFF_TOKEN)
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16());
+    eprintln!(
+        "SCENARIO {name}: during the fault: probes ran {} times, staff API answered {staff} in {} ms, peak RSS {:.1} MiB",
+        fleet.hits("acme-shop").saturating_sub(hits_before),
+        start.elapsed().as_millis(),
+        fleet.peak_rss_mib().unwrap_or(f64::NAN),
+    );
+    staff
+}
+
 /// Every customer mail names a ticket the store holds; no Message-ID is used twice.
-async fn mails_match_the_store(v: &mut Verdict, fleet: &Fleet) {
+/// Returns how many mails named a ticket the store does not hold (what was lost).
+async fn mails_match_the_store(v: &mut Verdict, fleet: &Fleet) -> usize {
+    let mut lost = 0;
     let tickets = fleet.tickets("acme").await;
     let ids: HashSet<String> = tickets.iter().map(|t| t["id"].to_string()).collect();
     for m in fleet.mail.to(ACME) {
         if let Some(t) = m.ticket() {
             let t = t.trim_start_matches('#').to_owned();
+            lost += usize::from(!ids.contains(&t));
             v.check(ids.contains(&t), || {
                 format!(
                     "{} names ticket #{t}, which the store does not hold",
@@ -83,6 +106,7 @@ async fn mails_match_the_store(v: &mut Verdict, fleet: &Fleet) {
             });
         }
     }
+    lost
 }
 
 /// The database's filesystem fills up while acme's shop is healthy; the shop then fails and
@@ -96,6 +120,7 @@ async fn full_disk_holds_tickets_and_mails_until_space_returns() {
     let mut v = Verdict::new(&fleet);
 
     let full = Instant::now();
+    let hits = fleet.hits("acme-shop");
     let filled = disk.fill();
     eprintln!("SCENARIO {name}: filled the database's filesystem ({filled} bytes)");
     let fault = fleet.set("acme-shop", Behaviour::Status(503));
@@ -127,6 +152,10 @@ async fn full_disk_holds_tickets_and_mails_until_space_returns() {
     });
     // The problem is found (3 failures) but cannot be saved: no customer mail.
     v.ok(fleet.mail.assert_quiet(ACME, Duration::from_secs(8)).await);
+    let staff = during_fault(&fleet, name, hits).await;
+    v.check(staff == 200, || {
+        format!("staff could not read with the disk full: {staff}")
+    });
 
     let space = Instant::now();
     disk.free();
@@ -171,7 +200,8 @@ async fn full_disk_holds_tickets_and_mails_until_space_returns() {
             fleet::labels(&ops_store)
         )
     });
-    mails_match_the_store(&mut v, &fleet).await;
+    let lost = mails_match_the_store(&mut v, &fleet).await;
+    eprintln!("SCENARIO {name}: lost: {lost} (mails naming a ticket the store does not hold)");
     v.finish(&fleet);
 }
 
@@ -194,6 +224,7 @@ async fn postgres_restart_in_the_middle_of_an_outage() {
     }
 
     let down = Instant::now();
+    let hits = fleet.hits("acme-shop");
     let server = tokio::task::spawn_blocking(move || {
         server.down();
         server
@@ -213,6 +244,10 @@ async fn postgres_restart_in_the_middle_of_an_outage() {
     fleet.set("acme-shop", Behaviour::Healthy);
     // Recovered, but nothing can be saved: no "resolved" yet.
     v.ok(fleet.mail.assert_quiet(ACME, Duration::from_secs(6)).await);
+    let staff = during_fault(&fleet, name, hits).await;
+    v.check(staff == 503, || {
+        format!("the staff API should answer 503 (try again) with the database down, not {staff}")
+    });
 
     let back = Instant::now();
     let server = tokio::task::spawn_blocking(move || {
@@ -240,7 +275,8 @@ async fn postgres_restart_in_the_middle_of_an_outage() {
         &fleet.mail.to(ACME),
         &[Kind::Opened, Kind::Resolved],
     );
-    mails_match_the_store(&mut v, &fleet).await;
+    let lost = mails_match_the_store(&mut v, &fleet).await;
+    eprintln!("SCENARIO {name}: lost: {lost} (mails naming a ticket the store does not hold)");
     v.finish(&fleet);
     drop(fleet);
     drop(server);

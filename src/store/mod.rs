@@ -185,6 +185,14 @@ pub enum StoreError {
     NotFound { what: String },
 }
 
+impl StoreError {
+    /// Whether the store itself failed (a full disk, a lost connection): temporary, and worth
+    /// a retry; not a rejected statement or a conflict.
+    pub fn is_fault(&self) -> bool {
+        matches!(self, StoreError::Query { error, .. } if health::is_fault(error))
+    }
+}
+
 /// `|e| StoreError::Query { doing, e }`, for `map_err`. A storage fault (a full disk, a lost
 /// connection) is recorded in [`health()`] on the way.
 fn query_err(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {

@@ -40,8 +40,7 @@ pub async fn run(
             Ok(()) => health().wrote(started),
             Err(e) => {
                 // A storage fault was recorded on the way; anything else is a bug worth a line.
-                if !matches!(&e, super::StoreError::Query { error, .. } if super::health::is_fault(error))
-                {
+                if !e.is_fault() {
                     tracing::error!(error = %e, "the store's probe write failed");
                 }
                 None

@@ -55,6 +55,18 @@ impl IntoResponse for WebError {
                 Json(serde_json::json!({"error": why})),
             )
                 .into_response(),
+            WebError::Store(e) if e.is_fault() => {
+                // A full disk or a lost database: temporary, and ops are told (store::watch).
+                tracing::error!(error = %e, "store unavailable while serving a request");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [("retry-after", "10")],
+                    Json(serde_json::json!({
+                        "error": "the database is unavailable; nothing was changed; try again in a minute"
+                    })),
+                )
+                    .into_response()
+            }
             WebError::Store(e) => {
                 // Logged in full here; the client only learns that it failed.
                 tracing::error!(error = %e, "store error while serving a request");

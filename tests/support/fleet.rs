@@ -874,6 +874,21 @@ impl Fleet {
         self.dir.path()
     }
 
+    /// The peak resident memory of the forewarn process so far, in MiB (VmHWM).
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib / 1024.0)
+    }
+
     fn spawn(&mut self) {
         let log = OpenOptions::new()
             .create(true)
