@@ -53,6 +53,11 @@ macro_rules! migrator {
                     "/0006_ticket_version.sql"
                 )),
             ),
+            (
+                7,
+                "login throttle and api tokens",
+                include_str!(concat!("../../migrations/", $backend, "/0007_auth.sql")),
+            ),
         ])
     };
 }
