@@ -137,6 +137,28 @@ pub struct RawWeb {
     /// The key customer links are signed with. Absent: one is generated and kept in the
     /// database, shared by every instance.
     pub secret: Option<S<SecretRef>>,
+    /// Reverse proxies in front of forewarn: a request from one of these addresses is counted
+    /// against the client `X-Forwarded-For` names (for the sign-in limits).
+    #[serde(default)]
+    pub trusted_proxies: Vec<S<String>>,
+    /// Sign-in limits: lockouts per login name and per client address.
+    #[serde(default)]
+    pub login: RawLogin,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogin {
+    /// Failed sign-ins of one name within `window` that lock it out (default 5).
+    pub lockout_after: Option<S<i64>>,
+    /// Failed sign-ins from one client address within `window` that lock it out (default 20).
+    pub address_lockout_after: Option<S<i64>>,
+    /// The window failures are counted in (default 15m).
+    pub window: Option<S<String>>,
+    /// The first lockout (default 1m); each further one doubles.
+    pub lockout: Option<S<String>>,
+    /// The longest lockout (default 1h).
+    pub max_lockout: Option<S<String>>,
 }
 
 /// A file in `checks/` has two top-level keys: `[customer]` and `[[check]]`. They are
