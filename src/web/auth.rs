@@ -14,8 +14,13 @@
 //!   `Sec-Fetch-Site` must be `same-origin`/`none` when the browser sends it, else `Origin` (when
 //!   present) must name the host the request was sent to — so another site cannot log a
 //!   browser in to an account of its choosing.
-//! - **API**: `Authorization: Bearer <web.staff_token>` (constant-time comparison), or a session
-//!   cookie with its CSRF token on writes.
+//! - **API**: `Authorization: Bearer` with a user's API token (`forewarn token create`: acts as
+//!   that user with the token's scope, never more than the user's role), or with
+//!   `[web] staff_token` (constant-time comparison; acts as the service account
+//!   [`STAFF_TOKEN_ACCOUNT`] with the staff scope), or a session cookie with its CSRF token on
+//!   writes (acts as the session's user with their role). A read-only token may only GET.
+//!   What each caller may do is decided by [`crate::access`], as for the forms.
+//!
 //!
 //! Failed logins are logged with the name (never the password) and answered after a fixed
 //! delay, which bounds password guessing per connection.
@@ -29,11 +34,13 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
 use subtle::ConstantTimeEq;
 
 use super::{AppState, WebError, pages};
-use crate::store::Role;
+use crate::access::{Permission, Principal};
 use crate::store::users::{check_user_name, hash_password, random_hex, verify_password};
+use crate::store::{Role, Scope};
 
 const COOKIE_PLAIN: &str = "forewarn_session";
 const COOKIE_SECURE: &str = "__Host-forewarn_session";
@@ -71,17 +78,55 @@ pub fn csrf_token(secret: &str) -> String {
     tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The request carries `Authorization: Bearer <staff token>`.
-pub fn bearer_ok(state: &AppState, headers: &HeaderMap) -> bool {
-    let config = state.config();
-    let Some(token) = &config.web.staff_token else {
-        return false;
-    };
+/// Who the configured `[web] staff_token` acts as on timelines: a service account, never a
+/// person (a caller cannot pick a name with it).
+pub const STAFF_TOKEN_ACCOUNT: &str = "service:staff-token";
+
+/// The longest bearer token looked at; a user's token is `fw_` and 64 hex digits.
+const MAX_BEARER_LEN: usize = 256;
+
+/// The bearer token a request presents, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|presented| token.matches(presented.trim().as_bytes()))
+        .map(str::trim)
+}
+
+/// The caller a bearer token names: the staff token's service account, or a user's live API
+/// token (its scope cut down to the user's role). `Ok(None)`: no bearer token; 401: a token
+/// that names no one.
+async fn bearer_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, WebError> {
+    let Some(presented) = bearer(headers) else {
+        return Ok(None);
+    };
+    if presented.is_empty() || presented.len() > MAX_BEARER_LEN {
+        return Err(WebError::Unauthorized);
+    }
+    let staff_token = state.config().web.staff_token.clone();
+    if staff_token.is_some_and(|t| t.matches(presented.as_bytes())) {
+        return Ok(Some(Principal::new(STAFF_TOKEN_ACCOUNT, Scope::Staff)));
+    }
+    match state.store.use_api_token(presented, Utc::now()).await? {
+        Some(t) => Ok(Some(Principal::new(
+            t.user.name,
+            t.scope.within(t.user.role),
+        ))),
+        None => Err(WebError::Unauthorized),
+    }
+}
+
+/// The request carries a valid bearer token (the staff token or a user's), for `/metrics`.
+pub async fn bearer_ok(state: &AppState, headers: &HeaderMap) -> Result<bool, WebError> {
+    match bearer_principal(state, headers).await {
+        Ok(p) => Ok(p.is_some()),
+        Err(WebError::Unauthorized) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// A signed-in staff member (a live session of an enabled user); pages without one redirect
@@ -98,6 +143,11 @@ pub struct Staff {
 }
 
 impl Staff {
+    /// Who the session acts as: its user, with their role.
+    pub fn principal(&self) -> Principal {
+        Principal::new(self.name.clone(), Scope::of_role(self.role))
+    }
+
     /// Checks the CSRF token a form or header presented; 403 when it is missing or wrong.
     pub fn check_csrf(&self, presented: Option<&str>) -> Result<(), WebError> {
         match presented {
@@ -140,29 +190,35 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
-/// A staff caller of the API: the bearer token (`user` is `None`), or a session cookie
-/// (`user` names them; writes must carry the `X-CSRF-Token` header); otherwise 401.
-pub struct ApiStaff {
-    pub user: Option<String>,
+/// A caller of the API: a bearer token (the staff token's service account, or a user's API
+/// token) or a session cookie (writes must carry the `X-CSRF-Token` header); otherwise 401.
+/// Every write needs at least [`Permission::WorkTicket`]: a read-only token gets 403 on POST.
+pub struct ApiCaller {
+    pub who: Principal,
 }
 
-impl FromRequestParts<AppState> for ApiStaff {
+impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        if bearer_ok(state, &parts.headers) {
-            return Ok(ApiStaff { user: None });
-        }
-        let Some(staff) = session_staff(parts, state).await? else {
-            return Err(WebError::Unauthorized);
+        let write = !matches!(parts.method, Method::GET | Method::HEAD);
+        let who = match bearer_principal(state, &parts.headers).await? {
+            Some(who) => who,
+            None => {
+                let Some(staff) = session_staff(parts, state).await? else {
+                    return Err(WebError::Unauthorized);
+                };
+                if write {
+                    let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+                    staff.check_csrf(presented)?;
+                }
+                staff.principal()
+            }
         };
-        if !matches!(parts.method, Method::GET | Method::HEAD) {
-            let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            staff.check_csrf(presented)?;
+        if write {
+            who.require(Permission::WorkTicket)?;
         }
-        Ok(ApiStaff {
-            user: Some(staff.name),
-        })
+        Ok(ApiCaller { who })
     }
 }
 
