@@ -3,8 +3,10 @@
 //!
 //! Staff log in with a name and password (`forewarn user add`); sessions live in the store and
 //! their id in an HttpOnly, SameSite=Strict cookie, and every session POST carries a CSRF
-//! token (see `auth.rs`). The API takes a user's API token or the configured staff token as
-//! `Authorization: Bearer`; what each caller may do is [`crate::access`]'s decision.
+//! token (see `auth.rs`). Password checks run in a bounded pool behind per-name and
+//! per-address lockouts (`login_guard.rs`). The API takes a user's API token or the
+//! configured staff token as `Authorization: Bearer`; what each caller may do is
+//! [`crate::access`]'s decision.
 //!
 //! Customers have no login: pages under `/c/` open with a signed, expiring link (`token`) and
 //! show only the data of the customer the link names (`customer.rs`). Staff review survey
@@ -16,6 +18,7 @@ mod customer;
 mod error;
 mod health;
 mod kpis;
+pub mod login_guard;
 mod pages;
 mod queue;
 mod surveys;
@@ -47,6 +50,8 @@ pub struct AppState {
     tickets: Arc<TicketService>,
     /// Survey answers on customer pages; `None`: those pages answer 503.
     surveys: Option<Arc<SurveyService>>,
+    /// The hash pool and the sign-in lockouts.
+    login: Arc<login_guard::LoginGuard>,
 }
 
 impl AppState {
@@ -56,12 +61,14 @@ impl AppState {
         config: Arc<RwLock<Arc<Config>>>,
         tickets: Arc<TicketService>,
     ) -> Self {
+        let login = Arc::new(login_guard::LoginGuard::new(metrics.clone()));
         AppState {
             store,
             metrics,
             config,
             tickets,
             surveys: None,
+            login,
         }
     }
 
@@ -156,6 +163,11 @@ async fn healthz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     if state.config().web.metrics_require_token && !auth::bearer_ok(&state, &headers).await? {
         return Err(WebError::Unauthorized);
+    }
+    // Lockouts live in the store (shared by every instance): count them now.
+    match state.store.login_locks(chrono::Utc::now()).await {
+        Ok(locks) => state.metrics.login_locked_accounts(locks.len()),
+        Err(e) => tracing::warn!(error = %e, "could not count locked accounts for /metrics"),
     }
     Ok((
         [(
