@@ -2,6 +2,7 @@
 //!
 //! See ARCHITECTURE.md for the map of modules and the path of one result.
 
+pub mod access;
 pub mod agent;
 pub mod bench;
 pub mod cli;

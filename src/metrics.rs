@@ -44,6 +44,7 @@ pub struct Metrics {
     store_errors: Counter,
     customer_posts: Family<KindOutcome, Counter>,
     cluster: ClusterMetrics,
+    login: LoginMetrics,
     store_health: StoreHealthMetrics,
 }
 
@@ -64,6 +65,94 @@ struct ClusterMetrics {
     leases_released: Counter,
     skipped_unowned: Counter,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sign-ins (`web::auth`, `web::login_guard`): the `forewarn_login_*` series.
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+/// Sign-in outcomes, throttling and the argon2 pool.
+#[derive(Clone, Default)]
+struct LoginMetrics {
+    successes: Counter,
+    /// `unknown_user`, `wrong_password`, `disabled`.
+    failures: Family<ReasonLabel, Counter>,
+    /// `account_locked`, `address_locked`, `busy`.
+    throttled: Family<ReasonLabel, Counter>,
+    locked_accounts: Gauge,
+    hashes_running: Gauge,
+    hashes_waiting: Gauge,
+}
+
+impl LoginMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "login_successes",
+            "Staff sign-ins that opened a session",
+            self.successes.clone(),
+        );
+        registry.register(
+            "login_failures",
+            "Refused sign-ins by reason (unknown_user, wrong_password, disabled)",
+            self.failures.clone(),
+        );
+        registry.register(
+            "login_throttled",
+            "Sign-ins refused with 429 before any password check (account_locked, \
+             address_locked, busy)",
+            self.throttled.clone(),
+        );
+        registry.register(
+            "login_locked_accounts",
+            "Users whose sign-ins are locked out now (read from the store at each scrape)",
+            self.locked_accounts.clone(),
+        );
+        registry.register(
+            "login_hashes_running",
+            "Password verifications running now (at most the pool size)",
+            self.hashes_running.clone(),
+        );
+        registry.register(
+            "login_hashes_waiting",
+            "Sign-ins waiting for a password verification slot",
+            self.hashes_waiting.clone(),
+        );
+    }
+}
+
+impl Metrics {
+    pub fn login_succeeded(&self) {
+        self.login.successes.inc();
+    }
+
+    pub fn login_failed(&self, reason: &'static str) {
+        self.login
+            .failures
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    pub fn login_throttled(&self, reason: &'static str) {
+        self.login
+            .throttled
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    pub fn login_locked_accounts(&self, n: usize) {
+        self.login.locked_accounts.set(n as i64);
+    }
+
+    pub fn login_hashes(&self, running: usize, waiting: usize) {
+        self.login.hashes_running.set(running as i64);
+        self.login.hashes_waiting.set(waiting as i64);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /// Probe latency buckets, seconds: 5 ms … 30 s.
 const PROBE_BUCKETS: [f64; 12] = [
@@ -186,8 +275,11 @@ impl Metrics {
         ] {
             registry.register(name, help, counter.clone());
         }
+        let login = LoginMetrics::default();
+        login.register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
+            login,
             cluster,
             store_health,
             results,

@@ -237,6 +237,8 @@ pub async fn start(
             let shutdown = async move {
                 let _ = stop_rx.wait_for(|s| *s).await;
             };
+            // With each connection's address: the sign-in limits count per client address.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await

@@ -672,3 +672,41 @@ fn customer_limit_mistakes_are_located_and_defaults_fill_in() {
     );
     assert_eq!(limits.replies_per_customer, 100);
 }
+
+#[test]
+fn sign_in_limits_and_trusted_proxies_are_located_and_defaults_fill_in() {
+    let dir = fixture(
+        "[web]\ntrusted_proxies = [\"127.0.0.1\", \"proxy.lan\"]\n[web.login]\nlockout_after = 0\n\
+         window = \"0s\"\nlockout = \"10m\"\nmax_lockout = \"1m\"\nlockout_for = \"1m\"\n",
+        &[],
+    );
+    let err = config::load(&dir.path().join("forewarn.toml")).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("lockout_for"),
+        "an unknown key is named:\n{text}"
+    );
+    let dir = fixture(
+        "[web]\ntrusted_proxies = [\"127.0.0.1\", \"proxy.lan\"]\n[web.login]\nlockout_after = 0\n\
+         window = \"0s\"\nlockout = \"10m\"\nmax_lockout = \"1m\"\n",
+        &[],
+    );
+    let text = config::load(&dir.path().join("forewarn.toml"))
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "forewarn.toml:2:33: web.trusted_proxies: \"proxy.lan\" is not an IP address",
+        "forewarn.toml:4:17: web.login.lockout_after: must be a whole number of at least 1",
+        "forewarn.toml:5:10: web.login.window: \"0s\" is zero",
+        "forewarn.toml:7:15: web.login.max_lockout: \"1m\" is shorter than the first lockout (10m)",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let cfg = config::load(&fixture("", &[]).path().join("forewarn.toml")).unwrap();
+    let login = cfg.web.login;
+    assert_eq!((login.lockout_after, login.address_lockout_after), (5, 20));
+    assert_eq!(login.window, std::time::Duration::from_secs(900));
+    assert_eq!(login.lockout, std::time::Duration::from_secs(60));
+    assert_eq!(login.max_lockout, std::time::Duration::from_secs(3600));
+    assert!(cfg.web.trusted_proxies.is_empty());
+}

@@ -862,6 +862,7 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["ticket"]["id"], 1);
+    // The shared staff token acts as its service account, whoever "by" names.
     let r = http
         .post(format!("{base}/api/v1/tickets/1/reopen"))
         .bearer_auth("tok-tickets")
@@ -870,6 +871,11 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    let timeline = server.store.timeline(TicketId(1)).await.unwrap();
+    assert_eq!(
+        timeline.last().map(|e| &e.actor),
+        Some(&Actor::Staff("service:staff-token".into()))
+    );
     let r = http
         .post(format!("{base}/api/v1/tickets/1/updates"))
         .bearer_auth("tok-tickets")

@@ -17,7 +17,7 @@ use chrono::Duration;
 use forewarn::store::users::{
     CredentialError, check_user_name, hash_password, session_id_hash, verify_password,
 };
-use forewarn::store::{NewUser, Role, Store, StoreError};
+use forewarn::store::{LockoutPolicy, NewApiToken, NewUser, Role, Scope, Store, StoreError};
 
 use support_store::t0;
 
@@ -27,7 +27,25 @@ for_each_backend!(
     suite_disabling_a_user_ends_their_sessions_and_enabling_allows_new_ones,
     suite_changing_the_password_ends_sessions,
     suite_unknown_users_are_not_found,
+    suite_failures_lock_a_name_until_the_lockout_ends_and_each_lockout_doubles,
+    suite_a_success_or_an_unlock_forgets_failures_and_pruning_keeps_what_matters,
+    suite_api_tokens_are_kept_as_hashes_and_stop_when_revoked_expired_or_disabled,
 );
+
+/// 3 failures within 15 minutes lock a name for 1 minute, doubling up to 4 minutes.
+fn policy() -> LockoutPolicy {
+    LockoutPolicy {
+        threshold: 3,
+        window: std::time::Duration::from_secs(15 * 60),
+        first_lock: std::time::Duration::from_secs(60),
+        max_lock: std::time::Duration::from_secs(240),
+        forget_after: std::time::Duration::from_secs(24 * 3600),
+    }
+}
+
+fn secs(s: i64) -> chrono::DateTime<chrono::Utc> {
+    t0() + Duration::seconds(s)
+}
 
 /// A user with a fake (not argon2) hash: the store does not look inside it.
 fn new_user(name: &str, role: Role) -> NewUser {
@@ -169,6 +187,331 @@ async fn suite_unknown_users_are_not_found(store: Arc<dyn Store>) {
     ] {
         assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
     }
+}
+
+async fn suite_failures_lock_a_name_until_the_lockout_ends_and_each_lockout_doubles(
+    store: Arc<dyn Store>,
+) {
+    store
+        .create_user(new_user("ann", Role::Staff), t0())
+        .await
+        .unwrap();
+    let p = policy();
+    // Names that are not users lock the same way: a lockout says nothing about the account.
+    for name in ["ann", "nobody"] {
+        assert_eq!(store.login_locked_until(name, secs(0)).await.unwrap(), None);
+        assert_eq!(
+            store.record_login_failure(name, secs(0), &p).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.record_login_failure(name, secs(1), &p).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.record_login_failure(name, secs(2), &p).await.unwrap(),
+            Some(secs(62)),
+            "{name}: the third failure locks for a minute"
+        );
+        assert_eq!(
+            store.login_locked_until(name, secs(30)).await.unwrap(),
+            Some(secs(62))
+        );
+        // Failures while locked count nothing and move nothing.
+        assert_eq!(
+            store
+                .record_login_failure(name, secs(40), &p)
+                .await
+                .unwrap(),
+            Some(secs(62))
+        );
+        assert_eq!(
+            store.login_locked_until(name, secs(62)).await.unwrap(),
+            None
+        );
+    }
+    // Only users are listed for admins.
+    let locks = store.login_locks(secs(30)).await.unwrap();
+    assert_eq!(locks.len(), 1);
+    assert_eq!(
+        (locks[0].name.as_str(), locks[0].locked_until),
+        ("ann", secs(62))
+    );
+    assert!(store.login_locks(secs(62)).await.unwrap().is_empty());
+
+    // The next lockouts double: 2, then 4 minutes, and stay at the 4-minute cap.
+    let mut at = 100;
+    for lock in [120, 240, 240] {
+        for _ in 0..2 {
+            assert_eq!(
+                store
+                    .record_login_failure("ann", secs(at), &p)
+                    .await
+                    .unwrap(),
+                None
+            );
+        }
+        assert_eq!(
+            store
+                .record_login_failure("ann", secs(at), &p)
+                .await
+                .unwrap(),
+            Some(secs(at + lock))
+        );
+        at += lock + 1;
+    }
+    // Failures spread wider than the window never lock.
+    for i in 0..5 {
+        let t = at + i * 16 * 60;
+        assert_eq!(
+            store
+                .record_login_failure("bob", secs(t), &p)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    // A day without failures starts again from one minute.
+    let later = at + 25 * 3600;
+    for _ in 0..2 {
+        store
+            .record_login_failure("ann", secs(later), &p)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .record_login_failure("ann", secs(later), &p)
+            .await
+            .unwrap(),
+        Some(secs(later + 60))
+    );
+}
+
+async fn suite_a_success_or_an_unlock_forgets_failures_and_pruning_keeps_what_matters(
+    store: Arc<dyn Store>,
+) {
+    let p = policy();
+    for _ in 0..3 {
+        store
+            .record_login_failure("ann", secs(0), &p)
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .login_locked_until("ann", secs(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.clear_login_failures("ann").await.unwrap());
+    assert!(!store.clear_login_failures("ann").await.unwrap());
+    assert_eq!(
+        store.login_locked_until("ann", secs(1)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .record_login_failure("ann", secs(2), &p)
+            .await
+            .unwrap(),
+        None,
+        "counting starts again"
+    );
+
+    // bob: one failure (forgettable after the window); cy: locked (kept while locked, and its
+    // doubling history for a day).
+    store
+        .record_login_failure("bob", secs(0), &p)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        store.record_login_failure("cy", secs(0), &p).await.unwrap();
+    }
+    assert_eq!(store.prune_login_failures(secs(30), &p).await.unwrap(), 0);
+    // After the window: bob and ann (never locked) go; cy stays (its next lockout doubles).
+    assert_eq!(
+        store.prune_login_failures(secs(16 * 60), &p).await.unwrap(),
+        2
+    );
+    for _ in 0..2 {
+        store
+            .record_login_failure("cy", secs(17 * 60), &p)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .record_login_failure("cy", secs(17 * 60), &p)
+            .await
+            .unwrap(),
+        Some(secs(17 * 60 + 120))
+    );
+    assert_eq!(
+        store
+            .prune_login_failures(secs(26 * 3600), &p)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn suite_api_tokens_are_kept_as_hashes_and_stop_when_revoked_expired_or_disabled(
+    store: Arc<dyn Store>,
+) {
+    store
+        .create_user(new_user("ann", Role::Staff), t0())
+        .await
+        .unwrap();
+    let new = |scope, expires_at| NewApiToken {
+        user: "ann".into(),
+        scope,
+        label: "ci".into(),
+        expires_at,
+    };
+    let read = store
+        .create_api_token("fw_read_secret", new(Scope::Read, None), t0())
+        .await
+        .unwrap();
+    let staff = store
+        .create_api_token("fw_staff_secret", new(Scope::Staff, Some(secs(3600))), t0())
+        .await
+        .unwrap();
+    assert_eq!((read.user.as_str(), read.scope), ("ann", Scope::Read));
+    assert_eq!(staff.expires_at, Some(secs(3600)));
+    let err = store
+        .create_api_token(
+            "fw_x",
+            NewApiToken {
+                user: "nobody".into(),
+                ..new(Scope::Read, None)
+            },
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+
+    let used = store
+        .use_api_token("fw_staff_secret", secs(10))
+        .await
+        .unwrap()
+        .expect("a live token");
+    assert_eq!((used.user.name.as_str(), used.scope), ("ann", Scope::Staff));
+    assert_eq!(used.token_id, staff.id);
+    // Only the secret opens it: not its hash, not another string.
+    assert!(
+        store
+            .use_api_token(&session_id_hash("fw_staff_secret"), secs(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .use_api_token("fw_staff_secre", secs(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let listed = store.api_tokens().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1].last_used_at, Some(secs(10)));
+    assert_eq!(listed[0].last_used_at, None);
+    assert_eq!(listed[1].status(secs(10)), "active");
+    // The last use is written at most once a minute.
+    store
+        .use_api_token("fw_staff_secret", secs(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.api_tokens().await.unwrap()[1].last_used_at,
+        Some(secs(10))
+    );
+    store
+        .use_api_token("fw_staff_secret", secs(71))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.api_tokens().await.unwrap()[1].last_used_at,
+        Some(secs(71))
+    );
+
+    // Expired.
+    assert!(
+        store
+            .use_api_token("fw_staff_secret", secs(3600))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.api_tokens().await.unwrap()[1].status(secs(3600)),
+        "expired"
+    );
+    // Revoked: stays listed.
+    assert!(store.revoke_api_token(read.id, secs(5)).await.unwrap());
+    assert!(!store.revoke_api_token(read.id, secs(6)).await.unwrap());
+    let err = store.revoke_api_token(999, secs(6)).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert!(
+        store
+            .use_api_token("fw_read_secret", secs(7))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let listed = store.api_tokens().await.unwrap();
+    assert_eq!(listed[0].revoked_at, Some(secs(5)));
+    assert_eq!(listed[0].status(secs(7)), "revoked");
+    // A disabled user's tokens stop working.
+    store
+        .create_api_token("fw_third", new(Scope::Staff, None), t0())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .use_api_token("fw_third", secs(7))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store.disable_user("ann").await.unwrap();
+    assert!(
+        store
+            .use_api_token("fw_third", secs(8))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_scope_never_exceeds_its_users_role() {
+    assert_eq!(Scope::Admin.within(Role::Staff), Scope::Staff);
+    assert_eq!(Scope::Read.within(Role::Admin), Scope::Read);
+    assert_eq!(Scope::Staff.within(Role::Admin), Scope::Staff);
+    assert_eq!(Scope::parse("read-only"), Some(Scope::Read));
+    assert_eq!(Scope::parse("root"), None);
+}
+
+#[test]
+fn the_dummy_hash_costs_what_a_real_hash_costs_and_matches_nothing() {
+    let real = hash_password("correct horse battery").unwrap();
+    let dummy = forewarn::store::users::dummy_hash();
+    let params = |phc: &str| phc.split('$').nth(3).unwrap().to_owned();
+    assert_eq!(params(&real), params(&dummy), "{real} / {dummy}");
+    assert!(dummy.starts_with("$argon2id$v=19$"), "{dummy}");
+    let mut v = forewarn::store::users::PasswordVerifier::default();
+    assert!(!v.verify("correct horse battery", &dummy));
+    assert!(!v.verify("", &dummy));
+    // One verifier, reused, verifies like a fresh one.
+    assert!(v.verify("correct horse battery", &real));
+    assert!(!v.verify("correct horse batter", &real));
+    // A hash asking for more memory than a login may take matches nothing.
+    let greedy = real.replace("m=19456", "m=1048576");
+    assert!(!v.verify("correct horse battery", &greedy));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The command line: `forewarn serve | validate | migrate | check list | check run | user | customer | links | survey | agent | demo | bench | cluster status`.
+//! The command line: `forewarn serve | validate | migrate | check list | check run | user | token | customer | links | survey | agent | demo | bench | cluster status`.
 
 pub mod cluster;
 pub mod customers;
@@ -7,6 +7,7 @@ pub mod report;
 pub mod surveys;
 pub mod table;
 pub mod tickets;
+pub mod tokens;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -84,9 +85,12 @@ pub enum Command {
     /// Follow-up surveys: list answers, the call-back queue, send what is due now.
     #[command(subcommand)]
     Survey(surveys::SurveyCommand),
-    /// Staff accounts for the dashboard: add, list, disable, enable, password.
+    /// Staff accounts for the dashboard: add, list, disable, enable, password, unlock.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Per-user API tokens with a scope: create, list, revoke.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
     /// Measure probing throughput, CPU per check, schedule lag and memory.
     Bench(crate::bench::BenchArgs),
     /// Several instances on one database: `forewarn cluster status [--json]`.
@@ -236,6 +240,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::User(cmd) => match load_config(&cli.config) {
             Ok(c) => users::user(c, cmd).await,
+            Err(code) => Ok(code),
+        },
+        Command::Token(cmd) => match load_config(&cli.config) {
+            Ok(c) => tokens::token(c, cmd).await,
             Err(code) => Ok(code),
         },
         Command::Bench(args) => {

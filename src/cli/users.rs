@@ -1,6 +1,7 @@
-//! `forewarn user add | list | disable | enable | password`: staff accounts for the dashboard,
-//! in the database named in forewarn.toml. Passwords are read from the terminal without echo
-//! (twice), or as one line from stdin with `--password-stdin` (for scripts and tests).
+//! `forewarn user add | list | disable | enable | password | unlock`: staff accounts for the
+//! dashboard, in the database named in forewarn.toml. Passwords are read from the terminal
+//! without echo (twice), or as one line from stdin with `--password-stdin` (for scripts and
+//! tests). `list` shows who is locked out by failed sign-ins, and `unlock` ends a lockout.
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::process::ExitCode;
@@ -43,6 +44,16 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// End a lockout after failed sign-ins and forget the failures (of any login name).
+    Unlock { name: String },
+}
+
+/// A user as `user list --json` shows it: the stored fields and when their lockout ends.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    user: &'a crate::store::User,
+    locked_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<ExitCode> {
@@ -89,29 +100,60 @@ pub async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<ExitCode> 
         }
         UserCommand::List { json } => {
             let users = store.users().await?;
+            let locks = store.login_locks(chrono::Utc::now()).await?;
+            let listed: Vec<Listed> = users
+                .iter()
+                .map(|user| Listed {
+                    user,
+                    locked_until: locks
+                        .iter()
+                        .find(|l| l.name == user.name)
+                        .map(|l| l.locked_until),
+                })
+                .collect();
             if json {
-                println!("{}", serde_json::to_string_pretty(&users)?);
+                println!("{}", serde_json::to_string_pretty(&listed)?);
             } else {
-                let rows: Vec<Vec<String>> = users
+                let rows: Vec<Vec<String>> = listed
                     .iter()
-                    .map(|u| {
+                    .map(|l| {
+                        let u = l.user;
                         vec![
                             u.name.clone(),
                             u.display_name.clone(),
                             u.role.to_string(),
                             if u.disabled { "disabled" } else { "active" }.to_owned(),
                             u.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                            l.locked_until.map_or_else(
+                                || "-".to_owned(),
+                                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                            ),
                         ]
                     })
                     .collect();
                 print!(
                     "{}",
                     table::render(
-                        &["NAME", "DISPLAY NAME", "ROLE", "STATUS", "CREATED"],
+                        &[
+                            "NAME",
+                            "DISPLAY NAME",
+                            "ROLE",
+                            "STATUS",
+                            "CREATED",
+                            "LOCKED UNTIL"
+                        ],
                         &rows
                     )
                 );
-                println!("{} users", rows.len());
+                println!("{} users, {} locked out", rows.len(), locks.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Unlock { name } => {
+            if store.clear_login_failures(&name).await? {
+                println!("{name} may sign in again; its failed sign-ins are forgotten");
+            } else {
+                println!("{name} had no failed sign-ins to forget");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -167,6 +167,9 @@ pub struct WebConfig {
     /// the database.
     pub secret: Option<Secret>,
     pub customer_limits: CustomerLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
+    pub login: LoginConfig,
 }
 
 /// `[web.customer_limits]`, validated: the most "report a problem" posts and ticket-page
@@ -199,6 +202,31 @@ impl CustomerLimits {
         match kind {
             crate::store::PostKind::Report => (self.reports_per_link, self.reports_per_customer),
             crate::store::PostKind::Reply => (self.replies_per_link, self.replies_per_customer),
+        }
+    }
+}
+
+/// `[web.login]`: when failed sign-ins lock a login name or a client address out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginConfig {
+    /// Failures of one name within `window` that lock it.
+    pub lockout_after: u32,
+    /// Failures from one address within `window` that lock it.
+    pub address_lockout_after: u32,
+    pub window: Duration,
+    /// The first lockout; each further one doubles, up to `max_lockout`.
+    pub lockout: Duration,
+    pub max_lockout: Duration,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            lockout_after: 5,
+            address_lockout_after: 20,
+            window: Duration::from_secs(15 * 60),
+            lockout: Duration::from_secs(60),
+            max_lockout: Duration::from_secs(3600),
         }
     }
 }
@@ -560,11 +588,69 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         }
         Some(loaded)
     });
+    let mut trusted_proxies = Vec::new();
+    for p in &raw.web.trusted_proxies {
+        match p.get_ref().parse::<IpAddr>() {
+            Ok(ip) => trusted_proxies.push(ip),
+            Err(_) => v.err(
+                p,
+                "web.trusted_proxies",
+                format!(
+                    "{:?} is not an IP address: list the proxies' addresses, e.g. \"127.0.0.1\"",
+                    p.get_ref()
+                ),
+            ),
+        }
+    }
+    let rl = &raw.web.login;
+    let defaults = LoginConfig::default();
+    let count = |v: &mut Validator, n: Option<&Spanned<i64>>, key: &str, default: u32| {
+        u32::try_from(v.positive(n, key, default as usize)).unwrap_or(default)
+    };
+    let mut login = LoginConfig {
+        lockout_after: count(
+            &mut v,
+            rl.lockout_after.as_ref(),
+            "web.login.lockout_after",
+            defaults.lockout_after,
+        ),
+        address_lockout_after: count(
+            &mut v,
+            rl.address_lockout_after.as_ref(),
+            "web.login.address_lockout_after",
+            defaults.address_lockout_after,
+        ),
+        window: v
+            .opt_duration(rl.window.as_ref(), "web.login.window")
+            .unwrap_or(defaults.window),
+        lockout: v
+            .opt_duration(rl.lockout.as_ref(), "web.login.lockout")
+            .unwrap_or(defaults.lockout),
+        max_lockout: v
+            .opt_duration(rl.max_lockout.as_ref(), "web.login.max_lockout")
+            .unwrap_or(defaults.max_lockout),
+    };
+    if let Some(max) = &rl.max_lockout
+        && login.max_lockout < login.lockout
+    {
+        v.err(
+            max,
+            "web.login.max_lockout",
+            format!(
+                "{:?} is shorter than the first lockout ({}): make it at least as long",
+                max.get_ref(),
+                humantime::format_duration(login.lockout)
+            ),
+        );
+        login.max_lockout = login.lockout;
+    }
     let web = WebConfig {
         staff_token,
         metrics_require_token: raw.web.metrics_require_token.unwrap_or(false),
         secret,
         customer_limits: build_customer_limits(&mut v, &raw.web.customer_limits),
+        trusted_proxies,
+        login,
     };
     let survey = build_survey(&mut v, &raw.survey);
     let mut resolvers = HashMap::new();

@@ -140,6 +140,13 @@ pub struct RawWeb {
     /// `[web.customer_limits]`: how many reports and replies customer links take.
     #[serde(default)]
     pub customer_limits: RawCustomerLimits,
+    /// Reverse proxies in front of forewarn: a request from one of these addresses is counted
+    /// against the client `X-Forwarded-For` names (for the sign-in limits).
+    #[serde(default)]
+    pub trusted_proxies: Vec<S<String>>,
+    /// Sign-in limits: lockouts per login name and per client address.
+    #[serde(default)]
+    pub login: RawLogin,
 }
 
 /// `[web.customer_limits]`: the most posts a customer's links take within `window`, counted
@@ -157,6 +164,21 @@ pub struct RawCustomerLimits {
     pub replies_per_link: Option<S<i64>>,
     /// Replies on ticket pages by one customer, all links together (default 100).
     pub replies_per_customer: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogin {
+    /// Failed sign-ins of one name within `window` that lock it out (default 5).
+    pub lockout_after: Option<S<i64>>,
+    /// Failed sign-ins from one client address within `window` that lock it out (default 20).
+    pub address_lockout_after: Option<S<i64>>,
+    /// The window failures are counted in (default 15m).
+    pub window: Option<S<String>>,
+    /// The first lockout (default 1m); each further one doubles.
+    pub lockout: Option<S<String>>,
+    /// The longest lockout (default 1h).
+    pub max_lockout: Option<S<String>>,
 }
 
 /// A file in `checks/` has two top-level keys: `[customer]` and `[[check]]`. They are

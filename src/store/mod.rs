@@ -17,7 +17,8 @@
 //! - cluster membership, check and job leases, what each region sees ([`ClusterStore`],
 //!   `cluster.rs`);
 //! - staff users and their sessions ([`UserStore`], `users.rs`; sessions only by the SHA-256 of
-//!   their id);
+//!   their id), failed sign-ins per login name with their lockouts, and per-user API tokens
+//!   (only by the SHA-256 of their secret);
 //! - follow-up surveys, their used single-use links, call-back tasks, opt-outs and the
 //!   server's generated secrets ([`SurveyStore`], `surveys.rs`);
 //! - per customer, the time from which their links are valid, and what customers posted
@@ -44,7 +45,10 @@ pub use surveys::{AnswerWrite, Callback, NewSurvey, Survey, SurveyStore, SurveyW
 pub use tickets::{
     FirstWords, Incident, NewEvent, NewTicket, OutboxFilter, TicketFilter, TicketStore,
 };
-pub use users::{NewUser, Role, Session, User, UserStore};
+pub use users::{
+    ApiToken, LockoutPolicy, LoginLock, NewApiToken, NewUser, Role, Scope, Session, TokenUse, User,
+    UserStore,
+};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -54,6 +54,11 @@ macro_rules! migrator {
                 )),
             ),
             (
+                7,
+                "login throttle and api tokens",
+                include_str!(concat!("../../migrations/", $backend, "/0007_auth.sql")),
+            ),
+            (
                 8,
                 "customer links",
                 include_str!(concat!(

@@ -1,6 +1,10 @@
 //! Staff users and their sessions ([`UserStore`]), and the password rules that go with a user
 //! row: argon2id PHC hashes with a random salt, verified in constant time by the `argon2` crate.
 //!
+//! Also kept per user: failed sign-ins per login name with their lockout ([`LockoutPolicy`];
+//! in the store so that every instance on one database sees the same lockout), and API tokens
+//! with a [`Scope`] (only the SHA-256 of the secret, like sessions).
+//!
 //! A session is known to the store only by the SHA-256 of its id: the id lives in the browser's
 //! cookie, the hash in the database, so a copy of the database opens no session. The same SQL
 //! serves both backends (numbered `$n` parameters, which SQLite accepts too); the
@@ -9,8 +13,8 @@
 
 use std::fmt;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -55,6 +59,127 @@ impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// How much an API token may do: read only (GET), staff work, or admin work. A session has
+/// its user's role; a token has the scope it was made with, never more than its user's role
+/// (checked when it is made, and again on every use: a user made staff loses admin tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Read,
+    Staff,
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Staff => "staff",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// `read` (or `read-only`), `staff`, `admin`.
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "read" | "read-only" => Some(Scope::Read),
+            "staff" => Some(Scope::Staff),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+
+    /// What a role may do at most.
+    pub fn of_role(role: Role) -> Scope {
+        match role {
+            Role::Staff => Scope::Staff,
+            Role::Admin => Scope::Admin,
+        }
+    }
+
+    /// This scope, cut down to what `role` may do.
+    pub fn within(self, role: Role) -> Scope {
+        self.min(Scope::of_role(role))
+    }
+
+    fn from_column(s: &str) -> Result<Scope, StoreError> {
+        Scope::parse(s).ok_or_else(|| StoreError::Corrupt {
+            table: "api_tokens",
+            reason: format!("unknown scope {s:?}"),
+        })
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// When failed sign-ins lock a login name: `threshold` failures within `window` lock it for
+/// `first_lock`; each further lockout doubles, up to `max_lock`; `forget_after` without a
+/// failure starts again from `first_lock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub threshold: u32,
+    pub window: std::time::Duration,
+    pub first_lock: std::time::Duration,
+    pub max_lock: std::time::Duration,
+    pub forget_after: std::time::Duration,
+}
+
+/// A user whose sign-ins are locked out now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoginLock {
+    pub name: String,
+    pub locked_until: DateTime<Utc>,
+}
+
+/// A user's API token as stored (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    /// The user it acts as.
+    pub user: String,
+    pub scope: Scope,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiToken {
+    /// `active`, `expired` or `revoked` at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+}
+
+/// A token to make for the user named `user`.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub user: String,
+    pub scope: Scope,
+    pub label: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A live token presented with a request: its id, its (enabled) user and its scope as made
+/// (cut down to the user's role with [`Scope::within`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUse {
+    pub token_id: i64,
+    pub user: User,
+    pub scope: Scope,
 }
 
 /// A staff member as stored.
@@ -134,6 +259,63 @@ pub trait UserStore: Send + Sync {
 
     /// Deletes sessions expired at `now`; returns how many.
     async fn prune_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Until when sign-ins as `name` (a user or not) are locked out; `None` when they are not
+    /// locked at `now`.
+    async fn login_locked_until(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Counts a failed sign-in as `name` (a user or not) and locks the name when `policy`
+    /// says so, atomically (several instances may count at once). Returns until when the
+    /// name is locked, if it is now. A failure while the name is locked counts nothing.
+    async fn record_login_failure(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Forgets the failed sign-ins and any lockout of `name` (a successful sign-in, or
+    /// `forewarn user unlock`); whether there was anything to forget.
+    async fn clear_login_failures(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// The users locked out at `now`, by name (names that are not users are left out).
+    async fn login_locks(&self, now: DateTime<Utc>) -> Result<Vec<LoginLock>, StoreError>;
+
+    /// Deletes failure records that no longer matter at `now`: never locked and outside the
+    /// window, or not locked and without a failure for `forget_after`. Returns how many.
+    async fn prune_login_failures(
+        &self,
+        now: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<u64, StoreError>;
+
+    /// Records a token for `new.user` under the SHA-256 of `secret`. `NotFound` when no such
+    /// user. The caller checks the scope against the user's role.
+    async fn create_api_token(
+        &self,
+        secret: &str,
+        new: NewApiToken,
+        now: DateTime<Utc>,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// Every token (also expired and revoked ones), oldest first.
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Revokes a token: `Ok(true)` done, `Ok(false)` it was revoked already, `NotFound` no such
+    /// token.
+    async fn revoke_api_token(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// The live token (not revoked, not expired, its user enabled) that `secret` names, and
+    /// notes that it was used at `now` (at most once a minute, to spare the writer).
+    async fn use_api_token(
+        &self,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenUse>, StoreError>;
 }
 
 /// The form a session id takes at rest: lowercase hex SHA-256.
@@ -209,17 +391,92 @@ pub fn hash_password(password: &str) -> Result<String, CredentialError> {
         .map_err(|e| CredentialError::Hash(e.to_string()))
 }
 
-/// Whether `password` matches a PHC hash (constant-time comparison inside the crate). A hash
-/// that does not parse matches nothing.
+/// Whether `password` matches a PHC hash. A hash that does not parse matches nothing. Each
+/// call allocates the hash's memory (19 MiB with the default parameters); the login path uses
+/// a [`PasswordVerifier`] per worker instead.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    if password.len() > MAX_PASSWORD_LEN {
-        return false;
+    PasswordVerifier::default().verify(password, phc)
+}
+
+/// The most memory a stored hash may ask for when it is verified: 64 MiB (ours take 19 MiB).
+/// A hash that asks for more (a database edited by hand) matches nothing.
+pub const MAX_VERIFY_KIB: u32 = 64 * 1024;
+
+/// Verifies passwords against argon2 PHC hashes in memory it keeps from one call to the next,
+/// so that a fixed set of verifiers bounds what logins can ever take (an argon2 verification
+/// with fresh memory each time leaves freed 19 MiB blocks in the allocator's per-thread
+/// arenas, which a login flood turns into gigabytes).
+#[derive(Default)]
+pub struct PasswordVerifier {
+    blocks: Vec<Block>,
+}
+
+impl PasswordVerifier {
+    /// Whether `password` matches `phc`: argon2 with the hash's own algorithm, version,
+    /// parameters and salt, then a constant-time comparison of the outputs.
+    pub fn verify(&mut self, password: &str, phc: &str) -> bool {
+        if password.len() > MAX_PASSWORD_LEN {
+            return false;
+        }
+        let Ok(hash) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
+            return false;
+        };
+        let version = match hash.version.map(Version::try_from).transpose() {
+            Ok(v) => v.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(&hash) else {
+            return false;
+        };
+        if params.m_cost() > MAX_VERIFY_KIB {
+            return false;
+        }
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return false;
+        };
+        let needed = params.block_count();
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, Block::new());
+        }
+        let mut out = vec![0u8; expected.len()];
+        let computed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut out,
+            &mut self.blocks[..needed],
+        );
+        computed.is_ok() && bool::from(subtle::ConstantTimeEq::ct_eq(&out[..], expected.as_bytes()))
     }
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+}
+
+/// A PHC hash with the parameters [`hash_password`] uses, a random salt and a random output:
+/// verifying any password against it costs what verifying a real user's costs, and matches
+/// nothing (the output is no password's hash). Unknown login names are checked against it.
+pub fn dummy_hash() -> String {
+    let mut bytes = [0u8; 48];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system random source works");
+    let salt = SaltString::encode_b64(&bytes[..16]).expect("16 bytes are a valid salt");
+    let output = Output::new(&bytes[16..]).expect("32 bytes are a valid output");
+    let params = Params::default();
+    format!(
+        "${}$v={}$m={},t={},p={}${}${}",
+        Algorithm::Argon2id.ident(),
+        u32::from(Version::default()),
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        salt.as_str(),
+        output
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,6 +519,98 @@ pub(super) fn session_from_tuple(t: SessionTuple) -> Result<Session, StoreError>
         csrf_secret: t.9,
     })
 }
+
+/// id, user name, scope, label, created, expires, last used, revoked.
+pub(super) type TokenTuple = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+pub(super) const TOKEN_SELECT: &str = "SELECT t.id, u.name, t.scope, t.label, t.created_ms, \
+     t.expires_ms, t.last_used_ms, t.revoked_ms FROM api_tokens t JOIN users u ON u.id = t.user_id";
+
+pub(super) fn token_from_tuple(t: TokenTuple) -> Result<ApiToken, StoreError> {
+    let opt = |ms: Option<i64>| ms.map(|ms| from_ms("api_tokens", ms)).transpose();
+    Ok(ApiToken {
+        id: t.0,
+        user: t.1,
+        scope: Scope::from_column(&t.2)?,
+        label: t.3,
+        created_at: from_ms("api_tokens", t.4)?,
+        expires_at: opt(t.5)?,
+        last_used_at: opt(t.6)?,
+        revoked_at: opt(t.7)?,
+    })
+}
+
+/// The user of a live token, then the token's id, scope and last use.
+pub(super) type TokenUseTuple = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    i64,
+    i64,
+    String,
+    Option<i64>,
+);
+
+pub(super) fn token_use_from_tuple(
+    t: TokenUseTuple,
+) -> Result<(TokenUse, Option<i64>), StoreError> {
+    Ok((
+        TokenUse {
+            user: user_from_tuple((t.0, t.1, t.2, t.3, t.4, t.5, t.6))?,
+            token_id: t.7,
+            scope: Scope::from_column(&t.8)?,
+        },
+        t.9,
+    ))
+}
+
+/// How often a token's last use is written at most, in milliseconds.
+pub(super) const TOKEN_TOUCH_MS: i64 = 60_000;
+
+/// A duration as the store's milliseconds, saturating.
+pub(super) fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// Counts one failure of a name: `$1` name, `$2` now, `$3` window, `$4` first lockout, `$5`
+/// forget after (ms). A name locked at `$2` is left alone (no row returned).
+pub(super) const LOGIN_FAILURE_UPSERT: &str = "\
+INSERT INTO login_failures (name, failures, window_start_ms, last_failure_ms, locked_until_ms, \
+                            next_lock_ms) \
+VALUES ($1, 1, $2, $2, 0, $4) \
+ON CONFLICT (name) DO UPDATE SET \
+    failures = CASE WHEN login_failures.window_start_ms > $2 - $3 \
+                    THEN login_failures.failures + 1 ELSE 1 END, \
+    window_start_ms = CASE WHEN login_failures.window_start_ms > $2 - $3 \
+                           THEN login_failures.window_start_ms ELSE $2 END, \
+    next_lock_ms = CASE WHEN login_failures.last_failure_ms > $2 - $5 \
+                        THEN login_failures.next_lock_ms ELSE $4 END, \
+    last_failure_ms = $2 \
+WHERE login_failures.locked_until_ms <= $2 \
+RETURNING failures";
+
+/// Locks a name that reached the threshold: `$1` name, `$2` now, `$3` threshold, `$4` longest
+/// lockout (ms). The lockout lasts `next_lock_ms`, which doubles for the next one.
+pub(super) const LOGIN_FAILURE_LOCK: &str = "\
+UPDATE login_failures SET \
+    locked_until_ms = $2 + next_lock_ms, \
+    next_lock_ms = CASE WHEN next_lock_ms * 2 > $4 THEN $4 ELSE next_lock_ms * 2 END, \
+    failures = 0, \
+    window_start_ms = $2 \
+WHERE name = $1 AND failures >= $3 \
+RETURNING locked_until_ms";
 
 /// Implements [`UserStore`] for a backend struct whose write pool is `$writer` and read pool
 /// `$reader` (the same SQL works on both backends).
@@ -474,6 +823,251 @@ macro_rules! user_store_impl {
                         .map_err($crate::store::query_err("pruning sessions"))?
                         .rows_affected(),
                 )
+            }
+
+            async fn login_locked_until(
+                &self,
+                name: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::store::StoreError> {
+                let until: Option<i64> = sqlx::query_scalar(
+                    "SELECT locked_until_ms FROM login_failures \
+                     WHERE name = $1 AND locked_until_ms > $2",
+                )
+                .bind(name)
+                .bind(now.timestamp_millis())
+                .fetch_optional(&self.$reader)
+                .await
+                .map_err($crate::store::query_err("reading a login lockout"))?;
+                until
+                    .map(|ms| $crate::store::from_ms("login_failures", ms))
+                    .transpose()
+            }
+
+            async fn record_login_failure(
+                &self,
+                name: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                policy: &$crate::store::users::LockoutPolicy,
+            ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::store::StoreError> {
+                use $crate::store::users::duration_ms;
+                let doing = "counting a failed sign-in";
+                let now_ms = now.timestamp_millis();
+                let mut tx = self
+                    .$writer
+                    .begin()
+                    .await
+                    .map_err($crate::store::query_err(doing))?;
+                let counted: Option<i64> =
+                    sqlx::query_scalar($crate::store::users::LOGIN_FAILURE_UPSERT)
+                        .bind(name)
+                        .bind(now_ms)
+                        .bind(duration_ms(policy.window))
+                        .bind(duration_ms(policy.first_lock))
+                        .bind(duration_ms(policy.forget_after))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($crate::store::query_err(doing))?;
+                let until: Option<i64> = match counted {
+                    Some(n) if n >= i64::from(policy.threshold) => {
+                        sqlx::query_scalar($crate::store::users::LOGIN_FAILURE_LOCK)
+                            .bind(name)
+                            .bind(now_ms)
+                            .bind(i64::from(policy.threshold))
+                            .bind(duration_ms(policy.max_lock))
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err($crate::store::query_err(doing))?
+                    }
+                    Some(_) => None,
+                    // Locked already: say until when.
+                    None => sqlx::query_scalar(
+                        "SELECT locked_until_ms FROM login_failures WHERE name = $1",
+                    )
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($crate::store::query_err(doing))?,
+                };
+                tx.commit().await.map_err($crate::store::query_err(doing))?;
+                until
+                    .filter(|ms| *ms > now_ms)
+                    .map(|ms| $crate::store::from_ms("login_failures", ms))
+                    .transpose()
+            }
+
+            async fn clear_login_failures(
+                &self,
+                name: &str,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query("DELETE FROM login_failures WHERE name = $1")
+                    .bind(name)
+                    .execute(&self.$writer)
+                    .await
+                    .map_err($crate::store::query_err("clearing failed sign-ins"))?
+                    .rows_affected();
+                Ok(done > 0)
+            }
+
+            async fn login_locks(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::store::users::LoginLock>, $crate::store::StoreError> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT f.name, f.locked_until_ms FROM login_failures f \
+                     JOIN users u ON u.name = f.name \
+                     WHERE f.locked_until_ms > $1 ORDER BY f.name",
+                )
+                .bind(now.timestamp_millis())
+                .fetch_all(&self.$reader)
+                .await
+                .map_err($crate::store::query_err("listing login lockouts"))?;
+                rows.into_iter()
+                    .map(|(name, ms)| {
+                        Ok($crate::store::users::LoginLock {
+                            name,
+                            locked_until: $crate::store::from_ms("login_failures", ms)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn prune_login_failures(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                policy: &$crate::store::users::LockoutPolicy,
+            ) -> Result<u64, $crate::store::StoreError> {
+                use $crate::store::users::duration_ms;
+                Ok(sqlx::query(
+                    "DELETE FROM login_failures WHERE locked_until_ms <= $1 AND \
+                     ((locked_until_ms = 0 AND window_start_ms <= $1 - $2) \
+                      OR last_failure_ms <= $1 - $3)",
+                )
+                .bind(now.timestamp_millis())
+                .bind(duration_ms(policy.window))
+                .bind(duration_ms(policy.forget_after))
+                .execute(&self.$writer)
+                .await
+                .map_err($crate::store::query_err("pruning failed sign-ins"))?
+                .rows_affected())
+            }
+
+            async fn create_api_token(
+                &self,
+                secret: &str,
+                new: $crate::store::users::NewApiToken,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::users::ApiToken, $crate::store::StoreError> {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO api_tokens (secret_hash, user_id, scope, label, created_ms, \
+                     expires_ms) SELECT $1, id, $2, $3, $4, $5 FROM users WHERE name = $6 \
+                     RETURNING id",
+                )
+                .bind($crate::store::users::session_id_hash(secret))
+                .bind(new.scope.as_str())
+                .bind(&new.label)
+                .bind(now.timestamp_millis())
+                .bind(new.expires_at.map(|t| t.timestamp_millis()))
+                .bind(&new.user)
+                .fetch_optional(&self.$writer)
+                .await
+                .map_err($crate::store::query_err("creating an API token"))?;
+                let Some(id) = id else {
+                    return Err($crate::store::StoreError::NotFound {
+                        what: format!("user {:?}", new.user),
+                    });
+                };
+                Ok($crate::store::users::ApiToken {
+                    id,
+                    user: new.user,
+                    scope: new.scope,
+                    label: new.label,
+                    created_at: $crate::store::users::truncate_ms(now),
+                    expires_at: new.expires_at.map($crate::store::users::truncate_ms),
+                    last_used_at: None,
+                    revoked_at: None,
+                })
+            }
+
+            async fn api_tokens(
+                &self,
+            ) -> Result<Vec<$crate::store::users::ApiToken>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::users::TokenTuple> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "{} ORDER BY t.id",
+                        $crate::store::users::TOKEN_SELECT
+                    )))
+                    .fetch_all(&self.$reader)
+                    .await
+                    .map_err($crate::store::query_err("listing API tokens"))?;
+                rows.into_iter()
+                    .map($crate::store::users::token_from_tuple)
+                    .collect()
+            }
+
+            async fn revoke_api_token(
+                &self,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let doing = "revoking an API token";
+                let done = sqlx::query(
+                    "UPDATE api_tokens SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL",
+                )
+                .bind(id)
+                .bind(now.timestamp_millis())
+                .execute(&self.$writer)
+                .await
+                .map_err($crate::store::query_err(doing))?
+                .rows_affected();
+                if done > 0 {
+                    return Ok(true);
+                }
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.$writer)
+                        .await
+                        .map_err($crate::store::query_err(doing))?;
+                match exists {
+                    Some(_) => Ok(false),
+                    None => Err($crate::store::StoreError::NotFound {
+                        what: format!("API token {id}"),
+                    }),
+                }
+            }
+
+            async fn use_api_token(
+                &self,
+                secret: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<$crate::store::users::TokenUse>, $crate::store::StoreError> {
+                let now_ms = now.timestamp_millis();
+                let row: Option<$crate::store::users::TokenUseTuple> = sqlx::query_as(
+                    "SELECT u.id, u.name, u.display_name, u.role, u.password_hash, u.disabled, \
+                            u.created_ms, t.id, t.scope, t.last_used_ms \
+                     FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                     WHERE t.secret_hash = $1 AND t.revoked_ms IS NULL \
+                       AND (t.expires_ms IS NULL OR t.expires_ms > $2) AND NOT u.disabled",
+                )
+                .bind($crate::store::users::session_id_hash(secret))
+                .bind(now_ms)
+                .fetch_optional(&self.$reader)
+                .await
+                .map_err($crate::store::query_err("reading an API token"))?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let (token, last_used) = $crate::store::users::token_use_from_tuple(row)?;
+                if last_used.is_none_or(|ms| ms <= now_ms - $crate::store::users::TOKEN_TOUCH_MS) {
+                    sqlx::query("UPDATE api_tokens SET last_used_ms = $2 WHERE id = $1")
+                        .bind(token.token_id)
+                        .bind(now_ms)
+                        .execute(&self.$writer)
+                        .await
+                        .map_err($crate::store::query_err("noting an API token's use"))?;
+                }
+                Ok(Some(token))
             }
         }
     };

@@ -9,7 +9,9 @@
 //!   next checkpoint (R12); internal notes send nothing;
 //! - a staff resolution carries cause, action, fully solved and prevention (R13), and is
 //!   refused while the ticket's checks fail unless staff resolve anyway with a reason;
-//! - every save names the ticket version it read: a stale copy is refused, never written.
+//! - every save names the ticket version it read: a stale copy is refused, never written;
+//! - closing and reassigning ask [`crate::access`] on the ticket as loaded for the save, so a
+//!   form, the API and the CLI get the same answer.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -23,6 +25,7 @@ use super::sla;
 
 pub use super::clocks::SLA_TICK;
 pub use super::compose::{customer_ticket_url, message_id, thread_root, ticket_url};
+use crate::access::{Denied, Permission, Principal};
 use crate::config::{Config, Customer};
 use crate::incident::Problem;
 use crate::model::CustomerId;
@@ -52,6 +55,9 @@ pub enum ServiceError {
     NoPlaybook(String),
     #[error("message template failed: {0}")]
     Template(String),
+    /// The caller may not do this ([`crate::access`]).
+    #[error(transparent)]
+    Denied(#[from] Denied),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -338,13 +344,17 @@ impl TicketService {
         self.reopen_with(t, actor, reason, Reopen::Staff, at).await
     }
 
+    /// Closes a ticket for `by`: a resolved one needs staff, an open one (closing without a
+    /// resolution) an admin ([`Permission::to_close`]), decided on the status it is saved from.
     pub async fn close(
         &self,
         id: TicketId,
-        actor: Actor,
+        by: &Principal,
         at: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         let t = self.load(id).await?;
+        by.require(Permission::to_close(t.status))?;
+        let actor = Actor::Staff(by.name.clone());
         if t.status == TicketStatus::Closed {
             return Err(ServiceError::BadState {
                 id,
@@ -365,13 +375,15 @@ impl TicketService {
 
     /// Gives an open ticket to a staff user (`None`: unassigned). The new assignee must be an
     /// enabled user; the change is an internal `Assigned` event and tells the customer nothing.
+    /// Someone else's ticket is reassigned only by an admin ([`Permission::to_assign`]).
     pub async fn assign(
         &self,
         id: TicketId,
-        actor: Actor,
+        by: &Principal,
         assignee: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        let actor = Actor::Staff(by.name.clone());
         if let Some(name) = assignee {
             match self.store.user(name).await? {
                 Some(u) if !u.disabled => {}
@@ -388,6 +400,7 @@ impl TicketService {
             }
         }
         let mut t = self.load(id).await?;
+        by.require(Permission::to_assign(t.assignee.as_deref(), &by.name))?;
         must_be_open(&t)?;
         if t.assignee.as_deref() == assignee {
             return Err(ServiceError::Invalid(match assignee {

@@ -14,26 +14,41 @@
 //!   `Sec-Fetch-Site` must be `same-origin`/`none` when the browser sends it, else `Origin` (when
 //!   present) must name the host the request was sent to — so another site cannot log a
 //!   browser in to an account of its choosing.
-//! - **API**: `Authorization: Bearer <web.staff_token>` (constant-time comparison), or a session
-//!   cookie with its CSRF token on writes.
+//! - **API**: `Authorization: Bearer` with a user's API token (`forewarn token create`: acts as
+//!   that user with the token's scope, never more than the user's role), or with
+//!   `[web] staff_token` (constant-time comparison; acts as the service account
+//!   [`STAFF_TOKEN_ACCOUNT`] with the staff scope), or a session cookie with its CSRF token on
+//!   writes (acts as the session's user with their role). A read-only token may only GET.
+//!   What each caller may do is decided by [`crate::access`], as for the forms.
 //!
-//! Failed logins are logged with the name (never the password) and answered after a fixed
-//! delay, which bounds password guessing per connection.
+//! **Sign-in limits** (`login_guard`): a password is verified only in the bounded [`HashPool`]
+//! (a full pool, or one client address holding its share, answers 429 at once); a login name, known or not, is locked out after
+//! `[web.login] lockout_after` failures (in the store: every instance sees it), and a client
+//! address after `address_lockout_after` (in memory); a locked name or address is answered 429
+//! with the time it may try again, before any password is checked, so the right password is
+//! refused too until then. Unknown names are verified against a dummy hash with the same
+//! parameters, so they cost what a known name costs. Failed logins are logged with the name
+//! (never the password) and answered after a fixed delay.
+//!
+//! [`HashPool`]: super::login_guard::HashPool
 
-use std::sync::LazyLock;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
+use super::login_guard::policies;
 use super::{AppState, WebError, pages};
-use crate::store::Role;
-use crate::store::users::{check_user_name, hash_password, random_hex, verify_password};
+use crate::access::{Permission, Principal};
+use crate::store::users::{check_user_name, random_hex};
+use crate::store::{Role, Scope};
 
 const COOKIE_PLAIN: &str = "forewarn_session";
 const COOKIE_SECURE: &str = "__Host-forewarn_session";
@@ -71,17 +86,55 @@ pub fn csrf_token(secret: &str) -> String {
     tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The request carries `Authorization: Bearer <staff token>`.
-pub fn bearer_ok(state: &AppState, headers: &HeaderMap) -> bool {
-    let config = state.config();
-    let Some(token) = &config.web.staff_token else {
-        return false;
-    };
+/// Who the configured `[web] staff_token` acts as on timelines: a service account, never a
+/// person (a caller cannot pick a name with it).
+pub const STAFF_TOKEN_ACCOUNT: &str = "service:staff-token";
+
+/// The longest bearer token looked at; a user's token is `fw_` and 64 hex digits.
+const MAX_BEARER_LEN: usize = 256;
+
+/// The bearer token a request presents, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|presented| token.matches(presented.trim().as_bytes()))
+        .map(str::trim)
+}
+
+/// The caller a bearer token names: the staff token's service account, or a user's live API
+/// token (its scope cut down to the user's role). `Ok(None)`: no bearer token; 401: a token
+/// that names no one.
+async fn bearer_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, WebError> {
+    let Some(presented) = bearer(headers) else {
+        return Ok(None);
+    };
+    if presented.is_empty() || presented.len() > MAX_BEARER_LEN {
+        return Err(WebError::Unauthorized);
+    }
+    let staff_token = state.config().web.staff_token.clone();
+    if staff_token.is_some_and(|t| t.matches(presented.as_bytes())) {
+        return Ok(Some(Principal::new(STAFF_TOKEN_ACCOUNT, Scope::Staff)));
+    }
+    match state.store.use_api_token(presented, Utc::now()).await? {
+        Some(t) => Ok(Some(Principal::new(
+            t.user.name,
+            t.scope.within(t.user.role),
+        ))),
+        None => Err(WebError::Unauthorized),
+    }
+}
+
+/// The request carries a valid bearer token (the staff token or a user's), for `/metrics`.
+pub async fn bearer_ok(state: &AppState, headers: &HeaderMap) -> Result<bool, WebError> {
+    match bearer_principal(state, headers).await {
+        Ok(p) => Ok(p.is_some()),
+        Err(WebError::Unauthorized) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// A signed-in staff member (a live session of an enabled user); pages without one redirect
@@ -98,6 +151,11 @@ pub struct Staff {
 }
 
 impl Staff {
+    /// Who the session acts as: its user, with their role.
+    pub fn principal(&self) -> Principal {
+        Principal::new(self.name.clone(), Scope::of_role(self.role))
+    }
+
     /// Checks the CSRF token a form or header presented; 403 when it is missing or wrong.
     pub fn check_csrf(&self, presented: Option<&str>) -> Result<(), WebError> {
         match presented {
@@ -140,29 +198,72 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
-/// A staff caller of the API: the bearer token (`user` is `None`), or a session cookie
-/// (`user` names them; writes must carry the `X-CSRF-Token` header); otherwise 401.
-pub struct ApiStaff {
-    pub user: Option<String>,
+/// A caller of the API: a bearer token (the staff token's service account, or a user's API
+/// token) or a session cookie (writes must carry the `X-CSRF-Token` header); otherwise 401.
+/// Every write needs at least [`Permission::WorkTicket`]: a read-only token gets 403 on POST.
+pub struct ApiCaller {
+    pub who: Principal,
 }
 
-impl FromRequestParts<AppState> for ApiStaff {
+impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        if bearer_ok(state, &parts.headers) {
-            return Ok(ApiStaff { user: None });
-        }
-        let Some(staff) = session_staff(parts, state).await? else {
-            return Err(WebError::Unauthorized);
+        let write = !matches!(parts.method, Method::GET | Method::HEAD);
+        let who = match bearer_principal(state, &parts.headers).await? {
+            Some(who) => who,
+            None => {
+                let Some(staff) = session_staff(parts, state).await? else {
+                    return Err(WebError::Unauthorized);
+                };
+                if write {
+                    let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+                    staff.check_csrf(presented)?;
+                }
+                staff.principal()
+            }
         };
-        if !matches!(parts.method, Method::GET | Method::HEAD) {
-            let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            staff.check_csrf(presented)?;
+        if write {
+            who.require(Permission::WorkTicket)?;
         }
-        Ok(ApiStaff {
-            user: Some(staff.name),
-        })
+        Ok(ApiCaller { who })
+    }
+}
+
+/// The address a request came from: the connection's peer, or, when the peer is one of
+/// `[web] trusted_proxies`, the last address in `X-Forwarded-For` that is not one of them.
+/// `None` when the router runs without connection information.
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let Some(peer) = peer else {
+            return Ok(ClientAddr(None));
+        };
+        let trusted = &state.config().web.trusted_proxies;
+        if !trusted.contains(&peer) {
+            return Ok(ClientAddr(Some(peer)));
+        }
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        let client = forwarded
+            .iter()
+            .rev()
+            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .find(|ip| !trusted.contains(ip));
+        Ok(ClientAddr(Some(client.unwrap_or(peer))))
     }
 }
 
@@ -196,22 +297,114 @@ pub struct LoginForm {
     password: String,
 }
 
-/// A hash to verify against when the name is unknown, so that an unknown name takes as long
-/// as a wrong password.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    hash_password(&random_hex(16)).expect("a random 32-character password hashes")
-});
-
-/// Why a login was refused (for the log; the browser learns less).
-#[derive(Debug, Clone, Copy)]
-enum Refusal {
+/// Why a login was refused or held back: logged and counted in one place ([`LoginEvent::note`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginEvent {
     UnknownUser,
     WrongPassword,
     Disabled,
+    /// The name is locked out (known or not).
+    AccountLocked,
+    AddressLocked,
+    /// The hash pool and its queue are full.
+    Busy,
 }
+
+impl LoginEvent {
+    fn label(self) -> &'static str {
+        match self {
+            LoginEvent::UnknownUser => "unknown_user",
+            LoginEvent::WrongPassword => "wrong_password",
+            LoginEvent::Disabled => "disabled",
+            LoginEvent::AccountLocked => "account_locked",
+            LoginEvent::AddressLocked => "address_locked",
+            LoginEvent::Busy => "busy",
+        }
+    }
+
+    /// Logs the event and counts it.
+    fn note(self, state: &AppState, name: &str, addr: Option<IpAddr>) {
+        let name: String = name.chars().take(64).collect();
+        let addr = addr.map(|a| a.to_string()).unwrap_or_default();
+        match self {
+            LoginEvent::UnknownUser | LoginEvent::WrongPassword | LoginEvent::Disabled => {
+                tracing::warn!(user = %name, %addr, reason = self.label(), "staff login refused");
+                state.metrics.login_failed(self.label());
+            }
+            LoginEvent::AccountLocked | LoginEvent::AddressLocked | LoginEvent::Busy => {
+                tracing::warn!(user = %name, %addr, reason = self.label(), "staff login throttled");
+                state.metrics.login_throttled(self.label());
+            }
+        }
+    }
+}
+
+/// "after 14:03:12 UTC (in 2m)".
+fn retry_at(until: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    format!(
+        "after {} (in {})",
+        until.format("%H:%M:%S UTC"),
+        super::queue::short((until - now).num_seconds().max(1))
+    )
+}
+
+/// A refused sign-in: the login page with `message`, or `{"error": message}` for a client that
+/// asks for JSON; `Retry-After` when it may try again later.
+fn login_refusal(
+    headers: &HeaderMap,
+    status: StatusCode,
+    message: &str,
+    retry_after: Option<Duration>,
+) -> Response {
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
+    // Whole seconds, rounded up: a client that waits this long finds the lockout over.
+    let retry_after = retry_after.map(|d| (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1));
+    let mut response = if wants_json {
+        let mut body = serde_json::json!({ "error": message });
+        if let Some(secs) = retry_after {
+            body["retry_after_s"] = serde_json::json!(secs);
+        }
+        (status, axum::Json(body)).into_response()
+    } else {
+        (status, Html(pages::login_page(Some(message)))).into_response()
+    };
+    if let Some(secs) = retry_after
+        && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// A 429 for a locked name or address, saying when to try again (the same words whether the
+/// name is a user or not).
+fn locked_out(
+    headers: &HeaderMap,
+    whose: &str,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Response {
+    let wait = (until - now).to_std().unwrap_or(Duration::from_secs(1));
+    login_refusal(
+        headers,
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "Too many failed sign-ins {whose}. Try again {}.",
+            retry_at(until, now)
+        ),
+        Some(wait),
+    )
+}
+
+/// How long a "busy" refusal asks the client to wait.
+const BUSY_RETRY: Duration = Duration::from_secs(2);
 
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
@@ -219,42 +412,108 @@ pub async fn login(
         tracing::warn!("staff login refused: posted from another site");
         return Err(WebError::Forbidden);
     }
+    let guard = state.login.clone();
+    let (account_policy, address_policy) = policies(&state.config().web.login);
+    let now = Utc::now();
     let name = form.name.trim().to_owned();
-    let user = if check_user_name(&name).is_ok() {
+    // Locked addresses and names are refused before anything costs: no password is checked.
+    if let Some(ip) = addr
+        && let Some(wait) = guard.addresses.locked_for(ip, Instant::now())
+    {
+        LoginEvent::AddressLocked.note(&state, &name, addr);
+        let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
+        return Ok(locked_out(&headers, "from your address", until, now));
+    }
+    // Only a valid name can be a user; an invalid one is never counted (nothing to reveal).
+    let valid_name = check_user_name(&name).is_ok();
+    if valid_name && let Some(until) = state.store.login_locked_until(&name, now).await? {
+        LoginEvent::AccountLocked.note(&state, &name, addr);
+        return Ok(locked_out(&headers, "for this name", until, now));
+    }
+    let Some(admission) = guard.pool.admit(addr) else {
+        LoginEvent::Busy.note(&state, &name, addr);
+        return Ok(login_refusal(
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            "The server is busy checking other sign-ins. Try again in a few seconds.",
+            Some(BUSY_RETRY),
+        ));
+    };
+    let user = if valid_name {
         state.store.user(&name).await?
     } else {
         None
     };
     let hash = user
         .as_ref()
-        .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
+        .map_or_else(|| guard.dummy_hash.clone(), |u| u.password_hash.clone());
     let password = form.password;
-    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+    let verified = admission
+        .run(move |verifier| verifier.verify(&password, &hash))
         .await
         .unwrap_or(false);
     let user = match user {
         Some(u) if verified && !u.disabled => u,
         other => {
-            let refusal = match &other {
-                None => Refusal::UnknownUser,
-                Some(u) if verified && u.disabled => Refusal::Disabled,
-                Some(_) => Refusal::WrongPassword,
+            let event = match &other {
+                None => LoginEvent::UnknownUser,
+                Some(u) if verified && u.disabled => LoginEvent::Disabled,
+                Some(_) => LoginEvent::WrongPassword,
             };
-            let logged_name: String = name.chars().take(64).collect();
-            tracing::warn!(user = %logged_name, reason = ?refusal, "staff login refused");
+            event.note(&state, &name, addr);
+            // A disabled user with the right password guessed nothing.
+            let (name_locked, addr_locked) = if event == LoginEvent::Disabled {
+                (None, None)
+            } else {
+                let name_locked = if valid_name {
+                    state
+                        .store
+                        .record_login_failure(&name, now, &account_policy)
+                        .await?
+                } else {
+                    None
+                };
+                let addr_locked = addr
+                    .and_then(|ip| guard.addresses.failure(ip, Instant::now(), &address_policy));
+                (name_locked, addr_locked)
+            };
+            if guard.prune_due(now.timestamp_millis())
+                && let Err(e) = state.store.prune_login_failures(now, &account_policy).await
+            {
+                tracing::warn!(error = %e, "could not prune failed sign-ins");
+            }
             tokio::time::sleep(FAILED_LOGIN_DELAY).await;
-            let message = match refusal {
-                Refusal::Disabled => "This account is disabled; ask an admin to enable it.",
-                _ => "Wrong name or password.",
+            let mut message = match event {
+                LoginEvent::Disabled => {
+                    "This account is disabled; ask an admin to enable it.".to_owned()
+                }
+                _ => "Wrong name or password.".to_owned(),
             };
-            return Ok((
+            let addr_until =
+                addr_locked.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
+            // Whichever lockout ends later is the one that matters.
+            let until = match (name_locked, addr_until) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(until) = until {
+                message.push_str(&format!(
+                    " Too many failed sign-ins: try again {}.",
+                    retry_at(until, now)
+                ));
+            }
+            return Ok(login_refusal(
+                &headers,
                 StatusCode::UNAUTHORIZED,
-                Html(pages::login_page(Some(message))),
-            )
-                .into_response());
+                &message,
+                until.and_then(|u| (u - now).to_std().ok()),
+            ));
         }
     };
-    let now = chrono::Utc::now();
+    if let Err(e) = state.store.clear_login_failures(&user.name).await {
+        tracing::warn!(error = %e, user = %user.name, "could not clear failed sign-ins");
+    }
+    state.metrics.login_succeeded();
     let ttl = chrono::Duration::from_std(SESSION_TTL).expect("12 h fits");
     let id = random_hex(32);
     state

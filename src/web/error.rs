@@ -16,6 +16,9 @@ pub enum WebError {
     /// A write without a valid CSRF token, or a login posted from another site.
     #[error("forbidden")]
     Forbidden,
+    /// The caller is known but may not do this ([`crate::access`]); the message says why.
+    #[error("{0}")]
+    Denied(#[from] crate::access::Denied),
     /// A page for people without a session: send them to the login page.
     #[error("login required")]
     LoginRequired,
@@ -38,7 +41,7 @@ impl IntoResponse for WebError {
                 StatusCode::UNAUTHORIZED,
                 [("www-authenticate", "Bearer")],
                 Json(serde_json::json!({
-                    "error": "unauthorized: send Authorization: Bearer <staff token>"
+                    "error": "unauthorized: send Authorization: Bearer <API token> (forewarn token create) or sign in"
                 })),
             )
                 .into_response(),
@@ -47,6 +50,11 @@ impl IntoResponse for WebError {
                 Json(serde_json::json!({
                     "error": "forbidden: missing or wrong CSRF token; reload the page and try again"
                 })),
+            )
+                .into_response(),
+            WebError::Denied(why) => (
+                StatusCode::FORBIDDEN,
+                Json(serde_json::json!({"error": format!("forbidden: {why}")})),
             )
                 .into_response(),
             WebError::LoginRequired => Redirect::to("/login").into_response(),

@@ -3,7 +3,10 @@
 //!
 //! Staff log in with a name and password (`forewarn user add`); sessions live in the store and
 //! their id in an HttpOnly, SameSite=Strict cookie, and every session POST carries a CSRF
-//! token (see `auth.rs`). The API takes the configured staff token as `Authorization: Bearer`.
+//! token (see `auth.rs`). Password checks run in a bounded pool behind per-name and
+//! per-address lockouts (`login_guard.rs`). The API takes a user's API token or the
+//! configured staff token as `Authorization: Bearer`; what each caller may do is
+//! [`crate::access`]'s decision.
 //!
 //! Customers have no login: pages under `/c/` open with a signed, expiring link (`token`) and
 //! show only the data of the customer the link names (`customer.rs`). Staff review survey
@@ -15,6 +18,7 @@ mod customer;
 mod error;
 mod health;
 mod kpis;
+pub mod login_guard;
 mod pages;
 mod queue;
 mod surveys;
@@ -46,6 +50,8 @@ pub struct AppState {
     tickets: Arc<TicketService>,
     /// Survey answers on customer pages; `None`: those pages answer 503.
     surveys: Option<Arc<SurveyService>>,
+    /// The hash pool and the sign-in lockouts.
+    login: Arc<login_guard::LoginGuard>,
 }
 
 impl AppState {
@@ -55,12 +61,14 @@ impl AppState {
         config: Arc<RwLock<Arc<Config>>>,
         tickets: Arc<TicketService>,
     ) -> Self {
+        let login = Arc::new(login_guard::LoginGuard::new(metrics.clone()));
         AppState {
             store,
             metrics,
             config,
             tickets,
             surveys: None,
+            login,
         }
     }
 
@@ -166,24 +174,29 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if state.config().web.metrics_require_token && !auth::bearer_ok(&state, &headers) {
-        return WebError::Unauthorized.into_response();
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    if state.config().web.metrics_require_token && !auth::bearer_ok(&state, &headers).await? {
+        return Err(WebError::Unauthorized);
     }
-    (
+    // Lockouts live in the store (shared by every instance): count them now.
+    match state.store.login_locks(chrono::Utc::now()).await {
+        Ok(locks) => state.metrics.login_locked_accounts(locks.len()),
+        Err(e) => tracing::warn!(error = %e, "could not count locked accounts for /metrics"),
+    }
+    Ok((
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         state.metrics.render(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// `GET /api/v1/checks`: every configured check with its current state.
 async fn api_checks(
     State(state): State<AppState>,
-    _staff: auth::ApiStaff,
+    _caller: auth::ApiCaller,
 ) -> Result<Response, WebError> {
     let config = state.config();
     let states = state.store.states().await?;
@@ -206,7 +219,7 @@ async fn api_checks(
 /// `GET /api/v1/checks/{id}`: state and the last 50 results.
 async fn api_check(
     State(state): State<AppState>,
-    _staff: auth::ApiStaff,
+    _caller: auth::ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let config = state.config();

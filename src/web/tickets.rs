@@ -1,4 +1,9 @@
-//! `/api/v1/tickets`: the same operations as `forewarn ticket …`, as JSON, for staff tokens.
+//! `/api/v1/tickets`: the same operations as `forewarn ticket …`, as JSON, for API callers
+//! (see `auth::ApiCaller`). The caller is who acts on the timeline: a session's user, a user
+//! token's user, or the staff token's service account. A body's `"by"` is ignored (and a
+//! `"by"` naming someone else logged): no caller can act under another name.
+//! What a caller may do is [`crate::access`]'s decision, as on the forms: closing an open
+//! ticket without a resolution needs an admin.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -6,19 +11,32 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::auth::ApiStaff;
+use super::auth::ApiCaller;
 use super::{AppState, WebError};
 use crate::model::CustomerId;
 use crate::store::tickets::TicketFilter;
 use crate::ticket::service::ServiceError;
 use crate::ticket::{Actor, Resolution, TicketId};
 
-/// Who the API acts as on the timeline: the signed-in user, else `by`, else "api".
-fn actor(name: Option<String>) -> Actor {
-    Actor::Staff(
-        name.filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| "api".into()),
-    )
+/// Who acts on the timeline: the caller, whatever `by` says (see [`ignore_by`]).
+fn actor(caller: &ApiCaller, by: Option<&str>) -> Actor {
+    ignore_by(caller, by);
+    Actor::Staff(caller.who.name.clone())
+}
+
+/// A `by` naming someone else is ignored, and logged: no caller may act under another name.
+fn ignore_by(caller: &ApiCaller, by: Option<&str>) {
+    if let Some(b) = by
+        .map(str::trim)
+        .filter(|b| !b.is_empty() && *b != caller.who.name)
+    {
+        let by: String = b.chars().take(64).collect();
+        tracing::warn!(
+            caller = %caller.who.name,
+            %by,
+            "API request named another actor in \"by\"; recorded as the caller"
+        );
+    }
 }
 
 impl From<ServiceError> for WebError {
@@ -26,6 +44,7 @@ impl From<ServiceError> for WebError {
         match e {
             ServiceError::Store(e) => WebError::Store(e),
             ServiceError::NotFound(_) => WebError::NotFound,
+            ServiceError::Denied(d) => WebError::Denied(d),
             other => WebError::Rejected(other.to_string()),
         }
     }
@@ -41,7 +60,7 @@ pub struct ListQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    _staff: ApiStaff,
+    _caller: ApiCaller,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let customer = match q.customer {
@@ -61,7 +80,7 @@ pub async fn list(
 
 pub async fn show(
     State(state): State<AppState>,
-    _staff: ApiStaff,
+    _caller: ApiCaller,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let (ticket, timeline) = state.tickets.get(TicketId(id)).await?;
@@ -76,14 +95,18 @@ pub struct By {
 
 pub async fn ack(
     State(state): State<AppState>,
-    staff: ApiStaff,
+    caller: ApiCaller,
     Path(id): Path<i64>,
     body: Option<Json<By>>,
 ) -> Result<Response, WebError> {
-    let by = body.map(|b| b.0.by).unwrap_or_default();
+    let by = body.and_then(|b| b.0.by);
     state
         .tickets
-        .acknowledge(TicketId(id), actor(staff.user.or(by)), chrono::Utc::now())
+        .acknowledge(
+            TicketId(id),
+            actor(&caller, by.as_deref()),
+            chrono::Utc::now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -104,7 +127,7 @@ pub struct UpdateBody {
 
 pub async fn update(
     State(state): State<AppState>,
-    staff: ApiStaff,
+    caller: ApiCaller,
     Path(id): Path<i64>,
     Json(b): Json<UpdateBody>,
 ) -> Result<Response, WebError> {
@@ -115,22 +138,16 @@ pub async fn update(
         None => None,
     };
     let now = chrono::Utc::now();
+    let actor = actor(&caller, b.by.as_deref());
     if b.wait_on_customer {
         state
             .tickets
-            .wait_on_customer(TicketId(id), actor(staff.user.or(b.by)), &b.message, now)
+            .wait_on_customer(TicketId(id), actor, &b.message, now)
             .await?;
     } else {
         state
             .tickets
-            .update(
-                TicketId(id),
-                actor(staff.user.or(b.by)),
-                &b.message,
-                next,
-                b.internal,
-                now,
-            )
+            .update(TicketId(id), actor, &b.message, next, b.internal, now)
             .await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -150,10 +167,11 @@ pub struct ResolveBody {
 
 pub async fn resolve(
     State(state): State<AppState>,
-    staff: ApiStaff,
+    caller: ApiCaller,
     Path(id): Path<i64>,
     Json(mut b): Json<ResolveBody>,
 ) -> Result<Response, WebError> {
+    let actor = actor(&caller, b.by.as_deref());
     if b.anyway {
         let reason = b
             .reason
@@ -169,12 +187,7 @@ pub async fn resolve(
     }
     state
         .tickets
-        .resolve(
-            TicketId(id),
-            actor(staff.user.or(b.by)),
-            b.resolution,
-            chrono::Utc::now(),
-        )
+        .resolve(TicketId(id), actor, b.resolution, chrono::Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -188,34 +201,31 @@ pub struct ReopenBody {
 
 pub async fn reopen(
     State(state): State<AppState>,
-    staff: ApiStaff,
+    caller: ApiCaller,
     Path(id): Path<i64>,
     body: Option<Json<ReopenBody>>,
 ) -> Result<Response, WebError> {
     let b = body.map(|b| b.0).unwrap_or_default();
+    let actor = actor(&caller, b.by.as_deref());
     let reason = b.reason.unwrap_or_else(|| "reopened by staff".into());
     state
         .tickets
-        .reopen(
-            TicketId(id),
-            actor(staff.user.or(b.by)),
-            &reason,
-            chrono::Utc::now(),
-        )
+        .reopen(TicketId(id), actor, &reason, chrono::Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn close(
     State(state): State<AppState>,
-    staff: ApiStaff,
+    caller: ApiCaller,
     Path(id): Path<i64>,
     body: Option<Json<By>>,
 ) -> Result<Response, WebError> {
-    let by = body.map(|b| b.0.by).unwrap_or_default();
+    let by = body.and_then(|b| b.0.by);
+    ignore_by(&caller, by.as_deref());
     state
         .tickets
-        .close(TicketId(id), actor(staff.user.or(by)), chrono::Utc::now())
+        .close(TicketId(id), &caller.who, chrono::Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
