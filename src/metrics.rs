@@ -37,6 +37,7 @@ pub struct Metrics {
     store_batches: Counter,
     store_errors: Counter,
     cluster: ClusterMetrics,
+    connections: ConnectionMetrics,
 }
 
 /// The `forewarn_cluster_*` series and the runs skipped for want of a lease.
@@ -152,8 +153,11 @@ impl Metrics {
         ] {
             registry.register(name, help, counter.clone());
         }
+        let connections = ConnectionMetrics::default();
+        connections.register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
+            connections,
             cluster,
             results,
             probe_duration,
@@ -236,5 +240,79 @@ impl Metrics {
         } else {
             self.store_errors.inc();
         }
+    }
+}
+
+// ---- Connections of the web server (`listener`) ---------------------------------------------
+
+/// Why the listener closed or refused a connection: `total` / `per_address` (the caps),
+/// `header` / `request` / `idle` (the timeouts).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+/// The `forewarn_web_connections_*` series. The agent, which has no /metrics, keeps an
+/// unregistered set (`ConnectionMetrics::default()`) that only its log lines read.
+#[derive(Clone, Default)]
+pub struct ConnectionMetrics {
+    open: Gauge,
+    accepted: Counter,
+    refused: Family<ReasonLabel, Counter>,
+    timed_out: Family<ReasonLabel, Counter>,
+}
+
+impl ConnectionMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "web_connections_open",
+            "Connections the web server holds open now",
+            self.open.clone(),
+        );
+        registry.register(
+            "web_connections_accepted",
+            "Connections the web server took (under both caps)",
+            self.accepted.clone(),
+        );
+        registry.register(
+            "web_connections_refused",
+            "Connections closed as soon as accepted: web.max_connections (reason total) or \
+             web.max_connections_per_address (per_address) were open",
+            self.refused.clone(),
+        );
+        registry.register(
+            "web_connections_timed_out",
+            "Connections closed by a timeout: header, request or idle",
+            self.timed_out.clone(),
+        );
+    }
+
+    /// A connection taken under both caps.
+    pub fn opened(&self) {
+        self.open.inc();
+        self.accepted.inc();
+    }
+
+    pub fn closed(&self) {
+        self.open.dec();
+    }
+
+    pub fn open(&self) -> i64 {
+        self.open.get()
+    }
+
+    pub fn refused(&self, reason: &'static str) {
+        self.refused.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    pub fn timed_out(&self, reason: &'static str) {
+        self.timed_out.get_or_create(&ReasonLabel { reason }).inc();
+    }
+}
+
+impl Metrics {
+    /// The handles the web server's listener counts its connections with.
+    pub fn connections(&self) -> ConnectionMetrics {
+        self.connections.clone()
     }
 }

@@ -137,6 +137,12 @@ pub struct RawWeb {
     /// The key customer links are signed with. Absent: one is generated and kept in the
     /// database, shared by every instance.
     pub secret: Option<S<SecretRef>>,
+    /// Connection limits of the web server (see `listener::Limits`; read at start only).
+    pub header_timeout: Option<S<String>>,
+    pub request_timeout: Option<S<String>>,
+    pub idle_timeout: Option<S<String>>,
+    pub max_connections: Option<S<i64>>,
+    pub max_connections_per_address: Option<S<i64>>,
 }
 
 /// A file in `checks/` has two top-level keys: `[customer]` and `[[check]]`. They are
