@@ -1,7 +1,9 @@
 //! The HTTP/1 listener that `forewarn serve` (the web server) and `forewarn agent` share: a
 //! small accept loop that caps connections in total and per client address, hyper's own
 //! header-read timeout, a timeout on every request, and an idle timeout on connections where
-//! nothing moves; over plain TCP or TLS (rustls). README, "Limits", documents the defaults.
+//! nothing moves; over plain TCP or TLS (rustls). When every slot is taken, the connection that
+//! has waited longest for a request is closed to make room, so slow clients cannot lock out one
+//! that sends its request at once. README, "Limits", documents the defaults.
 //!
 //! Architecture invariant: a listener never holds more than a quarter of the process's file
 //! descriptors (the soft limit is raised to the hard one first), so a flood of connections
@@ -25,7 +27,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::metrics::ConnectionMetrics;
@@ -44,8 +46,9 @@ pub struct Limits {
     /// A connection on which no byte moves while no request is being handled (idle between
     /// requests, or a client that stopped reading its answer) is closed after this.
     pub idle_timeout: Duration,
-    /// Connections open at once; one more is closed as soon as it is accepted. Never more than
-    /// a quarter of the descriptor limit, whatever is configured.
+    /// Connections open at once. One more closes the connection that has waited longest for
+    /// a request, or is closed itself when none is waiting. Never more than a quarter of the
+    /// descriptor limit, whatever is configured.
     pub max_connections: usize,
     /// Connections open at once from one client address (IPv6: from one /64).
     pub max_connections_per_address: usize,
@@ -148,6 +151,8 @@ pub fn spawn(listener: TcpListener, app: Router, opts: Options) -> io::Result<Se
         limits,
         slots: Arc::new(Semaphore::new(limits.max_connections)),
         per_address: Mutex::new(HashMap::new()),
+        waiting: Waiting::default(),
+        next_id: AtomicU64::new(0),
         metrics: opts.metrics,
         refusals: Quiet::default(),
     });
@@ -237,6 +242,9 @@ struct Shared {
     slots: Arc<Semaphore>,
     /// Open connections per client address (see [`address_key`]); no entry means none.
     per_address: Mutex<HashMap<IpAddr, usize>>,
+    /// Connections waiting for a request, oldest first: the one closed to make room.
+    waiting: Waiting,
+    next_id: AtomicU64,
     metrics: ConnectionMetrics,
     refusals: Quiet,
 }
@@ -244,7 +252,7 @@ struct Shared {
 /// Why a connection was closed as soon as it was accepted.
 #[derive(Debug, Clone, Copy)]
 enum Refusal {
-    /// `max_connections` are open.
+    /// `max_connections` are open and none of them is waiting for a request.
     Total,
     /// `max_connections_per_address` are open from this client.
     PerAddress,
@@ -259,46 +267,43 @@ impl Refusal {
     }
 }
 
-/// Which limit closed a connection that had been taken.
+/// Why the listener closed a connection it had taken.
 #[derive(Debug, Clone, Copy)]
-enum Timeout {
+enum Closed {
+    /// `header_timeout`: no complete request line and headers (or TLS handshake) in time.
     Header,
+    /// `request_timeout`: answered 503.
     Request,
+    /// `idle_timeout`: nothing moved while no request was in hand.
     Idle,
+    /// Every slot was taken and this one had waited longest for a request: it made room.
+    Evicted,
 }
 
-impl Timeout {
+impl Closed {
     fn as_str(self) -> &'static str {
         match self {
-            Timeout::Header => "header",
-            Timeout::Request => "request",
-            Timeout::Idle => "idle",
+            Closed::Header => "header",
+            Closed::Request => "request",
+            Closed::Idle => "idle",
+            Closed::Evicted => "evicted",
         }
     }
 }
 
 impl Shared {
-    /// Takes a slot for a connection from `ip`, or says which cap is full.
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refusal> {
-        let permit = self
-            .slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Refusal::Total)?;
+    /// Takes a place under `max_connections_per_address` for a connection from `ip`.
+    fn take_address(self: &Arc<Self>, ip: IpAddr) -> Result<AddressSlot, Refusal> {
         let key = address_key(ip);
-        {
-            let mut open = self.per_address.lock().expect("not poisoned");
-            let n = open.entry(key).or_insert(0);
-            if *n >= self.limits.max_connections_per_address {
-                return Err(Refusal::PerAddress);
-            }
-            *n += 1;
+        let mut open = self.per_address.lock().expect("not poisoned");
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.limits.max_connections_per_address {
+            return Err(Refusal::PerAddress);
         }
-        self.metrics.opened();
-        Ok(Slot {
+        *n += 1;
+        Ok(AddressSlot {
             shared: self.clone(),
             key,
-            _permit: permit,
         })
     }
 
@@ -317,24 +322,23 @@ impl Shared {
         }
     }
 
-    fn timed_out(&self, which: Timeout) {
-        self.metrics.timed_out(which.as_str());
+    fn closed(&self, why: Closed) {
+        self.metrics.closed_early(why.as_str());
         tracing::debug!(
             listener = self.name,
-            timeout = which.as_str(),
-            "connection closed by a timeout"
+            reason = why.as_str(),
+            "connection closed by the listener"
         );
     }
 }
 
-/// One open connection's place under both caps; given back on drop.
-struct Slot {
+/// A connection's place under `max_connections_per_address`; given back on drop.
+struct AddressSlot {
     shared: Arc<Shared>,
     key: IpAddr,
-    _permit: OwnedSemaphorePermit,
 }
 
-impl Drop for Slot {
+impl Drop for AddressSlot {
     fn drop(&mut self) {
         let mut open = self.shared.per_address.lock().expect("not poisoned");
         if let Some(n) = open.get_mut(&self.key) {
@@ -343,7 +347,93 @@ impl Drop for Slot {
                 open.remove(&self.key);
             }
         }
-        self.shared.metrics.closed();
+    }
+}
+
+/// One open connection's place under both caps; given back on drop.
+struct Slot {
+    _address: AddressSlot,
+    _permit: OwnedSemaphorePermit,
+    metrics: ConnectionMetrics,
+}
+
+impl Slot {
+    fn new(address: AddressSlot, permit: OwnedSemaphorePermit) -> Slot {
+        let metrics = address.shared.metrics.clone();
+        metrics.opened();
+        Slot {
+            _address: address,
+            _permit: permit,
+            metrics,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.metrics.closed();
+    }
+}
+
+/// Connections waiting for a request (for their first, or between two; the TLS handshake
+/// included), by when they started waiting. When every slot is taken, the one that has waited
+/// longest is closed to make room: a slow client holds a slot only until someone else needs
+/// it, while a client that sends its request at once (staff) is no longer waiting by then.
+#[derive(Default)]
+struct Waiting {
+    inner: Mutex<WaitingInner>,
+}
+
+#[derive(Default)]
+struct WaitingInner {
+    by_age: std::collections::BTreeMap<(Instant, u64), Arc<Notify>>,
+    since: HashMap<u64, Instant>,
+}
+
+impl Waiting {
+    fn enter(&self, id: u64, evict: &Arc<Notify>) {
+        let now = Instant::now();
+        let mut w = self.inner.lock().expect("not poisoned");
+        if let Some(t) = w.since.insert(id, now) {
+            w.by_age.remove(&(t, id));
+        }
+        w.by_age.insert((now, id), evict.clone());
+    }
+
+    fn leave(&self, id: u64) {
+        let mut w = self.inner.lock().expect("not poisoned");
+        if let Some(t) = w.since.remove(&id) {
+            w.by_age.remove(&(t, id));
+        }
+    }
+
+    /// Tells the connection that has waited longest to close; whether there was one.
+    fn evict_oldest(&self) -> bool {
+        let mut w = self.inner.lock().expect("not poisoned");
+        let Some(((_, id), evict)) = w.by_age.pop_first() else {
+            return false;
+        };
+        w.since.remove(&id);
+        evict.notify_one();
+        true
+    }
+}
+
+/// One connection's entry in [`Waiting`]: waiting while no handler runs.
+#[derive(Clone)]
+struct Waiter {
+    shared: Arc<Shared>,
+    id: u64,
+    evict: Arc<Notify>,
+}
+
+impl Waiter {
+    fn waiting(&self) {
+        self.shared.waiting.enter(self.id, &self.evict);
+    }
+
+    fn not_waiting(&self) {
+        self.shared.waiting.leave(self.id);
     }
 }
 
@@ -411,14 +501,34 @@ async fn accept_loop(
                 continue;
             }
         };
-        match shared.admit(peer.ip()) {
-            Ok(slot) => {
-                tokio::spawn(connection(stream, shared.clone(), slot, conns_rx.clone()));
-            }
+        let address = match shared.take_address(peer.ip()) {
+            Ok(a) => a,
             Err(reason) => {
                 shared.refused(reason);
-                drop(stream);
+                continue;
             }
+        };
+        match shared.slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let slot = Slot::new(address, permit);
+                tokio::spawn(connection(stream, shared.clone(), slot, conns_rx.clone()));
+            }
+            // Every slot is taken: the connection that has waited longest for a request makes
+            // room, and gives its slot back as soon as its task sees the notice.
+            Err(_) if shared.waiting.evict_oldest() => {
+                let (shared, state) = (shared.clone(), conns_rx.clone());
+                tokio::spawn(async move {
+                    let permit = shared.slots.clone().acquire_owned();
+                    match tokio::time::timeout(Duration::from_secs(1), permit).await {
+                        Ok(Ok(permit)) => {
+                            let slot = Slot::new(address, permit);
+                            connection(stream, shared.clone(), slot, state).await;
+                        }
+                        _ => shared.refused(Refusal::Total),
+                    }
+                });
+            }
+            Err(_) => shared.refused(Refusal::Total),
         }
     }
     drop(listener);
@@ -450,6 +560,15 @@ async fn connection(
     state: watch::Receiver<ConnState>,
 ) {
     let _slot = slot;
+    let waiter = Waiter {
+        id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+        shared: shared.clone(),
+        evict: Arc::new(Notify::new()),
+    };
+    // Declared before anything that may put it back in `Waiting`, so dropped after: a closed
+    // connection is never left there.
+    let _gone = Gone(waiter.clone());
+    waiter.waiting();
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::new());
     let stream = Tracked {
@@ -457,18 +576,31 @@ async fn connection(
         activity: activity.clone(),
     };
     match &shared.tls {
-        None => serve_http(stream, &shared, activity, state).await,
+        None => serve_http(stream, &shared, activity, waiter, state).await,
         Some(acceptor) => {
-            // The handshake counts towards the header timeout.
-            let handshake = acceptor.accept(stream);
-            match tokio::time::timeout(shared.limits.header_timeout, handshake).await {
-                Ok(Ok(tls)) => serve_http(tls, &shared, activity, state).await,
-                Ok(Err(e)) => {
-                    tracing::debug!(listener = shared.name, error = %e, "TLS handshake failed")
-                }
-                Err(_) => shared.timed_out(Timeout::Header),
+            // The handshake counts towards the header timeout, and may be evicted.
+            let handshake =
+                tokio::time::timeout(shared.limits.header_timeout, acceptor.accept(stream));
+            tokio::select! {
+                done = handshake => match done {
+                    Ok(Ok(tls)) => serve_http(tls, &shared, activity, waiter, state).await,
+                    Ok(Err(e)) => {
+                        tracing::debug!(listener = shared.name, error = %e, "TLS handshake failed")
+                    }
+                    Err(_) => shared.closed(Closed::Header),
+                },
+                () = waiter.evict.notified() => shared.closed(Closed::Evicted),
             }
         }
+    }
+}
+
+/// Takes a connection out of [`Waiting`] for good when it ends.
+struct Gone(Waiter);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        self.0.not_waiting();
     }
 }
 
@@ -477,6 +609,7 @@ async fn serve_http<I>(
     io: I,
     shared: &Arc<Shared>,
     activity: Arc<Activity>,
+    waiter: Waiter,
     mut state: watch::Receiver<ConnState>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -485,8 +618,9 @@ async fn serve_http<I>(
         let app = TowerToHyperService::new(shared.app.clone());
         let shared = shared.clone();
         let activity = activity.clone();
+        let waiter = waiter.clone();
         hyper::service::service_fn(move |req: Request<Incoming>| {
-            let busy = activity.busy();
+            let busy = Busy::start(&activity, &waiter);
             let answer = hyper::service::Service::call(&app, req);
             let shared = shared.clone();
             async move {
@@ -495,7 +629,7 @@ async fn serve_http<I>(
                     Ok(Ok(response)) => Ok::<_, Infallible>(response),
                     Ok(Err(never)) => match never {},
                     Err(_) => {
-                        shared.timed_out(Timeout::Request);
+                        shared.closed(Closed::Request);
                         Ok(too_slow())
                     }
                 }
@@ -514,7 +648,7 @@ async fn serve_http<I>(
         tokio::select! {
             done = conn.as_mut() => {
                 match done {
-                    Err(e) if e.is_timeout() => shared.timed_out(Timeout::Header),
+                    Err(e) if e.is_timeout() => shared.closed(Closed::Header),
                     Err(e) => tracing::debug!(listener = shared.name, error = %e, "connection ended with an error"),
                     Ok(()) => {}
                 }
@@ -522,7 +656,15 @@ async fn serve_http<I>(
             }
             () = tokio::time::sleep_until(deadline.into()) => {
                 if activity.idle_for(idle) {
-                    shared.timed_out(Timeout::Idle);
+                    shared.closed(Closed::Idle);
+                    return;
+                }
+            }
+            () = waiter.evict.notified() => {
+                // A request that arrived as the notice was sent is answered; whoever wanted the
+                // slot gives up after a second.
+                if activity.busy.load(Ordering::Relaxed) == 0 {
+                    shared.closed(Closed::Evicted);
                     return;
                 }
             }
@@ -584,20 +726,32 @@ impl Activity {
     fn idle_for(&self, idle: Duration) -> bool {
         self.busy.load(Ordering::Relaxed) == 0 && Instant::now() >= self.idle_deadline(idle)
     }
+}
 
-    /// Marks a handler as running until the guard drops (then the idle clock starts again).
-    fn busy(self: &Arc<Self>) -> Busy {
-        self.busy.fetch_add(1, Ordering::Relaxed);
-        Busy(self.clone())
+/// A handler running: the connection is busy (not idle, not waiting for a request) until this
+/// drops; then the idle clock starts again and it waits for the next request.
+struct Busy {
+    activity: Arc<Activity>,
+    waiter: Waiter,
+}
+
+impl Busy {
+    fn start(activity: &Arc<Activity>, waiter: &Waiter) -> Busy {
+        activity.busy.fetch_add(1, Ordering::Relaxed);
+        waiter.not_waiting();
+        Busy {
+            activity: activity.clone(),
+            waiter: waiter.clone(),
+        }
     }
 }
 
-struct Busy(Arc<Activity>);
-
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.moved();
-        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+        self.activity.moved();
+        if self.activity.busy.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.waiter.waiting();
+        }
     }
 }
 
@@ -729,6 +883,27 @@ mod tests {
         check(1024, 512, 600, (150, 150));
         check(10, 64, 65536, (10, 10));
         check(5, 1, 3, (1, 1));
+    }
+
+    #[test]
+    fn the_connection_waiting_longest_is_the_one_evicted() {
+        let w = Waiting::default();
+        let notices: Vec<Arc<Notify>> = (0..3).map(|_| Arc::new(Notify::new())).collect();
+        for (id, n) in notices.iter().enumerate() {
+            w.enter(id as u64, n);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // 0 starts a request (not waiting), then waits again: now the newest.
+        w.leave(0);
+        w.enter(0, &notices[0]);
+        // 2 is gone.
+        w.leave(2);
+        let evicted = |n: &Arc<Notify>| futures::FutureExt::now_or_never(n.notified()).is_some();
+        assert!(w.evict_oldest());
+        assert!(evicted(&notices[1]) && !evicted(&notices[0]) && !evicted(&notices[2]));
+        assert!(w.evict_oldest());
+        assert!(evicted(&notices[0]));
+        assert!(!w.evict_oldest(), "nobody waits any more");
     }
 
     #[test]

@@ -245,8 +245,8 @@ impl Metrics {
 
 // ---- Connections of the web server (`listener`) ---------------------------------------------
 
-/// Why the listener closed or refused a connection: `total` / `per_address` (the caps),
-/// `header` / `request` / `idle` (the timeouts).
+/// Why the listener refused a connection (`total`, `per_address`: the caps) or closed one it
+/// had taken (`header`, `request`, `idle`: the timeouts; `evicted`: it made room).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: &'static str,
@@ -259,7 +259,7 @@ pub struct ConnectionMetrics {
     open: Gauge,
     accepted: Counter,
     refused: Family<ReasonLabel, Counter>,
-    timed_out: Family<ReasonLabel, Counter>,
+    closed_early: Family<ReasonLabel, Counter>,
 }
 
 impl ConnectionMetrics {
@@ -276,14 +276,15 @@ impl ConnectionMetrics {
         );
         registry.register(
             "web_connections_refused",
-            "Connections closed as soon as accepted: web.max_connections (reason total) or \
-             web.max_connections_per_address (per_address) were open",
+            "Connections closed as soon as accepted: web.max_connections were open and none was \
+             waiting for a request (reason total), or web.max_connections_per_address (per_address)",
             self.refused.clone(),
         );
         registry.register(
-            "web_connections_timed_out",
-            "Connections closed by a timeout: header, request or idle",
-            self.timed_out.clone(),
+            "web_connections_closed",
+            "Connections the web server closed: a timeout (header, request, idle), or to make \
+             room for a new one when all were taken (evicted: the one waiting longest for a request)",
+            self.closed_early.clone(),
         );
     }
 
@@ -305,8 +306,10 @@ impl ConnectionMetrics {
         self.refused.get_or_create(&ReasonLabel { reason }).inc();
     }
 
-    pub fn timed_out(&self, reason: &'static str) {
-        self.timed_out.get_or_create(&ReasonLabel { reason }).inc();
+    pub fn closed_early(&self, reason: &'static str) {
+        self.closed_early
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 }
 
