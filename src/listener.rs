@@ -638,7 +638,11 @@ async fn serve_http<I>(
     };
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(shared.limits.header_timeout);
+        .header_read_timeout(shared.limits.header_timeout)
+        // A request head longer than MAX_BUF (plus the read that crossed it) is answered 431
+        // (hyper's default is ~400 KiB): a full house of slow clients costs at most about
+        // max_connections × 128 KiB of buffers.
+        .max_buf_size(MAX_BUF);
     let conn = http.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let idle = shared.limits.idle_timeout;
@@ -683,6 +687,9 @@ async fn serve_http<I>(
         }
     }
 }
+
+/// The most a connection buffers before it stops reading (request head) or writing more.
+const MAX_BUF: usize = 64 * 1024;
 
 /// 503 for a request that took longer than `request_timeout`; the connection closes after it.
 fn too_slow() -> Response<Body> {
