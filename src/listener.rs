@@ -98,7 +98,6 @@ pub struct Options {
 /// lets requests in flight finish first.
 pub struct Server {
     addr: SocketAddr,
-    max_connections: usize,
     /// `Some(grace)`: stop, letting requests in flight finish within `grace`.
     stop: watch::Sender<Option<Duration>>,
     task: Option<JoinHandle<()>>,
@@ -107,11 +106,6 @@ pub struct Server {
 impl Server {
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// The connection cap in force (the configured one, or a quarter of the descriptor limit).
-    pub fn max_connections(&self) -> usize {
-        self.max_connections
     }
 
     /// Stops accepting, lets requests in flight finish within `grace` (idle connections close
@@ -160,7 +154,6 @@ pub fn spawn(listener: TcpListener, app: Router, opts: Options) -> io::Result<Se
     let task = tokio::spawn(accept_loop(listener, shared, stop_rx));
     Ok(Server {
         addr,
-        max_connections: limits.max_connections,
         stop,
         task: Some(task),
     })
