@@ -481,10 +481,16 @@ async fn one_client_cannot_take_every_connection() {
                     .unwrap();
                 assert_eq!(r.status(), 200, "{path} with every slot held");
             }
-            assert!(
-                closed_within(&mut held[0], Duration::from_secs(2)).await,
-                "the oldest waiting connection made room"
-            );
+            // One of the first address's (the oldest; which one exactly depends on when each
+            // connection's task first ran).
+            let mut made_room = false;
+            for s in held.iter_mut().take(20) {
+                if closed_within(s, Duration::from_millis(100)).await {
+                    made_room = true;
+                    break;
+                }
+            }
+            assert!(made_room, "one of the oldest waiting connections made room");
             drop(staff);
             drop(held);
             // The slots come back as the held connections close.
