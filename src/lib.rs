@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod diag;
 pub mod incident;
+pub mod listener;
 pub mod metrics;
 pub mod model;
 pub mod notify;

@@ -109,6 +109,8 @@ pub async fn start(
         max_concurrency: config.scheduler.max_concurrency,
         per_host_concurrency: config.scheduler.per_host_concurrency,
     };
+    // Each check in flight holds a connection (and its descriptor) of its own.
+    let probes_in_flight = config.scheduler.max_concurrency;
     let checks = config.checks.clone();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let shared_config = Arc::new(std::sync::RwLock::new(Arc::new(config)));
@@ -232,19 +234,24 @@ pub async fn start(
         stop_rx.clone(),
     )));
     {
+        let web_limits = shared_config.read().expect("not poisoned").web.limits;
+        let mut web = crate::listener::spawn(
+            listener,
+            app,
+            crate::listener::Options {
+                name: "web",
+                limits: web_limits,
+                tls: None,
+                metrics: metrics.connections(),
+                others_need: probes_in_flight,
+            },
+        )
+        .context("starting the web server")?;
         let mut stop_rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            };
-            // With each connection's address: the sign-in limits count per client address.
-            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "web server failed");
-            }
+            let _ = stop_rx.wait_for(|s| *s).await;
+            // Requests in flight end within request_timeout anyway.
+            web.stop(web_limits.request_timeout).await;
         }));
     }
     tasks.push(tokio::spawn(prune_loop(

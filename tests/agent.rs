@@ -555,6 +555,11 @@ fn the_example_config_documents_every_field_and_is_valid_toml() {
         "[[account]]",
         "limit",
         "quota",
+        "header_timeout",
+        "request_timeout",
+        "idle_timeout",
+        "max_connections",
+        "max_connections_per_address",
     ] {
         assert!(text.contains(key), "example mentions {key}");
     }

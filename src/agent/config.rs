@@ -37,6 +37,9 @@ pub struct AgentConfig {
     /// Mount points (or any directory on the filesystem) to report with statvfs.
     pub mounts: Vec<PathBuf>,
     pub accounts: Vec<AccountConfig>,
+    /// Timeouts and connection caps of the API's listener (`crate::listener::Limits::AGENT`
+    /// unless set).
+    pub limits: crate::listener::Limits,
 }
 
 /// PEM certificate chain and private key for HTTPS.
@@ -82,6 +85,11 @@ struct RawConfig {
     mounts: Vec<RawMount>,
     #[serde(default, rename = "account")]
     accounts: Vec<RawAccount>,
+    header_timeout: Option<Spanned<String>>,
+    request_timeout: Option<Spanned<String>>,
+    idle_timeout: Option<Spanned<String>>,
+    max_connections: Option<Spanned<i64>>,
+    max_connections_per_address: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +193,8 @@ impl Validator<'_> {
             }
         };
 
+        let limits = self.limits(&raw);
+
         let tls = raw.tls.map(|t| TlsFiles {
             cert: self.existing_file(&t.cert, "tls.cert"),
             key: self.existing_file(&t.key, "tls.key"),
@@ -281,9 +291,72 @@ impl Validator<'_> {
                     history,
                     mounts,
                     accounts,
+                    limits,
                 })
             }
             _ => Err(self.diags),
+        }
+    }
+
+    /// The listener's timeouts and caps; the cap per address may not exceed the total.
+    fn limits(&mut self, raw: &RawConfig) -> crate::listener::Limits {
+        let d = crate::listener::Limits::AGENT;
+        let limits = crate::listener::Limits {
+            header_timeout: self
+                .duration(
+                    raw.header_timeout.as_ref(),
+                    "header_timeout",
+                    d.header_timeout,
+                )
+                .unwrap_or(d.header_timeout),
+            request_timeout: self
+                .duration(
+                    raw.request_timeout.as_ref(),
+                    "request_timeout",
+                    d.request_timeout,
+                )
+                .unwrap_or(d.request_timeout),
+            idle_timeout: self
+                .duration(raw.idle_timeout.as_ref(), "idle_timeout", d.idle_timeout)
+                .unwrap_or(d.idle_timeout),
+            max_connections: self.count(
+                raw.max_connections.as_ref(),
+                "max_connections",
+                d.max_connections,
+            ),
+            max_connections_per_address: self.count(
+                raw.max_connections_per_address.as_ref(),
+                "max_connections_per_address",
+                d.max_connections_per_address,
+            ),
+        };
+        if let Some(per) = &raw.max_connections_per_address {
+            if limits.max_connections_per_address > limits.max_connections {
+                self.error(
+                    per.span(),
+                    "max_connections_per_address",
+                    format!(
+                        "{} is more than max_connections ({}): one client could take every connection",
+                        per.get_ref(),
+                        limits.max_connections
+                    ),
+                );
+            }
+        }
+        limits
+    }
+
+    /// A whole number of at least 1, or `default` when absent.
+    fn count(&mut self, value: Option<&Spanned<i64>>, key: &str, default: usize) -> usize {
+        match value {
+            None => default,
+            Some(v) => match usize::try_from(*v.get_ref()) {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    self.error(v.span(), key, "must be a whole number of at least 1");
+                    default
+                }
+            },
         }
     }
 

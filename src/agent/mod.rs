@@ -51,40 +51,35 @@ pub enum AgentError {
 /// A running agent: its sampler and its HTTP server. Dropping it stops both at once; prefer
 /// [`RunningAgent::stop`] for a graceful stop.
 pub struct RunningAgent {
-    addr: SocketAddr,
     https: bool,
-    handle: axum_server::Handle<SocketAddr>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: crate::listener::Server,
     sampler: JoinHandle<()>,
 }
 
 impl RunningAgent {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// `http://addr/` or `https://addr/`.
     pub fn url(&self) -> Url {
         let scheme = if self.https { "https" } else { "http" };
-        Url::parse(&format!("{scheme}://{}/", self.addr)).expect("socket address makes a URL")
+        Url::parse(&format!("{scheme}://{}/", self.local_addr()))
+            .expect("socket address makes a URL")
     }
 
     /// Stops accepting, lets in-flight requests finish (up to 5 s), stops sampling.
     pub async fn stop(mut self) -> Result<(), AgentError> {
-        self.handle.graceful_shutdown(Some(GRACEFUL_STOP));
+        self.server.stop(GRACEFUL_STOP).await;
         self.sampler.abort();
-        match (&mut self.server).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(AgentError::Server(e)),
-            Err(e) => Err(AgentError::Task(e.to_string())),
-        }
+        Ok(())
     }
 }
 
 impl Drop for RunningAgent {
     fn drop(&mut self) {
-        self.handle.shutdown();
+        // Dropping the listener closes its connections.
         self.sampler.abort();
     }
 }
@@ -96,13 +91,13 @@ pub async fn spawn(config: AgentConfig) -> Result<RunningAgent, AgentError> {
     let tls = match &config.tls {
         None => None,
         Some(files) => Some(
-            axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-                .await
-                .map_err(|source| AgentError::Tls {
+            crate::listener::tls_config(&files.cert, &files.key).map_err(|source| {
+                AgentError::Tls {
                     cert: files.cert.display().to_string(),
                     key: files.key.display().to_string(),
                     source,
-                })?,
+                }
+            })?,
         ),
     };
 
@@ -125,15 +120,13 @@ pub async fn spawn(config: AgentConfig) -> Result<RunningAgent, AgentError> {
         );
     }
 
-    let listener =
-        std::net::TcpListener::bind(config.listen).map_err(|source| AgentError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| AgentError::Bind {
+    let bind_err = |source| AgentError::Bind {
         addr: config.listen,
         source,
-    })?;
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(bind_err)?;
 
     let state = Arc::new(server::AppState {
         token: config.token.clone(),
@@ -144,37 +137,29 @@ pub async fn spawn(config: AgentConfig) -> Result<RunningAgent, AgentError> {
         history: config.history,
         warnings,
     });
-    let app = server::router(state).into_make_service();
-    let handle = axum_server::Handle::new();
-    let bind_err = |source| AgentError::Bind {
-        addr: config.listen,
-        source,
-    };
     let https = tls.is_some();
-    let server = match tls {
-        Some(tls) => {
-            let srv = axum_server::from_tcp_rustls(listener, tls)
-                .map_err(bind_err)?
-                .handle(handle.clone());
-            tokio::spawn(srv.serve(app))
-        }
-        None => {
-            let srv = axum_server::from_tcp(listener)
-                .map_err(bind_err)?
-                .handle(handle.clone());
-            tokio::spawn(srv.serve(app))
-        }
-    };
+    let server = crate::listener::spawn(
+        listener,
+        server::router(state),
+        crate::listener::Options {
+            name: "agent",
+            limits: config.limits,
+            tls,
+            // The agent has no /metrics: these counters feed its log lines only.
+            metrics: crate::metrics::ConnectionMetrics::default(),
+            others_need: 0,
+        },
+    )
+    .map_err(bind_err)?;
     let sampler = tokio::spawn(collect::sample_loop(
         targets,
         samples,
         config.sample_interval,
     ));
+    let addr = server.local_addr();
     tracing::info!(%addr, https, mounts = config.mounts.len(), accounts = config.accounts.len(), "agent listening");
     Ok(RunningAgent {
-        addr,
         https,
-        handle,
         server,
         sampler,
     })
@@ -187,12 +172,8 @@ pub async fn run(
 ) -> Result<(), AgentError> {
     let mut agent = spawn(config).await?;
     tokio::select! {
-        res = &mut agent.server => {
-            return match res {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(AgentError::Server(e)),
-                Err(e) => Err(AgentError::Task(e.to_string())),
-            };
+        () = agent.server.stopped() => {
+            return Err(AgentError::Server(std::io::Error::other("the listener stopped")));
         }
         () = shutdown => {}
     }

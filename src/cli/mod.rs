@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod customers;
 pub mod links;
+pub mod log;
 pub mod report;
 pub mod surveys;
 pub mod table;
@@ -114,7 +115,8 @@ pub enum CheckCommand {
     },
 }
 
-/// Sets up logging on stderr. `RUST_LOG` overrides the default level (info).
+/// Sets up logging on stderr. `RUST_LOG` overrides the default level (info). Both formats
+/// escape control characters in values and messages: one event is one line.
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -122,7 +124,7 @@ pub fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Human => builder.init(),
+        LogFormat::Human => builder.fmt_fields(log::EscapedFields).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }

@@ -170,6 +170,8 @@ pub struct WebConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
     pub login: LoginConfig,
+    /// Timeouts and connection caps of the web server (taken at start; a reload keeps them).
+    pub limits: crate::listener::Limits,
 }
 
 /// `[web.customer_limits]`, validated: the most "report a problem" posts and ticket-page
@@ -565,6 +567,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         raw: v.duration_or(raw.history.raw.as_ref(), "history.raw", 24 * 3600),
         rollups: v.duration_or(raw.history.rollups.as_ref(), "history.rollups", 400 * 86400),
     };
+    let web_limits = build_web_limits(&mut v, &raw.web);
     let staff_token = raw.web.staff_token.and_then(|t| {
         t.get_ref()
             .load(base)
@@ -651,6 +654,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         customer_limits: build_customer_limits(&mut v, &raw.web.customer_limits),
         trusted_proxies,
         login,
+        limits: web_limits,
     };
     let survey = build_survey(&mut v, &raw.survey);
     let mut resolvers = HashMap::new();
@@ -732,6 +736,52 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         mail,
         ops,
     }
+}
+
+/// `[web]`'s timeouts and connection caps; the cap per address may not exceed the total.
+fn build_web_limits(v: &mut Validator<'_, '_>, raw: &RawWeb) -> crate::listener::Limits {
+    let d = crate::listener::Limits::SERVE;
+    let limits = crate::listener::Limits {
+        header_timeout: v.duration_or(
+            raw.header_timeout.as_ref(),
+            "web.header_timeout",
+            d.header_timeout.as_secs(),
+        ),
+        request_timeout: v.duration_or(
+            raw.request_timeout.as_ref(),
+            "web.request_timeout",
+            d.request_timeout.as_secs(),
+        ),
+        idle_timeout: v.duration_or(
+            raw.idle_timeout.as_ref(),
+            "web.idle_timeout",
+            d.idle_timeout.as_secs(),
+        ),
+        max_connections: v.positive(
+            raw.max_connections.as_ref(),
+            "web.max_connections",
+            d.max_connections,
+        ),
+        max_connections_per_address: v.positive(
+            raw.max_connections_per_address.as_ref(),
+            "web.max_connections_per_address",
+            d.max_connections_per_address,
+        ),
+    };
+    if let Some(per) = &raw.max_connections_per_address {
+        if limits.max_connections_per_address > limits.max_connections {
+            v.err(
+                per,
+                "web.max_connections_per_address",
+                format!(
+                    "{} is more than web.max_connections ({}): one client could take every connection",
+                    per.get_ref(),
+                    limits.max_connections
+                ),
+            );
+        }
+    }
+    limits
 }
 
 fn build_survey(v: &mut Validator<'_, '_>, raw: &RawSurvey) -> SurveyConfig {

@@ -147,6 +147,12 @@ pub struct RawWeb {
     /// Sign-in limits: lockouts per login name and per client address.
     #[serde(default)]
     pub login: RawLogin,
+    /// Connection limits of the web server (see `listener::Limits`; read at start only).
+    pub header_timeout: Option<S<String>>,
+    pub request_timeout: Option<S<String>>,
+    pub idle_timeout: Option<S<String>>,
+    pub max_connections: Option<S<i64>>,
+    pub max_connections_per_address: Option<S<i64>>,
 }
 
 /// `[web.customer_limits]`: the most posts a customer's links take within `window`, counted

@@ -180,7 +180,9 @@ fn zero_allowed(key: &str) -> bool {
 
 /// What a zero would do, for the message.
 fn zero_means(key: &str) -> &'static str {
-    if key.ends_with("interval") || key.ends_with("job_every") {
+    if key.starts_with("web.") {
+        "close every connection at once"
+    } else if key.ends_with("interval") || key.ends_with("job_every") {
         "run it without pause, as fast as it can"
     } else if key.ends_with("timeout") {
         "fail every run at once"

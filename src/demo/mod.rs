@@ -109,6 +109,7 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
             limit: Some(50 << 20),
             quota: QuotaMode::Directory,
         }],
+        limits: crate::listener::Limits::AGENT,
     })
     .await
     .with_context(|| format!("starting the demo agent on 127.0.0.1:{AGENT_PORT}"))?;

@@ -129,7 +129,35 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { WebError::NotFound })
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// What a page may load and who may frame it. The pages carry their CSS inline (a `<style>` in
+/// the head, a few `style=` attributes) and have two inline scripts, allowed by their hashes
+/// alone (`'unsafe-hashes'`): the queue's filter selects submit on change
+/// (`this.form.submit()`), and a customer's error page has a Back link
+/// (`javascript:history.back()`). Nothing else runs or loads; changing either handler means
+/// changing its hash here (see the test below).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
+     style-src 'unsafe-inline'; \
+     script-src 'unsafe-hashes' 'sha256-osjxnKEPL/pQJbFk1dKsF7PYFmTyMWGmVSiL9inhxJY=' \
+     'sha256-SmahML3R6+R4SRnsB6tEJ8Z4OVa4Qhk7A/gv3eAiG6s='; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// On every answer: the policy above; no framing (clickjacking); no guessing of content types;
+/// no `Referer` (customer links carry their token in the URL).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// The survey records the customer health and KPI pages compute CSAT and response rates from;
@@ -228,4 +256,63 @@ async fn api_check(
     v["state"] = serde_json::json!(state.store.state(&check.id).await?);
     v["recent"] = serde_json::json!(state.store.recent_results(&check.id, 50).await?);
     Ok(Json(v).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `'sha256-…'` of an inline handler, as a Content-Security-Policy names it.
+    fn csp_hash(source: &str) -> String {
+        use base64::Engine;
+        let digest = ring::digest::digest(&ring::digest::SHA256, source.as_bytes());
+        format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        )
+    }
+
+    /// Every inline event handler (`on…="…"`) and `javascript:` link written in src/web must be
+    /// allowed by its hash, or the browser refuses to run it.
+    #[test]
+    fn the_policy_allows_exactly_the_inline_handlers_the_pages_use() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
+        let inline =
+            regex::Regex::new(r#"\son[a-z]+="([^"]*)"|href="(javascript:[^"]*)""#).unwrap();
+        let mut handlers = std::collections::BTreeSet::new();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let path = file.unwrap().path();
+            if path.file_name().is_some_and(|n| n == "mod.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for c in inline.captures_iter(&text) {
+                let handler = c.get(1).or(c.get(2)).unwrap().as_str().to_owned();
+                handlers.insert((handler, path.display().to_string()));
+            }
+        }
+        assert!(!handlers.is_empty());
+        for (handler, file) in &handlers {
+            assert!(
+                CONTENT_SECURITY_POLICY.contains(&csp_hash(handler)),
+                "{file}: the inline script {handler:?} is not in the Content-Security-Policy: \
+                 add {} to script-src (or move it out of the page)",
+                csp_hash(handler)
+            );
+        }
+        assert_eq!(
+            CONTENT_SECURITY_POLICY.matches("'sha256-").count(),
+            handlers
+                .iter()
+                .map(|(h, _)| h)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            "no hash for a handler that is gone: {handlers:?}"
+        );
+        assert!(!CONTENT_SECURITY_POLICY.contains("script-src 'unsafe-inline'"));
+        assert!(
+            !CONTENT_SECURITY_POLICY.contains("  "),
+            "one space between sources"
+        );
+    }
 }
