@@ -964,7 +964,10 @@ async fn a_login_flood_of_unknown_users_stays_bounded_and_a_real_login_still_wor
          a real sign-in during it: {during_status} in {during_took:?}"
     );
     assert_eq!(unauthorized + throttled + cut, 200, "{statuses:?}");
-    assert!(cut <= 200 - 64, "at most the cap's 64 connections are served: {statuses:?}");
+    assert!(
+        cut <= 200 - 64,
+        "at most the cap's 64 connections are served: {statuses:?}"
+    );
     assert!(peak_running <= cores as f64, "{peak_running} > {cores}");
     assert!(hwm < 300.0, "peak RSS {hwm:.0} MB");
     assert_eq!(

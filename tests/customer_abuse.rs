@@ -85,7 +85,10 @@ fn write_config(d: &Path, db: &Db, smtp: &SmtpServer) {
         format!(
             "database = \"{}\"\npublic_url = \"{PUBLIC}\"\n\
              [mail]\nfrom = \"support@hosting.example\"\nsmtp_url = \"smtp://{}\"\nsecurity = \"none\"\n\
-             [web]\nsecret = {{ file = \"link.secret\" }}\n",
+             [web]\nsecret = {{ file = \"link.secret\" }}\n\
+             # The bursts below come from one address: let the post limits, not the\n\
+             # listener's per-address connection cap, decide.\n\
+             max_connections_per_address = 200\n",
             db.config_url(),
             smtp.addr()
         ),

@@ -82,7 +82,7 @@ async fn serve(dir: &Path, web: &str, target: SocketAddr, log_format: &str) -> P
         dir.join("checks/acme.toml"),
         format!(
             "[customer]\nid = \"acme\"\nname = \"Acme\"\ncontacts = [\"ops@acme.example\"]\n\
-             [[check]]\nid = \"acme-www\"\ninterval = \"1s\"\ntimeout = \"2s\"\n\
+             [[check]]\nid = \"acme-www\"\ninterval = \"1s\"\ntimeout = \"1s\"\n\
              [check.http]\nurl = \"http://{target}/\"\n"
         ),
     )

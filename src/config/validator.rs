@@ -180,7 +180,14 @@ fn zero_allowed(key: &str) -> bool {
 
 /// What a zero would do, for the message.
 fn zero_means(key: &str) -> &'static str {
-    if key.starts_with("web.") {
+    if key == "web.customer_limits.window" {
+        "count no earlier post, so no limit would ever stop a flood"
+    } else if matches!(
+        key,
+        "web.header_timeout" | "web.request_timeout" | "web.idle_timeout"
+    ) || !key.contains('.') && key.ends_with("_timeout")
+    {
+        // `[web]` and the agent's top-level connection timeouts.
         "close every connection at once"
     } else if key.ends_with("interval") || key.ends_with("job_every") {
         "run it without pause, as fast as it can"
@@ -190,8 +197,6 @@ fn zero_means(key: &str) -> &'static str {
         "delete what was just recorded"
     } else if key.ends_with("_ttl") {
         "make every link expire before it is read"
-    } else if key == "web.customer_limits.window" {
-        "count no earlier post, so no limit would ever stop a flood"
     } else {
         "make it meaningless"
     }
