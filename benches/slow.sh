@@ -86,13 +86,13 @@ contacts = ["ops@acme.example"]
 [[check]]
 id = "acme-www"
 interval = "1s"
-timeout = "3s"
+timeout = "1s"
 [check.http]
 url = "http://127.0.0.1:$TARGET_PORT/"
 [[check]]
 id = "acme-disk"
 interval = "2s"
-timeout = "3s"
+timeout = "2s"
 [check.agent]
 url = "http://127.0.0.1:$AGENT_PORT/"
 token = { file = "agent.token" }
