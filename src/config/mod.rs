@@ -5,11 +5,13 @@
 //! path and what is wrong.
 
 mod agent_check;
+mod check;
 pub mod cluster;
 mod dns_check;
 mod http_check;
 mod tls_check;
 mod validator;
+mod web;
 /// Diagnostics are shared words (playbooks and SLA policies report with them too).
 pub use crate::diag;
 pub mod raw;
@@ -33,9 +35,11 @@ use crate::probe::agent::Forecast;
 use crate::probe::dns::{DnsExpect, RecordType};
 use crate::probe::http::{HeaderExpect, StatusMatch};
 use crate::probe::{AgentSpec, ConnectTo, DnsSpec, HttpSpec, ProbeSpec, Thresholds, TlsSpec};
-use crate::secret::Secret;
+use check::build_check;
+pub use check::{MIN_INTERVAL, MIN_TIMEOUT};
 use raw::*;
-use validator::Validator;
+use validator::{Validator, at_least};
+pub use web::{CustomerLimits, LoginConfig, WebConfig};
 
 pub const DEFAULT_CONFIG_FILE: &str = "forewarn.toml";
 
@@ -157,80 +161,6 @@ pub struct SchedulerConfig {
 pub struct HistoryConfig {
     pub raw: Duration,
     pub rollups: Duration,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct WebConfig {
-    pub staff_token: Option<Secret>,
-    pub metrics_require_token: bool,
-    /// The key customer links are signed with (see `token`); `None`: the generated one kept in
-    /// the database.
-    pub secret: Option<Secret>,
-    pub customer_limits: CustomerLimits,
-    /// Reverse proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Vec<IpAddr>,
-    pub login: LoginConfig,
-    /// Timeouts and connection caps of the web server (taken at start; a reload keeps them).
-    pub limits: crate::listener::Limits,
-}
-
-/// `[web.customer_limits]`, validated: the most "report a problem" posts and ticket-page
-/// replies (with "please close") that one link, and one customer over all their links, make
-/// within `window`. Far above what a customer in trouble sends; a flood stops at them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomerLimits {
-    pub window: Duration,
-    pub reports_per_link: u32,
-    pub reports_per_customer: u32,
-    pub replies_per_link: u32,
-    pub replies_per_customer: u32,
-}
-
-impl Default for CustomerLimits {
-    fn default() -> Self {
-        CustomerLimits {
-            window: Duration::from_secs(3600),
-            reports_per_link: 5,
-            reports_per_customer: 20,
-            replies_per_link: 30,
-            replies_per_customer: 100,
-        }
-    }
-}
-
-impl CustomerLimits {
-    /// (per link, per customer) for a kind of post.
-    pub fn of(&self, kind: crate::store::PostKind) -> (u32, u32) {
-        match kind {
-            crate::store::PostKind::Report => (self.reports_per_link, self.reports_per_customer),
-            crate::store::PostKind::Reply => (self.replies_per_link, self.replies_per_customer),
-        }
-    }
-}
-
-/// `[web.login]`: when failed sign-ins lock a login name or a client address out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginConfig {
-    /// Failures of one name within `window` that lock it.
-    pub lockout_after: u32,
-    /// Failures from one address within `window` that lock it.
-    pub address_lockout_after: u32,
-    pub window: Duration,
-    /// The first lockout; each further one doubles, up to `max_lockout`.
-    pub lockout: Duration,
-    pub max_lockout: Duration,
-}
-
-impl Default for LoginConfig {
-    fn default() -> Self {
-        LoginConfig {
-            lockout_after: 5,
-            address_lockout_after: 20,
-            window: Duration::from_secs(15 * 60),
-            lockout: Duration::from_secs(60),
-            max_lockout: Duration::from_secs(3600),
-        }
-    }
 }
 
 /// `[survey]`, validated.
@@ -567,7 +497,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         raw: v.duration_or(raw.history.raw.as_ref(), "history.raw", 24 * 3600),
         rollups: v.duration_or(raw.history.rollups.as_ref(), "history.rollups", 400 * 86400),
     };
-    let web_limits = build_web_limits(&mut v, &raw.web);
+    let web_limits = web::limits(&mut v, &raw.web);
     let staff_token = raw.web.staff_token.and_then(|t| {
         t.get_ref()
             .load(base)
@@ -591,67 +521,13 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         }
         Some(loaded)
     });
-    let mut trusted_proxies = Vec::new();
-    for p in &raw.web.trusted_proxies {
-        match p.get_ref().parse::<IpAddr>() {
-            Ok(ip) => trusted_proxies.push(ip),
-            Err(_) => v.err(
-                p,
-                "web.trusted_proxies",
-                format!(
-                    "{:?} is not an IP address: list the proxies' addresses, e.g. \"127.0.0.1\"",
-                    p.get_ref()
-                ),
-            ),
-        }
-    }
-    let rl = &raw.web.login;
-    let defaults = LoginConfig::default();
-    let count = |v: &mut Validator, n: Option<&Spanned<i64>>, key: &str, default: u32| {
-        u32::try_from(v.positive(n, key, default as usize)).unwrap_or(default)
-    };
-    let mut login = LoginConfig {
-        lockout_after: count(
-            &mut v,
-            rl.lockout_after.as_ref(),
-            "web.login.lockout_after",
-            defaults.lockout_after,
-        ),
-        address_lockout_after: count(
-            &mut v,
-            rl.address_lockout_after.as_ref(),
-            "web.login.address_lockout_after",
-            defaults.address_lockout_after,
-        ),
-        window: v
-            .opt_duration(rl.window.as_ref(), "web.login.window")
-            .unwrap_or(defaults.window),
-        lockout: v
-            .opt_duration(rl.lockout.as_ref(), "web.login.lockout")
-            .unwrap_or(defaults.lockout),
-        max_lockout: v
-            .opt_duration(rl.max_lockout.as_ref(), "web.login.max_lockout")
-            .unwrap_or(defaults.max_lockout),
-    };
-    if let Some(max) = &rl.max_lockout
-        && login.max_lockout < login.lockout
-    {
-        v.err(
-            max,
-            "web.login.max_lockout",
-            format!(
-                "{:?} is shorter than the first lockout ({}): make it at least as long",
-                max.get_ref(),
-                humantime::format_duration(login.lockout)
-            ),
-        );
-        login.max_lockout = login.lockout;
-    }
+    let trusted_proxies = web::trusted_proxies(&mut v, &raw.web.trusted_proxies);
+    let login = web::login(&mut v, &raw.web.login);
     let web = WebConfig {
         staff_token,
         metrics_require_token: raw.web.metrics_require_token.unwrap_or(false),
         secret,
-        customer_limits: build_customer_limits(&mut v, &raw.web.customer_limits),
+        customer_limits: web::customer_limits(&mut v, &raw.web.customer_limits),
         trusted_proxies,
         login,
         limits: web_limits,
@@ -738,52 +614,6 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
     }
 }
 
-/// `[web]`'s timeouts and connection caps; the cap per address may not exceed the total.
-fn build_web_limits(v: &mut Validator<'_, '_>, raw: &RawWeb) -> crate::listener::Limits {
-    let d = crate::listener::Limits::SERVE;
-    let limits = crate::listener::Limits {
-        header_timeout: v.duration_or(
-            raw.header_timeout.as_ref(),
-            "web.header_timeout",
-            d.header_timeout.as_secs(),
-        ),
-        request_timeout: v.duration_or(
-            raw.request_timeout.as_ref(),
-            "web.request_timeout",
-            d.request_timeout.as_secs(),
-        ),
-        idle_timeout: v.duration_or(
-            raw.idle_timeout.as_ref(),
-            "web.idle_timeout",
-            d.idle_timeout.as_secs(),
-        ),
-        max_connections: v.positive(
-            raw.max_connections.as_ref(),
-            "web.max_connections",
-            d.max_connections,
-        ),
-        max_connections_per_address: v.positive(
-            raw.max_connections_per_address.as_ref(),
-            "web.max_connections_per_address",
-            d.max_connections_per_address,
-        ),
-    };
-    if let Some(per) = &raw.max_connections_per_address {
-        if limits.max_connections_per_address > limits.max_connections {
-            v.err(
-                per,
-                "web.max_connections_per_address",
-                format!(
-                    "{} is more than web.max_connections ({}): one client could take every connection",
-                    per.get_ref(),
-                    limits.max_connections
-                ),
-            );
-        }
-    }
-    limits
-}
-
 fn build_survey(v: &mut Validator<'_, '_>, raw: &RawSurvey) -> SurveyConfig {
     let d = SurveyConfig::default();
     let mut tier_delay = BTreeMap::new();
@@ -821,42 +651,6 @@ fn build_survey(v: &mut Validator<'_, '_>, raw: &RawSurvey) -> SurveyConfig {
             "survey.ticket_link_ttl",
             d.ticket_link_ttl.as_secs(),
         ),
-    }
-}
-
-fn build_customer_limits(v: &mut Validator<'_, '_>, raw: &RawCustomerLimits) -> CustomerLimits {
-    let d = CustomerLimits::default();
-    let key = |k: &str| format!("web.customer_limits.{k}");
-    let mut count = |n: Option<&Spanned<i64>>, k: &str, default: u32| {
-        let n = v.positive(n, &key(k), default as usize);
-        u32::try_from(n).unwrap_or(u32::MAX)
-    };
-    let limits = CustomerLimits {
-        window: d.window,
-        reports_per_link: count(
-            raw.reports_per_link.as_ref(),
-            "reports_per_link",
-            d.reports_per_link,
-        ),
-        reports_per_customer: count(
-            raw.reports_per_customer.as_ref(),
-            "reports_per_customer",
-            d.reports_per_customer,
-        ),
-        replies_per_link: count(
-            raw.replies_per_link.as_ref(),
-            "replies_per_link",
-            d.replies_per_link,
-        ),
-        replies_per_customer: count(
-            raw.replies_per_customer.as_ref(),
-            "replies_per_customer",
-            d.replies_per_customer,
-        ),
-    };
-    CustomerLimits {
-        window: v.duration_or(raw.window.as_ref(), &key("window"), d.window.as_secs()),
-        ..limits
     }
 }
 
@@ -1205,213 +999,6 @@ fn is_email(s: &str) -> bool {
         }
         _ => false,
     }
-}
-
-/// The shortest check interval: anything shorter hammers the customer's site.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
-/// The shortest check timeout: anything shorter fails healthy sites.
-pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
-
-/// Whether `d` (zero aside, which `duration` refuses) is at least `min`; an error at `at` if not.
-fn at_least<T>(v: &mut Validator, at: &Spanned<T>, key: &str, d: Duration, min: Duration) -> bool {
-    if d.is_zero() || d >= min {
-        return true;
-    }
-    v.err(
-        at,
-        key,
-        format!(
-            "{} is too short: the minimum is {}",
-            crate::probe::fmt_span(d),
-            crate::probe::fmt_span(min)
-        ),
-    );
-    false
-}
-
-fn build_check(
-    global: &Global,
-    src: &Source,
-    customer: &Customer,
-    raw: RawCheck,
-    key: &str,
-    diags: &mut Diagnostics,
-) -> Option<Check> {
-    let before = diags.len();
-    let mut v = Validator { src, diags };
-    let id = CheckId::parse(raw.id.get_ref())
-        .map_err(|e| v.err(&raw.id, &format!("{key}.id"), e))
-        .ok();
-    let schedule = match (&raw.interval, &raw.cron) {
-        (Some(i), Some(_)) => {
-            v.err(
-                i,
-                &format!("{key}.interval"),
-                "set either `interval` or `cron`, not both",
-            );
-            None
-        }
-        (Some(i), None) => v
-            .duration(i, &format!("{key}.interval"))
-            .and_then(|d| {
-                if d < MIN_INTERVAL {
-                    v.err(
-                        i,
-                        &format!("{key}.interval"),
-                        "interval must be at least 1s (a shorter one hammers the customer's site)",
-                    );
-                    None
-                } else {
-                    Some(d)
-                }
-            })
-            .map(Schedule::Every),
-        (None, Some(c)) => match croner::Cron::from_str(c.get_ref()) {
-            Ok(cron) => Some(Schedule::Cron(Box::new(cron))),
-            Err(e) => {
-                v.err(
-                    c,
-                    &format!("{key}.cron"),
-                    format!(
-                        "bad cron expression {:?}: {e} (write 5 fields: minute hour day month weekday, e.g. \"*/5 * * * *\")",
-                        c.get_ref()
-                    ),
-                );
-                None
-            }
-        },
-        (None, None) => Some(Schedule::Every(global.default_interval)),
-    };
-    let mut timeout = raw
-        .timeout
-        .as_ref()
-        .map_or(Some(global.default_timeout), |t| {
-            v.duration(t, &format!("{key}.timeout"))
-                .filter(|d| at_least(&mut v, t, &format!("{key}.timeout"), *d, MIN_TIMEOUT))
-        })
-        .unwrap_or(global.default_timeout);
-    // A run still going when the next is due: the next is skipped, so the check runs less
-    // often than configured and a hanging site looks slower to detect than promised.
-    if let Some(Schedule::Every(every)) = &schedule
-        && timeout > *every
-        && raw.timeout.is_none()
-        && !global.default_timeout_set
-    {
-        timeout = *every;
-    } else if let Some(Schedule::Every(every)) = &schedule
-        && timeout > *every
-    {
-        let message = format!(
-            "the timeout ({}) is longer than the interval ({}): a run would still be going when \
-             the next is due; make the timeout at most the interval",
-            crate::probe::fmt_span(timeout),
-            crate::probe::fmt_span(*every)
-        );
-        match (&raw.timeout, &raw.interval) {
-            (Some(t), _) => v.err(t, &format!("{key}.timeout"), message),
-            (None, Some(i)) => v.err(
-                i,
-                &format!("{key}.interval"),
-                format!("{message} (the timeout is scheduler.default_timeout; set `timeout` here)"),
-            ),
-            (None, None) => v.err(
-                &raw.id,
-                &format!("{key}.timeout"),
-                format!("{message} (both come from [scheduler])"),
-            ),
-        }
-    }
-    if let Some(server) = &raw.server {
-        if !customer.servers.iter().any(|s| s == server.get_ref()) {
-            v.err(
-                server,
-                &format!("{key}.server"),
-                format!(
-                    "server {:?} is not one of the customer's servers {:?}",
-                    server.get_ref(),
-                    customer.servers
-                ),
-            );
-        }
-    }
-    let kinds = [
-        raw.http.is_some(),
-        raw.dns.is_some(),
-        raw.tls.is_some(),
-        raw.agent.is_some(),
-    ];
-    let spec = match kinds.iter().filter(|k| **k).count() {
-        0 => {
-            v.err(
-                &raw.id,
-                key,
-                "a check needs one probe table: [check.http], [check.dns], [check.tls] or [check.agent]",
-            );
-            None
-        }
-        1 => {
-            if let Some(h) = raw.http {
-                v.http(global, h, timeout, &format!("{key}.http"))
-                    .map(ProbeSpec::Http)
-            } else if let Some(d) = raw.dns {
-                v.dns(global, d, timeout, &format!("{key}.dns"))
-                    .map(ProbeSpec::Dns)
-            } else if let Some(t) = raw.tls {
-                v.tls(global, t, timeout, &format!("{key}.tls"))
-                    .map(ProbeSpec::Tls)
-            } else if let Some(a) = raw.agent {
-                v.agent(global, a, timeout, &format!("{key}.agent"))
-                    .map(ProbeSpec::Agent)
-            } else {
-                None
-            }
-        }
-        _ => {
-            v.err(
-                &raw.id,
-                key,
-                "a check has exactly one probe table; split it into several checks",
-            );
-            None
-        }
-    };
-    let rules = Rules {
-        open_after: v.positive(
-            raw.failures_to_open.as_ref(),
-            &format!("{key}.failures_to_open"),
-            global.incidents.rules.open_after as usize,
-        ) as u32,
-        close_after: v.positive(
-            raw.successes_to_close.as_ref(),
-            &format!("{key}.successes_to_close"),
-            global.incidents.rules.close_after as usize,
-        ) as u32,
-        ..global.incidents.rules
-    };
-    let thresholds_set = (
-        raw.failures_to_open.is_some(),
-        raw.successes_to_close.is_some(),
-    );
-    let (line, _) = src.line_col(raw.id.span().start);
-    let defined_at = format!("{}:{line}", src.path.display());
-    if diags.len() > before {
-        return None;
-    }
-    let spec = spec?;
-    Some(Check {
-        id: id?,
-        customer: customer.id.clone(),
-        name: raw
-            .name
-            .map(Spanned::into_inner)
-            .unwrap_or_else(|| spec.target()),
-        server: raw.server.map(Spanned::into_inner),
-        schedule: schedule?,
-        spec,
-        rules,
-        thresholds_set,
-        defined_at,
-    })
 }
 
 /// `1MiB`, `64KiB`, `10MB`, `512` (bytes).

@@ -201,3 +201,26 @@ fn zero_means(key: &str) -> &'static str {
         "make it meaningless"
     }
 }
+
+/// Whether `d` (zero aside, which `duration` refuses) is at least `min`; an error at `at` if not.
+pub(super) fn at_least<T>(
+    v: &mut Validator,
+    at: &Spanned<T>,
+    key: &str,
+    d: Duration,
+    min: Duration,
+) -> bool {
+    if d.is_zero() || d >= min {
+        return true;
+    }
+    v.err(
+        at,
+        key,
+        format!(
+            "{} is too short: the minimum is {}",
+            crate::probe::fmt_span(d),
+            crate::probe::fmt_span(min)
+        ),
+    );
+    false
+}
