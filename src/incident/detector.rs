@@ -76,6 +76,8 @@ struct Inner {
     unsaved: Mutex<HashMap<CheckId, Unsaved>>,
     /// Incident writes and ops alerts the store refused: written again every second.
     held: Mutex<Vec<Held>>,
+    /// Checks whose refused write was logged at error level (until one goes through again).
+    refusals_logged: Mutex<HashSet<CheckId>>,
 }
 
 impl Detector {
@@ -124,6 +126,7 @@ impl Detector {
             verified: Mutex::new(HashMap::new()),
             unsaved: Mutex::new(HashMap::new()),
             held: Mutex::new(Vec::new()),
+            refusals_logged: Mutex::new(HashSet::new()),
         });
         let (stop_saving, stop_rx) = tokio::sync::watch::channel(false);
         let saver = tokio::spawn(save_loop(Arc::downgrade(&inner), stop_rx));
@@ -525,7 +528,7 @@ impl Inner {
         let (incident, mut saved) = match self.join_incident(config, check, &problem, at).await {
             Ok(incident) => (incident, Saved::Yes),
             Err(e) => {
-                tracing::error!(check = %check.id, error = %e, "could not open an incident; will retry");
+                self.refused(&check.id, "could not open an incident; will retry", &e);
                 (None, Saved::No)
             }
         };
@@ -571,7 +574,7 @@ impl Inner {
                 .await;
         }
         if let Err(e) = opened {
-            tracing::error!(check = %check.id, error = %e, "could not open a ticket; will retry");
+            self.refused(&check.id, "could not open a ticket; will retry", &e);
             saved = Saved::No;
         }
         saved
@@ -719,7 +722,7 @@ impl Inner {
             .recovered(&check.id, cause, still_failing, at)
             .await
         {
-            tracing::error!(check = %check.id, error = %e, "could not resolve the ticket; will retry");
+            self.refused(&check.id, "could not resolve the ticket; will retry", &e);
             return Saved::No;
         }
         Saved::Yes

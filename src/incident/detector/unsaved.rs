@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::{Inner, ops_closed};
 use crate::config::{Check, Config};
 use crate::incident::classify::Cause;
-use crate::model::CheckResult;
+use crate::model::{CheckId, CheckResult};
 use crate::notify::NewMessage;
 use crate::probe::Outcome;
 use crate::store::tickets::Incident;
@@ -59,6 +59,31 @@ pub(super) enum Held {
 }
 
 impl Inner {
+    /// Logs a write of this check's the store refused: at error level the first time, then at
+    /// debug until one of its writes goes through again. The store's failure itself is told
+    /// loudly and once (`store::watch`); a full disk under 200 failing checks must not add 200
+    /// error lines a second to a disk that is full.
+    pub(super) fn refused(&self, check: &CheckId, what: &'static str, e: &dyn std::fmt::Display) {
+        let first = self
+            .refusals_logged
+            .lock()
+            .expect("not poisoned")
+            .insert(check.clone());
+        if first {
+            tracing::error!(check = %check, error = %e, "{what}");
+        } else {
+            tracing::debug!(check = %check, error = %e, "{what}");
+        }
+    }
+
+    /// A write of this check's went through: its next refusal is logged at error level again.
+    fn saved(&self, check: &CheckId) {
+        self.refusals_logged
+            .lock()
+            .expect("not poisoned")
+            .remove(check);
+    }
+
     pub(super) fn hold(&self, held: Held) {
         self.held.lock().expect("not poisoned").push(held);
     }
@@ -119,7 +144,9 @@ impl Inner {
         at: DateTime<Utc>,
         flapping: bool,
     ) {
-        if saved == Saved::No {
+        if saved == Saved::Yes {
+            self.saved(&check.id);
+        } else {
             self.unsaved.lock().expect("not poisoned").insert(
                 check.id.clone(),
                 Unsaved::Problem {
@@ -177,8 +204,9 @@ impl Inner {
                 if fails_again {
                     return; // the open ticket is right as it is
                 }
-                if self.recovered(check, cause, at).await == Saved::No {
-                    self.unsaved_recovery(check, cause, at);
+                match self.recovered(check, cause, at).await {
+                    Saved::Yes => self.saved(&check.id),
+                    Saved::No => self.unsaved_recovery(check, cause, at),
                 }
             }
         }
