@@ -8,9 +8,6 @@
 //! ([`Posted::Limited`]); a report about the same service as an open report ticket of the
 //! customer goes onto that ticket instead of opening another.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use chrono::{DateTime, Utc};
 
 use super::compose::*;
@@ -44,17 +41,6 @@ pub enum Posted {
 pub struct Via<'a> {
     pub customer: &'a CustomerId,
     pub link: &'a str,
-}
-
-/// A lock per customer, held while one of their reports is handled in this process.
-#[derive(Default)]
-pub struct ReportLocks(Mutex<HashMap<CustomerId, Arc<tokio::sync::Mutex<()>>>>);
-
-impl ReportLocks {
-    fn of(&self, customer: &CustomerId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.0.lock().expect("not poisoned");
-        Arc::clone(locks.entry(customer.clone()).or_default())
-    }
 }
 
 impl TicketService {

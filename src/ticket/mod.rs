@@ -8,6 +8,7 @@ pub mod customer;
 pub mod due;
 pub mod model;
 pub mod monitoring;
+mod report_locks;
 pub mod service;
 pub mod sla;
 

@@ -79,7 +79,7 @@ pub struct TicketService {
     wake: Option<Arc<dyn Wake>>,
     /// One customer's reports are handled one at a time in this process (see
     /// `customer::customer_report`), so a second report finds the ticket of the first.
-    pub(super) reports: super::customer::ReportLocks,
+    pub(super) reports: super::report_locks::ReportLocks,
 }
 
 /// What a staff resolution must say.

@@ -339,12 +339,13 @@ impl LoginEvent {
     }
 }
 
-/// "after 14:03:12 UTC (in 2m)".
+/// "after 14:03:12 UTC (in 2 minutes)".
 fn retry_at(until: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let left = (until - now).num_seconds().max(1) as u64;
     format!(
         "after {} (in {})",
         until.format("%H:%M:%S UTC"),
-        super::queue::short((until - now).num_seconds().max(1))
+        crate::probe::fmt_span(std::time::Duration::from_secs(left))
     )
 }
 
