@@ -26,3 +26,4 @@ pub mod survey;
 pub mod ticket;
 pub mod token;
 pub mod web;
+pub mod words;

@@ -93,7 +93,7 @@ pub struct CheckState {
 }
 
 /// The language a customer reads: every customer-facing text exists in each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     En,
@@ -105,6 +105,15 @@ impl Language {
         match self {
             Language::En => "en",
             Language::Ru => "ru",
+        }
+    }
+
+    /// `en` or `ru`.
+    pub fn parse(s: &str) -> Option<Language> {
+        match s {
+            "en" => Some(Language::En),
+            "ru" => Some(Language::Ru),
+            _ => None,
         }
     }
 }

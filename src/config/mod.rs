@@ -5,6 +5,7 @@
 //! path and what is wrong.
 
 mod agent_check;
+mod brand;
 mod check;
 pub mod cluster;
 mod dns_check;
@@ -35,6 +36,7 @@ use crate::probe::agent::Forecast;
 use crate::probe::dns::{DnsExpect, RecordType};
 use crate::probe::http::{HeaderExpect, StatusMatch};
 use crate::probe::{AgentSpec, ConnectTo, DnsSpec, HttpSpec, ProbeSpec, Thresholds, TlsSpec};
+pub use brand::Brand;
 use check::build_check;
 pub use check::{MIN_INTERVAL, MIN_TIMEOUT};
 use raw::*;
@@ -63,9 +65,13 @@ pub struct Config {
     pub mail: crate::notify::config::MailConfig,
     pub ops: crate::notify::config::OpsConfig,
     pub playbooks: crate::playbook::Playbooks,
+    /// Every other word customers read (`playbooks/words/`).
+    pub words: crate::words::Words,
     pub customers: Vec<Customer>,
     pub checks: Vec<Check>,
     pub maintenance: Vec<Maintenance>,
+    /// Who customers hear from.
+    pub brand: Brand,
     /// This installation's id, generated once into the database (`token::ensure_secret`);
     /// part of every Message-ID, so two installations never send the same id.
     pub installation: String,
@@ -221,6 +227,9 @@ pub struct Customer {
     pub language: Language,
     pub tier: String,
     pub servers: Vec<String>,
+    /// Dates and times in the customer's mails and pages are in this zone.
+    #[serde(skip)]
+    pub timezone: chrono_tz::Tz,
     #[serde(skip)]
     pub file: PathBuf,
 }
@@ -356,6 +365,19 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
             }
         }
     };
+    // The catalog of customer words: `<playbooks_dir>/words`, else the shipped one.
+    let words_dir = global.playbooks_dir.join("words");
+    let words = if words_dir.is_dir() {
+        match crate::words::Words::load(&words_dir) {
+            Ok(w) => Some(w),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
+        }
+    } else {
+        Some(crate::words::Words::builtin())
+    };
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -377,9 +399,11 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         mail: global.mail,
         ops: global.ops,
         playbooks: playbooks.expect("no diagnostics means the playbooks loaded"),
+        words: words.expect("no diagnostics means the catalog loaded"),
         customers,
         checks,
         maintenance,
+        brand: global.brand,
     })
 }
 
@@ -407,6 +431,9 @@ struct Global {
     sla: crate::ticket::sla::SlaPolicies,
     mail: crate::notify::config::MailConfig,
     ops: crate::notify::config::OpsConfig,
+    brand: Brand,
+    /// The customers' time zone when their file sets none.
+    timezone: chrono_tz::Tz,
 }
 
 fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnostics) -> Global {
@@ -590,6 +617,9 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
     let sla = crate::ticket::sla::build(src, raw.sla, v.diags);
     let mail = crate::notify::config::build_mail(src, base, raw.mail, v.diags);
     let ops = crate::notify::config::build_ops(src, raw.ops, v.diags);
+    let brand = brand::brand(&mut v, &raw.brand);
+    let timezone =
+        brand::timezone(&mut v, raw.timezone.as_ref(), "timezone").unwrap_or(chrono_tz::UTC);
     Global {
         base: base.to_path_buf(),
         database,
@@ -611,6 +641,8 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         sla,
         mail,
         ops,
+        brand,
+        timezone,
     }
 }
 
@@ -810,7 +842,7 @@ fn load_customer_file(
                 return None;
             }
         };
-    let customer = build_customer(src, raw_customer, diags)?;
+    let customer = build_customer(global, src, raw_customer, diags)?;
     let mut checks = Vec::new();
     for (i, value) in check_values.into_iter().enumerate() {
         let span = value.span();
@@ -939,8 +971,15 @@ fn build_maintenance(
     })
 }
 
-fn build_customer(src: &Source, raw: RawCustomer, diags: &mut Diagnostics) -> Option<Customer> {
+fn build_customer(
+    global: &Global,
+    src: &Source,
+    raw: RawCustomer,
+    diags: &mut Diagnostics,
+) -> Option<Customer> {
     let mut v = Validator { src, diags };
+    let timezone = brand::timezone(&mut v, raw.timezone.as_ref(), "customer.timezone")
+        .unwrap_or(global.timezone);
     let id = match CustomerId::parse(raw.id.get_ref()) {
         Ok(id) => id,
         Err(e) => {
@@ -982,6 +1021,7 @@ fn build_customer(src: &Source, raw: RawCustomer, diags: &mut Diagnostics) -> Op
             .map(Spanned::into_inner)
             .unwrap_or_else(|| "standard".to_owned()),
         servers: raw.servers.into_iter().map(Spanned::into_inner).collect(),
+        timezone,
         file: src.path.to_path_buf(),
     })
 }

@@ -46,6 +46,11 @@ pub struct RawGlobal {
     /// Follow-up surveys after a resolution: see `survey`.
     #[serde(default)]
     pub survey: RawSurvey,
+    /// `[brand]`: who customers hear from (see `config::brand`).
+    #[serde(default)]
+    pub brand: super::brand::RawBrand,
+    /// The time zone of customer mails and pages for customers that set none (default UTC).
+    pub timezone: Option<S<String>>,
 }
 
 /// `[survey]`: when follow-up surveys go out and how long their links live.
@@ -203,6 +208,8 @@ pub struct RawCustomer {
     pub tier: Option<S<String>>,
     #[serde(default)]
     pub servers: Vec<S<String>>,
+    /// The customer's IANA time zone (default: the global `timezone`).
+    pub timezone: Option<S<String>>,
 }
 
 /// One `[[check]]`: common fields plus exactly one kind table.

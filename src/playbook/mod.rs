@@ -8,7 +8,7 @@
 
 mod raw;
 mod render;
-mod templates;
+pub(crate) mod templates;
 
 use std::collections::BTreeMap;
 use std::fmt;

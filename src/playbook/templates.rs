@@ -247,7 +247,7 @@ impl Allowed {
 }
 
 /// The byte offset, in the template, of the unknown part of `path` inside a `{{ }}` or `{% %}`.
-fn find_variable(source: &str, path: &str, segment: usize) -> Option<usize> {
+pub(crate) fn find_variable(source: &str, path: &str, segment: usize) -> Option<usize> {
     let name = regex::escape(path.split('.').nth(segment)?);
     let pattern = if segment == 0 {
         format!(r"(?:^|[^.\w])({name})\b")
@@ -265,7 +265,7 @@ fn find_variable(source: &str, path: &str, segment: usize) -> Option<usize> {
 /// newline after a tag that *ends a line of text* (`… lasted {{ duration }}.{% endif %}`) would
 /// vanish too and glue two paragraphs together. Such a tag gets `+%}` (keep the newline)
 /// in place of its last space, so offsets in the template stay those of the file.
-pub(super) fn keep_newline_after_inline_tags(source: &str) -> String {
+pub(crate) fn keep_newline_after_inline_tags(source: &str) -> String {
     let tag = Regex::new(r"\{%.*?%\}").expect("static regex");
     let mut out = String::with_capacity(source.len());
     for line in source.split_inclusive('\n') {
@@ -290,7 +290,7 @@ fn in_tag(source: &str, at: usize) -> bool {
     open.is_some() && open > close
 }
 
-fn describe(e: &minijinja::Error) -> String {
+pub(crate) fn describe(e: &minijinja::Error) -> String {
     match e.detail() {
         Some(d) => format!("{}: {d}", e.kind()),
         None => e.kind().to_string(),
@@ -298,7 +298,7 @@ fn describe(e: &minijinja::Error) -> String {
 }
 
 /// Where a template's text starts in the file, to turn template offsets into file offsets.
-struct Location {
+pub(crate) struct Location {
     /// Byte offset of the template's first character in the file.
     start: usize,
     end: usize,
@@ -307,7 +307,7 @@ struct Location {
 }
 
 impl Location {
-    fn new(text: &str, span: Range<usize>) -> Location {
+    pub(crate) fn new(text: &str, span: Range<usize>) -> Location {
         let raw = &text[span.clone()];
         let (delimiter, literal) = if raw.starts_with("'''") {
             (3, true)
@@ -338,7 +338,7 @@ impl Location {
 
     /// The file span of a template offset. Exact for literal strings; for basic strings by line
     /// and column (an escape sequence before it on the same line shifts the column).
-    fn at(&self, text: &str, source: &str, offset: usize) -> Range<usize> {
+    pub(crate) fn at(&self, text: &str, source: &str, offset: usize) -> Range<usize> {
         let offset = offset.min(source.len());
         let at = if self.literal {
             (self.start + offset).min(self.end)
@@ -364,7 +364,7 @@ impl Location {
         at..at
     }
 
-    fn at_error(&self, text: &str, source: &str, e: &minijinja::Error) -> Range<usize> {
+    pub(crate) fn at_error(&self, text: &str, source: &str, e: &minijinja::Error) -> Range<usize> {
         let offset = match (e.range(), e.line()) {
             (Some(r), _) => r.start,
             (None, Some(line)) => source

@@ -118,7 +118,7 @@ fn suggest_zone(name: &str) -> Option<&'static str> {
 }
 
 /// Levenshtein distance on bytes (zone names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {

@@ -27,6 +27,9 @@ pub enum WebError {
     Rejected(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// A forewarn bug (a page that failed to render): logged where it happened.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl IntoResponse for WebError {
@@ -75,6 +78,11 @@ impl IntoResponse for WebError {
                 )
                     .into_response()
             }
+            WebError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({"error": "internal error; see the server log"})),
+            )
+                .into_response(),
             WebError::Store(e) => {
                 // Logged in full here; the client only learns that it failed.
                 tracing::error!(error = %e, "store error while serving a request");

@@ -24,6 +24,7 @@ mod queue;
 mod surveys;
 mod ticket_page;
 mod tickets;
+pub mod view;
 
 use std::sync::{Arc, RwLock};
 
@@ -126,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .route("/c/t/{token}/close", post(customer::ticket_close))
         .route("/c/checks/{token}", get(customer::checks_page))
         .route("/c/checks/{token}/report", post(customer::report_problem))
+        .route("/static/forewarn.css", get(view::css))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { WebError::NotFound })

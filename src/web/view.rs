@@ -1,0 +1,86 @@
+//! Pages from templates: minijinja with HTML auto-escaping (every `{{ value }}` in a `.html`
+//! template is escaped unless a template marks it `|safe`), the templates compiled in from
+//! `src/web/templates/`, the style sheet served as a static file. Handlers build a context and
+//! call [`render`]; no handler writes HTML.
+//!
+//! Customer words come from the catalog: a page calls `t("pages.…", var=…)` (see
+//! `words::t`) and renders in the context's `lang`.
+
+use std::sync::LazyLock;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
+
+use super::WebError;
+use crate::words::Words;
+
+/// The templates, by name (`base.html` is the frame every page extends).
+const TEMPLATES: &[(&str, &str)] = &[("base.html", include_str!("templates/base.html"))];
+
+/// The style sheet, served at [`CSS_PATH`].
+pub const CSS: &str = include_str!("static/forewarn.css");
+/// Where the style sheet is served; the query changes with its content, so browsers never keep
+/// an old one.
+pub static CSS_PATH: LazyLock<String> = LazyLock::new(|| {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    CSS.hash(&mut h);
+    format!("/static/forewarn.css?v={:x}", h.finish() & 0xffff_ffff)
+});
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_function("t", crate::words::t);
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("template {name} does not compile (a forewarn bug): {e:#}"));
+    }
+    env
+});
+
+/// Renders page `name` with `ctx`, plus `words` (the catalog, for `t()`) and `css` (the style
+/// sheet's path).
+pub fn render(name: &str, words: &Words, ctx: Value) -> Result<Html<String>, WebError> {
+    let template = ENV
+        .get_template(name)
+        .map_err(|e| render_failed(name, &e))?;
+    let ctx = context! { words => words.value(), css => CSS_PATH.as_str(), ..ctx };
+    template
+        .render(ctx)
+        .map(Html)
+        .map_err(|e| render_failed(name, &e))
+}
+
+fn render_failed(name: &str, e: &minijinja::Error) -> WebError {
+    tracing::error!(template = name, error = %format!("{e:#}"), "a page failed to render");
+    WebError::Internal(format!("page {name} failed to render"))
+}
+
+/// `GET /static/forewarn.css`: the style sheet, cached for a day (its path changes with it).
+pub async fn css() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        CSS,
+    )
+        .into_response()
+}
