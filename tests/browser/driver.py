@@ -13,6 +13,8 @@ session (same cookies). Steps:
   {"submit": CSS}                       click the button or submit the form CSS names, wait
   {"click": CSS}                        click an element (a link, a button), wait
   {"shot": PATH}                        save a full-page PNG
+  {"size": [WIDTH, HEIGHT]}             emulate a viewport of that size (phone: mobile, touch)
+  {"eval": JS}                          evaluate an expression; its JSON value is in "value"
   {"quit": true}                        close the browser
 
 Every answer carries the page after the step: {"ok": true, "url", "title", "text"} (text is
@@ -123,6 +125,14 @@ def step(s):
         shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         with open(s["shot"], "wb") as f:
             f.write(base64.b64decode(shot["data"]))
+    elif "size" in s:
+        w, h = s["size"]
+        call("Emulation.setDeviceMetricsOverride", width=w, height=h, deviceScaleFactor=1, mobile=w < 600)
+        js("window.dispatchEvent(new Event('resize'))")
+    elif "eval" in s:
+        answer = page()
+        answer["value"] = js(s["eval"])
+        return answer
     elif "quit" in s:
         return {"ok": True}
     else:

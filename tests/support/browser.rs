@@ -2,6 +2,9 @@
 //! can wait for a mail or read the store between two steps of the same browser session.
 //! Needs `chromium` (Debian package) and python3 with websocket-client; `.ci/run` installs both.
 
+// Each test binary uses a part of the driver.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -84,6 +87,41 @@ impl Browser {
     /// for the next page.
     pub async fn click(&mut self, selector: &str) -> Page {
         self.step(json!({ "click": selector })).await
+    }
+
+    /// Emulates a viewport of `width` × `height` (under 600 px wide: a phone).
+    pub async fn size(&mut self, width: u32, height: u32) -> Page {
+        self.step(json!({ "size": [width, height] })).await
+    }
+
+    /// Evaluates a JavaScript expression in the page and returns its value.
+    pub async fn eval(&mut self, expression: &str) -> Value {
+        let mut line = json!({ "eval": expression }).to_string();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+        let answer =
+            tokio::time::timeout(std::time::Duration::from_secs(60), self.lines.next_line())
+                .await
+                .expect("the browser answers within 60 s")
+                .unwrap()
+                .expect("the browser driver is still running");
+        let v: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(v["ok"], true, "browser eval {expression} failed: {v}");
+        v["value"].clone()
+    }
+
+    /// Asserts that the page fits the viewport's width (no horizontal scroll): what a phone
+    /// needs. Returns (scrollWidth, innerWidth).
+    pub async fn assert_fits(&mut self, what: &str) -> (i64, i64) {
+        let v = self
+            .eval("[document.documentElement.scrollWidth, window.innerWidth]")
+            .await;
+        let (scroll, inner) = (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
+        assert!(
+            scroll <= inner,
+            "{what}: the page is {scroll} px wide in a {inner} px window (horizontal scroll)"
+        );
+        (scroll, inner)
     }
 
     /// A full-page PNG; returns its path.
