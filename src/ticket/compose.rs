@@ -14,6 +14,29 @@ use crate::store::tickets::NewEvent;
 
 pub use crate::notify::ops::message_id;
 
+/// The ticket's title as its customer reads it: for a ticket monitoring opened, the site
+/// names and the playbook's title in the customer's language ("Магазин: Сайт недоступен");
+/// for a request, the subject the customer wrote.
+pub fn customer_title(config: &Config, t: &Ticket, lang: crate::model::Language) -> String {
+    let playbook = config.playbooks.get(&t.problem);
+    match (t.origin, playbook) {
+        (Origin::Monitoring, Some(p)) => {
+            let names: Vec<String> = t
+                .checks
+                .iter()
+                .filter_map(|c| config.check(c.as_str()).map(|c| c.name.clone()))
+                .collect();
+            let title = p.title.get(lang);
+            if names.is_empty() {
+                title.to_owned()
+            } else {
+                format!("{}: {title}", config.words.list(lang, &names))
+            }
+        }
+        _ => t.title.clone(),
+    }
+}
+
 /// The truth about a ticket nobody has taken yet, in the customer's language.
 pub(super) fn queued_text(
     language: crate::config::Language,
