@@ -152,12 +152,12 @@ fn unit_word(n: u64, unit: usize, lang: Language) -> &'static str {
 }
 
 /// The subject on one line, with single spaces.
-pub(crate) fn tidy_subject(s: &str) -> String {
+pub fn tidy_subject(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The body without trailing spaces, at most one blank line in a row, ending with a newline.
-pub(crate) fn tidy_body(s: &str) -> String {
+pub fn tidy_body(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut blank_run = 0;
     for line in s.trim().lines() {

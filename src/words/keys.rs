@@ -1,140 +1,76 @@
 //! The entries forewarn itself renders (everything but the customer pages, which are in
 //! `pages.rs`), with the variables each may use.
 
-use super::Entry;
-use super::Var::{Count, Text};
+use super::Var::{Count, Flag, Links, Text};
+use super::{Entry, e};
 
 const NONE: &[super::Var] = &[];
+
+/// What a survey mail knows.
+const SURVEY: &[super::Var] = &[
+    Text("customer"),
+    Text("ticket"),
+    Text("title"),
+    Text("resolved_on"),
+    Flag("reminder"),
+    Links("ratings"),
+    Text("solved_yes"),
+    Text("solved_no"),
+    Text("ticket_url"),
+    Text("unsubscribe"),
+    Text("brand"),
+    Text("phone"),
+];
 
 /// Every entry outside the pages.
 pub const ENTRIES: &[Entry] = &[
     // --- common: units, dates, lists, durations, status words -----------------------------
-    Entry {
-        key: "common.unit.second",
-        vars: &[Count("n")],
-    },
-    Entry {
-        key: "common.unit.minute",
-        vars: &[Count("n")],
-    },
-    Entry {
-        key: "common.unit.hour",
-        vars: &[Count("n")],
-    },
-    Entry {
-        key: "common.unit.day",
-        vars: &[Count("n")],
-    },
-    Entry {
-        key: "common.unit.site",
-        vars: &[Count("n")],
-    },
-    Entry {
-        key: "common.duration.about",
-        vars: &[Text("d")],
-    },
-    Entry {
-        key: "common.list.and",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.date.day",
-        vars: &[Count("day"), Text("month"), Text("year")],
-    },
-    Entry {
-        key: "common.date.at",
-        vars: &[Text("date"), Text("time"), Text("zone")],
-    },
-    Entry {
-        key: "common.month.m1",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m2",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m3",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m4",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m5",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m6",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m7",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m8",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m9",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m10",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m11",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.month.m12",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.status.new",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.status.acknowledged",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.status.in_progress",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.status.waiting_on_customer",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.status.resolved",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.status.closed",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.status.reopened",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.check.ok",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.check.warning",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.check.critical",
-        vars: NONE,
-    },
-    Entry {
-        key: "common.check.unknown",
-        vars: NONE,
-    },
+    e("common.unit.second", &[Count("n")]),
+    e("common.unit.minute", &[Count("n")]),
+    e("common.unit.hour", &[Count("n")]),
+    e("common.unit.day", &[Count("n")]),
+    e("common.unit.site", &[Count("n")]),
+    e("common.duration.about", &[Text("d")]),
+    e("common.list.and", NONE),
+    e(
+        "common.date.day",
+        &[Count("day"), Text("month"), Text("year")],
+    ),
+    e(
+        "common.date.at",
+        &[Text("date"), Text("time"), Text("zone")],
+    ),
+    e("common.month.m1", NONE),
+    e("common.month.m2", NONE),
+    e("common.month.m3", NONE),
+    e("common.month.m4", NONE),
+    e("common.month.m5", NONE),
+    e("common.month.m6", NONE),
+    e("common.month.m7", NONE),
+    e("common.month.m8", NONE),
+    e("common.month.m9", NONE),
+    e("common.month.m10", NONE),
+    e("common.month.m11", NONE),
+    e("common.month.m12", NONE),
+    e("common.status.new", NONE),
+    e("common.status.acknowledged", NONE),
+    e("common.status.in_progress", NONE),
+    e("common.status.waiting_on_customer", NONE),
+    e("common.status.resolved", NONE),
+    e("common.status.closed", NONE),
+    e("common.status.reopened", NONE),
+    e("common.check.ok", NONE),
+    e("common.check.warning", NONE),
+    e("common.check.critical", NONE),
+    e("common.check.unknown", NONE),
+    // --- mail: the survey and its reminder ---------------------------------------------------
+    e("mail.survey.subject", SURVEY),
+    e("mail.survey.body", SURVEY),
+    e("mail.survey.rating.r1", NONE),
+    e("mail.survey.rating.r2", NONE),
+    e("mail.survey.rating.r3", NONE),
+    e("mail.survey.rating.r4", NONE),
+    e("mail.survey.rating.r5", NONE),
+    e("mail.survey.solved_yes", NONE),
+    e("mail.survey.solved_no", NONE),
 ];

@@ -80,6 +80,11 @@ pub struct Entry {
     pub vars: &'static [Var],
 }
 
+/// An entry (a `const fn`, so registries stay one line an entry).
+pub const fn e(key: &'static str, vars: &'static [Var]) -> Entry {
+    Entry { key, vars }
+}
+
 /// A variable of an entry, with the kind of sample value it is checked with.
 #[derive(Debug, Clone, Copy)]
 pub enum Var {
@@ -91,12 +96,14 @@ pub enum Var {
     Flag(&'static str),
     /// A list of texts (checked with two and with none).
     List(&'static str),
+    /// A list of links, each `{label, url}` (checked with two and with none).
+    Links(&'static str),
 }
 
 impl Var {
     pub fn name(self) -> &'static str {
         match self {
-            Var::Text(n) | Var::Count(n) | Var::Flag(n) | Var::List(n) => n,
+            Var::Text(n) | Var::Count(n) | Var::Flag(n) | Var::List(n) | Var::Links(n) => n,
         }
     }
 }

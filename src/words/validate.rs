@@ -212,6 +212,16 @@ pub(crate) fn samples(vars: &[Var]) -> Vec<Value> {
                     Var::List(name) => {
                         Value::from(vec![format!("First {name}"), format!("Second {name}")])
                     }
+                    Var::Links(name) => Value::from(
+                        (1..=2)
+                            .map(|i| {
+                                minijinja::context! {
+                                    label => format!("{name} {i}"),
+                                    url => format!("https://support.example/{name}/{i}"),
+                                }
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
                 };
                 (v.name(), value)
             })
@@ -225,7 +235,7 @@ pub(crate) fn samples(vars: &[Var]) -> Vec<Value> {
                 Var::Text(_) => Value::from(""),
                 Var::Count(_) => Value::from(0),
                 Var::Flag(_) => Value::from(false),
-                Var::List(_) => Value::from(Vec::<String>::new()),
+                Var::List(_) | Var::Links(_) => Value::from(Vec::<String>::new()),
             };
             (v.name(), value)
         })
