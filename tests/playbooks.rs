@@ -221,7 +221,7 @@ fn opened_says_what_we_see_that_we_are_on_it_and_when_they_hear_next() {
     );
     for phrase in [
         "Hello Acme,",
-        "stopped responding at 2026-11-23 05:12 UTC",
+        "stopped responding on 2026-11-23 05:12 UTC",
         "  - HTTP 502 from https://shop.acme.example/\n",
         "An engineer is already on it.",
         "You will hear from us by 2026-11-23 06:00 UTC at the latest",
@@ -344,6 +344,9 @@ fn staff_update_carries_text_state_and_waiting_notice() {
     let p = shipped();
     let mut ctx = sample_context();
     ctx.status = "waiting_on_customer".into();
+    // The status in the customer's words comes from the catalog (`common.status.*`).
+    let words = forewarn::words::Words::builtin();
+    ctx.status_text = words.word(Language::En, "common.status.waiting_on_customer");
     let en = render_with(
         p.get("http_error").unwrap(),
         MessageKind::Update,
@@ -357,6 +360,7 @@ fn staff_update_carries_text_state_and_waiting_notice() {
     );
     assert!(en.body.contains("Status: waiting for your reply."));
     assert!(en.body.contains("We need your answer to go on"));
+    ctx.status_text = words.word(Language::Ru, "common.status.waiting_on_customer");
     let ru = render_with(
         p.get("http_error").unwrap(),
         MessageKind::Update,
@@ -460,7 +464,10 @@ fn unknown_variable_is_located_at_its_line_and_named() {
         )),
         "{out}"
     );
-    assert!(out.contains("a message knows customer, deadline"), "{out}");
+    assert!(
+        out.contains("a message knows brand, customer, deadline"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -24,10 +24,7 @@ use crate::model::Language;
 use crate::ticket::model::{Severity, SolutionOption};
 use raw::{RawLocalized, RawOption, RawPlaybook};
 
-pub use render::{
-    MessageContext, Rendered, ResolutionContext, human_duration, status_text, tidy_body,
-    tidy_subject,
-};
+pub use render::{MessageContext, Rendered, ResolutionContext, tidy_body, tidy_subject};
 
 /// The playbooks forewarn itself opens tickets with; `load` requires each of them.
 pub const REQUIRED_PLAYBOOKS: [&str; 10] = [

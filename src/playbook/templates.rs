@@ -11,18 +11,17 @@ use serde_spanned::Spanned;
 
 use super::raw::{RawMessage, RawMessages};
 use super::render::{MessageContext, known_variables, sample_contexts};
-use super::{LANGUAGES, MessageKind, Validator, status_text, template_name};
+use super::{LANGUAGES, MessageKind, Validator, template_name};
 use crate::model::Language;
 use crate::ticket::model::SolutionOption;
 
-/// What a template renders against: the context plus `status_text`, `options` and `lang`.
+/// What a template renders against: the context plus `options` and `lang`.
 pub(super) fn template_context(
     lang: Language,
     ctx: &MessageContext,
     options: Vec<SolutionOption>,
 ) -> Value {
     context! {
-        status_text => status_text(&ctx.status, lang),
         options => options,
         lang => lang.as_str(),
         ..Value::from_serialize(ctx)

@@ -76,7 +76,7 @@ pub fn survey_mail(
         solved_no => no.url,
         ticket_url => links.ticket,
         unsubscribe => links.unsubscribe,
-        brand => config.brand.name,
+        brand => config.brand.signature(words, lang),
         phone => config.brand.support_phone.clone().unwrap_or_default(),
     };
     let subject = words.text(lang, "mail.survey.subject", ctx.clone());

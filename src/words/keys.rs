@@ -1,7 +1,7 @@
 //! The entries forewarn itself renders (everything but the customer pages, which are in
 //! `pages.rs`), with the variables each may use.
 
-use super::Var::{Count, Flag, Links, Text};
+use super::Var::{Count, Flag, Links, List, Text};
 use super::{Entry, e};
 
 const NONE: &[super::Var] = &[];
@@ -18,6 +18,21 @@ const SURVEY: &[super::Var] = &[
     Text("solved_no"),
     Text("ticket_url"),
     Text("unsubscribe"),
+    Text("brand"),
+    Text("phone"),
+];
+
+/// Every evidence sentence may name the site(s) and what is probed.
+const SITE: &[super::Var] = &[Text("site"), Text("target")];
+
+/// What a maintenance notice knows.
+const MAINTENANCE: &[super::Var] = &[
+    Text("customer"),
+    Text("start"),
+    Text("end"),
+    Text("start_day"),
+    Text("reason"),
+    List("sites"),
     Text("brand"),
     Text("phone"),
 ];
@@ -63,6 +78,113 @@ pub const ENTRIES: &[Entry] = &[
     e("common.check.warning", NONE),
     e("common.check.critical", NONE),
     e("common.check.unknown", NONE),
+    e("common.number.decimal", NONE),
+    e("common.team", NONE),
+    e("common.list.site_sep", NONE),
+    e("common.list.site_and", NONE),
+    // --- evidence: what monitoring saw, one sentence per kind of condition --------------------
+    e("evidence.no_answer.resolve", SITE),
+    e("evidence.no_answer.connect", SITE),
+    e("evidence.no_answer.timeout", SITE),
+    e("evidence.no_answer.tls_handshake", SITE),
+    e("evidence.no_answer.protocol", SITE),
+    e("evidence.no_answer.body", SITE),
+    e("evidence.no_answer.ours", SITE),
+    e(
+        "evidence.status",
+        &[
+            Count("code"),
+            Text("reason"),
+            Flag("error"),
+            Text("site"),
+            Text("target"),
+        ],
+    ),
+    e("evidence.http.c301", NONE),
+    e("evidence.http.c302", NONE),
+    e("evidence.http.c400", NONE),
+    e("evidence.http.c401", NONE),
+    e("evidence.http.c403", NONE),
+    e("evidence.http.c404", NONE),
+    e("evidence.http.c408", NONE),
+    e("evidence.http.c429", NONE),
+    e("evidence.http.c500", NONE),
+    e("evidence.http.c501", NONE),
+    e("evidence.http.c502", NONE),
+    e("evidence.http.c503", NONE),
+    e("evidence.http.c504", NONE),
+    e(
+        "evidence.body_missing",
+        &[Text("text"), Text("site"), Text("target")],
+    ),
+    e(
+        "evidence.body_unwanted",
+        &[Text("text"), Text("site"), Text("target")],
+    ),
+    e(
+        "evidence.header",
+        &[Text("name"), Text("site"), Text("target")],
+    ),
+    e(
+        "evidence.slow",
+        &[Text("took"), Text("site"), Text("target")],
+    ),
+    e(
+        "evidence.dns",
+        &[Text("got"), Text("expected"), Text("site"), Text("target")],
+    ),
+    e("evidence.certificate_untrusted", SITE),
+    e(
+        "evidence.certificate_name",
+        &[Text("host"), Text("site"), Text("target")],
+    ),
+    e(
+        "evidence.certificate_expired",
+        &[Text("date"), Flag("expired"), Text("site"), Text("target")],
+    ),
+    e(
+        "evidence.certificate_expires",
+        &[Text("date"), Text("days"), Text("site"), Text("target")],
+    ),
+    e(
+        "evidence.disk",
+        &[
+            Text("mount"),
+            Text("percent"),
+            Flag("inodes"),
+            Text("site"),
+            Text("target"),
+        ],
+    ),
+    e(
+        "evidence.fills_up",
+        &[
+            Text("what"),
+            Text("within"),
+            Text("date"),
+            Text("site"),
+            Text("target"),
+        ],
+    ),
+    e(
+        "evidence.quota",
+        &[
+            Text("account"),
+            Text("percent"),
+            Text("site"),
+            Text("target"),
+        ],
+    ),
+    e(
+        "evidence.flapping",
+        &[
+            Count("changes"),
+            Text("window"),
+            Text("site"),
+            Text("target"),
+        ],
+    ),
+    e("evidence.unclear", SITE),
     // --- mail: the survey and its reminder ---------------------------------------------------
     e("mail.survey.subject", SURVEY),
     e("mail.survey.body", SURVEY),
@@ -73,4 +195,16 @@ pub const ENTRIES: &[Entry] = &[
     e("mail.survey.rating.r5", NONE),
     e("mail.survey.solved_yes", NONE),
     e("mail.survey.solved_no", NONE),
+    // --- mail: what forewarn writes into a ticket itself, and maintenance notices ----------
+    e("mail.queued", &[Text("taken_by")]),
+    e(
+        "mail.joined",
+        &[Text("sites"), Flag("many"), List("evidence")],
+    ),
+    e("mail.unstable", &[Text("site")]),
+    e("mail.outage", &[Text("site")]),
+    e("mail.reopened_by_reply", NONE),
+    e("mail.still_failing", NONE),
+    e("mail.maintenance.subject", MAINTENANCE),
+    e("mail.maintenance.body", MAINTENANCE),
 ];

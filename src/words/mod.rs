@@ -16,6 +16,8 @@ pub mod keys;
 pub mod pages;
 mod validate;
 
+pub use validate::samples;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -195,6 +197,17 @@ impl Words {
         })
     }
 
+    /// The entry `key` in `lang` rendered with `ctx`, or why it failed (for tests and tools;
+    /// the server uses [`Words::text`]).
+    pub fn try_text(
+        &self,
+        lang: Language,
+        key: &str,
+        ctx: Value,
+    ) -> Result<String, minijinja::Error> {
+        render(&self.env, lang, key, ctx)
+    }
+
     /// Like [`Words::text`], with no variables.
     pub fn word(&self, lang: Language, key: &str) -> String {
         self.text(lang, key, Value::UNDEFINED)
@@ -237,8 +250,13 @@ fn render(
     ctx: Value,
 ) -> Result<String, minijinja::Error> {
     let template = env.get_template(&template_name(lang, key))?;
-    let text = template.render(ctx)?;
-    Ok(text.trim().to_owned())
+    let mut text = template.render(ctx)?;
+    // A `'''` text ends with the newline before its closing quotes; spaces are kept (a list
+    // separator is " and ").
+    while text.ends_with('\n') {
+        text.pop();
+    }
+    Ok(text)
 }
 
 fn template_name(lang: Language, key: &str) -> String {

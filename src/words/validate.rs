@@ -200,17 +200,17 @@ fn check_template(
 }
 
 /// The contexts an entry is checked with: full values with counts 1, 3 and 21, then empty
-/// texts and lists.
-pub(crate) fn samples(vars: &[Var]) -> Vec<Value> {
+/// texts and lists. Texts are `⟨name⟩`, words of no language.
+pub fn samples(vars: &[Var]) -> Vec<Value> {
     let full = |n: i64| -> Value {
         vars.iter()
             .map(|v| {
                 let value = match v {
-                    Var::Text(name) => Value::from(format!("Sample {name}")),
+                    Var::Text(name) => Value::from(format!("⟨{name}⟩")),
                     Var::Count(_) => Value::from(n),
                     Var::Flag(_) => Value::from(n != 1),
                     Var::List(name) => {
-                        Value::from(vec![format!("First {name}"), format!("Second {name}")])
+                        Value::from(vec![format!("⟨{name} 1⟩"), format!("⟨{name} 2⟩")])
                     }
                     Var::Links(name) => Value::from(
                         (1..=2)
