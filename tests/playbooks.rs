@@ -77,7 +77,7 @@ fn severity_routing_and_prediction_per_problem() {
         );
         assert!(!pb.runbook.is_empty(), "{key} has runbook steps");
         assert!(
-            !pb.title.en.is_empty() && has_cyrillic(&pb.title.ru),
+            !pb.title.get(Language::En).is_empty() && has_cyrillic(pb.title.get(Language::Ru)),
             "{key}"
         );
     }
@@ -379,14 +379,30 @@ fn predictive_warning_names_the_deadline_and_offers_the_playbook_options() {
     assert!(en.body.contains("Nothing is broken"));
     assert!(en.body.contains("full around 2026-12-01"));
     for o in &quota.options {
-        assert!(en.body.contains(&o.title.en), "{}", o.title.en);
-        assert!(en.body.contains(&format!("Pros: {}", o.pros.en)));
-        assert!(en.body.contains(&format!("Cons: {}", o.cons.en)));
+        assert!(
+            en.body.contains(o.title.get(Language::En)),
+            "{}",
+            o.title.get(Language::En)
+        );
+        assert!(
+            en.body
+                .contains(&format!("Pros: {}", o.pros.get(Language::En)))
+        );
+        assert!(
+            en.body
+                .contains(&format!("Cons: {}", o.cons.get(Language::En)))
+        );
     }
     let ru = render(quota, MessageKind::Warning, Language::Ru);
     for o in &quota.options {
-        assert!(ru.body.contains(&format!("Плюсы: {}", o.pros.ru)));
-        assert!(ru.body.contains(&format!("Минусы: {}", o.cons.ru)));
+        assert!(
+            ru.body
+                .contains(&format!("Плюсы: {}", o.pros.get(Language::Ru)))
+        );
+        assert!(
+            ru.body
+                .contains(&format!("Минусы: {}", o.cons.get(Language::Ru)))
+        );
     }
 
     let cert = p.get("certificate_expiring").unwrap();

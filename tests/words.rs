@@ -294,13 +294,17 @@ fn a_certificate_expiry_names_a_date_and_days_that_agree() {
 fn context(words: &Words, lang: Language, full: bool) -> MessageContext {
     let reader = Reader::new(lang, chrono_tz::Europe::Moscow);
     let at = Utc::now();
-    let (customer, site) = match lang {
-        Language::Ru => ("ООО «Ромашка»", "Магазин» и «Блог"),
-        Language::En => ("Acme", "Shop and Blog"),
+    let (customer, site) = if lang == Language::Ru {
+        ("ООО «Ромашка»", "Магазин» и «Блог")
+    } else {
+        ("Acme", "Shop and Blog")
     };
-    let text = |en: &str, ru: &str| match lang {
-        Language::Ru => ru.to_owned(),
-        Language::En => en.to_owned(),
+    let text = |en: &str, ru: &str| {
+        if lang == Language::Ru {
+            ru.to_owned()
+        } else {
+            en.to_owned()
+        }
     };
     let resolution = full.then(|| ResolutionContext {
         cause: text("A full disk.", "Диск заполнился."),
@@ -395,4 +399,203 @@ fn durations_never_claim_a_minute_for_seconds() {
     assert_eq!(d(10), "about 10 seconds");
     assert_eq!(d(2 * 3600 + 5 * 60), "2 hours 5 minutes");
     let _ = Value::UNDEFINED;
+}
+
+/// The shipped catalog copied into a temporary playbooks directory, to break.
+fn catalog_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/words");
+    for lang in ["en", "ru"] {
+        std::fs::create_dir_all(dir.path().join(lang)).unwrap();
+        for f in std::fs::read_dir(shipped.join(lang)).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, dir.path().join(lang).join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn a_broken_catalog_is_reported_with_file_line_and_what_to_do() {
+    let dir = catalog_copy();
+    let mail = dir.path().join("ru/mail.toml");
+    let text = std::fs::read_to_string(&mail).unwrap();
+    // A misspelt variable, a key forewarn does not know, and a key gone from one language.
+    let text = text
+        .replacen(
+            "Здравствуйте, {{ customer }}!",
+            "Здравствуйте, {{ custmer }}!",
+            1,
+        )
+        .replacen("solved_no = ", "solved_nope = ", 1);
+    std::fs::write(&mail, &text).unwrap();
+    let common = dir.path().join("en/common.toml");
+    let c = std::fs::read_to_string(&common).unwrap();
+    std::fs::write(&common, c.replacen("m7 = \"July\"\n", "", 1)).unwrap();
+
+    let out = Words::load(dir.path()).unwrap_err().to_string();
+    let line = text.lines().position(|l| l.contains("custmer")).unwrap() + 1;
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&format!("ru/mail.toml:{line}:"))
+                && l.contains(
+                    "mail.survey.body: unknown variable `custmer`; this entry knows customer,"
+                )),
+        "{out}"
+    );
+    assert!(
+        out.contains("mail.survey.solved_nope: forewarn has no entry `mail.survey.solved_nope`: did you mean `mail.survey.solved_no`?"),
+        "{out}"
+    );
+    assert!(
+        out.contains("words/ru/mail.toml: mail.survey.solved_no: missing: the ru catalog has no `mail.survey.solved_no`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("common.month.m7: missing: the en catalog has no `common.month.m7`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn forewarn_validate_checks_the_catalog_of_a_playbooks_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+    let playbooks = dir.path().join("playbooks");
+    std::fs::create_dir_all(&playbooks).unwrap();
+    for f in std::fs::read_dir(&shipped).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, playbooks.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let words = catalog_copy();
+    std::fs::rename(words.path(), playbooks.join("words")).unwrap();
+    let evidence = playbooks.join("words/en/evidence.toml");
+    let e = std::fs::read_to_string(&evidence).unwrap();
+    std::fs::write(&evidence, e.replacen("{{ code }}", "{{ code ", 1)).unwrap();
+    std::fs::create_dir_all(dir.path().join("checks")).unwrap();
+    std::fs::write(
+        dir.path().join("forewarn.toml"),
+        "playbooks_dir = \"playbooks\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .args(["validate", "--config"])
+        .arg(dir.path().join("forewarn.toml"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("words/en/evidence.toml:")
+            && text.contains("evidence.status: does not compile"),
+        "{text}"
+    );
+}
+
+/// Every `{ en = …, ru = … }` table of a playbook gets a `de` copy of its English text.
+fn add_german(value: &mut toml::Value) {
+    if let toml::Value::Table(t) = value {
+        if let (Some(en), false) = (t.get("en").cloned(), t.contains_key("de")) {
+            if t.contains_key("ru") {
+                t.insert("de".into(), en);
+            }
+        }
+        for (_, v) in t.iter_mut() {
+            add_german(v);
+        }
+    } else if let toml::Value::Array(a) = value {
+        a.iter_mut().for_each(add_german);
+    }
+}
+
+#[test]
+fn a_third_language_is_a_folder_of_words_and_its_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+    let playbooks = dir.path().join("playbooks");
+    std::fs::create_dir_all(&playbooks).unwrap();
+    for f in std::fs::read_dir(&shipped).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|x| x == "toml") {
+            let mut v: toml::Value = toml::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            add_german(&mut v);
+            std::fs::write(
+                playbooks.join(f.file_name().unwrap()),
+                toml::to_string(&v).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    let words = catalog_copy();
+    std::fs::rename(words.path(), playbooks.join("words")).unwrap();
+    // German: the English folder copied, one greeting translated.
+    let de = playbooks.join("words/de");
+    std::fs::create_dir_all(&de).unwrap();
+    for f in std::fs::read_dir(playbooks.join("words/en")).unwrap() {
+        let f = f.unwrap().path();
+        let text = std::fs::read_to_string(&f)
+            .unwrap()
+            .replace("Hello {{ customer }},", "Guten Tag {{ customer }},");
+        std::fs::write(de.join(f.file_name().unwrap()), text).unwrap();
+    }
+    let checks = dir.path().join("checks");
+    std::fs::create_dir_all(&checks).unwrap();
+    std::fs::write(
+        checks.join("berlin.toml"),
+        "[customer]\nid = \"berlin\"\nname = \"Berlin GmbH\"\nlanguage = \"de\"\ntimezone = \"Europe/Berlin\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        checks.join("paris.toml"),
+        "[customer]\nid = \"paris\"\nname = \"Paris SARL\"\nlanguage = \"fr\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("forewarn.toml"),
+        "playbooks_dir = \"playbooks\"\n",
+    )
+    .unwrap();
+    // French has no folder: named with its file, line and what to do.
+    let err = forewarn::config::load(&dir.path().join("forewarn.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("paris.toml:4:12: customer.language: unknown language \"fr\": use \"en\" or \"de\" or \"ru\""),
+        "{err}"
+    );
+    std::fs::remove_file(checks.join("paris.toml")).unwrap();
+    let config = forewarn::config::load(&dir.path().join("forewarn.toml")).unwrap();
+    let de = Language::parse("de").unwrap();
+    assert_eq!(config.customers[0].language, de);
+    assert!(config.words.speaks(de));
+    let survey = config
+        .words
+        .try_text(
+            de,
+            "mail.survey.body",
+            samples(
+                entries()
+                    .find(|e| e.key == "mail.survey.body")
+                    .unwrap()
+                    .vars,
+            )
+            .remove(0),
+        )
+        .unwrap();
+    assert!(survey.starts_with("Guten Tag"), "{survey}");
+    let p = config.playbooks.get("site_down").unwrap();
+    let m = p
+        .render(
+            MessageKind::Opened,
+            de,
+            &context(&config.words, Language::En, true),
+        )
+        .unwrap();
+    assert!(m.body.contains("Example Hosting"), "{}", m.body);
 }

@@ -341,24 +341,27 @@ pub fn thread_root(config: &Config, ticket: TicketId) -> String {
 #[cfg(test)]
 mod tests {
     use super::list_sites;
-    use crate::model::Language::{En, Ru};
+    use crate::model::Language;
     use crate::words::Words;
 
     #[test]
     fn several_sites_read_as_a_list_in_each_language() {
         let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let w = Words::builtin();
-        assert_eq!(list_sites(&w, &names(&["Shop"]), En), "Shop");
+        assert_eq!(list_sites(&w, &names(&["Shop"]), Language::En), "Shop");
         assert_eq!(
-            list_sites(&w, &names(&["Shop", "Blog"]), En),
+            list_sites(&w, &names(&["Shop", "Blog"]), Language::En),
             "Shop and Blog"
         );
         assert_eq!(
-            list_sites(&w, &names(&["Shop", "Blog", "API"]), En),
+            list_sites(&w, &names(&["Shop", "Blog", "API"]), Language::En),
             "Shop, Blog and API"
         );
         // The Russian templates quote the list: «{{ site }}».
-        let quoted = format!("«{}»", list_sites(&w, &names(&["Магазин", "Форум"]), Ru));
+        let quoted = format!(
+            "«{}»",
+            list_sites(&w, &names(&["Магазин", "Форум"]), Language::Ru)
+        );
         assert_eq!(quoted, "«Магазин» и «Форум»");
     }
 }

@@ -16,7 +16,7 @@ use super::compose::*;
 use super::due::opening;
 use super::model::*;
 use super::service::{Reopen, ServiceError, TicketService};
-use crate::config::{Config, Customer};
+use crate::config::{Config, Customer, Language};
 use crate::incident::Problem;
 use crate::incident::classify::{Cause, ProblemKind};
 use crate::model::{CheckId, CustomerId};
@@ -136,7 +136,7 @@ impl TicketService {
             .clone();
         let new = NewTicket {
             // For staff; customers read `compose::customer_title`, in their language.
-            title: format!("{}: {}", c.name, playbook.title.en),
+            title: format!("{}: {}", c.name, playbook.title.get(Language::En)),
             origin: Origin::Monitoring,
             checks: std::iter::once(check.clone())
                 .chain(siblings.iter().cloned())

@@ -27,8 +27,8 @@ use minijinja::{AutoEscape, Environment, State, UndefinedBehavior, Value};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::Language;
 
-/// The languages forewarn speaks; a folder of the catalog each.
-pub const LANGUAGES: [Language; 2] = [Language::En, Language::Ru];
+/// The languages of the shipped catalog. A catalog may have more: a folder each.
+pub const SHIPPED: [Language; 2] = [Language::En, Language::Ru];
 
 /// The catalog files shipped in `playbooks/words/`, compiled in: (language, area, text).
 const BUILTIN: [(&str, &str, &str); 8] = [
@@ -119,6 +119,8 @@ pub fn entries() -> impl Iterator<Item = &'static Entry> {
 #[derive(Debug, Clone)]
 pub struct Words {
     env: Arc<Environment<'static>>,
+    /// The catalog's folders, English first.
+    languages: Vec<Language>,
 }
 
 impl Words {
@@ -133,28 +135,54 @@ impl Words {
                 )
             })
             .collect();
-        Words::parse(&files)
+        Words::parse(&files, &SHIPPED)
             .unwrap_or_else(|d| panic!("the shipped catalog is invalid (a forewarn bug):\n{d}"))
     }
 
-    /// Loads `dir/<lang>/*.toml` for every language and checks every entry.
+    /// Loads `dir/<lang>/*.toml`, one folder per language (`en` is required), and checks every
+    /// entry in every language.
     pub fn load(dir: &Path) -> Result<Words, Diagnostics> {
         let mut diags = Diagnostics::default();
+        let folders = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                diags.push(file_diag(dir, format!("cannot read the catalog: {e}")));
+                return Err(diags);
+            }
+        };
+        let mut languages = Vec::new();
+        for folder in folders.filter_map(|e| e.ok().map(|e| e.path())) {
+            if !folder.is_dir() {
+                continue;
+            }
+            let name = folder.file_name().unwrap_or_default().to_string_lossy();
+            match Language::parse(&name) {
+                Some(lang) => languages.push(lang),
+                None => diags.push(file_diag(
+                    &folder,
+                    format!(
+                        "`{name}` is not a language code: name each folder of the catalog by its \
+                         language's code (en, ru, de, …)"
+                    ),
+                )),
+            }
+        }
+        languages.sort_by_key(|l| (*l != Language::En, *l));
+        if languages.first() != Some(&Language::En) {
+            diags.push(file_diag(
+                dir,
+                "no `en` folder: English is every catalog's fallback; copy playbooks/words/en \
+                 from forewarn"
+                    .to_owned(),
+            ));
+        }
         let mut files = Vec::new();
-        for lang in LANGUAGES {
+        for lang in &languages {
             let folder = dir.join(lang.as_str());
             let entries = match std::fs::read_dir(&folder) {
                 Ok(e) => e,
                 Err(e) => {
-                    diags.push(file_diag(
-                        &folder,
-                        format!(
-                            "cannot read the {} words: {e} (every language has a folder of \
-                             the catalog; copy playbooks/words/{} from forewarn)",
-                            lang.as_str(),
-                            lang.as_str()
-                        ),
-                    ));
+                    diags.push(file_diag(&folder, format!("cannot read the folder: {e}")));
                     continue;
                 }
             };
@@ -173,15 +201,28 @@ impl Words {
         if !diags.is_empty() {
             return Err(diags);
         }
-        Words::parse(&files)
+        Words::parse(&files, &languages)
+    }
+
+    /// The languages this catalog speaks, English first.
+    pub fn languages(&self) -> &[Language] {
+        &self.languages
+    }
+
+    /// Whether this catalog has words in `lang`.
+    pub fn speaks(&self, lang: Language) -> bool {
+        self.languages.contains(&lang)
     }
 
     /// Checks and compiles catalog files given as (path `…/<lang>/<area>.toml`, text).
-    fn parse(files: &[(PathBuf, String)]) -> Result<Words, Diagnostics> {
+    fn parse(files: &[(PathBuf, String)], languages: &[Language]) -> Result<Words, Diagnostics> {
         let mut env = new_environment();
-        let diags = validate::files(&mut env, files);
+        let diags = validate::files(&mut env, files, languages);
         if diags.is_empty() {
-            Ok(Words { env: Arc::new(env) })
+            Ok(Words {
+                env: Arc::new(env),
+                languages: languages.to_vec(),
+            })
         } else {
             Err(diags)
         }

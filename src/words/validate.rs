@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use minijinja::{Environment, Value};
 use toml::de::{DeTable, DeValue};
 
-use super::{Entry, LANGUAGES, Var, entries, template_name};
+use super::{Entry, Var, entries, template_name};
 use crate::diag::{Diagnostics, Source};
 use crate::model::Language;
 use crate::playbook::templates::{
@@ -18,7 +18,11 @@ use crate::playbook::templates::{
 use crate::ticket::calendar::edit_distance;
 
 /// Checks every file, adding each good template to `env`; returns every problem found.
-pub(super) fn files(env: &mut Environment<'static>, files: &[(PathBuf, String)]) -> Diagnostics {
+pub(super) fn files(
+    env: &mut Environment<'static>,
+    files: &[(PathBuf, String)],
+    languages: &[Language],
+) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let registry: HashMap<&str, &Entry> = entries().map(|e| (e.key, e)).collect();
     let globals: HashSet<String> = env.globals().map(|(n, _)| n.to_owned()).collect();
@@ -29,7 +33,7 @@ pub(super) fn files(env: &mut Environment<'static>, files: &[(PathBuf, String)])
             diags.push(src.diag(
                 None,
                 "",
-                "a catalog file lives in a language folder: words/<en|ru>/<area>.toml",
+                "a catalog file lives in a language folder: words/<language>/<area>.toml",
             ));
             continue;
         };
@@ -70,7 +74,7 @@ pub(super) fn files(env: &mut Environment<'static>, files: &[(PathBuf, String)])
             );
         }
     }
-    for lang in LANGUAGES {
+    for &lang in languages {
         let folder_seen = seen.keys().any(|(l, _)| *l == lang);
         for entry in entries() {
             if !seen.contains_key(&(lang, entry.key.to_owned())) {
