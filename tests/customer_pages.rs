@@ -504,6 +504,26 @@ async fn every_customer_page_in_both_languages_on_a_phone_and_a_desktop() {
             );
         }
 
+        // A reply the page cannot take (the browser would not send an empty one: the test
+        // lifts that) says what to do, in the customer's language, with a way back.
+        b.eval("document.querySelector('form[action$=\"/reply\"] textarea').removeAttribute('required')")
+            .await;
+        b.fill(&[("form[action$='/reply'] textarea[name=text]", "   ")])
+            .await;
+        b.click("form[action$='/reply']").await;
+        let page = look(&mut b, "invalid", lang, ru).await;
+        let what = if ru {
+            "Напишите от 1 до 8000 символов"
+        } else {
+            "Please write between 1 and 8000 characters"
+        };
+        assert!(page.text.contains(what), "{}", page.text);
+        assert_eq!(
+            b.eval("document.querySelector('a.c-back').getAttribute('href').startsWith('/c/t/')")
+                .await,
+            true
+        );
+
         // A resolved ticket: the explanation and the options.
         b.goto(&format!(
             "{base}{}",

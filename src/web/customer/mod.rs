@@ -376,3 +376,41 @@ fn bounded_text<'a>(
     }
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every catalog key the customer pages name (in a template's `t("…")` or in the code)
+    /// is registered, so no page fails to render for a missing word; the prefixes a page
+    /// completes (`common.status.` + a status) are checked by the browser test.
+    #[test]
+    fn every_key_the_pages_name_is_in_the_catalog() {
+        let known: BTreeSet<&str> = crate::words::entries().map(|e| e.key).collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
+        let quoted = regex::Regex::new(r#""((?:pages|common)\.[a-z_0-9.]+)""#).unwrap();
+        let mut named = 0;
+        for path in std::fs::read_dir(dir.join("customer"))
+            .unwrap()
+            .chain(std::fs::read_dir(dir.join("templates/customer")).unwrap())
+            .map(|e| e.unwrap().path())
+        {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for key in quoted
+                .captures_iter(&text)
+                .map(|c| c.get(1).unwrap().as_str())
+            {
+                if key.ends_with('.') || key.ends_with('_') {
+                    continue;
+                }
+                named += 1;
+                assert!(
+                    known.contains(key),
+                    "{}: `{key}` is not in the catalog (src/words/pages.rs)",
+                    path.display()
+                );
+            }
+        }
+        assert!(named > 50, "{named} keys found");
+    }
+}
