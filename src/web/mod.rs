@@ -9,7 +9,7 @@
 //! [`crate::access`]'s decision.
 //!
 //! Customers have no login: pages under `/c/` open with a signed, expiring link (`token`) and
-//! show only the data of the customer the link names (`customer.rs`). Staff review survey
+//! show only the data of the customer the link names (`customer/`). Staff review survey
 //! answers and call-backs under `/surveys` (`surveys.rs`).
 
 mod auth;
