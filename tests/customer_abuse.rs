@@ -314,7 +314,8 @@ async fn a_burst_of_reports_on_one_link_makes_one_ticket_and_one_mail_and_loses_
         let a = &answers[i];
         assert!(a.page.contains("We already have your report"), "{}", a.page);
         assert!(
-            a.page.contains("one link takes at most 5 reports per 1 h"),
+            a.page
+                .contains("one link takes at most 5 reports per 1 hour"),
             "{}",
             a.page
         );
@@ -426,7 +427,7 @@ async fn the_customer_limit_holds_over_several_links_and_a_new_subject_opens_its
     assert_eq!(a.status, 429, "{}", a.page);
     assert!(
         a.page
-            .contains("we take at most 20 reports per 1 h from one customer"),
+            .contains("we take at most 20 reports per 1 hour from one customer"),
         "{}",
         a.page
     );
@@ -493,7 +494,7 @@ async fn replies_over_the_limit_are_refused_in_the_customers_language_with_their
     );
     assert!(
         a.page
-            .contains("по одной ссылке мы принимаем не больше 30 сообщений за 1 ч"),
+            .contains("по одной ссылке мы принимаем не больше 30 сообщений за 1 час"),
         "{}",
         a.page
     );

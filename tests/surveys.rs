@@ -658,7 +658,7 @@ async fn the_customer_ticket_page_hides_internal_notes_and_takes_replies(db: Db)
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Mail bounces"));
     assert!(page.contains("Which address bounces?"));
-    assert!(page.contains("waiting for your answer"));
+    assert!(page.contains("waiting for your reply"));
     assert!(!page.contains("SECRET-NOTE"), "no internal notes:\n{page}");
 
     let (status, _, location) = post(

@@ -42,7 +42,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.add_function("t", crate::words::t);
-    for (name, source) in TEMPLATES {
+    for (name, source) in TEMPLATES.iter().chain(super::customer::TEMPLATES) {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name} does not compile (a forewarn bug): {e:#}"));
     }
