@@ -109,27 +109,12 @@ fn suggest_zone(name: &str) -> Option<&'static str> {
         .iter()
         .map(|tz| {
             (
-                edit_distance(&wanted, &tz.name().to_ascii_lowercase()),
+                crate::diag::edit_distance(&wanted, &tz.name().to_ascii_lowercase()),
                 tz.name(),
             )
         })
         .min_by_key(|(d, _)| *d)?;
     (distance <= 3 && distance * 3 < wanted.len()).then_some(best)
-}
-
-/// Levenshtein distance on bytes (zone names are ASCII).
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// `mon`, `Monday`, … (any case), or a range `mon-fri`.
@@ -412,13 +397,6 @@ impl fmt::Display for Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("moskva", "moscow"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("utc", "utc"), 0);
-    }
 
     #[test]
     fn times_of_day() {

@@ -10,12 +10,12 @@ use minijinja::{Environment, Value};
 use toml::de::{DeTable, DeValue};
 
 use super::{Entry, Var, entries, template_name};
+use crate::diag::edit_distance;
 use crate::diag::{Diagnostics, Source};
 use crate::model::Language;
 use crate::playbook::templates::{
     Location, describe, find_variable, keep_newline_after_inline_tags,
 };
-use crate::ticket::calendar::edit_distance;
 
 /// Checks every file, adding each good template to `env`; returns every problem found.
 pub(super) fn files(
