@@ -15,8 +15,32 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use super::WebError;
 use crate::words::Words;
 
+/// `(name, source)` of each template file under `templates/`, compiled in.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("templates/", $name)))),*]
+    };
+}
+
 /// The templates, by name (`base.html` is the frame every page extends).
-const TEMPLATES: &[(&str, &str)] = &[("base.html", include_str!("templates/base.html"))];
+const TEMPLATES: &[(&str, &str)] = templates![
+    "base.html",
+    // Staff pages: the frame with the navigation, shared pieces, one template per page.
+    "staff.html",
+    "staff_macros.html",
+    "staff_chart.html",
+    "staff_login.html",
+    "staff_checks.html",
+    "staff_check.html",
+    "staff_queue.html",
+    "staff_ticket.html",
+    "staff_customers.html",
+    "staff_customer.html",
+    "staff_kpis.html",
+    "staff_surveys.html",
+    "staff_callbacks.html",
+    "error.html",
+];
 
 /// The style sheet, served at [`CSS_PATH`].
 pub const CSS: &str = include_str!("static/forewarn.css");
@@ -60,6 +84,27 @@ pub fn render(name: &str, words: &Words, ctx: Value) -> Result<Html<String>, Web
         .render(ctx)
         .map(Html)
         .map_err(|e| render_failed(name, &e))
+}
+
+/// A staff page: `ctx` plus who is signed in (`None` on the login and error pages), for the
+/// navigation and its logout form.
+pub fn staff_page(
+    name: &str,
+    words: &Words,
+    staff: Option<&super::auth::Staff>,
+    ctx: Value,
+) -> Result<Html<String>, WebError> {
+    let staff = staff.map(|s| {
+        context! { display_name => s.display_name, role => s.role.as_str(), csrf => s.csrf }
+    });
+    render(name, words, context! { staff, ..ctx })
+}
+
+/// One chart as SVG markup (the `chart` macro alone), for tests.
+#[cfg(test)]
+pub fn render_chart(chart: &super::charts::Chart) -> Result<String, minijinja::Error> {
+    ENV.get_template("staff_chart.html")?
+        .render(context! { chart })
 }
 
 fn render_failed(name: &str, e: &minijinja::Error) -> WebError {
