@@ -6,6 +6,7 @@
 //! Customer words come from the catalog: a page calls `t("pages.…", var=…)` (see
 //! `words::t`) and renders in the context's `lang`.
 
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use axum::http::{HeaderValue, header};
@@ -65,6 +66,24 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
+    // Strings escape `&<>"'` as `pages::esc` did; minijinja's own escaping also turns `/` into
+    // `&#x2f;`, which HTML never needs and which makes "n/a" or a URL unreadable in the source.
+    env.set_formatter(|out, state, value| match value.as_str() {
+        Some(text) if state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
+            for c in text.chars() {
+                match c {
+                    '&' => out.write_str("&amp;")?,
+                    '<' => out.write_str("&lt;")?,
+                    '>' => out.write_str("&gt;")?,
+                    '"' => out.write_str("&quot;")?,
+                    '\'' => out.write_str("&#39;")?,
+                    c => out.write_char(c)?,
+                }
+            }
+            Ok(())
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    });
     env.add_function("t", crate::words::t);
     for (name, source) in TEMPLATES {
         env.add_template(name, source)
@@ -128,4 +147,22 @@ pub async fn css() -> Response {
         CSS,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_as_html_text_and_attributes() {
+        let html = ENV
+            .render_named_str(
+                "test.html",
+                r#"<a title="{{ v }}">{{ v }}</a>"#,
+                context! { v => r#"<b>"Tom's" & 10 €/month</b>"# },
+            )
+            .unwrap();
+        let escaped = "&lt;b&gt;&quot;Tom&#39;s&quot; &amp; 10 €/month&lt;/b&gt;";
+        assert_eq!(html, format!(r#"<a title="{escaped}">{escaped}</a>"#));
+    }
 }
