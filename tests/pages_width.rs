@@ -14,9 +14,8 @@ use std::time::{Duration, Instant};
 use browser::{Browser, screenshots_dir};
 use chrono::Utc;
 use forewarn::model::CustomerId;
-use forewarn::store::FirstWords;
-use forewarn::store::NewTicket;
-use forewarn::ticket::{Actor, Origin, Severity};
+use forewarn::store::{AnswerWrite, FirstWords, NewEvent, NewSurvey, NewTicket};
+use forewarn::ticket::{Actor, EventKind, Origin, Severity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const USER: &str = "nadia";
@@ -75,7 +74,7 @@ async fn every_staff_page_fits_a_phone_and_a_desktop() {
     std::fs::write(
         d.join("checks/bolt.toml"),
         format!(
-            "[customer]\nid = \"bolt\"\nname = \"Bolt\"\n\n\
+            "[customer]\nid = \"bolt\"\nname = \"Bolt\"\ncontacts = [\"it-department@bolt-logistics.example\", \"night-desk@bolt-logistics.example\"]\n\n\
              [[check]]\nid = \"bolt-www\"\nname = \"Bolt website\"\ninterval = \"1s\"\n\
              [check.http]\nurl = \"http://{ok}/\"\n"
         ),
@@ -148,6 +147,51 @@ async fn every_staff_page_fits_a_phone_and_a_desktop() {
     )
     .await
     .unwrap();
+
+    // A survey about it, answered unhappily: a row on /surveys and a call-back task.
+    let survey = server
+        .store
+        .create_survey(
+            &NewSurvey {
+                ticket: manual,
+                cycle: now,
+                customer: CustomerId::parse("bolt").unwrap(),
+                contacts: vec!["it-department@bolt-logistics.example".into()],
+                credited_to: Some(USER.into()),
+                sent_at: now,
+            },
+            Box::new(|_| (Vec::new(), Vec::new())),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let comment = "Mail was down for half a day and nobody called us back; we lost two orders.";
+    server
+        .store
+        .answer_survey(&AnswerWrite {
+            survey,
+            ticket: manual,
+            nonce: "pages-width".into(),
+            at: now,
+            rating: Some(2),
+            solved: Some(false),
+            comment: Some(comment.into()),
+            event: NewEvent {
+                at: now,
+                actor: Actor::Customer("Bolt".into()),
+                public: false,
+                kind: EventKind::SurveyAnswered {
+                    survey,
+                    rating: Some(2),
+                    solved: Some(false),
+                    comment: Some(comment.into()),
+                    credited_to: Some(USER.into()),
+                },
+            },
+            callback: Some("rated 2/5, not solved".into()),
+        })
+        .await
+        .unwrap();
 
     let pages = [
         Page {
@@ -233,12 +277,23 @@ async fn every_staff_page_fits_a_phone_and_a_desktop() {
         Page {
             path: "/surveys".into(),
             shot: "surveys",
-            shows: vec!["Surveys", "response rate", "Filter"],
+            shows: vec![
+                "Surveys",
+                "response rate",
+                "Filter",
+                "2/5",
+                "nobody called us back",
+            ],
         },
         Page {
             path: "/surveys/callbacks".into(),
             shot: "callbacks",
-            shows: vec!["Call-backs", "log the outcome"],
+            shows: vec![
+                "Call-backs",
+                "log the outcome",
+                "rated 2/5, not solved",
+                "Called",
+            ],
         },
         Page {
             path: "/no/such/page".into(),

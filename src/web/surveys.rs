@@ -137,7 +137,11 @@ pub async fn callbacks(
                 id => t.id,
                 ticket => t.ticket.0,
                 who => customer.map_or(t.customer.to_string(), |c| {
-                    format!("{} · {}", c.name, c.contacts.join(", "))
+                    if c.contacts.is_empty() {
+                        c.name.clone()
+                    } else {
+                        format!("{} · {}", c.name, c.contacts.join(", "))
+                    }
                 }),
                 reason => t.reason,
                 since => t.created_at.format("%Y-%m-%d %H:%M").to_string(),
