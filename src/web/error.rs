@@ -232,3 +232,46 @@ impl WebError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_outside_the_api_get_pages() {
+        const BROWSER: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
+        for (path, accept, page) in [
+            ("/nope", Some(BROWSER), true),
+            ("/tickets/9", Some("text/html"), true),
+            ("/c/t/abc", Some(BROWSER), true),
+            ("/nope", Some("application/json"), false),
+            ("/nope", Some("*/*"), false),
+            ("/nope", None, false),
+            ("/api/v1/nope", Some(BROWSER), false),
+        ] {
+            let mut headers = HeaderMap::new();
+            if let Some(a) = accept {
+                headers.insert(header::ACCEPT, HeaderValue::from_static(a));
+            }
+            assert_eq!(wants_page(path, &headers), page, "{path} {accept:?}");
+        }
+    }
+
+    #[test]
+    fn every_error_but_the_login_redirect_has_a_page_and_messages_are_sentences() {
+        assert!(WebError::LoginRequired.page().is_none());
+        let page = WebError::Rejected("write what the customer said".into())
+            .page()
+            .unwrap();
+        assert_eq!(page.message, "Write what the customer said.");
+        for e in [
+            WebError::NotFound,
+            WebError::Unauthorized,
+            WebError::Forbidden,
+            WebError::Internal("x".into()),
+        ] {
+            let page = e.page().unwrap();
+            assert!(!page.headline.is_empty() && page.message.ends_with('.'));
+        }
+    }
+}
