@@ -92,28 +92,56 @@ pub struct CheckState {
     pub last_latency_ms: f64,
 }
 
-/// The language a customer reads: every customer-facing text exists in each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    En,
-    Ru,
-}
+/// The language a customer reads, by its code (`en`, `ru`, …). forewarn speaks the languages
+/// its catalog has a folder for (`playbooks/words/<code>/`); English is always there and is the
+/// fallback. Adding a language is adding its folder and its playbook messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Language(&'static str);
 
+#[allow(non_upper_case_globals)]
 impl Language {
+    pub const En: Language = Language("en");
+    pub const Ru: Language = Language("ru");
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Language::En => "en",
-            Language::Ru => "ru",
-        }
+        self.0
     }
 
-    /// `en` or `ru`.
+    /// A language code: two or three lowercase letters (ISO 639-1, or 639-2/3). Whether
+    /// forewarn has words for it is the catalog's to say (`Words::speaks`).
     pub fn parse(s: &str) -> Option<Language> {
-        match s {
-            "en" => Some(Language::En),
-            "ru" => Some(Language::Ru),
-            _ => None,
+        let ok = (2..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase());
+        ok.then(|| Language(intern(s)))
+    }
+}
+
+/// One `&'static str` per language code ever parsed (a handful: the catalog's folders).
+fn intern(code: &str) -> &'static str {
+    static CODES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    for known in ["en", "ru"] {
+        if code == known {
+            return known;
         }
+    }
+    let mut codes = CODES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(c) = codes.iter().find(|c| **c == code) {
+        return c;
+    }
+    let leaked: &'static str = Box::leak(code.to_owned().into_boxed_str());
+    codes.push(leaked);
+    leaked
+}
+
+impl serde::Serialize for Language {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
     }
 }

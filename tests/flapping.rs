@@ -79,7 +79,7 @@ async fn a_flapping_check_notifies_once() {
     assert!(
         customer_msgs[0]
             .body
-            .contains("keeps changing between working and failing"),
+            .contains("keeps going down and coming back"),
         "{}",
         customer_msgs[0].body
     );

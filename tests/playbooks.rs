@@ -77,7 +77,7 @@ fn severity_routing_and_prediction_per_problem() {
         );
         assert!(!pb.runbook.is_empty(), "{key} has runbook steps");
         assert!(
-            !pb.title.en.is_empty() && has_cyrillic(&pb.title.ru),
+            !pb.title.get(Language::En).is_empty() && has_cyrillic(pb.title.get(Language::Ru)),
             "{key}"
         );
     }
@@ -221,7 +221,7 @@ fn opened_says_what_we_see_that_we_are_on_it_and_when_they_hear_next() {
     );
     for phrase in [
         "Hello Acme,",
-        "stopped responding at 2026-11-23 05:12 UTC",
+        "stopped responding on 2026-11-23 05:12 UTC",
         "  - HTTP 502 from https://shop.acme.example/\n",
         "An engineer is already on it.",
         "You will hear from us by 2026-11-23 06:00 UTC at the latest",
@@ -344,6 +344,9 @@ fn staff_update_carries_text_state_and_waiting_notice() {
     let p = shipped();
     let mut ctx = sample_context();
     ctx.status = "waiting_on_customer".into();
+    // The status in the customer's words comes from the catalog (`common.status.*`).
+    let words = forewarn::words::Words::builtin();
+    ctx.status_text = words.word(Language::En, "common.status.waiting_on_customer");
     let en = render_with(
         p.get("http_error").unwrap(),
         MessageKind::Update,
@@ -357,6 +360,7 @@ fn staff_update_carries_text_state_and_waiting_notice() {
     );
     assert!(en.body.contains("Status: waiting for your reply."));
     assert!(en.body.contains("We need your answer to go on"));
+    ctx.status_text = words.word(Language::Ru, "common.status.waiting_on_customer");
     let ru = render_with(
         p.get("http_error").unwrap(),
         MessageKind::Update,
@@ -375,14 +379,30 @@ fn predictive_warning_names_the_deadline_and_offers_the_playbook_options() {
     assert!(en.body.contains("Nothing is broken"));
     assert!(en.body.contains("full around 2026-12-01"));
     for o in &quota.options {
-        assert!(en.body.contains(&o.title.en), "{}", o.title.en);
-        assert!(en.body.contains(&format!("Pros: {}", o.pros.en)));
-        assert!(en.body.contains(&format!("Cons: {}", o.cons.en)));
+        assert!(
+            en.body.contains(o.title.get(Language::En)),
+            "{}",
+            o.title.get(Language::En)
+        );
+        assert!(
+            en.body
+                .contains(&format!("Pros: {}", o.pros.get(Language::En)))
+        );
+        assert!(
+            en.body
+                .contains(&format!("Cons: {}", o.cons.get(Language::En)))
+        );
     }
     let ru = render(quota, MessageKind::Warning, Language::Ru);
     for o in &quota.options {
-        assert!(ru.body.contains(&format!("Плюсы: {}", o.pros.ru)));
-        assert!(ru.body.contains(&format!("Минусы: {}", o.cons.ru)));
+        assert!(
+            ru.body
+                .contains(&format!("Плюсы: {}", o.pros.get(Language::Ru)))
+        );
+        assert!(
+            ru.body
+                .contains(&format!("Минусы: {}", o.cons.get(Language::Ru)))
+        );
     }
 
     let cert = p.get("certificate_expiring").unwrap();
@@ -460,7 +480,10 @@ fn unknown_variable_is_located_at_its_line_and_named() {
         )),
         "{out}"
     );
-    assert!(out.contains("a message knows customer, deadline"), "{out}");
+    assert!(
+        out.contains("a message knows brand, customer, deadline"),
+        "{out}"
+    );
 }
 
 #[test]

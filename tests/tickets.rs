@@ -210,7 +210,7 @@ async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reope
     let subject = mail.subject.clone().unwrap_or_default();
     assert!(subject.contains("#1"), "{subject}");
     for needle in [
-        "HTTP 500",
+        "error 500 (internal server error)",
         "https://status.hosting.example/c/t/",
         "acme-www site",
     ] {
@@ -223,8 +223,7 @@ async fn a_failing_site_gets_one_ticket_one_mail_then_one_resolution_and_a_reope
     let t = &tickets(&server).await[0];
     let next = t.next_update_due.expect("a next-update promise");
     assert!(
-        mail.text
-            .contains(&next.format("%Y-%m-%d %H:%M UTC").to_string()),
+        mail.text.contains(&said_at(next)),
         "the mail names the next checkpoint {next}:\n{}",
         mail.text
     );
@@ -674,7 +673,7 @@ async fn an_expiring_certificate_opens_a_low_severity_warning_ticket(db: Db) {
     let mail = &customer_mails(&smtp)[0];
     let expiry = chrono::DateTime::<chrono::Utc>::from(fleet.tls_not_after());
     assert!(
-        mail.text.contains(&expiry.format("%Y-%m-%d").to_string()),
+        mail.text.contains(&expiry.format("%-d %B").to_string()),
         "the mail says when it expires ({expiry}):\n{}",
         mail.text
     );
@@ -971,8 +970,7 @@ async fn sla_warnings_breaches_and_the_automatic_update(db: Db) {
         .find(|m| m.ticket == Some(t.id) && m.key.contains("/auto-"))
         .expect("the automatic update is queued for the customer");
     assert!(
-        auto.body
-            .contains(&new_next.format("%Y-%m-%d %H:%M UTC").to_string()),
+        auto.body.contains(&said_at(new_next)),
         "the automatic update names the new checkpoint:\n{}",
         auto.body
     );
@@ -1022,4 +1020,9 @@ async fn sla_warnings_breaches_and_the_automatic_update(db: Db) {
         );
     }
     server.shutdown().await;
+}
+
+/// A moment as an English customer in UTC reads it: "7 December at 14:05 UTC" (this year).
+fn said_at(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%-d %B at %H:%M UTC").to_string()
 }

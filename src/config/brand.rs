@@ -37,10 +37,25 @@ pub struct Brand {
     pub website: Option<Url>,
 }
 
+/// The name of a hoster that configured none.
+pub const UNNAMED: &str = "Support";
+
+impl Brand {
+    /// Who signs customer mails: the hoster's name, or the catalog's "Support team" in the
+    /// customer's language when `[brand] name` is not set.
+    pub fn signature(&self, words: &crate::words::Words, lang: crate::model::Language) -> String {
+        if self.name == UNNAMED {
+            words.word(lang, "common.team")
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
 impl Default for Brand {
     fn default() -> Self {
         Brand {
-            name: "Support".to_owned(),
+            name: UNNAMED.to_owned(),
             logo_url: None,
             support_phone: None,
             reply_to: None,

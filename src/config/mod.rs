@@ -351,21 +351,9 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
             return Err(diags);
         }
     };
-    let global = build_global(&src, &base, raw, &mut diags);
-    let (customers, checks, maintenance) = load_checks_dir(&global, &mut diags);
-    // No playbooks_dir in the file and no ./playbooks: the shipped playbooks, built in.
-    let playbooks = if !global.playbooks_dir_set && !global.playbooks_dir.exists() {
-        Some(crate::playbook::Playbooks::builtin())
-    } else {
-        match crate::playbook::Playbooks::load(&global.playbooks_dir) {
-            Ok(p) => Some(p),
-            Err(d) => {
-                diags.extend(d);
-                None
-            }
-        }
-    };
-    // The catalog of customer words: `<playbooks_dir>/words`, else the shipped one.
+    let mut global = build_global(&src, &base, raw, &mut diags);
+    // The catalog of customer words (`<playbooks_dir>/words`, else the shipped one) first: its
+    // folders are the languages customers and playbooks may use.
     let words_dir = global.playbooks_dir.join("words");
     let words = if words_dir.is_dir() {
         match crate::words::Words::load(&words_dir) {
@@ -377,6 +365,23 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         }
     } else {
         Some(crate::words::Words::builtin())
+    };
+    global.languages = words.as_ref().map_or_else(
+        || crate::words::SHIPPED.to_vec(),
+        |w| w.languages().to_vec(),
+    );
+    let (customers, checks, maintenance) = load_checks_dir(&global, &mut diags);
+    // No playbooks_dir in the file and no ./playbooks: the shipped playbooks, built in.
+    let playbooks = if !global.playbooks_dir_set && !global.playbooks_dir.exists() {
+        Some(crate::playbook::Playbooks::builtin())
+    } else {
+        match crate::playbook::Playbooks::load_for(&global.playbooks_dir, &global.languages) {
+            Ok(p) => Some(p),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
+        }
     };
     if !diags.is_empty() {
         return Err(diags);
@@ -434,6 +439,8 @@ struct Global {
     brand: Brand,
     /// The customers' time zone when their file sets none.
     timezone: chrono_tz::Tz,
+    /// The languages the catalog speaks (set once the catalog is loaded).
+    languages: Vec<Language>,
 }
 
 fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnostics) -> Global {
@@ -643,6 +650,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         ops,
         brand,
         timezone,
+        languages: crate::words::SHIPPED.to_vec(),
     }
 }
 
@@ -999,17 +1007,29 @@ fn build_customer(
             );
         }
     }
-    let language = match raw.language.as_ref().map(|l| l.get_ref().as_str()) {
-        None | Some("en") => Language::En,
-        Some("ru") => Language::Ru,
-        Some(other) => {
-            v.err(
-                raw.language.as_ref().expect("matched Some"),
-                "customer.language",
-                format!("unknown language {other:?}: use \"en\" or \"ru\""),
-            );
-            Language::En
-        }
+    let language = match raw.language.as_ref() {
+        None => Language::En,
+        Some(l) => match Language::parse(l.get_ref()).filter(|l| global.languages.contains(l)) {
+            Some(lang) => lang,
+            None => {
+                let known: Vec<String> = global
+                    .languages
+                    .iter()
+                    .map(|l| format!("{:?}", l.as_str()))
+                    .collect();
+                v.err(
+                    l,
+                    "customer.language",
+                    format!(
+                        "unknown language {:?}: use {} (another language needs its folder in \
+                         playbooks/words/ and its playbook messages)",
+                        l.get_ref(),
+                        known.join(" or ")
+                    ),
+                );
+                Language::En
+            }
+        },
     };
     Some(Customer {
         id,

@@ -173,8 +173,11 @@ impl std::fmt::Display for ProblemKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub kind: ProblemKind,
-    /// The failing conditions as people read them: "HTTP 502 from https://…".
+    /// The failing conditions for staff and ops: "HTTP 502 from https://…",
+    /// "status in [200] — got 502".
     pub evidence: Vec<String>,
+    /// What the customer is told monitoring saw (their words come from the catalog).
+    pub facts: Vec<super::evidence::Fact>,
     /// For a prediction: when it will hit (certificate expiry, disk full).
     pub deadline: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -186,6 +189,7 @@ impl Problem {
         Problem {
             kind,
             evidence: Vec::new(),
+            facts: Vec::new(),
             deadline: None,
         }
     }
@@ -212,6 +216,7 @@ pub fn classify(kind: Kind, outcome: &Outcome) -> Option<Problem> {
     Some(Problem {
         kind: problem,
         evidence: evidence(outcome),
+        facts: super::evidence::facts(outcome),
         deadline: if problem.predictive() {
             deadline(outcome)
         } else {

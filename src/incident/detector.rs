@@ -500,6 +500,13 @@ impl Inner {
                     crate::probe::fmt_span(config.incidents.rules.flap_window)
                 ),
             );
+            problem.facts.insert(
+                0,
+                super::evidence::Fact::Flapping {
+                    changes: config.incidents.rules.flap_changes,
+                    window_secs: config.incidents.rules.flap_window.as_secs(),
+                },
+            );
         }
         // Customer-facing tickets need more confidence: run the check once more, now.
         if problem.customer_facing()

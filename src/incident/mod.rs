@@ -5,6 +5,7 @@
 
 pub mod classify;
 pub mod detector;
+pub mod evidence;
 pub mod track;
 
 pub use classify::{Problem, classify};

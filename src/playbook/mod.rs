@@ -24,7 +24,7 @@ use crate::model::Language;
 use crate::ticket::model::{Severity, SolutionOption};
 use raw::{RawLocalized, RawOption, RawPlaybook};
 
-pub use render::{MessageContext, Rendered, ResolutionContext, human_duration, status_text};
+pub use render::{MessageContext, Rendered, ResolutionContext, tidy_body, tidy_subject};
 
 /// The playbooks forewarn itself opens tickets with; `load` requires each of them.
 pub const REQUIRED_PLAYBOOKS: [&str; 10] = [
@@ -40,7 +40,8 @@ pub const REQUIRED_PLAYBOOKS: [&str; 10] = [
     "customer_request",
 ];
 
-/// The languages every text must be written in.
+/// The languages of the shipped playbooks; a directory is checked against the languages of its
+/// catalog (`Playbooks::load_for`).
 pub const LANGUAGES: [Language; 2] = [Language::En, Language::Ru];
 
 /// Every playbook in the directory, by key (the file stem).
@@ -117,17 +118,15 @@ pub struct Playbook {
 
 /// A text in every language.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Localized {
-    pub en: String,
-    pub ru: String,
-}
+pub struct Localized(BTreeMap<Language, String>);
 
 impl Localized {
+    /// The text in `lang`, else the English one (every playbook has English).
     pub fn get(&self, lang: Language) -> &str {
-        match lang {
-            Language::En => &self.en,
-            Language::Ru => &self.ru,
-        }
+        self.0
+            .get(&lang)
+            .or_else(|| self.0.get(&Language::En))
+            .map_or("", String::as_str)
     }
 }
 
@@ -246,6 +245,11 @@ impl Playbooks {
     /// Loads every `*.toml` in `dir` (other files, such as README.md, are ignored) and requires
     /// the [`REQUIRED_PLAYBOOKS`]. Returns every problem in every file.
     pub fn load(dir: &Path) -> Result<Playbooks, Diagnostics> {
+        Playbooks::load_for(dir, &LANGUAGES)
+    }
+
+    /// Like [`Playbooks::load`], every text required in each of `languages` (the catalog's).
+    pub fn load_for(dir: &Path, languages: &[Language]) -> Result<Playbooks, Diagnostics> {
         let mut diags = Diagnostics::default();
         let dir_diag = |message: String| Diagnostic {
             file: dir.to_path_buf(),
@@ -279,7 +283,7 @@ impl Playbooks {
                     continue;
                 }
             };
-            match Playbook::parse(&path, &text) {
+            match Playbook::parse_for(&path, &text, languages) {
                 Ok(p) => {
                     by_key.insert(p.key.clone(), p);
                 }
@@ -334,6 +338,15 @@ impl Playbooks {
 impl Playbook {
     /// Validates one playbook file given as text; the key is the file stem of `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Playbook, Diagnostics> {
+        Playbook::parse_for(path, text, &LANGUAGES)
+    }
+
+    /// Like [`Playbook::parse`], every text required in each of `languages`.
+    pub fn parse_for(
+        path: &Path,
+        text: &str,
+        languages: &[Language],
+    ) -> Result<Playbook, Diagnostics> {
         let src = Source::new(path, text);
         let stem = path
             .file_stem()
@@ -342,6 +355,7 @@ impl Playbook {
         let mut v = Validator {
             src: &src,
             diags: Diagnostics::default(),
+            languages,
         };
         if !is_valid_key(&stem) {
             v.file_error(format!(
@@ -425,6 +439,8 @@ fn new_environment() -> Environment<'static> {
 struct Validator<'a> {
     src: &'a Source<'a>,
     diags: Diagnostics,
+    /// Every text must be written in each of these.
+    languages: &'a [Language],
 }
 
 impl Validator<'_> {
@@ -517,7 +533,8 @@ impl Validator<'_> {
             Some(m) => self.messages(&mut env, m, raw.predictive),
             None => self.missing(
                 "message",
-                "add [message.opened.en], [message.opened.ru] and the other messages",
+                "add [message.opened.en], [message.opened.ru] (one per language) and the other \
+                 messages",
             ),
         }
 
@@ -573,24 +590,52 @@ impl Validator<'_> {
     }
 
     fn localized(&mut self, v: &Spanned<RawLocalized>, key: &str) -> Option<Localized> {
-        let mut text = |t: &Option<Spanned<String>>, lang: &str| match t {
-            Some(s) if !s.get_ref().trim().is_empty() => Some(s.get_ref().trim().to_owned()),
-            Some(s) => {
-                self.error(s.span(), format!("{key}.{lang}"), "must not be empty");
-                None
-            }
-            None => {
+        let texts = &v.get_ref().0;
+        let mut out = BTreeMap::new();
+        let mut complete = true;
+        for (name, t) in texts {
+            if !self.languages.iter().any(|l| l.as_str() == name) {
                 self.error(
-                    v.span(),
-                    format!("{key}.{lang}"),
-                    format!("missing the `{lang}` text: every text needs en and ru"),
+                    t.span(),
+                    format!("{key}.{name}"),
+                    format!("unknown language `{name}`: write {}", self.language_list()),
                 );
-                None
             }
-        };
-        let en = text(&v.get_ref().en, "en");
-        let ru = text(&v.get_ref().ru, "ru");
-        Some(Localized { en: en?, ru: ru? })
+        }
+        let languages = self.languages;
+        for &lang in languages {
+            match texts.get(lang.as_str()) {
+                Some(s) if !s.get_ref().trim().is_empty() => {
+                    out.insert(lang, s.get_ref().trim().to_owned());
+                }
+                Some(s) => {
+                    self.error(s.span(), format!("{key}.{lang}"), "must not be empty");
+                    complete = false;
+                }
+                None => {
+                    self.error(
+                        v.span(),
+                        format!("{key}.{lang}"),
+                        format!(
+                            "missing the `{lang}` text: every text needs {}",
+                            self.language_list()
+                        ),
+                    );
+                    complete = false;
+                }
+            }
+        }
+        complete.then_some(Localized(out))
+    }
+
+    /// "en and ru", "en, ru and de".
+    fn language_list(&self) -> String {
+        let codes: Vec<&str> = self.languages.iter().map(|l| l.as_str()).collect();
+        match codes.as_slice() {
+            [] => String::new(),
+            [one] => (*one).to_owned(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        }
     }
 
     fn option(&mut self, i: usize, o: &Spanned<RawOption>) -> Option<PlaybookOption> {

@@ -37,11 +37,8 @@ pub type RawMessages = S<BTreeMap<String, S<BTreeMap<String, S<RawMessage>>>>>;
 
 /// A text in every language: `{ en = "…", ru = "…" }`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLocalized {
-    pub en: Option<S<String>>,
-    pub ru: Option<S<String>>,
-}
+#[serde(transparent)]
+pub struct RawLocalized(pub BTreeMap<String, S<String>>);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

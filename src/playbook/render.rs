@@ -1,17 +1,13 @@
 //! What a message template sees ([`MessageContext`]) and how a rendered message is tidied.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
-use crate::model::Language;
 use crate::ticket::model::{Resolution, SolutionOption};
 
 /// Everything a customer message can say. The caller passes preformatted strings (times in UTC,
 /// durations in the customer's language, see [`human_duration`]); an empty string means "none".
 ///
-/// Besides these fields a template sees `status_text` (the status in the customer's words),
-/// `options` (the playbook's solution options in the customer's language) and `lang`.
+/// Besides these fields a template sees `options` (the playbook's solution options in the customer's language) and `lang`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MessageContext {
     /// The customer's name.
@@ -40,12 +36,18 @@ pub struct MessageContext {
     pub next_update: String,
     /// The ticket status key as `TicketStatus::as_str` writes it (`in_progress`, …).
     pub status: String,
+    /// The status in the customer's words (`common.status.<status>`).
+    pub status_text: String,
     /// How long it lasted, e.g. "14 minutes" (for `resolved`).
     pub duration: String,
     /// The staff update text (for `update`).
     pub update: String,
     /// The staff explanation; `None` when monitoring resolved the ticket by itself.
     pub resolution: Option<ResolutionContext>,
+    /// The hoster's name (`[brand] name`), for the signature.
+    pub brand: String,
+    /// The support phone (`[brand] support_phone`); empty if none.
+    pub phone: String,
 }
 
 /// The explanation a resolution gives (seed 004 §2): cause, action, fully solved?, prevention,
@@ -81,83 +83,15 @@ pub struct Rendered {
 }
 
 /// Variables a template may use beyond the fields of [`MessageContext`].
-pub(crate) const EXTRA_VARIABLES: [&str; 3] = ["status_text", "options", "lang"];
-
-/// The ticket status in the customer's words.
-pub fn status_text(status: &str, lang: Language) -> String {
-    let words = match (lang, status) {
-        (Language::En, "new") => "received",
-        (Language::En, "acknowledged") => "acknowledged, an engineer has it",
-        (Language::En, "in_progress") => "in progress",
-        (Language::En, "waiting_on_customer") => "waiting for your reply",
-        (Language::En, "resolved") => "resolved",
-        (Language::En, "closed") => "closed",
-        (Language::En, "reopened") => "reopened",
-        (Language::Ru, "new") => "получена",
-        (Language::Ru, "acknowledged") => "принята, инженер назначен",
-        (Language::Ru, "in_progress") => "в работе",
-        (Language::Ru, "waiting_on_customer") => "ждём вашего ответа",
-        (Language::Ru, "resolved") => "решена",
-        (Language::Ru, "closed") => "закрыта",
-        (Language::Ru, "reopened") => "открыта снова",
-        (_, other) => return other.replace('_', " "),
-    };
-    words.to_owned()
-}
-
-/// A duration for people, in their language, to the two largest units: "14 minutes",
-/// "1 hour 5 minutes", "2 дня 3 часа", "меньше минуты".
-pub fn human_duration(d: Duration, lang: Language) -> String {
-    let secs = d.as_secs();
-    if secs < 60 {
-        return match lang {
-            Language::En => "less than a minute".to_owned(),
-            Language::Ru => "меньше минуты".to_owned(),
-        };
-    }
-    let (days, hours, minutes) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    let parts: Vec<(u64, usize)> = [(days, 0), (hours, 1), (minutes, 2)]
-        .into_iter()
-        .skip_while(|(n, _)| *n == 0)
-        .take(2)
-        .filter(|(n, _)| *n > 0)
-        .collect();
-    parts
-        .into_iter()
-        .map(|(n, unit)| format!("{n} {}", unit_word(n, unit, lang)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn unit_word(n: u64, unit: usize, lang: Language) -> &'static str {
-    match lang {
-        Language::En => {
-            let [one, many] = [["day", "days"], ["hour", "hours"], ["minute", "minutes"]][unit];
-            if n == 1 { one } else { many }
-        }
-        Language::Ru => {
-            let [one, few, many] = [
-                ["день", "дня", "дней"],
-                ["час", "часа", "часов"],
-                ["минута", "минуты", "минут"],
-            ][unit];
-            match (n % 10, n % 100) {
-                (_, 11..=14) => many,
-                (1, _) => one,
-                (2..=4, _) => few,
-                _ => many,
-            }
-        }
-    }
-}
+pub(crate) const EXTRA_VARIABLES: [&str; 2] = ["options", "lang"];
 
 /// The subject on one line, with single spaces.
-pub(crate) fn tidy_subject(s: &str) -> String {
+pub fn tidy_subject(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The body without trailing spaces, at most one blank line in a row, ending with a newline.
-pub(crate) fn tidy_body(s: &str) -> String {
+pub fn tidy_body(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut blank_run = 0;
     for line in s.trim().lines() {
@@ -195,8 +129,11 @@ pub(crate) fn sample_contexts() -> [MessageContext; 2] {
         ],
         next_update: "2026-11-23 06:00 UTC".into(),
         status: "in_progress".into(),
+        status_text: "in progress".into(),
         duration: "14 minutes".into(),
         update: "We found the cause.".into(),
+        brand: "Example Hosting".into(),
+        phone: "+7 495 123-45-67".into(),
         resolution: Some(ResolutionContext {
             cause: "A full disk.".into(),
             action: "We removed old logs.".into(),
@@ -218,6 +155,8 @@ pub(crate) fn sample_contexts() -> [MessageContext; 2] {
     };
     let empty = MessageContext {
         status: "new".into(),
+        status_text: "received".into(),
+        brand: "Example Hosting".into(),
         ..MessageContext::default()
     };
     [full, empty]
@@ -241,27 +180,6 @@ pub(crate) fn known_variables() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[track_caller]
-    fn check(secs: u64, lang: Language, expected: &str) {
-        assert_eq!(human_duration(Duration::from_secs(secs), lang), expected);
-    }
-
-    #[test]
-    fn durations_read_naturally_in_both_languages() {
-        check(30, Language::En, "less than a minute");
-        check(60, Language::En, "1 minute");
-        check(14 * 60, Language::En, "14 minutes");
-        check(3600 + 5 * 60, Language::En, "1 hour 5 minutes");
-        check(2 * 86_400 + 3 * 3600 + 59, Language::En, "2 days 3 hours");
-        check(86_400 + 7 * 60, Language::En, "1 day");
-        check(30, Language::Ru, "меньше минуты");
-        check(21 * 60, Language::Ru, "21 минута");
-        check(14 * 60, Language::Ru, "14 минут");
-        check(3 * 3600 + 22 * 60, Language::Ru, "3 часа 22 минуты");
-        check(11 * 3600, Language::Ru, "11 часов");
-        check(5 * 86_400, Language::Ru, "5 дней");
-    }
 
     #[test]
     fn known_variables_include_resolution_fields() {

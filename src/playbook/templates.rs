@@ -11,18 +11,17 @@ use serde_spanned::Spanned;
 
 use super::raw::{RawMessage, RawMessages};
 use super::render::{MessageContext, known_variables, sample_contexts};
-use super::{LANGUAGES, MessageKind, Validator, status_text, template_name};
+use super::{MessageKind, Validator, template_name};
 use crate::model::Language;
 use crate::ticket::model::SolutionOption;
 
-/// What a template renders against: the context plus `status_text`, `options` and `lang`.
+/// What a template renders against: the context plus `options` and `lang`.
 pub(super) fn template_context(
     lang: Language,
     ctx: &MessageContext,
     options: Vec<SolutionOption>,
 ) -> Value {
     context! {
-        status_text => status_text(&ctx.status, lang),
         options => options,
         lang => lang.as_str(),
         ..Value::from_serialize(ctx)
@@ -52,26 +51,31 @@ impl Validator<'_> {
             };
             present.insert(kind);
             for (lang_name, msg) in langs.get_ref() {
-                if !LANGUAGES.iter().any(|l| l.as_str() == lang_name) {
+                if !self.languages.iter().any(|l| l.as_str() == lang_name) {
+                    let list = self.language_list();
                     self.error(
                         msg.span(),
                         format!("message.{kind}.{lang_name}"),
-                        format!("unknown language `{lang_name}`: write en and ru"),
+                        format!("unknown language `{lang_name}`: write {list}"),
                     );
                 }
             }
-            for lang in LANGUAGES {
+            let languages = self.languages;
+            for &lang in languages {
                 match langs.get_ref().get(lang.as_str()) {
                     Some(msg) => self.message(env, &allowed, kind, lang, msg),
-                    None => self.error(
-                        langs.span(),
-                        format!("message.{kind}"),
-                        format!(
-                            "the `{kind}` message has no `{l}` text: every message needs en and \
-                             ru; add [message.{kind}.{l}]",
-                            l = lang.as_str()
-                        ),
-                    ),
+                    None => {
+                        let list = self.language_list();
+                        self.error(
+                            langs.span(),
+                            format!("message.{kind}"),
+                            format!(
+                                "the `{kind}` message has no `{l}` text: every message needs \
+                                 {list}; add [message.{kind}.{l}]",
+                                l = lang.as_str()
+                            ),
+                        );
+                    }
                 }
             }
         }

@@ -442,15 +442,31 @@ fn evaluate_mount(spec: &AgentSpec, m: &MountUsage, f: &mut Findings) -> Value {
             _ => String::new(),
         };
         let what = format!("{path} disk used");
-        used_condition(ConditionKind::DiskUsed, &what, pct, &spec.disk, &size, f);
+        used_condition(
+            ConditionKind::DiskUsed,
+            &what,
+            path,
+            pct,
+            &spec.disk,
+            &size,
+            f,
+        );
     }
     if let Some(pct) = m.inodes_used_percent {
         let what = format!("{path} inodes used");
-        used_condition(ConditionKind::InodesUsed, &what, pct, &spec.inodes, "", f);
+        used_condition(
+            ConditionKind::InodesUsed,
+            &what,
+            path,
+            pct,
+            &spec.inodes,
+            "",
+            f,
+        );
     }
     if let (Some(fc), Some(used), Some(avail)) = (&spec.forecast, m.used_bytes, m.avail_bytes) {
         let kind = ConditionKind::DiskForecast;
-        let result = forecast_condition(kind, path, fc, &m.samples, used + avail, f);
+        let result = forecast_condition(kind, path, path, fc, &m.samples, used + avail, f);
         detail["forecast"] = result;
     }
     detail
@@ -486,6 +502,7 @@ fn evaluate_account(spec: &AgentSpec, a: &AccountUsage, f: &mut Findings) -> Val
         used_condition(
             ConditionKind::AccountQuota,
             &format!("account {name} quota used"),
+            name,
             pct,
             &spec.quota,
             &size,
@@ -495,7 +512,7 @@ fn evaluate_account(spec: &AgentSpec, a: &AccountUsage, f: &mut Findings) -> Val
     if let (Some(fc), Some(limit)) = (&spec.forecast, a.limit_bytes) {
         let what = format!("account {name}");
         let kind = ConditionKind::AccountQuota;
-        let result = forecast_condition(kind, &what, fc, &a.samples, limit, f);
+        let result = forecast_condition(kind, &what, name, fc, &a.samples, limit, f);
         detail["forecast"] = result;
     }
     detail
@@ -505,6 +522,7 @@ fn evaluate_account(spec: &AgentSpec, a: &AccountUsage, f: &mut Findings) -> Val
 fn used_condition(
     kind: ConditionKind,
     what: &str,
+    about: &str,
     pct: f64,
     t: &Thresholds<f64>,
     size: &str,
@@ -524,7 +542,8 @@ fn used_condition(
         actual.clone(),
         passed,
         severity,
-    );
+    )
+    .about(about);
     f.add(c, || format!("{what} {actual}, limit {}%", fmt_pct(limit)));
 }
 
@@ -539,6 +558,7 @@ fn fmt_pct(p: f64) -> String {
 fn forecast_condition(
     kind: ConditionKind,
     what: &str,
+    about: &str,
     fc: &Forecast,
     samples: &[Sample],
     capacity: u64,
@@ -583,7 +603,7 @@ fn forecast_condition(
             )
         }
     };
-    let c = ConditionResult::new(kind, condition, actual.clone(), passed, severity);
+    let c = ConditionResult::new(kind, condition, actual.clone(), passed, severity).about(about);
     f.add(c, || format!("{what} will be {actual}"));
     detail
 }

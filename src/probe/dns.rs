@@ -108,6 +108,16 @@ impl DnsExpect {
         }
     }
 
+    /// The answer expected, for words people read (`None`: any answer).
+    fn expected(&self) -> Option<String> {
+        match self {
+            DnsExpect::Resolves => None,
+            DnsExpect::Exact(want) | DnsExpect::Contains(want) => {
+                Some(want.iter().cloned().collect::<Vec<_>>().join(", "))
+            }
+        }
+    }
+
     fn holds(&self, answer: &BTreeSet<String>) -> bool {
         match self {
             DnsExpect::Resolves => !answer.is_empty(),
@@ -439,13 +449,15 @@ pub async fn probe(spec: &DnsSpec, resolvers: &Resolvers) -> Outcome {
     details.insert("records".to_owned(), json!(answer));
 
     let actual = fmt_set(&answer);
-    let mut conditions = vec![ConditionResult::new(
+    let mut answer_condition = ConditionResult::new(
         ConditionKind::DnsAnswer,
         spec.expect.condition(),
         actual.clone(),
         spec.expect.holds(&answer),
         Status::Critical,
-    )];
+    );
+    answer_condition.about = spec.expect.expected();
+    let mut conditions = vec![answer_condition];
     conditions.extend(latency_conditions(&spec.latency, latency));
 
     let answer_ok = conditions[0].passed;
@@ -590,13 +602,15 @@ fn failure(
         details.insert("rcode".to_owned(), json!(rcode_name(code)));
     }
     details.insert("records".to_owned(), json!([]));
-    let conditions = vec![ConditionResult::new(
+    let mut answer_condition = ConditionResult::new(
         ConditionKind::DnsAnswer,
         spec.expect.condition(),
         actual,
         false,
         Status::Critical,
-    )];
+    );
+    answer_condition.about = spec.expect.expected();
+    let conditions = vec![answer_condition];
     Outcome::from_conditions(message, latency, conditions, details)
 }
 

@@ -568,20 +568,26 @@ impl HttpSpec {
             )
         };
         for needle in &self.body_contains {
-            out.push(body_condition(
-                format!("body contains {needle:?}"),
-                &|body| body.contains(needle.as_str()),
-                "found",
-                "not found",
-            ));
+            out.push(
+                body_condition(
+                    format!("body contains {needle:?}"),
+                    &|body| body.contains(needle.as_str()),
+                    "found",
+                    "not found",
+                )
+                .about(needle.as_str()),
+            );
         }
         for needle in &self.body_not_contains {
-            out.push(body_condition(
-                format!("body does not contain {needle:?}"),
-                &|body| !body.contains(needle.as_str()),
-                "not found",
-                "found",
-            ));
+            out.push(
+                body_condition(
+                    format!("body does not contain {needle:?}"),
+                    &|body| !body.contains(needle.as_str()),
+                    "not found",
+                    "found",
+                )
+                .about(needle.as_str()),
+            );
         }
         for re in &self.body_regex {
             out.push(body_condition(
@@ -597,13 +603,16 @@ impl HttpSpec {
                 .get(&expect.name)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()));
             let passed = value.as_deref().is_some_and(|v| expect.pattern.is_match(v));
-            out.push(ConditionResult::new(
-                ConditionKind::Header,
-                format!("header {} ~ /{}/", expect.name, expect.pattern.as_str()),
-                value.map_or_else(|| "absent".to_owned(), |v| v.into_owned()),
-                passed,
-                Status::Critical,
-            ));
+            out.push(
+                ConditionResult::new(
+                    ConditionKind::Header,
+                    format!("header {} ~ /{}/", expect.name, expect.pattern.as_str()),
+                    value.map_or_else(|| "absent".to_owned(), |v| v.into_owned()),
+                    passed,
+                    Status::Critical,
+                )
+                .about(expect.name.as_str()),
+            );
         }
         let thresholds = [
             (self.latency.warning, Status::Warning),

@@ -197,6 +197,11 @@ pub struct ConditionResult {
     pub passed: bool,
     /// The status this condition gives the run when it does not pass.
     pub severity: Status,
+    /// What the condition is about, for words people read: the mount or account, the header,
+    /// the text looked for in a body, the expected DNS answer, the name a certificate must
+    /// carry. `None` when the kind says it all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
 }
 
 impl ConditionResult {
@@ -213,7 +218,14 @@ impl ConditionResult {
             actual: actual.into(),
             passed,
             severity,
+            about: None,
         }
+    }
+
+    /// The same condition, saying what it is about (see [`ConditionResult::about`]).
+    pub fn about(mut self, about: impl Into<String>) -> Self {
+        self.about = Some(about.into());
+        self
     }
 }
 

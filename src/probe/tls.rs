@@ -675,7 +675,8 @@ impl Check<'_> {
                 names.clone(),
                 name_matches,
                 Status::Critical,
-            ),
+            )
+            .about(sni.to_string()),
             ConditionResult::new(
                 ConditionKind::CertificateValidity,
                 "not expired",

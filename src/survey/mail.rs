@@ -1,7 +1,10 @@
-//! The survey mails in the customer's language: one-click ratings 1–5, "was the problem
-//! solved?", and the unsubscribe link. Plain text, like the maintenance notices.
+//! The survey mail in the customer's language, from the catalog (`mail.survey.*`): ratings 1–5,
+//! "was the problem solved?", the ticket and the unsubscribe link. The text part lists every
+//! link; [`SurveyMail::buttons`] are the same links for the HTML part's buttons.
 
-use crate::config::Language;
+use minijinja::context;
+
+use crate::config::{Config, Customer};
 
 /// The links one survey mail carries, each a signed single-use URL.
 pub struct SurveyLinks {
@@ -14,78 +17,76 @@ pub struct SurveyLinks {
     pub ticket: String,
 }
 
-/// Subject and body of a survey mail; `reminder` for the one reminder.
+/// One link of the mail with its label, for a button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub url: String,
+}
+
+/// A survey mail, ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct SurveyMail {
+    pub subject: String,
+    /// Plain text, every link written out.
+    pub body: String,
+    /// The five ratings, then "solved" and "not solved".
+    pub buttons: Vec<Button>,
+    /// For `List-Unsubscribe`.
+    pub unsubscribe: String,
+}
+
+/// The survey mail (`reminder`: the one reminder) about ticket `ticket` titled `title` (in the
+/// customer's language) that was resolved on `resolved_on` (a date in the customer's words).
 pub fn survey_mail(
-    lang: Language,
-    customer: &str,
+    config: &Config,
+    customer: &Customer,
     ticket: &str,
     title: &str,
+    resolved_on: &str,
     links: &SurveyLinks,
     reminder: bool,
-) -> (String, String) {
-    let [r1, r2, r3, r4, r5] = &links.ratings;
-    match lang {
-        Language::En => (
-            format!(
-                "{}How did we do? {ticket} {title}",
-                if reminder { "Reminder: " } else { "" }
-            ),
-            format!(
-                "Hello {customer},\n\n{}we resolved {ticket} \"{title}\". How did we do? One click \
-                 is enough:\n\n\
-                 1 - very unhappy:  {r1}\n\
-                 2 - unhappy:       {r2}\n\
-                 3 - neither:       {r3}\n\
-                 4 - happy:         {r4}\n\
-                 5 - very happy:    {r5}\n\n\
-                 Is the problem solved?\n\
-                 Yes: {}\n\
-                 No, it is not solved: {}\n\n\
-                 Each link asks you to confirm before anything is recorded, and then lets you add \
-                 a comment.\n\n\
-                 Your ticket: {}\n\n\
-                 No more surveys: {}\n\n— Support\n",
-                if reminder { "a few days ago " } else { "" },
-                links.solved_yes,
-                links.solved_no,
-                links.ticket,
-                links.unsubscribe
-            ),
-        ),
-        Language::Ru => (
-            format!(
-                "{}Как мы справились? {ticket} {title}",
-                if reminder {
-                    "Напоминание: "
-                } else {
-                    ""
-                }
-            ),
-            format!(
-                "Здравствуйте, {customer}!\n\n{}мы решили обращение {ticket} «{title}». Оцените, \
-                 пожалуйста, нашу работу — достаточно одного нажатия:\n\n\
-                 1 — очень плохо:   {r1}\n\
-                 2 — плохо:         {r2}\n\
-                 3 — нормально:     {r3}\n\
-                 4 — хорошо:        {r4}\n\
-                 5 — отлично:       {r5}\n\n\
-                 Проблема решена?\n\
-                 Да: {}\n\
-                 Нет, не решена: {}\n\n\
-                 Перед записью ответа мы попросим подтвердить выбор, затем можно оставить \
-                 комментарий.\n\n\
-                 Ваша заявка: {}\n\n\
-                 Больше не присылать опросы: {}\n\n— Служба поддержки\n",
-                if reminder {
-                    "несколько дней назад "
-                } else {
-                    ""
-                },
-                links.solved_yes,
-                links.solved_no,
-                links.ticket,
-                links.unsubscribe
-            ),
-        ),
+) -> SurveyMail {
+    let words = &config.words;
+    let lang = customer.language;
+    let label = |key: &str| words.word(lang, &format!("mail.survey.{key}"));
+    let ratings: Vec<Button> = (1..=5)
+        .zip(&links.ratings)
+        .map(|(r, url)| Button {
+            label: label(&format!("rating.r{r}")),
+            url: url.clone(),
+        })
+        .collect();
+    let yes = Button {
+        label: label("solved_yes"),
+        url: links.solved_yes.clone(),
+    };
+    let no = Button {
+        label: label("solved_no"),
+        url: links.solved_no.clone(),
+    };
+    let ctx = context! {
+        customer => customer.name,
+        ticket => ticket,
+        title => title,
+        resolved_on => resolved_on,
+        reminder => reminder,
+        ratings => ratings.iter().map(|b| context! { label => b.label, url => b.url }).collect::<Vec<_>>(),
+        solved_yes => yes.url,
+        solved_no => no.url,
+        ticket_url => links.ticket,
+        unsubscribe => links.unsubscribe,
+        brand => config.brand.signature(words, lang),
+        phone => config.brand.support_phone.clone().unwrap_or_default(),
+    };
+    let subject = words.text(lang, "mail.survey.subject", ctx.clone());
+    let body = crate::playbook::tidy_body(&words.text(lang, "mail.survey.body", ctx));
+    let mut buttons = ratings;
+    buttons.extend([yes, no]);
+    SurveyMail {
+        subject: crate::playbook::tidy_subject(&subject),
+        body,
+        buttons,
+        unsubscribe: links.unsubscribe.clone(),
     }
 }

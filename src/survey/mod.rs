@@ -542,11 +542,21 @@ fn survey_message(
         unsubscribe: link(Purpose::Unsubscribe, "u", ""),
         ticket: crate::ticket::service::customer_ticket_url(config, t, now),
     };
-    let (subject, body) = mail::survey_mail(
-        customer.language,
-        &customer.name,
+    let lang = customer.language;
+    let resolved_on = t
+        .resolved_at
+        .map(|at| {
+            let reader = crate::words::format::Reader::new(lang, customer.timezone);
+            config.words.date(reader, at)
+        })
+        .unwrap_or_default();
+    let title = crate::ticket::compose::customer_title(config, t, lang);
+    let mail = mail::survey_mail(
+        config,
+        customer,
         &t.id.to_string(),
-        &t.title,
+        &title,
+        &resolved_on,
         &links,
         reminder,
     );
@@ -555,8 +565,8 @@ fn survey_message(
         key,
         ticket: Some(t.id),
         channel: Channel::Email { to: contacts },
-        subject,
-        body,
+        subject: mail.subject,
+        body: mail.body,
     }
 }
 

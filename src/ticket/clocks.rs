@@ -97,7 +97,7 @@ impl TicketService {
                 } else {
                     // Nobody has taken it: "still working on it" would be untrue. Ops hear
                     // it is untouched; the customer hears it is queued and by when it is taken.
-                    let text = queued_text(customer.language, t.ack_due.filter(|d| *d > now));
+                    let text = queued_text(&config, &customer, t.ack_due.filter(|d| *d > now));
                     let kind = EventKind::PublicUpdate {
                         text: text.clone(),
                         next_update: Some(promise.next),
@@ -169,8 +169,14 @@ impl TicketService {
                 })
                 .map(|c| c.name.clone())
                 .collect();
-            let (subject, body) =
-                maintenance_text(customer, &affected, m.reason.as_deref(), start, end);
+            let (subject, body) = maintenance_text(
+                &config,
+                customer,
+                &affected,
+                m.reason.as_deref(),
+                start,
+                end,
+            );
             let key = format!("maintenance/{}/{i}/{}", customer.id, start.timestamp());
             messages.push(NewMessage {
                 message_id: message_id(&config, &key),

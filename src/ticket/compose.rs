@@ -8,9 +8,12 @@ use chrono::{DateTime, Utc};
 
 use super::model::*;
 use crate::config::{Config, Customer};
+use crate::incident::evidence::{About, Fact};
 use crate::notify::{Channel, NewMessage};
 use crate::playbook::{MessageContext, MessageKind, Playbook};
 use crate::store::tickets::NewEvent;
+use crate::words::Words;
+use crate::words::format::Reader;
 
 pub use crate::notify::ops::message_id;
 
@@ -37,80 +40,53 @@ pub fn customer_title(config: &Config, t: &Ticket, lang: crate::model::Language)
     }
 }
 
-/// The truth about a ticket nobody has taken yet, in the customer's language.
+/// The truth about a ticket nobody has taken yet, in the customer's words (`mail.queued`).
 pub(super) fn queued_text(
-    language: crate::config::Language,
+    config: &Config,
+    customer: &Customer,
     taken_by: Option<DateTime<Utc>>,
 ) -> String {
-    use crate::config::Language;
-    match (language, taken_by) {
-        (Language::En, Some(t)) => format!(
-            "Your ticket is in our queue and an engineer will take it by {} at the latest.",
-            fmt_time(t)
-        ),
-        (Language::En, None) => "Your ticket is in our queue; we have asked the team to take it \
-                                 as a priority."
-            .to_owned(),
-        (Language::Ru, Some(t)) => format!(
-            "Ваша заявка в очереди; инженер возьмёт её в работу не позже {}.",
-            fmt_time(t)
-        ),
-        (Language::Ru, None) => {
-            "Ваша заявка в очереди; мы попросили команду взять её в работу в первую очередь."
-                .to_owned()
-        }
-    }
+    let taken_by = taken_by
+        .map(|t| config.words.datetime(reader(customer), t))
+        .unwrap_or_default();
+    config.words.text(
+        customer.language,
+        "mail.queued",
+        minijinja::context! { taken_by => taken_by },
+    )
 }
 
-/// The advance notice of a maintenance window, in the customer's language.
+/// The advance notice of a maintenance window (`mail.maintenance.*`): subject and body.
 pub(super) fn maintenance_text(
+    config: &Config,
     customer: &Customer,
     affected: &[String],
     reason: Option<&str>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> (String, String) {
-    let list = affected
-        .iter()
-        .map(|a| format!("  - {a}"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    match customer.language {
-        crate::config::Language::En => (
-            format!(
-                "Planned maintenance on {} — no action needed",
-                fmt_time(start)
-            ),
-            format!(
-                "Hello {},\n\nWe will carry out planned maintenance from {} to {}{}.\n\n\
-                 During this time these services may be briefly unavailable:\n{}\n\n\
-                 You do not need to do anything. We watch the services throughout the work and \
-                 will tell you if it takes longer than planned.\n\n— Support team\n",
-                customer.name,
-                fmt_time(start),
-                fmt_time(end),
-                reason.map(|r| format!(" ({r})")).unwrap_or_default(),
-                list
-            ),
-        ),
-        crate::config::Language::Ru => (
-            format!(
-                "Плановые работы {} — от вас ничего не требуется",
-                fmt_time(start)
-            ),
-            format!(
-                "Здравствуйте, {}!\n\nМы проведём плановые работы с {} до {}{}.\n\n\
-                 В это время могут быть кратковременно недоступны:\n{}\n\n\
-                 От вас ничего не требуется. Мы следим за работой сервисов всё это время и \
-                 сообщим, если работы займут больше времени, чем планировалось.\n\n— Служба поддержки\n",
-                customer.name,
-                fmt_time(start),
-                fmt_time(end),
-                reason.map(|r| format!(" ({r})")).unwrap_or_default(),
-                list
-            ),
-        ),
-    }
+    let words = &config.words;
+    let r = reader(customer);
+    let lang = customer.language;
+    let ctx = minijinja::context! {
+        customer => customer.name,
+        start => words.datetime(r, start),
+        end => words.datetime(r, end),
+        start_day => words.date(r, start),
+        reason => reason.unwrap_or_default(),
+        sites => affected,
+        brand => config.brand.signature(words, lang),
+        phone => config.brand.support_phone.clone().unwrap_or_default(),
+    };
+    (
+        crate::playbook::tidy_subject(&words.text(lang, "mail.maintenance.subject", ctx.clone())),
+        crate::playbook::tidy_body(&words.text(lang, "mail.maintenance.body", ctx)),
+    )
+}
+
+/// How a customer reads dates and numbers: their language and time zone.
+pub fn reader(customer: &Customer) -> Reader {
+    Reader::new(customer.language, customer.timezone)
 }
 
 pub(super) fn round_minutes(d: chrono::Duration) -> Duration {
@@ -134,17 +110,17 @@ pub(super) fn site_names(config: &Config, t: &Ticket) -> Vec<String> {
 }
 
 /// Several names as the language lists them: "A, B and C"; in Russian the templates quote the
-/// list («{{ site }}»), so the names are joined to read «A», «B» и «C».
-pub fn list_sites(names: &[String], language: crate::model::Language) -> String {
-    use crate::model::Language;
-    let (sep, and) = match language {
-        Language::En => (", ", " and "),
-        Language::Ru => ("», «", "» и «"),
-    };
+/// list («{{ site }}»), so the names are joined to read «A», «B» и «C»
+/// (`common.list.site_sep`, `common.list.site_and`).
+pub fn list_sites(words: &Words, names: &[String], language: crate::model::Language) -> String {
     match names {
         [] => String::new(),
         [one] => one.clone(),
-        [init @ .., last] => format!("{}{and}{last}", init.join(sep)),
+        [init @ .., last] => {
+            let sep = words.word(language, "common.list.site_sep");
+            let and = words.word(language, "common.list.site_and");
+            format!("{}{and}{last}", init.join(&sep))
+        }
     }
 }
 
@@ -178,32 +154,59 @@ pub(super) fn customer_target(c: &crate::config::Check, problem: &str) -> String
     }
 }
 
-/// The template context for one customer message. Only this customer's checks appear.
+/// The template context for one customer message, in the customer's words, language and time
+/// zone. Only this customer's checks appear. `facts` is what monitoring saw (none for a staff
+/// message); `deadline` when a predicted problem hits.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn context(
     config: &Config,
     customer: &Customer,
     t: &Ticket,
     sites: &[String],
     target: &str,
-    evidence: &[String],
+    facts: &[Fact],
+    deadline: Option<DateTime<Utc>>,
     at: DateTime<Utc>,
 ) -> MessageContext {
+    let words = &config.words;
+    let lang = customer.language;
+    let r = reader(customer);
+    let site = list_sites(words, sites, lang);
+    let about = About {
+        site: &site,
+        target,
+        deadline,
+        now: at,
+    };
+    let mut evidence: Vec<String> = Vec::new();
+    for f in facts {
+        let sentence = f.sentence(words, r, &about);
+        if !evidence.contains(&sentence) {
+            evidence.push(sentence);
+        }
+    }
     MessageContext {
         customer: customer.name.clone(),
         ticket: t.id.to_string(),
         ticket_url: customer_ticket_url(config, t, at),
-        site: list_sites(sites, customer.language),
         many: sites.len() > 1,
+        site,
         target: target.to_owned(),
-        detected_at: fmt_time(t.created_at.min(at)),
-        evidence: evidence.to_vec(),
-        next_update: t.next_update_due.map(fmt_time).unwrap_or_default(),
+        detected_at: words.datetime(r, t.created_at.min(at)),
+        evidence,
+        next_update: t
+            .next_update_due
+            .map(|d| words.datetime(r, d))
+            .unwrap_or_default(),
         status: t.status.as_str().to_owned(),
-        title: t.title.clone(),
-        deadline: String::new(),
+        status_text: words.word(lang, &format!("common.status.{}", t.status.as_str())),
+        title: customer_title(config, t, lang),
+        deadline: deadline.map(|d| words.date(r, d)).unwrap_or_default(),
         duration: String::new(),
         update: String::new(),
         resolution: None,
+        brand: config.brand.signature(words, lang),
+        phone: config.brand.support_phone.clone().unwrap_or_default(),
     }
 }
 
@@ -338,19 +341,27 @@ pub fn thread_root(config: &Config, ticket: TicketId) -> String {
 #[cfg(test)]
 mod tests {
     use super::list_sites;
-    use crate::model::Language::{En, Ru};
+    use crate::model::Language;
+    use crate::words::Words;
 
     #[test]
     fn several_sites_read_as_a_list_in_each_language() {
         let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(list_sites(&names(&["Shop"]), En), "Shop");
-        assert_eq!(list_sites(&names(&["Shop", "Blog"]), En), "Shop and Blog");
+        let w = Words::builtin();
+        assert_eq!(list_sites(&w, &names(&["Shop"]), Language::En), "Shop");
         assert_eq!(
-            list_sites(&names(&["Shop", "Blog", "API"]), En),
+            list_sites(&w, &names(&["Shop", "Blog"]), Language::En),
+            "Shop and Blog"
+        );
+        assert_eq!(
+            list_sites(&w, &names(&["Shop", "Blog", "API"]), Language::En),
             "Shop, Blog and API"
         );
         // The Russian templates quote the list: «{{ site }}».
-        let quoted = format!("«{}»", list_sites(&names(&["Магазин", "Форум"]), Ru));
+        let quoted = format!(
+            "«{}»",
+            list_sites(&w, &names(&["Магазин", "Форум"]), Language::Ru)
+        );
         assert_eq!(quoted, "«Магазин» и «Форум»");
     }
 }

@@ -159,7 +159,7 @@ impl TicketService {
                     ];
                     let site = site_names(&config, t);
                     let target = targets(&config, t);
-                    let ctx = context(&config, &customer, t, &site, &target, &[], at);
+                    let ctx = context(&config, &customer, t, &site, &target, &[], None, at);
                     let mut messages = Vec::new();
                     let opened = MessageKind::Opened;
                     let first =

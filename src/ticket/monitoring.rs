@@ -16,7 +16,7 @@ use super::compose::*;
 use super::due::opening;
 use super::model::*;
 use super::service::{Reopen, ServiceError, TicketService};
-use crate::config::{Config, Language};
+use crate::config::{Config, Customer, Language};
 use crate::incident::Problem;
 use crate::incident::classify::{Cause, ProblemKind};
 use crate::model::{CheckId, CustomerId};
@@ -135,7 +135,8 @@ impl TicketService {
             .ok_or_else(|| ServiceError::NoPlaybook(problem.key().to_owned()))?
             .clone();
         let new = NewTicket {
-            title: format!("{}: {}", c.name, playbook.title.en),
+            // For staff; customers read `compose::customer_title`, in their language.
+            title: format!("{}: {}", c.name, playbook.title.get(Language::En)),
             origin: Origin::Monitoring,
             checks: std::iter::once(check.clone())
                 .chain(siblings.iter().cloned())
@@ -144,7 +145,8 @@ impl TicketService {
             ..opening(config, customer, &playbook, problem.key(), at)
         };
         let evidence = problem.evidence.clone();
-        let deadline = problem.deadline.map(fmt_time);
+        let facts = problem.facts.clone();
+        let deadline = problem.deadline;
         let kind = if problem.predictive() {
             MessageKind::Warning
         } else {
@@ -166,8 +168,7 @@ impl TicketService {
                     let mut messages = Vec::new();
                     let site = site_names(&cfg, t);
                     let target = targets(&cfg, t);
-                    let mut ctx = context(&cfg, &customer, t, &site, &target, &evidence, at);
-                    ctx.deadline = deadline.clone().unwrap_or_default();
+                    let ctx = context(&cfg, &customer, t, &site, &target, &facts, deadline, at);
                     let first =
                         customer_message(&cfg, &playbook, kind, &customer, t, &ctx, "opened");
                     acknowledge_first(first, at, &mut events, &mut messages);
@@ -217,9 +218,26 @@ impl TicketService {
                 .collect()
         };
         let text = if !new.is_empty() {
-            joined_text(customer.language, &names(&new), &problem.evidence)
+            let target: Vec<String> = new
+                .iter()
+                .filter_map(|id| config.check(id.as_str()))
+                .map(|c| customer_target(c, &t.problem))
+                .collect();
+            joined_text(
+                &config,
+                &customer,
+                &names(&new),
+                &target.join(", "),
+                problem,
+                at,
+            )
         } else if flapping {
-            unstable_text(customer.language, &names(std::slice::from_ref(check))[0])
+            let site = &names(std::slice::from_ref(check))[0];
+            config.words.text(
+                customer.language,
+                "mail.unstable",
+                minijinja::context! { site => site },
+            )
         } else {
             return Ok(t.id);
         };
@@ -245,7 +263,11 @@ impl TicketService {
             return Ok(());
         };
         let customer = self.customer(&config, &t.customer)?;
-        let text = outage_text(customer.language, &c.name);
+        let text = config.words.text(
+            customer.language,
+            "mail.outage",
+            minijinja::context! { site => c.name },
+        );
         let expected = t.status;
         let key = format!("outage-{}-{}", check, at.timestamp_millis());
         self.public_system_update(&config, &customer, t, expected, &text, &key, at)
@@ -416,49 +438,35 @@ impl TicketService {
     }
 }
 
-/// "B and C are affected too", for a public update, in the customer's language.
-fn joined_text(language: Language, sites: &[String], evidence: &[String]) -> String {
-    let evidence: String = evidence.iter().map(|e| format!("\n  - {e}")).collect();
-    match (language, sites) {
-        (Language::En, [one]) => format!("{one} is affected too. This is what we see:{evidence}"),
-        (Language::En, many) => format!(
-            "{} are affected too. This is what we see:{evidence}",
-            many.join(", ")
-        ),
-        (Language::Ru, [one]) => {
-            format!("Проблема затронула и сайт «{one}». Вот что мы видим:{evidence}")
+/// "B and C are affected too", and what monitoring sees, for a public update
+/// (`mail.joined`).
+fn joined_text(
+    config: &Config,
+    customer: &Customer,
+    sites: &[String],
+    target: &str,
+    problem: &Problem,
+    at: DateTime<Utc>,
+) -> String {
+    let words = &config.words;
+    let lang = customer.language;
+    let listed = list_sites(words, sites, lang);
+    let about = crate::incident::evidence::About {
+        site: &listed,
+        target,
+        deadline: problem.deadline,
+        now: at,
+    };
+    let mut evidence: Vec<String> = Vec::new();
+    for f in &problem.facts {
+        let sentence = f.sentence(words, reader(customer), &about);
+        if !evidence.contains(&sentence) {
+            evidence.push(sentence);
         }
-        (Language::Ru, many) => format!(
-            "Проблема затронула и сайты {}. Вот что мы видим:{evidence}",
-            many.iter()
-                .map(|s| format!("«{s}»"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
-}
-
-fn unstable_text(language: Language, site: &str) -> String {
-    match language {
-        Language::En => format!(
-            "{site} keeps switching between working and failing. We are watching it closely \
-             and will tell you once it has been stable for a while."
-        ),
-        Language::Ru => format!(
-            "Сайт «{site}» то работает, то нет. Мы внимательно следим за ним и сообщим, когда \
-             его работа станет стабильной."
-        ),
-    }
-}
-
-fn outage_text(language: Language, site: &str) -> String {
-    match language {
-        Language::En => format!(
-            "{site} has stopped switching: it now fails on every check. We are working on it."
-        ),
-        Language::Ru => format!(
-            "Сайт «{site}» больше не восстанавливается сам: теперь он не работает постоянно. \
-             Мы занимаемся проблемой."
-        ),
-    }
+    words.text(
+        lang,
+        "mail.joined",
+        minijinja::context! { sites => listed, many => sites.len() > 1, evidence => evidence },
+    )
 }

@@ -589,16 +589,10 @@ impl TicketService {
         let key = format!("reopened-{}", t.reopen_count);
         let mut messages = match &why {
             Reopen::CustomerReplied { .. } => {
-                let text = match customer.language {
-                    crate::config::Language::En => {
-                        "We have received your message and reopened the ticket: an engineer \
-                         will look at it."
-                    }
-                    crate::config::Language::Ru => {
-                        "Мы получили ваше сообщение и снова открыли заявку: инженер \
-                         займётся ею."
-                    }
-                };
+                let text = config
+                    .words
+                    .word(customer.language, "mail.reopened_by_reply");
+                let text = text.as_str();
                 self.message_for(
                     &config,
                     &customer,
@@ -610,26 +604,18 @@ impl TicketService {
                 )?
             }
             _ => {
-                let evidence = match &why {
-                    Reopen::ProblemBack(p) => p.evidence.clone(),
-                    Reopen::StillFailing => vec![match customer.language {
-                        crate::config::Language::En => {
-                            "our monitoring still sees the problem after we marked it solved"
-                                .to_owned()
-                        }
-                        crate::config::Language::Ru => {
-                            "мониторинг всё ещё видит проблему после того, как мы отметили её \
-                             решённой"
-                                .to_owned()
-                        }
-                    }],
-                    _ => Vec::new(),
+                let (facts, deadline) = match &why {
+                    Reopen::ProblemBack(p) => (p.facts.clone(), p.deadline),
+                    _ => (Vec::new(), None),
                 };
                 let playbook = self.playbook(&config, &t.problem)?;
                 let site = site_names(&config, &t);
                 let target = targets(&config, &t);
-                let mut ctx = context(&config, &customer, &t, &site, &target, &evidence, at);
-                ctx.detected_at = fmt_time(at);
+                let mut ctx = context(&config, &customer, &t, &site, &target, &facts, deadline, at);
+                if matches!(why, Reopen::StillFailing) {
+                    ctx.evidence = vec![config.words.word(customer.language, "mail.still_failing")];
+                }
+                ctx.detected_at = config.words.datetime(reader(&customer), at);
                 customer_message(
                     &config,
                     &playbook,
@@ -713,12 +699,13 @@ impl TicketService {
                     &site_names(&config, &t),
                     &targets(&config, &t),
                     &[],
+                    None,
                     at,
                 );
                 // This cycle's length: a reopened ticket counts from its reopening.
-                ctx.duration = crate::playbook::human_duration(
-                    round_minutes(at - cycle_start),
+                ctx.duration = config.words.duration(
                     customer.language,
+                    (at - cycle_start).to_std().unwrap_or_default(),
                 );
                 ctx.resolution = resolution.map(|r| ResolutionContext::from(&r));
                 customer_message(
@@ -770,6 +757,7 @@ impl TicketService {
             &site_names(config, t),
             &targets(config, t),
             &[],
+            None,
             at,
         );
         ctx.update = text.unwrap_or_default().to_owned();

@@ -58,10 +58,7 @@ fn page(title: &str, body: &str) -> Response {
 
 /// The text in the customer's language.
 fn tr(lang: Language, en: &'static str, ru: &'static str) -> &'static str {
-    match lang {
-        Language::En => en,
-        Language::Ru => ru,
-    }
+    if lang == Language::Ru { ru } else { en }
 }
 
 /// The language of a customer (English for one no longer configured).
@@ -883,16 +880,16 @@ async fn limited(state: &AppState, customer: &CustomerId, l: &Limited, unsent: U
     let limit = l.limit;
     let per = span(lang, l.window);
     let why = match (l.scope, lang) {
-        (LimitScope::Link, Language::En) => {
+        (LimitScope::Link, _) if lang != Language::Ru => {
             format!("This one was not taken: one link takes at most {limit} {what_en} per {per}.")
         }
-        (LimitScope::Link, Language::Ru) => format!(
+        (LimitScope::Link, _) => format!(
             "Это сообщение не принято: по одной ссылке мы принимаем не больше {limit} {what_ru} за {per}."
         ),
-        (LimitScope::Customer, Language::En) => format!(
+        (LimitScope::Customer, _) if lang != Language::Ru => format!(
             "This one was not taken: we take at most {limit} {what_en} per {per} from one customer."
         ),
-        (LimitScope::Customer, Language::Ru) => format!(
+        (LimitScope::Customer, _) => format!(
             "Это сообщение не принято: от одного клиента мы принимаем не больше {limit} {what_ru} за {per}."
         ),
     };

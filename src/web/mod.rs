@@ -287,14 +287,10 @@ mod tests {
         let inline =
             regex::Regex::new(r#"\son[a-z]+="([^"]*)"|href="(javascript:[^"]*)""#).unwrap();
         let mut handlers = std::collections::BTreeSet::new();
-        let mut files = Vec::new();
-        for sub in ["", "templates"] {
-            for file in std::fs::read_dir(dir.join(sub)).unwrap() {
-                files.push(file.unwrap().path());
-            }
-        }
-        for path in files {
-            if path.is_dir() || path.file_name().is_some_and(|n| n == "mod.rs") {
+        for file in walkdir::WalkDir::new(&dir) {
+            let file = file.unwrap();
+            let path = file.path().to_path_buf();
+            if !file.file_type().is_file() || path.file_name().is_some_and(|n| n == "mod.rs") {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();

@@ -16,6 +16,8 @@ pub mod keys;
 pub mod pages;
 mod validate;
 
+pub use validate::samples;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,8 +27,8 @@ use minijinja::{AutoEscape, Environment, State, UndefinedBehavior, Value};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::Language;
 
-/// The languages forewarn speaks; a folder of the catalog each.
-pub const LANGUAGES: [Language; 2] = [Language::En, Language::Ru];
+/// The languages of the shipped catalog. A catalog may have more: a folder each.
+pub const SHIPPED: [Language; 2] = [Language::En, Language::Ru];
 
 /// The catalog files shipped in `playbooks/words/`, compiled in: (language, area, text).
 const BUILTIN: [(&str, &str, &str); 8] = [
@@ -80,6 +82,11 @@ pub struct Entry {
     pub vars: &'static [Var],
 }
 
+/// An entry (a `const fn`, so registries stay one line an entry).
+pub const fn e(key: &'static str, vars: &'static [Var]) -> Entry {
+    Entry { key, vars }
+}
+
 /// A variable of an entry, with the kind of sample value it is checked with.
 #[derive(Debug, Clone, Copy)]
 pub enum Var {
@@ -91,12 +98,14 @@ pub enum Var {
     Flag(&'static str),
     /// A list of texts (checked with two and with none).
     List(&'static str),
+    /// A list of links, each `{label, url}` (checked with two and with none).
+    Links(&'static str),
 }
 
 impl Var {
     pub fn name(self) -> &'static str {
         match self {
-            Var::Text(n) | Var::Count(n) | Var::Flag(n) | Var::List(n) => n,
+            Var::Text(n) | Var::Count(n) | Var::Flag(n) | Var::List(n) | Var::Links(n) => n,
         }
     }
 }
@@ -110,6 +119,8 @@ pub fn entries() -> impl Iterator<Item = &'static Entry> {
 #[derive(Debug, Clone)]
 pub struct Words {
     env: Arc<Environment<'static>>,
+    /// The catalog's folders, English first.
+    languages: Vec<Language>,
 }
 
 impl Words {
@@ -124,28 +135,54 @@ impl Words {
                 )
             })
             .collect();
-        Words::parse(&files)
+        Words::parse(&files, &SHIPPED)
             .unwrap_or_else(|d| panic!("the shipped catalog is invalid (a forewarn bug):\n{d}"))
     }
 
-    /// Loads `dir/<lang>/*.toml` for every language and checks every entry.
+    /// Loads `dir/<lang>/*.toml`, one folder per language (`en` is required), and checks every
+    /// entry in every language.
     pub fn load(dir: &Path) -> Result<Words, Diagnostics> {
         let mut diags = Diagnostics::default();
+        let folders = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                diags.push(file_diag(dir, format!("cannot read the catalog: {e}")));
+                return Err(diags);
+            }
+        };
+        let mut languages = Vec::new();
+        for folder in folders.filter_map(|e| e.ok().map(|e| e.path())) {
+            if !folder.is_dir() {
+                continue;
+            }
+            let name = folder.file_name().unwrap_or_default().to_string_lossy();
+            match Language::parse(&name) {
+                Some(lang) => languages.push(lang),
+                None => diags.push(file_diag(
+                    &folder,
+                    format!(
+                        "`{name}` is not a language code: name each folder of the catalog by its \
+                         language's code (en, ru, de, …)"
+                    ),
+                )),
+            }
+        }
+        languages.sort_by_key(|l| (*l != Language::En, *l));
+        if languages.first() != Some(&Language::En) {
+            diags.push(file_diag(
+                dir,
+                "no `en` folder: English is every catalog's fallback; copy playbooks/words/en \
+                 from forewarn"
+                    .to_owned(),
+            ));
+        }
         let mut files = Vec::new();
-        for lang in LANGUAGES {
+        for lang in &languages {
             let folder = dir.join(lang.as_str());
             let entries = match std::fs::read_dir(&folder) {
                 Ok(e) => e,
                 Err(e) => {
-                    diags.push(file_diag(
-                        &folder,
-                        format!(
-                            "cannot read the {} words: {e} (every language has a folder of \
-                             the catalog; copy playbooks/words/{} from forewarn)",
-                            lang.as_str(),
-                            lang.as_str()
-                        ),
-                    ));
+                    diags.push(file_diag(&folder, format!("cannot read the folder: {e}")));
                     continue;
                 }
             };
@@ -164,15 +201,28 @@ impl Words {
         if !diags.is_empty() {
             return Err(diags);
         }
-        Words::parse(&files)
+        Words::parse(&files, &languages)
+    }
+
+    /// The languages this catalog speaks, English first.
+    pub fn languages(&self) -> &[Language] {
+        &self.languages
+    }
+
+    /// Whether this catalog has words in `lang`.
+    pub fn speaks(&self, lang: Language) -> bool {
+        self.languages.contains(&lang)
     }
 
     /// Checks and compiles catalog files given as (path `…/<lang>/<area>.toml`, text).
-    fn parse(files: &[(PathBuf, String)]) -> Result<Words, Diagnostics> {
+    fn parse(files: &[(PathBuf, String)], languages: &[Language]) -> Result<Words, Diagnostics> {
         let mut env = new_environment();
-        let diags = validate::files(&mut env, files);
+        let diags = validate::files(&mut env, files, languages);
         if diags.is_empty() {
-            Ok(Words { env: Arc::new(env) })
+            Ok(Words {
+                env: Arc::new(env),
+                languages: languages.to_vec(),
+            })
         } else {
             Err(diags)
         }
@@ -186,6 +236,17 @@ impl Words {
             tracing::error!(key, lang = lang.as_str(), error = %e, "a catalog entry failed to render");
             key.to_owned()
         })
+    }
+
+    /// The entry `key` in `lang` rendered with `ctx`, or why it failed (for tests and tools;
+    /// the server uses [`Words::text`]).
+    pub fn try_text(
+        &self,
+        lang: Language,
+        key: &str,
+        ctx: Value,
+    ) -> Result<String, minijinja::Error> {
+        render(&self.env, lang, key, ctx)
     }
 
     /// Like [`Words::text`], with no variables.
@@ -230,8 +291,13 @@ fn render(
     ctx: Value,
 ) -> Result<String, minijinja::Error> {
     let template = env.get_template(&template_name(lang, key))?;
-    let text = template.render(ctx)?;
-    Ok(text.trim().to_owned())
+    let mut text = template.render(ctx)?;
+    // A `'''` text ends with the newline before its closing quotes; spaces are kept (a list
+    // separator is " and ").
+    while text.ends_with('\n') {
+        text.pop();
+    }
+    Ok(text)
 }
 
 fn template_name(lang: Language, key: &str) -> String {

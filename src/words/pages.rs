@@ -2,6 +2,7 @@
 //! page template says `{{ t("pages.<key>", var=…) }}`.
 
 use super::Entry;
+// Register entries one a line: `e("pages.ticket.heading", &[Text("ticket")]),` (see `super::e`).
 
 /// Every entry of the customer pages.
 pub const ENTRIES: &[Entry] = &[];

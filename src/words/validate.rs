@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use minijinja::{Environment, Value};
 use toml::de::{DeTable, DeValue};
 
-use super::{Entry, LANGUAGES, Var, entries, template_name};
+use super::{Entry, Var, entries, template_name};
 use crate::diag::{Diagnostics, Source};
 use crate::model::Language;
 use crate::playbook::templates::{
@@ -18,7 +18,11 @@ use crate::playbook::templates::{
 use crate::ticket::calendar::edit_distance;
 
 /// Checks every file, adding each good template to `env`; returns every problem found.
-pub(super) fn files(env: &mut Environment<'static>, files: &[(PathBuf, String)]) -> Diagnostics {
+pub(super) fn files(
+    env: &mut Environment<'static>,
+    files: &[(PathBuf, String)],
+    languages: &[Language],
+) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let registry: HashMap<&str, &Entry> = entries().map(|e| (e.key, e)).collect();
     let globals: HashSet<String> = env.globals().map(|(n, _)| n.to_owned()).collect();
@@ -29,7 +33,7 @@ pub(super) fn files(env: &mut Environment<'static>, files: &[(PathBuf, String)])
             diags.push(src.diag(
                 None,
                 "",
-                "a catalog file lives in a language folder: words/<en|ru>/<area>.toml",
+                "a catalog file lives in a language folder: words/<language>/<area>.toml",
             ));
             continue;
         };
@@ -70,7 +74,7 @@ pub(super) fn files(env: &mut Environment<'static>, files: &[(PathBuf, String)])
             );
         }
     }
-    for lang in LANGUAGES {
+    for &lang in languages {
         let folder_seen = seen.keys().any(|(l, _)| *l == lang);
         for entry in entries() {
             if !seen.contains_key(&(lang, entry.key.to_owned())) {
@@ -200,18 +204,28 @@ fn check_template(
 }
 
 /// The contexts an entry is checked with: full values with counts 1, 3 and 21, then empty
-/// texts and lists.
-pub(crate) fn samples(vars: &[Var]) -> Vec<Value> {
+/// texts and lists. Texts are `⟨name⟩`, words of no language.
+pub fn samples(vars: &[Var]) -> Vec<Value> {
     let full = |n: i64| -> Value {
         vars.iter()
             .map(|v| {
                 let value = match v {
-                    Var::Text(name) => Value::from(format!("Sample {name}")),
+                    Var::Text(name) => Value::from(format!("⟨{name}⟩")),
                     Var::Count(_) => Value::from(n),
                     Var::Flag(_) => Value::from(n != 1),
                     Var::List(name) => {
-                        Value::from(vec![format!("First {name}"), format!("Second {name}")])
+                        Value::from(vec![format!("⟨{name} 1⟩"), format!("⟨{name} 2⟩")])
                     }
+                    Var::Links(name) => Value::from(
+                        (1..=2)
+                            .map(|i| {
+                                minijinja::context! {
+                                    label => format!("{name} {i}"),
+                                    url => format!("https://support.example/{name}/{i}"),
+                                }
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
                 };
                 (v.name(), value)
             })
@@ -225,7 +239,7 @@ pub(crate) fn samples(vars: &[Var]) -> Vec<Value> {
                 Var::Text(_) => Value::from(""),
                 Var::Count(_) => Value::from(0),
                 Var::Flag(_) => Value::from(false),
-                Var::List(_) => Value::from(Vec::<String>::new()),
+                Var::List(_) | Var::Links(_) => Value::from(Vec::<String>::new()),
             };
             (v.name(), value)
         })

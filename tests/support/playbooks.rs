@@ -90,9 +90,12 @@ pub fn sample_context() -> MessageContext {
         ],
         next_update: "2026-11-23 06:00 UTC".into(),
         status: "in_progress".into(),
+        status_text: "in progress".into(),
         duration: "14 minutes".into(),
         update: "The database server restarted; we are checking the shop's tables.".into(),
         resolution: None,
+        brand: "Example Hosting".into(),
+        phone: "+7 495 123-45-67".into(),
     }
 }
 
@@ -121,6 +124,9 @@ pub fn sample_resolution() -> ResolutionContext {
 pub fn copy_shipped(dir: &Path) {
     for entry in std::fs::read_dir(shipped_dir()).expect("playbooks/ is readable") {
         let path = entry.expect("entry").path();
+        if path.is_dir() {
+            continue; // words/: the catalog, not a playbook
+        }
         std::fs::copy(&path, dir.join(path.file_name().expect("a file name"))).expect("copy");
     }
 }
