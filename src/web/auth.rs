@@ -285,8 +285,8 @@ pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
-pub async fn login_form() -> Html<String> {
-    Html(pages::login_page(None))
+pub async fn login_form(State(state): State<AppState>) -> Result<Html<String>, WebError> {
+    pages::login_page(&state.config().words, None)
 }
 
 #[derive(serde::Deserialize)]
@@ -352,6 +352,7 @@ fn retry_at(until: DateTime<Utc>, now: DateTime<Utc>) -> String {
 /// A refused sign-in: the login page with `message`, or `{"error": message}` for a client that
 /// asks for JSON; `Retry-After` when it may try again later.
 fn login_refusal(
+    state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
     message: &str,
@@ -370,7 +371,10 @@ fn login_refusal(
         }
         (status, axum::Json(body)).into_response()
     } else {
-        (status, Html(pages::login_page(Some(message)))).into_response()
+        match pages::login_page(&state.config().words, Some(message)) {
+            Ok(page) => (status, page).into_response(),
+            Err(e) => e.into_response(),
+        }
     };
     if let Some(secs) = retry_after
         && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
@@ -383,6 +387,7 @@ fn login_refusal(
 /// A 429 for a locked name or address, saying when to try again (the same words whether the
 /// name is a user or not).
 fn locked_out(
+    state: &AppState,
     headers: &HeaderMap,
     whose: &str,
     until: DateTime<Utc>,
@@ -390,6 +395,7 @@ fn locked_out(
 ) -> Response {
     let wait = (until - now).to_std().unwrap_or(Duration::from_secs(1));
     login_refusal(
+        state,
         headers,
         StatusCode::TOO_MANY_REQUESTS,
         &format!(
@@ -423,17 +429,24 @@ pub async fn login(
     {
         LoginEvent::AddressLocked.note(&state, &name, addr);
         let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
-        return Ok(locked_out(&headers, "from your address", until, now));
+        return Ok(locked_out(
+            &state,
+            &headers,
+            "from your address",
+            until,
+            now,
+        ));
     }
     // Only a valid name can be a user; an invalid one is never counted (nothing to reveal).
     let valid_name = check_user_name(&name).is_ok();
     if valid_name && let Some(until) = state.store.login_locked_until(&name, now).await? {
         LoginEvent::AccountLocked.note(&state, &name, addr);
-        return Ok(locked_out(&headers, "for this name", until, now));
+        return Ok(locked_out(&state, &headers, "for this name", until, now));
     }
     let Some(admission) = guard.pool.admit(addr) else {
         LoginEvent::Busy.note(&state, &name, addr);
         return Ok(login_refusal(
+            &state,
             &headers,
             StatusCode::TOO_MANY_REQUESTS,
             "The server is busy checking other sign-ins. Try again in a few seconds.",
@@ -504,6 +517,7 @@ pub async fn login(
                 ));
             }
             return Ok(login_refusal(
+                &state,
                 &headers,
                 StatusCode::UNAUTHORIZED,
                 &message,

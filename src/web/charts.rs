@@ -1,18 +1,16 @@
-//! Server-rendered SVG charts: plain markup with `<title>` tooltips, no script. Every label
-//! that comes from data is escaped.
+//! Server-rendered SVG charts: plain markup with `<title>` tooltips, no script. This file
+//! computes the geometry (a [`Chart`] of shapes); the `chart` macro of
+//! `templates/staff_macros.html` draws it, escaping every label that comes from data.
 
-use std::fmt::Write;
-
-use super::pages::esc;
+use serde::Serialize;
 
 const W: f64 = 960.0;
-const MUTED: &str = "#667085";
-const GRID: &str = "#e4e7ec";
 pub const GREEN: &str = "#12b76a";
 pub const RED: &str = "#f04438";
 pub const BLUE: &str = "#2e5bff";
 pub const LIGHT_BLUE: &str = "#93adff";
 pub const GREY: &str = "#98a2b3";
+const TRACK: &str = "#eef0f3";
 
 /// One slot of a time chart (an hour or a day); `runs == 0` is a gap.
 #[derive(Debug, Clone, Default)]
@@ -24,22 +22,113 @@ pub struct Slot {
     pub p95_ms: Option<f64>,
 }
 
-fn open(w: f64, h: f64, label: &str) -> String {
-    format!(
-        r##"<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{}"><rect x="0" y="0" width="{w}" height="{h}" fill="#fafbfc"/>"##,
-        esc(label)
-    )
+/// A chart for the `chart` template macro: shapes in a `w` × `h` view box, or a sentence
+/// (`empty`) when there is nothing to draw.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Chart {
+    pub empty: Option<&'static str>,
+    pub w: f64,
+    pub h: f64,
+    /// What the chart shows, for screen readers.
+    pub label: String,
+    /// Drawn for half a page (its labels stay readable at a smaller scale).
+    pub narrow: bool,
+    pub shapes: Vec<Shape>,
 }
 
-fn text(x: f64, y: f64, anchor: &str, s: &str) -> String {
-    format!(
-        r#"<text x="{x:.1}" y="{y:.1}" font-size="11" fill="{MUTED}" text-anchor="{anchor}">{}</text>"#,
-        esc(s)
-    )
+/// One SVG element; numbers are rounded to a tenth.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Shape {
+    Rect {
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        fill: &'static str,
+        opacity: Option<f64>,
+        rx: Option<f64>,
+        title: Option<String>,
+    },
+    /// A muted label.
+    Text {
+        x: f64,
+        y: f64,
+        anchor: &'static str,
+        text: String,
+    },
+    /// A horizontal grid line from `x1` to `x2`.
+    Line { x1: f64, x2: f64, y: f64 },
+    Polyline {
+        points: String,
+        stroke: &'static str,
+    },
+    /// A dot with a tooltip.
+    Circle {
+        x: f64,
+        y: f64,
+        fill: &'static str,
+        title: String,
+    },
 }
 
-fn hline(y: f64, x0: f64) -> String {
-    format!(r#"<line x1="{x0}" y1="{y:.1}" x2="{W}" y2="{y:.1}" stroke="{GRID}"/>"#)
+fn r1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+impl Chart {
+    fn empty(why: &'static str) -> Chart {
+        Chart {
+            empty: Some(why),
+            ..Chart::default()
+        }
+    }
+
+    fn new(w: f64, h: f64, label: &str) -> Chart {
+        Chart {
+            w,
+            h: r1(h),
+            label: label.to_owned(),
+            ..Chart::default()
+        }
+    }
+
+    fn text(&mut self, x: f64, y: f64, anchor: &'static str, text: impl Into<String>) {
+        self.shapes.push(Shape::Text {
+            x: r1(x),
+            y: r1(y),
+            anchor,
+            text: text.into(),
+        });
+    }
+
+    fn hline(&mut self, y: f64, x0: f64) {
+        self.shapes.push(Shape::Line {
+            x1: x0,
+            x2: W,
+            y: r1(y),
+        });
+    }
+
+    fn rect(
+        &mut self,
+        (x, y, w, h): (f64, f64, f64, f64),
+        fill: &'static str,
+        opacity: Option<f64>,
+        rx: Option<f64>,
+        title: Option<String>,
+    ) {
+        self.shapes.push(Shape::Rect {
+            x: r1(x),
+            y: r1(y),
+            w: r1(w),
+            h: r1(h),
+            fill,
+            opacity: opacity.map(|o| (o * 100.0).round() / 100.0),
+            rx,
+            title,
+        });
+    }
 }
 
 /// Four axis steps of whole numbers (for counts): the top is a multiple of 4.
@@ -71,17 +160,17 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// Uptime per slot as bars (green: passed share, red: failed share, grey outline: no runs).
-pub fn uptime(slots: &[Slot], label: &str) -> String {
+/// Uptime per slot as bars (green: passed share, red: failed share, nothing: no runs).
+pub fn uptime(slots: &[Slot], label: &str) -> Chart {
     if slots.iter().all(|s| s.runs == 0) {
-        return r#"<p class="empty">No runs recorded in this period yet.</p>"#.to_owned();
+        return Chart::empty("No runs recorded in this period yet.");
     }
     let (x0, top, h) = (40.0, 8.0, 110.0);
     let bar = (W - x0) / slots.len() as f64;
-    let mut svg = open(W, top + h + 24.0, label);
+    let mut c = Chart::new(W, top + h + 24.0, label);
     for (pct, y) in [(100, top), (50, top + h / 2.0), (0, top + h)] {
-        svg.push_str(&hline(y, x0));
-        svg.push_str(&text(x0 - 6.0, y + 4.0, "end", &format!("{pct}%")));
+        c.hline(y, x0);
+        c.text(x0 - 6.0, y + 4.0, "end", format!("{pct}%"));
     }
     for (i, s) in slots.iter().enumerate() {
         let x = x0 + i as f64 * bar;
@@ -90,57 +179,53 @@ pub fn uptime(slots: &[Slot], label: &str) -> String {
         }
         let up = 1.0 - s.failures as f64 / s.runs as f64;
         let ok_h = h * up;
-        let _ = write!(
-            svg,
-            r#"<g><title>{}: {:.2}% up ({} runs, {} failed)</title><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{GREEN}" opacity=".8"/>"#,
-            esc(&s.label),
+        let tip = format!(
+            "{}: {:.2}% up ({} runs, {} failed)",
+            s.label,
             100.0 * up,
             s.runs,
-            s.failures,
-            x + 0.5,
-            top + h - ok_h,
-            (bar - 1.0).max(0.5),
-            ok_h
+            s.failures
+        );
+        let w = (bar - 1.0).max(0.5);
+        c.rect(
+            (x + 0.5, top + h - ok_h, w, ok_h),
+            GREEN,
+            Some(0.8),
+            None,
+            Some(tip.clone()),
         );
         if s.failures > 0 {
-            let _ = write!(
-                svg,
-                r#"<rect x="{:.1}" y="{top}" width="{:.1}" height="{:.1}" fill="{RED}" opacity=".85"/>"#,
-                x + 0.5,
-                (bar - 1.0).max(0.5),
-                h - ok_h
+            c.rect(
+                (x + 0.5, top, w, h - ok_h),
+                RED,
+                Some(0.85),
+                None,
+                Some(tip),
             );
         }
-        svg.push_str("</g>");
     }
-    axis_labels(&mut svg, slots, x0, bar, top + h + 16.0);
-    svg.push_str("</svg>");
-    svg
+    axis_labels(&mut c, slots, x0, bar, top + h + 16.0);
+    c
 }
 
 /// Latency p50 and p95 per slot as two lines with dots; slots without a measurement are gaps.
-pub fn latency(slots: &[Slot], label: &str) -> String {
+pub fn latency(slots: &[Slot], label: &str) -> Chart {
     let max = slots
         .iter()
         .filter_map(|s| s.p95_ms.or(s.p50_ms))
         .fold(0.0_f64, f64::max);
     if max <= 0.0 {
-        return r#"<p class="empty">No latency measured in this period yet.</p>"#.to_owned();
+        return Chart::empty("No latency measured in this period yet.");
     }
     let (x0, top, h) = (56.0, 10.0, 130.0);
     let ymax = nice_max(max);
     let bar = (W - x0) / slots.len() as f64;
-    let mut svg = open(W, top + h + 42.0, label);
+    let mut c = Chart::new(W, top + h + 42.0, label);
     for i in 0..=4 {
         let v = ymax * f64::from(i) / 4.0;
         let y = top + h - h * v / ymax;
-        svg.push_str(&hline(y, x0));
-        svg.push_str(&text(
-            x0 - 6.0,
-            y + 4.0,
-            "end",
-            &format!("{} ms", fmt_num(v)),
-        ));
+        c.hline(y, x0);
+        c.text(x0 - 6.0, y + 4.0, "end", format!("{} ms", fmt_num(v)));
     }
     for (pick, color, name) in [(0usize, LIGHT_BLUE, "p50"), (1, BLUE, "p95")] {
         let mut segments: Vec<Vec<(f64, f64, String)>> = vec![Vec::new()];
@@ -148,8 +233,8 @@ pub fn latency(slots: &[Slot], label: &str) -> String {
             let v = if pick == 0 { s.p50_ms } else { s.p95_ms };
             match v {
                 Some(v) => segments.last_mut().expect("one").push((
-                    x0 + (i as f64 + 0.5) * bar,
-                    top + h - h * v / ymax,
+                    r1(x0 + (i as f64 + 0.5) * bar),
+                    r1(top + h - h * v / ymax),
                     format!("{}: {name} {} ms", s.label, fmt_num(v)),
                 )),
                 None => segments.push(Vec::new()),
@@ -157,72 +242,70 @@ pub fn latency(slots: &[Slot], label: &str) -> String {
         }
         for seg in segments.iter().filter(|s| !s.is_empty()) {
             if seg.len() > 1 {
-                let pts: Vec<String> = seg
-                    .iter()
-                    .map(|(x, y, _)| format!("{x:.1},{y:.1}"))
-                    .collect();
-                let _ = write!(
-                    svg,
-                    r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
-                    pts.join(" ")
-                );
+                let points: Vec<String> = seg.iter().map(|(x, y, _)| format!("{x},{y}")).collect();
+                c.shapes.push(Shape::Polyline {
+                    points: points.join(" "),
+                    stroke: color,
+                });
             }
             for (x, y, tip) in seg {
-                let _ = write!(
-                    svg,
-                    r#"<circle cx="{x:.1}" cy="{y:.1}" r="2.5" fill="{color}"><title>{}</title></circle>"#,
-                    esc(tip)
-                );
+                c.shapes.push(Shape::Circle {
+                    x: *x,
+                    y: *y,
+                    fill: color,
+                    title: tip.clone(),
+                });
             }
         }
     }
-    axis_labels(&mut svg, slots, x0, bar, top + h + 16.0);
-    let _ = write!(
-        svg,
-        r#"<rect x="{x0}" y="{ly}" width="10" height="10" fill="{LIGHT_BLUE}"/>{}<rect x="{x1}" y="{ly}" width="10" height="10" fill="{BLUE}"/>{}</svg>"#,
-        text(x0 + 14.0, top + h + 35.0, "start", "p50"),
-        text(x0 + 64.0, top + h + 35.0, "start", "p95"),
-        ly = top + h + 26.0,
-        x1 = x0 + 50.0
-    );
-    svg
+    axis_labels(&mut c, slots, x0, bar, top + h + 16.0);
+    let ly = top + h + 26.0;
+    c.rect((x0, ly, 10.0, 10.0), LIGHT_BLUE, None, None, None);
+    c.text(x0 + 14.0, top + h + 35.0, "start", "p50");
+    c.rect((x0 + 50.0, ly, 10.0, 10.0), BLUE, None, None, None);
+    c.text(x0 + 64.0, top + h + 35.0, "start", "p95");
+    c
 }
 
 /// About eight evenly spread slot labels under a time chart, the last slot's always (and the
 /// one before it dropped when they would overlap).
-fn axis_labels(svg: &mut String, slots: &[Slot], x0: f64, bar: f64, y: f64) {
+fn axis_labels(c: &mut Chart, slots: &[Slot], x0: f64, bar: f64, y: f64) {
     let every = slots.len().div_ceil(8).max(1);
     let last = slots.len().saturating_sub(1);
     for (i, s) in slots.iter().enumerate() {
         let spaced = i % every == 0 && (i == last || last - i >= every);
         if i == last {
-            svg.push_str(&text(x0 + (i as f64 + 1.0) * bar, y, "end", &s.label));
+            c.text(x0 + (i as f64 + 1.0) * bar, y, "end", s.label.clone());
         } else if spaced {
-            svg.push_str(&text(x0 + (i as f64 + 0.5) * bar, y, "middle", &s.label));
+            c.text(x0 + (i as f64 + 0.5) * bar, y, "middle", s.label.clone());
         }
     }
 }
 
 /// Grouped vertical bars: one group per label, one bar per series (name, color, values).
-pub fn grouped_bars(labels: &[String], series: &[(&str, &str, Vec<u64>)], label: &str) -> String {
+pub fn grouped_bars(
+    labels: &[String],
+    series: &[(&str, &'static str, Vec<u64>)],
+    label: &str,
+) -> Chart {
     let max = series
         .iter()
         .flat_map(|(_, _, v)| v.iter().copied())
         .max()
         .unwrap_or(0);
     if labels.is_empty() || max == 0 {
-        return r#"<p class="empty">No tickets in this period.</p>"#.to_owned();
+        return Chart::empty("No tickets in this period.");
     }
     let (x0, top, h) = (40.0, 10.0, 140.0);
     let ymax = count_max(max);
     let group = (W - x0) / labels.len() as f64;
     let bar = (group * 0.8 / series.len() as f64).max(1.0);
-    let mut svg = open(W, h + 52.0, label);
+    let mut c = Chart::new(W, h + 52.0, label);
     for i in 0..=4 {
         let v = ymax * f64::from(i) / 4.0;
         let y = top + h - h * v / ymax;
-        svg.push_str(&hline(y, x0));
-        svg.push_str(&text(x0 - 6.0, y + 4.0, "end", &fmt_num(v)));
+        c.hline(y, x0);
+        c.text(x0 - 6.0, y + 4.0, "end", fmt_num(v));
     }
     for (g, l) in labels.iter().enumerate() {
         for (k, (name, color, values)) in series.iter().enumerate() {
@@ -231,15 +314,17 @@ pub fn grouped_bars(labels: &[String], series: &[(&str, &str, Vec<u64>)], label:
                 continue;
             }
             let bh = h * v as f64 / ymax;
-            let _ = write!(
-                svg,
-                r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{color}" rx="1"><title>{}: {v} {}</title></rect>"#,
-                x0 + g as f64 * group + group * 0.1 + k as f64 * bar,
-                top + h - bh,
-                bar,
-                bh,
-                esc(l),
-                esc(name)
+            c.rect(
+                (
+                    x0 + g as f64 * group + group * 0.1 + k as f64 * bar,
+                    top + h - bh,
+                    bar,
+                    bh,
+                ),
+                color,
+                None,
+                Some(1.0),
+                Some(format!("{l}: {v} {name}")),
             );
         }
     }
@@ -250,95 +335,94 @@ pub fn grouped_bars(labels: &[String], series: &[(&str, &str, Vec<u64>)], label:
             ..Slot::default()
         })
         .collect();
-    axis_labels(&mut svg, &slots, x0, group, top + h + 16.0);
+    axis_labels(&mut c, &slots, x0, group, top + h + 16.0);
     let mut lx = x0;
     for (name, color, _) in series {
-        let _ = write!(
-            svg,
-            r#"<rect x="{lx}" y="{}" width="10" height="10" fill="{color}"/>{}"#,
-            top + h + 28.0,
-            text(lx + 14.0, top + h + 37.0, "start", name)
-        );
+        c.rect((lx, top + h + 28.0, 10.0, 10.0), color, None, None, None);
+        c.text(lx + 14.0, top + h + 37.0, "start", *name);
         lx += 24.0 + 7.0 * name.len() as f64;
     }
-    svg.push_str("</svg>");
-    svg
+    c
 }
 
 /// One horizontal bar per row: (label, value, text shown after the bar); `max` is the full
 /// width; rows without a value show only their text.
 /// Drawn 560 wide: meant for half the page.
-pub fn hbars(rows: &[(String, Option<f64>, String)], max: f64, color: &str, label: &str) -> String {
+pub fn hbars(
+    rows: &[(String, Option<f64>, String)],
+    max: f64,
+    color: &'static str,
+    label: &str,
+) -> Chart {
     const HW: f64 = 560.0;
     let (x0, row_h) = (130.0, 26.0);
     let width = HW - x0 - 170.0;
-    let mut svg = open(HW, rows.len() as f64 * row_h + 8.0, label);
+    let mut c = Chart::new(HW, rows.len() as f64 * row_h + 8.0, label);
+    c.narrow = true;
     for (i, (name, value, shown)) in rows.iter().enumerate() {
         let y = 6.0 + i as f64 * row_h;
-        svg.push_str(&text(x0 - 8.0, y + 15.0, "end", name));
-        let _ = write!(
-            svg,
-            r##"<rect x="{x0}" y="{y:.1}" width="{width:.1}" height="18" fill="#eef0f3" rx="3"/>"##
-        );
+        c.text(x0 - 8.0, y + 15.0, "end", name.clone());
+        c.rect((x0, y, width, 18.0), TRACK, None, Some(3.0), None);
         let w = value.map_or(0.0, |v| width * (v / max).clamp(0.0, 1.0));
         if w > 0.0 {
-            let _ = write!(
-                svg,
-                r#"<rect x="{x0}" y="{y:.1}" width="{w:.1}" height="18" fill="{color}" rx="3"><title>{}: {}</title></rect>"#,
-                esc(name),
-                esc(shown)
+            c.rect(
+                (x0, y, w, 18.0),
+                color,
+                None,
+                Some(3.0),
+                Some(format!("{name}: {shown}")),
             );
         }
-        svg.push_str(&text(x0 + width + 8.0, y + 14.0, "start", shown));
+        c.text(x0 + width + 8.0, y + 14.0, "start", shown.clone());
     }
-    svg.push_str("</svg>");
-    svg
+    c
 }
 
 /// Tickets created by weekday (rows, Monday first) × hour (columns, UTC).
-pub fn heatmap(cells: &[[u64; 24]; 7]) -> String {
+pub fn heatmap(cells: &[[u64; 24]; 7]) -> Chart {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     let max = cells.iter().flatten().copied().max().unwrap_or(0);
     if max == 0 {
-        return r#"<p class="empty">No tickets created in this period.</p>"#.to_owned();
+        return Chart::empty("No tickets created in this period.");
     }
     let (x0, top, cell_w, cell_h) = (44.0, 6.0, (W - 44.0) / 24.0, 22.0);
-    let mut svg = open(
+    let mut c = Chart::new(
         W,
         top + 7.0 * cell_h + 22.0,
         "tickets created by weekday and hour",
     );
     for (d, row) in cells.iter().enumerate() {
         let y = top + d as f64 * cell_h;
-        svg.push_str(&text(x0 - 8.0, y + 15.0, "end", DAYS[d]));
+        c.text(x0 - 8.0, y + 15.0, "end", DAYS[d]);
         for (h, n) in row.iter().enumerate() {
             let x = x0 + h as f64 * cell_w;
             let (fill, opacity) = if *n == 0 {
-                ("#eef0f3", 1.0)
+                (TRACK, 1.0)
             } else {
                 (BLUE, 0.15 + 0.85 * *n as f64 / max as f64)
             };
-            let _ = write!(
-                svg,
-                r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{fill}" opacity="{opacity:.2}" rx="2"><title>{} {h:02}:00–{h:02}:59 UTC: {n} ticket{}</title></rect>"#,
-                x + 1.0,
-                cell_w - 2.0,
-                cell_h - 2.0,
-                DAYS[d],
-                if *n == 1 { "" } else { "s" }
+            c.rect(
+                (x + 1.0, y, cell_w - 2.0, cell_h - 2.0),
+                fill,
+                Some(opacity),
+                Some(2.0),
+                Some(format!(
+                    "{} {h:02}:00–{h:02}:59 UTC: {n} ticket{}",
+                    DAYS[d],
+                    if *n == 1 { "" } else { "s" }
+                )),
             );
         }
     }
     for h in (0..24).step_by(3) {
-        svg.push_str(&text(
+        c.text(
             x0 + (h as f64 + 0.5) * cell_w,
             top + 7.0 * cell_h + 14.0,
             "middle",
-            &format!("{h:02}h"),
-        ));
+            format!("{h:02}h"),
+        );
     }
-    svg.push_str("</svg>");
-    svg
+    c
 }
 
 #[cfg(test)]
@@ -360,16 +444,19 @@ mod tests {
 
     #[test]
     fn labels_from_data_are_escaped() {
-        let svg = hbars(
+        let chart = hbars(
             &[("<script>".into(), Some(1.0), "1 & 2".into())],
             1.0,
             GREEN,
             "x",
         );
+        let svg = crate::web::view::render_chart(&chart).unwrap();
         assert!(
             !svg.contains("<script>")
                 && svg.contains("&lt;script&gt;")
                 && svg.contains("1 &amp; 2")
+                && svg.contains("<svg class=\"chart narrow\""),
+            "{svg}"
         );
     }
 }

@@ -131,17 +131,21 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { WebError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::error_pages,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
 
-/// What a page may load and who may frame it. The pages carry their CSS inline (a `<style>` in
-/// the head, a few `style=` attributes) and have one inline script, allowed by its hash alone
+/// What a page may load and who may frame it. Staff pages load the style sheet
+/// (`/static/forewarn.css`) and have one inline script, allowed by its hash alone
 /// (`'unsafe-hashes'`): the queue's filter selects submit on change (`this.form.submit()`).
-/// Nothing else runs or loads; changing the handler means changing its hash here (see the
-/// test below). Customer pages send their own, stricter policy (no script, the hoster's logo).
+/// Nothing else runs or loads; changing the handler means changing its hash here (see the test
+/// below). Customer pages send their own, stricter policy (no script, the hoster's logo).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
-     style-src 'unsafe-inline'; \
+     style-src 'self' 'unsafe-inline'; \
      script-src 'unsafe-hashes' 'sha256-osjxnKEPL/pQJbFk1dKsF7PYFmTyMWGmVSiL9inhxJY='; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -278,8 +282,8 @@ mod tests {
         )
     }
 
-    /// Every inline event handler (`on…="…"`) and `javascript:` link written in src/web must be
-    /// allowed by its hash, or the browser refuses to run it.
+    /// Every inline event handler (`on…="…"`) and `javascript:` link written in src/web (code
+    /// and templates) must be allowed by its hash, or the browser refuses to run it.
     #[test]
     fn the_policy_allows_exactly_the_inline_handlers_the_pages_use() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");

@@ -3,15 +3,16 @@
 //! queue is a link).
 
 use std::collections::BTreeSet;
-use std::fmt::Write;
 
 use axum::extract::{Query, State};
 use axum::response::Html;
 use chrono::{DateTime, Utc};
+use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::auth::Staff;
-use super::pages::{ago, esc, layout};
+use super::pages::ago;
+use super::view;
 use super::{AppState, WebError};
 use crate::store::User;
 use crate::store::tickets::TicketFilter;
@@ -90,8 +91,9 @@ pub fn short(secs: i64) -> String {
     }
 }
 
-/// A clock as a chip: "ack 4m left", "resolve breached 12m ago", "first update met".
-pub fn clock_chip(c: &Clock, t: &Ticket, now: DateTime<Utc>) -> String {
+/// A clock as a chip for the `chip` template macro (`class`, `tip`, `text`): "ack 4m left",
+/// "resolve breached 12m ago", "first update met".
+pub fn clock_chip(c: &Clock, t: &Ticket, now: DateTime<Utc>) -> Value {
     let (at, paused) = reference(t, now);
     let tip = format!("due {}", c.due.format("%Y-%m-%d %H:%M UTC"));
     let (class, text) = match c.done {
@@ -119,23 +121,7 @@ pub fn clock_chip(c: &Clock, t: &Ticket, now: DateTime<Utc>) -> String {
             }
         }
     };
-    format!(
-        r#"<span class="clock {class}" title="{}">{}</span>"#,
-        esc(&tip),
-        esc(&text)
-    )
-}
-
-pub fn severity_badge(s: Severity) -> String {
-    format!(r#"<span class="sev {0}">{0}</span>"#, s.as_str())
-}
-
-pub fn status_pill(s: TicketStatus) -> String {
-    format!(
-        r#"<span class="st {}">{}</span>"#,
-        s.as_str(),
-        s.as_str().replace('_', " ")
-    )
+    context! { class, tip, text }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,25 +156,12 @@ impl QueueQuery {
     }
 }
 
-fn select(name: &str, label: &str, current: Option<&str>, options: &[(String, String)]) -> String {
-    let mut s = format!(
-        r#"<label>{label}<select name="{name}" onchange="this.form.submit()"><option value="">All</option>"#
-    );
-    for (value, text) in options {
-        let _ = write!(
-            s,
-            r#"<option value="{}"{}>{}</option>"#,
-            esc(value),
-            if current == Some(value.as_str()) {
-                " selected"
-            } else {
-                ""
-            },
-            esc(text)
-        );
-    }
-    s.push_str("</select></label>");
-    s
+/// A filter's options for the template: value, text, selected.
+fn options(current: Option<&str>, options: &[(String, String)]) -> Vec<Value> {
+    options
+        .iter()
+        .map(|(value, text)| context! { value, text, selected => current == Some(value.as_str()) })
+        .collect()
 }
 
 pub async fn queue(
@@ -243,16 +216,6 @@ pub async fn queue(
             clocks(t).iter().any(|c| c.done.is_none() && c.due < at)
         })
         .count();
-    let mut body = format!(
-        r#"<h1>Queue <span class="muted">· {} open ticket{}{}</span></h1>"#,
-        shown.len(),
-        if shown.len() == 1 { "" } else { "s" },
-        if breached > 0 {
-            format!(r#" · <span class="fail">{breached} breached</span>"#)
-        } else {
-            String::new()
-        }
-    );
     let severities: Vec<(String, String)> = Severity::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), s.as_str().to_owned()))
@@ -261,89 +224,74 @@ pub async fn queue(
         .iter()
         .map(|c| (c.clone(), customer_name(c)))
         .collect();
-    let _ = write!(
-        body,
-        r#"<form class="filters" method="get" action="/">{}{}{}{}<button class="btn secondary" type="submit">Filter</button>{}</form>"#,
-        select("severity", "Severity", wanted(&q.severity), &severities),
-        select("skill", "Skill group", wanted(&q.skill), &own(&skills)),
-        select("assignee", "Assignee", wanted(&q.assignee), &assignees),
-        select(
+    let filters = [
+        ("severity", "Severity", wanted(&q.severity), severities),
+        ("skill", "Skill group", wanted(&q.skill), own(&skills)),
+        ("assignee", "Assignee", wanted(&q.assignee), assignees),
+        (
             "customer",
             "Customer",
             wanted(&q.customer),
-            &customer_options
+            customer_options,
         ),
-        if q.any() {
-            r#"<a class="btn secondary" href="/">Clear filters</a>"#
-        } else {
-            ""
-        }
-    );
-    if shown.is_empty() {
-        body.push_str(if open.is_empty() {
-            r#"<p class="empty">No open tickets — nothing is owed to any customer right now. forewarn opens a ticket when a check keeps failing; see <a href="/checks">Checks</a> for what is being watched.</p>"#
-        } else {
-            r#"<p class="empty">No open ticket matches these filters. <a href="/">Clear filters</a> to see all of them.</p>"#
-        });
-    } else {
-        body.push_str(&ticket_table(&shown, now, &users, &customer_name));
-    }
-    let _ = write!(
-        body,
-        r#"<p class="muted">Most urgent first: the nearest running SLA due time (breached first), then severity. Paused tickets (waiting on the customer) come last. Refreshed {}.</p>"#,
-        now.format("%H:%M:%S UTC")
-    );
-    Ok(Html(layout("Queue", &body, Some(&staff), true)))
+    ]
+    .iter()
+    .map(|(name, label, current, list)| {
+        context! { name, label, options => options(*current, list) }
+    })
+    .collect::<Vec<_>>();
+    view::staff_page(
+        "staff_queue.html",
+        &config.words,
+        Some(&staff),
+        context! {
+            refresh => true,
+            section => "queue",
+            shown => shown.len(),
+            breached,
+            filters,
+            filtered => q.any(),
+            any_open => !open.is_empty(),
+            tickets => ticket_rows(&shown, now, &users, &customer_name),
+            now => now.format("%H:%M:%S UTC").to_string(),
+        },
+    )
 }
 
-/// Open tickets as the queue shows them (in the order given): clocks, ticket, severity, status,
-/// customer, assignee (display name), skill group, age.
-pub fn ticket_table(
+/// Open tickets as the queue shows them (in the order given), for the `ticket_table` template
+/// macro: clocks, ticket, severity, status, customer, assignee (display name), skill group, age.
+pub fn ticket_rows(
     tickets: &[&Ticket],
     now: DateTime<Utc>,
     users: &[User],
     customer_name: &dyn Fn(&str) -> String,
-) -> String {
-    let mut body = String::from(
-        r#"<table><thead><tr><th>SLA clocks</th><th>Ticket</th><th>Sev</th><th>Status</th><th>Customer</th><th>Assignee</th><th>Skill group</th><th>Opened</th></tr></thead><tbody>"#,
-    );
-    for t in tickets {
-        let (at, paused) = reference(t, now);
-        let cl = clocks(t);
-        let running: Vec<&Clock> = cl.iter().filter(|c| c.done.is_none()).collect();
-        let mut chips = String::new();
-        if paused {
-            chips.push_str(r#"<span class="clock paused">waiting on the customer</span>"#);
-        }
-        if running.is_empty() && !paused {
-            chips.push_str(r#"<span class="muted">no clock running</span>"#);
-        }
-        chips.extend(running.iter().map(|c| clock_chip(c, t, now)));
-        let is_breached = running.iter().any(|c| c.due < at);
-        let _ = write!(
-            body,
-            r#"<tr class="{}"><td>{chips}</td><td><a href="/tickets/{id}">#{id} {title}</a><div class="muted mono">{problem}</div></td><td>{sev}</td><td>{st}</td><td><a href="/?customer={cid}">{cname}</a></td><td>{assignee}</td><td>{skill}</td><td class="nowrap">{age}</td></tr>"#,
-            if is_breached { "breached" } else { "" },
-            id = t.id.0,
-            title = esc(&t.title),
-            problem = esc(&t.problem),
-            sev = severity_badge(t.severity),
-            st = status_pill(t.status),
-            cid = esc(t.customer.as_str()),
-            cname = esc(&customer_name(t.customer.as_str())),
-            assignee = t.assignee.as_deref().map_or_else(
-                || r#"<span class="muted">unassigned</span>"#.to_owned(),
-                |a| esc(users
+) -> Vec<Value> {
+    tickets
+        .iter()
+        .map(|t| {
+            let (at, paused) = reference(t, now);
+            let cl = clocks(t);
+            let running: Vec<&Clock> = cl.iter().filter(|c| c.done.is_none()).collect();
+            context! {
+                breached => running.iter().any(|c| c.due < at),
+                paused,
+                chips => running.iter().map(|c| clock_chip(c, t, now)).collect::<Vec<_>>(),
+                id => t.id.0,
+                title => t.title,
+                problem => t.problem,
+                severity => t.severity.as_str(),
+                status => t.status.as_str(),
+                customer => t.customer.as_str(),
+                customer_name => customer_name(t.customer.as_str()),
+                assignee => t.assignee.as_deref().map(|a| users
                     .iter()
                     .find(|u| u.name == a)
-                    .map_or(a, |u| u.display_name.as_str()))
-            ),
-            skill = esc(&t.skill_group),
-            age = ago(t.created_at, now),
-        );
-    }
-    body.push_str("</tbody></table>");
-    body
+                    .map_or(a, |u| u.display_name.as_str())),
+                skill => t.skill_group,
+                age => ago(t.created_at, now),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,16 +2,15 @@
 //! call-back queue `GET /surveys/callbacks` with `POST /surveys/callbacks/{id}` ("called,
 //! outcome"). Session and CSRF token required, like every staff page.
 
-use std::fmt::Write;
-
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
+use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::auth::Staff;
-use super::pages::{esc, layout};
+use super::view;
 use super::{AppState, WebError};
 use crate::store::{StoreError, Survey};
 
@@ -57,10 +56,6 @@ impl SurveyFilter {
     }
 }
 
-fn selected(on: bool) -> &'static str {
-    if on { " selected" } else { "" }
-}
-
 /// `GET /surveys`.
 pub async fn list(
     State(state): State<AppState>,
@@ -83,55 +78,48 @@ pub async fn list(
             format!("{:.0} %", 100.0 * n as f64 / d as f64)
         }
     };
-    let mut body = format!(
-        r#"<h1>Surveys</h1><div class="tiles"><div class="tile"><div class="n">{}</div><div class="l">sent, {days} days</div></div><div class="tile"><div class="n">{}</div><div class="l">response rate</div></div><div class="tile ok"><div class="n">{}</div><div class="l">CSAT (4–5 of rated)</div></div><div class="tile"><div class="n"><a href="/surveys/callbacks">call-backs</a></div><div class="l">queue</div></div></div>"#,
-        all.len(),
-        pct(answered, all.len()),
-        pct(positive, rated),
-    );
-    let _ = write!(
-        body,
-        r#"<form method="get" action="/surveys" class="card">Rating <select name="rating"><option value="">any</option><option value="low"{}>1–2</option><option value="high"{}>4–5</option>{}</select> Solved <select name="solved"><option value="">any</option><option value="yes"{}>yes</option><option value="no"{}>no</option></select> Customer <input name="customer" value="{}" size="12"> Engineer <input name="engineer" value="{}" size="12"> Days <input name="days" value="{days}" size="4"> <label><input type="checkbox" name="show" value="all"{}> unanswered too</label> <button>Filter</button></form>"#,
-        selected(f.rating == "low"),
-        selected(f.rating == "high"),
-        (1..=5)
-            .map(|r| format!(
-                r#"<option value="{r}"{}>{r}</option>"#,
-                selected(f.rating == r.to_string())
-            ))
-            .collect::<String>(),
-        selected(f.solved == "yes"),
-        selected(f.solved == "no"),
-        esc(&f.customer),
-        esc(&f.engineer),
-        if f.show == "all" { " checked" } else { "" },
-    );
-    body.push_str("<table><thead><tr><th>Ticket</th><th>Customer</th><th>Engineer</th><th>Sent</th><th>Answered</th><th>Rating</th><th>Solved</th><th>Comment</th></tr></thead><tbody>");
     let config = state.config();
-    for s in all.iter().filter(|s| f.keeps(s)) {
-        let _ = write!(
-            body,
-            r#"<tr><td><a href="/tickets/{id}">#{id}</a></td><td><a href="/customers/{}">{}</a></td><td>{}</td><td class="mono">{}</td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="msg">{}</td></tr>"#,
-            esc(s.customer.as_str()),
-            esc(config
-                .customer(&s.customer)
-                .map_or(s.customer.as_str(), |c| c.name.as_str())),
-            esc(s.credited_to.as_deref().unwrap_or("monitoring")),
-            s.sent_at.format("%Y-%m-%d %H:%M"),
-            s.answered_at
-                .map_or("—".to_owned(), |a| a.format("%Y-%m-%d %H:%M").to_string()),
-            s.rating.map_or("—".to_owned(), |r| format!("{r}/5")),
-            match s.solved {
-                Some(true) => "yes",
-                Some(false) => r#"<span class="fail">no</span>"#,
-                None => "—",
+    let rows: Vec<Value> = all
+        .iter()
+        .filter(|s| f.keeps(s))
+        .map(|s| {
+            context! {
+                ticket => s.ticket.0,
+                customer => s.customer.as_str(),
+                customer_name => config
+                    .customer(&s.customer)
+                    .map_or(s.customer.as_str(), |c| c.name.as_str()),
+                engineer => s.credited_to.as_deref().unwrap_or("monitoring"),
+                sent => s.sent_at.format("%Y-%m-%d %H:%M").to_string(),
+                answered => s.answered_at.map(|a| a.format("%Y-%m-%d %H:%M").to_string()),
+                rating => s.rating,
+                solved => s.solved,
+                comment => s.comment.as_deref().unwrap_or(""),
+            }
+        })
+        .collect();
+    view::staff_page(
+        "staff_surveys.html",
+        &config.words,
+        Some(&staff),
+        context! {
+            refresh => false,
+            section => "surveys",
+            sent => all.len(),
+            days,
+            response_rate => pct(answered, all.len()),
+            csat => pct(positive, rated),
+            filter => context! {
+                rating => f.rating,
+                solved => f.solved,
+                customer => f.customer,
+                engineer => f.engineer,
+                all => f.show == "all",
             },
-            esc(s.comment.as_deref().unwrap_or("")),
-            id = s.ticket.0,
-        );
-    }
-    body.push_str("</tbody></table>");
-    Ok(Html(layout("Surveys", &body, Some(&staff), false)))
+            ratings => [1, 2, 3, 4, 5].map(|r| context! { value => r.to_string(), selected => f.rating == r.to_string() }),
+            rows,
+        },
+    )
 }
 
 /// `GET /surveys/callbacks`: open tasks first, each with its "called, outcome" form.
@@ -140,39 +128,36 @@ pub async fn callbacks(
     staff: Staff,
 ) -> Result<Html<String>, WebError> {
     let tasks = state.store.callbacks().await?;
-    let mut body = String::from(
-        r#"<h1>Call-backs</h1><p class="muted">Customers who rated 1–2 or said the problem is not solved. Call them, then log the outcome. <a href="/surveys">All answers</a></p><table><thead><tr><th>Ticket</th><th>Customer</th><th>Why</th><th>Since</th><th>Outcome</th></tr></thead><tbody>"#,
-    );
     let config = state.config();
-    for t in &tasks {
-        let customer = config.customer(&t.customer);
-        let who = customer.map_or(t.customer.to_string(), |c| {
-            format!("{} · {}", c.name, c.contacts.join(", "))
-        });
-        let outcome = match (&t.done_at, &t.outcome) {
-            (Some(at), Some(o)) => format!(
-                r#"<span class="pass">called</span> {} by {}: {}"#,
-                at.format("%Y-%m-%d %H:%M"),
-                esc(t.done_by.as_deref().unwrap_or("?")),
-                esc(o)
-            ),
-            _ => format!(
-                r#"<form method="post" action="/surveys/callbacks/{}"><input type="hidden" name="csrf" value="{}"><input name="outcome" placeholder="what the customer said" required size="30"> <button>Called</button></form>"#,
-                t.id,
-                esc(&staff.csrf)
-            ),
-        };
-        let _ = write!(
-            body,
-            r#"<tr><td><a href="/tickets/{id}">#{id}</a></td><td>{}</td><td>{}</td><td class="mono">{}</td><td>{outcome}</td></tr>"#,
-            esc(&who),
-            esc(&t.reason),
-            t.created_at.format("%Y-%m-%d %H:%M"),
-            id = t.ticket.0,
-        );
-    }
-    body.push_str("</tbody></table>");
-    Ok(Html(layout("Call-backs", &body, Some(&staff), false)))
+    let rows: Vec<Value> = tasks
+        .iter()
+        .map(|t| {
+            let customer = config.customer(&t.customer);
+            context! {
+                id => t.id,
+                ticket => t.ticket.0,
+                who => customer.map_or(t.customer.to_string(), |c| {
+                    if c.contacts.is_empty() {
+                        c.name.clone()
+                    } else {
+                        format!("{} · {}", c.name, c.contacts.join(", "))
+                    }
+                }),
+                reason => t.reason,
+                since => t.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                done => t.done_at.is_some() && t.outcome.is_some(),
+                done_at => t.done_at.map(|at| at.format("%Y-%m-%d %H:%M").to_string()),
+                done_by => t.done_by.as_deref().unwrap_or("?"),
+                outcome => t.outcome,
+            }
+        })
+        .collect();
+    view::staff_page(
+        "staff_callbacks.html",
+        &config.words,
+        Some(&staff),
+        context! { refresh => false, section => "surveys", rows, csrf => staff.csrf },
+    )
 }
 
 #[derive(Deserialize)]

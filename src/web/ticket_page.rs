@@ -13,19 +13,19 @@
 //! [`crate::access`] decides, for these forms and the JSON API alike; the ticket service
 //! asks it on the ticket it saves.
 
-use std::fmt::Write;
-
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::auth::Staff;
-use super::pages::{ago, badge, conditions_table, esc, layout};
-use super::queue::{clock_chip, clocks, severity_badge, status_pill};
+use super::pages::{ago, conditions};
+use super::queue::{clock_chip, clocks};
+use super::view;
 use super::{AppState, WebError};
 use crate::access::{Permission, allows};
 use crate::ticket::service::ServiceError;
@@ -117,7 +117,7 @@ pub async fn page(
         None,
     )
     .await?;
-    Ok(Html(html).into_response())
+    Ok(html.into_response())
 }
 
 macro_rules! action_handler {
@@ -184,11 +184,11 @@ async fn act(
     };
     tracing::info!(user = %staff.name, ticket = id.0, action = action.path(), reason = %outcome.message, "ticket form refused");
     let html = render(&state, &staff, id, None, Some(&outcome)).await?;
-    Ok((outcome.status, Html(html)).into_response())
+    Ok((outcome.status, html).into_response())
 }
 
 /// The message as a sentence: capital first letter (service errors start in lower case).
-fn sentence(s: &str) -> String {
+pub(super) fn sentence(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
@@ -332,7 +332,7 @@ async fn render(
     id: TicketId,
     notice: Option<&str>,
     refusal: Option<&Refusal>,
-) -> Result<String, WebError> {
+) -> Result<Html<String>, WebError> {
     let (t, timeline) = state.tickets.get(id).await?;
     let config = state.config();
     let now = Utc::now();
@@ -344,84 +344,45 @@ async fn render(
             .find(|u| u.name == name)
             .map_or_else(|| name.to_owned(), |u| u.display_name.clone())
     };
-
-    let mut body = format!(
-        r#"<p><a href="/">← Queue</a></p><h1>{} #{} {} {}</h1>"#,
-        severity_badge(t.severity),
-        t.id.0,
-        esc(&t.title),
-        status_pill(t.status)
-    );
-    if let Some(n) = notice {
-        let _ = write!(body, r#"<div class="notice">{}</div>"#, esc(n));
-    }
-    if let Some(r) = refusal {
-        let _ = write!(
-            body,
-            r##"<div class="errorbox">Not done. {} <a href="#form-{}">See the form</a>.</div>"##,
-            esc(&r.message),
-            r.action.path()
-        );
-    }
-    body.push_str(r#"<div class="cols"><div>"#);
-    // Header facts.
-    let chips: String = clocks(&t).iter().map(|c| clock_chip(c, &t, now)).collect();
-    let _ = write!(
-        body,
-        r#"<div class="card kv"><div>Customer</div><div><a href="/?customer={cid}">{cname}</a> <span class="muted">· tier {tier}</span></div><div>Problem</div><div class="mono">{problem}</div><div>Origin</div><div>{origin:?}</div><div>Skill group</div><div>{skill}</div><div>Assignee</div><div>{assignee}</div><div>Opened</div><div>{opened} <span class="muted">({ago})</span></div><div>SLA clocks</div><div>{chips}</div><div>Next update promised</div><div>{next}</div>{reopened}</div>"#,
-        cid = esc(t.customer.as_str()),
-        cname = esc(customer.map_or(t.customer.as_str(), |c| c.name.as_str())),
-        tier = esc(customer.map_or("unknown", |c| c.tier.as_str())),
-        problem = esc(&t.problem),
-        origin = t.origin,
-        skill = esc(&t.skill_group),
-        assignee = t.assignee.as_deref().map_or_else(
-            || r#"<span class="muted">unassigned</span>"#.to_owned(),
-            |a| esc(&display(a))
-        ),
-        opened = t.created_at.format("%Y-%m-%d %H:%M UTC"),
-        ago = ago(t.created_at, now),
-        chips = if chips.is_empty() {
-            r#"<span class="muted">no SLA policy for this ticket</span>"#.to_owned()
-        } else {
-            chips
-        },
-        next = t.next_update_due.map_or_else(
-            || r#"<span class="muted">none</span>"#.to_owned(),
-            |n| format!(
-                "{} <span class=\"muted\">({})</span>",
-                n.format("%Y-%m-%d %H:%M UTC"),
-                relative(n, now)
-            )
-        ),
-        reopened = if t.reopen_count > 0 {
-            format!(
-                "<div>Reopened</div><div>{} time{}</div>",
-                t.reopen_count,
-                if t.reopen_count == 1 { "" } else { "s" }
-            )
-        } else {
-            String::new()
-        },
-    );
-    body.push_str(&evidence(state, &t, now).await?);
-    let _ = write!(
-        body,
-        r#"<h2>Timeline <span class="muted">· newest first · {} events</span></h2><ul class="timeline">"#,
-        timeline.len()
-    );
-    for e in timeline.iter().rev() {
-        body.push_str(&event_item(e, &display, now));
-    }
-    body.push_str("</ul></div><div>");
-    body.push_str(&forms(&t, staff, &users, refusal));
-    body.push_str("</div></div>");
-    Ok(layout(
-        &format!("#{} {}", t.id.0, t.title),
-        &body,
+    let ticket = context! {
+        id => t.id.0,
+        title => t.title,
+        severity => t.severity.as_str(),
+        status => t.status.as_str(),
+        customer => t.customer.as_str(),
+        customer_name => customer.map_or(t.customer.as_str(), |c| c.name.as_str()),
+        tier => customer.map_or("unknown", |c| c.tier.as_str()),
+        problem => t.problem,
+        origin => format!("{:?}", t.origin),
+        skill => t.skill_group,
+        assignee => t.assignee.as_deref().map(&display),
+        opened => t.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ago => ago(t.created_at, now),
+        chips => clocks(&t).iter().map(|c| clock_chip(c, &t, now)).collect::<Vec<_>>(),
+        next_update => t.next_update_due.map(|n| n.format("%Y-%m-%d %H:%M UTC").to_string()),
+        next_update_in => t.next_update_due.map(|n| relative(n, now)),
+        reopen_count => t.reopen_count,
+    };
+    let timeline: Vec<Value> = timeline
+        .iter()
+        .rev()
+        .map(|e| event_item(e, &display, now))
+        .collect();
+    view::staff_page(
+        "staff_ticket.html",
+        &config.words,
         Some(staff),
-        false,
-    ))
+        context! {
+            refresh => false,
+            section => "queue",
+            ticket,
+            notice,
+            refusal => refusal.map(|r| context! { message => r.message, action => r.action.path() }),
+            evidence => evidence(state, &t, now).await?,
+            timeline,
+            forms => forms(&t, staff, &users, refusal),
+        },
+    )
 }
 
 fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
@@ -434,58 +395,42 @@ fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// The ticket's checks: current state, and the conditions of each one's last run.
-async fn evidence(state: &AppState, t: &Ticket, now: DateTime<Utc>) -> Result<String, WebError> {
+async fn evidence(
+    state: &AppState,
+    t: &Ticket,
+    now: DateTime<Utc>,
+) -> Result<Vec<Value>, WebError> {
     let config = state.config();
-    let mut out = String::from("<h2>Evidence</h2>");
     if t.checks.is_empty() {
-        out.push_str(r#"<p class="empty">No checks on this ticket: it was opened by a person, not by monitoring.</p>"#);
-        return Ok(out);
+        return Ok(Vec::new());
     }
     let flapping = super::pages::flapping_checks(state.store.as_ref()).await?;
+    let mut out = Vec::new();
     for id in &t.checks {
         let check = config.check(id.as_str());
         let st = state.store.state(id).await?;
         let last = state.store.recent_results(id, 1).await?;
-        let _ = write!(
-            out,
-            r#"<div class="card"><h3>{}{} <a href="/checks/{id}">{}</a> <span class="muted mono">{id}</span></h3>"#,
-            badge(st.as_ref().map(|s| s.status)),
-            if flapping.contains(id) {
-                super::pages::FLAPPING_CHIP
-            } else {
-                ""
-            },
-            esc(check.map_or(id.as_str(), |c| c.name.as_str())),
-            id = esc(id.as_str()),
-        );
-        match (&st, check) {
-            (_, None) => {
-                out.push_str(r#"<p class="muted">This check is no longer configured.</p>"#)
-            }
-            (None, Some(_)) => out.push_str(r#"<p class="muted">Not run yet.</p>"#),
-            (Some(s), Some(c)) => {
-                let _ = write!(
-                    out,
-                    r#"<p><b>{}</b> <span class="muted">· {} since {} ({} run{} in a row) · target <span class="mono">{}</span></span></p>"#,
-                    esc(&s.last_message),
-                    s.status,
-                    ago(s.since, now),
-                    s.consecutive,
-                    if s.consecutive == 1 { "" } else { "s" },
-                    esc(&c.spec.target())
-                );
-            }
-        }
-        if let Some(r) = last.first() {
-            out.push_str(&conditions_table(&r.outcome.conditions));
-        }
-        out.push_str("</div>");
+        out.push(context! {
+            id => id.as_str(),
+            name => check.map_or(id.as_str(), |c| c.name.as_str()),
+            status => st.as_ref().map(|s| s.status.as_str()),
+            flapping => flapping.contains(id),
+            configured => check.is_some(),
+            state => st.as_ref().zip(check).map(|(s, c)| context! {
+                message => s.last_message,
+                status => s.status.as_str(),
+                since => ago(s.since, now),
+                consecutive => s.consecutive,
+                target => c.spec.target(),
+            }),
+            conditions => last.first().map_or_else(Vec::new, |r| conditions(&r.outcome.conditions)),
+        });
     }
     Ok(out)
 }
 
 /// One timeline entry: public ones (the customer sees them) and internal ones look different.
-fn event_item(e: &TimelineEvent, display: &dyn Fn(&str) -> String, now: DateTime<Utc>) -> String {
+fn event_item(e: &TimelineEvent, display: &dyn Fn(&str) -> String, now: DateTime<Utc>) -> Value {
     let actor = match &e.actor {
         Actor::System => "forewarn".to_owned(),
         Actor::Staff(n) => display(n),
@@ -504,195 +449,106 @@ fn event_item(e: &TimelineEvent, display: &dyn Fn(&str) -> String, now: DateTime
         ),
         EventKind::InternalNote { text } => ("Internal note".into(), text.clone()),
         EventKind::Resolved { resolution: r } => {
-            let mut s = format!(
-                "Cause: {}\nAction: {}\nFully solved: {}\nPrevention: {}",
-                r.cause,
-                r.action,
-                if r.fully_solved { "yes" } else { "no" },
-                r.prevention
+            let mut lines = vec![
+                format!("Cause: {}", r.cause),
+                format!("Action: {}", r.action),
+                format!(
+                    "Fully solved: {}",
+                    if r.fully_solved { "yes" } else { "no" }
+                ),
+                format!("Prevention: {}", r.prevention),
+            ];
+            lines.extend(
+                r.options
+                    .iter()
+                    .map(|o| format!("Option: {} — pros: {}; cons: {}", o.title, o.pros, o.cons)),
             );
-            for o in &r.options {
-                let _ = write!(
-                    s,
-                    "\nOption: {} — pros: {}; cons: {}",
-                    o.title, o.pros, o.cons
-                );
-            }
-            ("Resolved".into(), s)
+            ("Resolved".into(), lines.join("\n"))
         }
         EventKind::AutoResolved { text } => ("Resolved by monitoring".into(), text.clone()),
         EventKind::Reopened { reason } => ("Reopened".into(), reason.clone()),
         other => (crate::cli::tickets::describe(other), String::new()),
     };
-    let class = if e.public { "public" } else { "internal" };
-    format!(
-        r#"<li class="{class}"><div><b>{}</b><span class="tag {class}">{}</span></div>{}<div class="meta">{} · {} <span title="{}">({})</span></div></li>"#,
-        esc(&headline),
-        if e.public {
-            "customer sees"
-        } else {
-            "internal"
-        },
-        if text.is_empty() {
-            String::new()
-        } else {
-            format!(r#"<div class="text">{}</div>"#, esc(&text))
-        },
-        esc(&actor),
-        e.at.format("%Y-%m-%d %H:%M:%S UTC"),
-        e.at.to_rfc3339(),
-        ago(e.at, now)
-    )
+    context! {
+        class => if e.public { "public" } else { "internal" },
+        public => e.public,
+        headline,
+        text,
+        actor,
+        at => e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        at_rfc3339 => e.at.to_rfc3339(),
+        ago => ago(e.at, now),
+    }
 }
 
-/// The forms that fit the ticket's status and the user's role.
+/// The forms that fit the ticket's status and the user's role, with the refused form's typed
+/// values put back.
 fn forms(
     t: &Ticket,
     staff: &Staff,
     users: &[crate::store::User],
     refusal: Option<&Refusal>,
-) -> String {
-    let id = t.id.0;
-    let csrf = format!(
-        r#"<input type="hidden" name="csrf" value="{}">"#,
-        esc(&staff.csrf)
-    );
-    // The refused form's typed values, else empty.
+) -> Value {
     let kept = |action: Action| refusal.filter(|r| r.action == action);
-    let value = |action: Action, name: &str| {
-        kept(action).map_or(String::new(), |r| esc(field(&r.fields, name)))
-    };
-    let error = |action: Action| {
-        kept(action).map_or(String::new(), |r| {
-            format!(r#"<div class="errorbox">{}</div>"#, esc(&r.message))
-        })
-    };
-    let open_form = |action: Action, title: &str| {
-        format!(
-            r#"<form class="card stack" id="form-{p}" method="post" action="/tickets/{id}/{p}"><h3>{title}</h3>{}{csrf}"#,
-            error(action),
-            p = action.path()
-        )
-    };
-    let mut out = String::new();
-    if matches!(t.status, TicketStatus::New | TicketStatus::Reopened) {
-        out.push_str(&open_form(Action::Ack, "Acknowledge"));
-        out.push_str(r#"<p class="muted">Tell the team you are on it (internal; the customer already had the automatic acknowledgement).</p><button class="btn good" type="submit">Acknowledge</button></form>"#);
-    }
-    if t.status.is_open() {
-        // Update / note / ask.
-        let kind = kept(Action::Update).map_or("public", |r| match field(&r.fields, "kind") {
-            "internal" => "internal",
-            "ask" => "ask",
-            _ => "public",
-        });
-        let radio = |v: &str, label: &str| {
-            format!(
-                r#"<label class="choice"><input type="radio" name="kind" value="{v}"{}> {label}</label>"#,
-                if v == kind { " checked" } else { "" }
-            )
-        };
-        out.push_str(&open_form(Action::Update, "Post an update or a note"));
-        let _ = write!(
-            out,
-            r#"<div>{}{}{}</div><label for="message-{id}">Message <span class="hint">public: what is happening and what is being done</span></label><textarea id="message-{id}" name="message" required>{}</textarea><label for="next-{id}">Next update in <span class="hint">public updates only; e.g. 30m, 2h; empty: the playbook's cadence</span></label><input id="next-{id}" type="text" name="next_update" placeholder="1h" value="{}"><p><button class="btn" type="submit">Post</button></p></form>"#,
-            radio("public", "Public update"),
-            radio("internal", "Internal note"),
-            radio("ask", "Ask the customer (pauses SLA)"),
-            value(Action::Update, "message"),
-            value(Action::Update, "next_update"),
-        );
-        // Assign.
-        let current = kept(Action::Assign)
-            .map(|r| field(&r.fields, "assignee").to_owned())
-            .or_else(|| t.assignee.clone())
-            .unwrap_or_default();
-        out.push_str(&open_form(Action::Assign, "Assign"));
-        let _ = write!(
-            out,
-            r#"<select name="assignee" aria-label="assignee"><option value="">— unassigned —</option>"#
-        );
-        for u in users.iter().filter(|u| !u.disabled) {
-            let _ = write!(
-                out,
-                r#"<option value="{}"{}>{}{}</option>"#,
-                esc(&u.name),
-                if u.name == current { " selected" } else { "" },
-                esc(&u.display_name),
-                if u.name == staff.name { " (me)" } else { "" }
-            );
-        }
-        out.push_str(r#"</select> <button class="btn secondary" type="submit">Assign</button><p class="muted">Staff may assign an unassigned ticket or their own; reassigning someone else's needs an admin.</p></form>"#);
-        // Resolve.
-        out.push_str(&open_form(Action::Resolve, "Resolve"));
-        let solved = kept(Action::Resolve).map_or("", |r| field(&r.fields, "fully_solved"));
-        let _ = write!(
-            out,
-            r#"<label for="cause-{id}">Cause <span class="hint">what caused it — honestly, whose fault it was</span></label><textarea id="cause-{id}" name="cause">{}</textarea><label for="action-{id}">Action <span class="hint">what was done</span></label><textarea id="action-{id}" name="action">{}</textarea><label>Fully solved?</label><label class="choice"><input type="radio" name="fully_solved" value="yes"{}> Yes</label><label class="choice"><input type="radio" name="fully_solved" value="no"{}> No</label><label for="prevention-{id}">Prevention <span class="hint">can it recur, and how to avoid it</span></label><textarea id="prevention-{id}" name="prevention">{}</textarea>"#,
-            value(Action::Resolve, "cause"),
-            value(Action::Resolve, "action"),
-            if solved == "yes" { " checked" } else { "" },
-            if solved == "no" { " checked" } else { "" },
-            value(Action::Resolve, "prevention"),
-        );
-        let typed: Vec<(String, String, String)> =
-            kept(Action::Resolve).map_or_else(Vec::new, |r| {
-                let (a, b, c) = (
-                    all(&r.fields, "option_title"),
-                    all(&r.fields, "option_pros"),
-                    all(&r.fields, "option_cons"),
-                );
-                (0..a.len().max(b.len()).max(c.len()))
-                    .map(|i| {
-                        let get = |v: &Vec<&str>| v.get(i).map_or(String::new(), |s| esc(s));
-                        (get(&a), get(&b), get(&c))
-                    })
-                    .collect()
-            });
-        let _ = write!(
-            out,
-            r#"<details{}><summary>Options, when there is no single fix <span class="hint">(optional)</span></summary>"#,
-            if typed
-                .iter()
-                .any(|(a, b, c)| !(a.is_empty() && b.is_empty() && c.is_empty()))
-            {
-                " open"
-            } else {
-                ""
+    let value = |action: Action, name: &str| kept(action).map_or("", |r| field(&r.fields, name));
+    let kind = kept(Action::Update).map_or("public", |r| match field(&r.fields, "kind") {
+        "internal" => "internal",
+        "ask" => "ask",
+        _ => "public",
+    });
+    let current = kept(Action::Assign)
+        .map(|r| field(&r.fields, "assignee").to_owned())
+        .or_else(|| t.assignee.clone())
+        .unwrap_or_default();
+    let assignees: Vec<Value> = users
+        .iter()
+        .filter(|u| !u.disabled)
+        .map(|u| {
+            context! {
+                name => u.name,
+                display_name => u.display_name,
+                selected => u.name == current,
+                me => u.name == staff.name,
             }
+        })
+        .collect();
+    let typed: Vec<[&str; 3]> = kept(Action::Resolve).map_or_else(Vec::new, |r| {
+        let (a, b, c) = (
+            all(&r.fields, "option_title"),
+            all(&r.fields, "option_pros"),
+            all(&r.fields, "option_cons"),
         );
-        for i in 0..typed.len().max(2) {
-            let (a, b, c) = typed.get(i).cloned().unwrap_or_default();
-            let _ = write!(
-                out,
-                r#"<fieldset><legend>Option {n}</legend><input class="wide" type="text" name="option_title" placeholder="title, e.g. move to a bigger plan" aria-label="option {n} title" value="{a}"><div class="grid2"><input type="text" name="option_pros" placeholder="pros" aria-label="option {n} pros" value="{b}"><input type="text" name="option_cons" placeholder="cons" aria-label="option {n} cons" value="{c}"></div></fieldset>"#,
-                n = i + 1
-            );
-        }
-        out.push_str("</details>");
-        let _ = write!(
-            out,
-            r#"<label for="anyway-{id}">Resolve anyway <span class="hint">only while its checks still fail: say why (monitoring reopens it if they still fail after the verification window)</span></label><input class="wide" type="text" id="anyway-{id}" name="anyway_reason" value="{}">"#,
-            value(Action::Resolve, "anyway_reason"),
-        );
-        out.push_str(r#"<p><button class="btn good" type="submit">Resolve and tell the customer</button></p></form>"#);
-    } else {
-        out.push_str(&open_form(Action::Reopen, "Reopen"));
-        let _ = write!(
-            out,
-            r#"<label for="reason-{id}">Reason</label><input class="wide" id="reason-{id}" type="text" name="reason" required value="{}"><p><button class="btn" type="submit">Reopen</button></p></form>"#,
-            value(Action::Reopen, "reason")
-        );
+        (0..a.len().max(b.len()).max(c.len()))
+            .map(|i| [&a, &b, &c].map(|v| v.get(i).copied().unwrap_or("")))
+            .collect()
+    });
+    let options_open = typed.iter().any(|o| o.iter().any(|v| !v.is_empty()));
+    let options: Vec<Value> = (0..typed.len().max(2))
+        .map(|i| {
+            let [title, pros, cons] = typed.get(i).copied().unwrap_or(["", "", ""]);
+            context! { n => i + 1, title, pros, cons }
+        })
+        .collect();
+    context! {
+        id => t.id.0,
+        csrf => staff.csrf,
+        refused => refusal.map(|r| r.action.path()),
+        refusal => refusal.map(|r| r.message.as_str()),
+        ack => matches!(t.status, TicketStatus::New | TicketStatus::Reopened),
+        open => t.status.is_open(),
+        kind,
+        message => value(Action::Update, "message"),
+        next_update => value(Action::Update, "next_update"),
+        assignees,
+        cause => value(Action::Resolve, "cause"),
+        action => value(Action::Resolve, "action"),
+        solved => kept(Action::Resolve).map_or("", |r| field(&r.fields, "fully_solved")),
+        prevention => value(Action::Resolve, "prevention"),
+        options,
+        options_open,
+        anyway_reason => value(Action::Resolve, "anyway_reason"),
+        reason => value(Action::Reopen, "reason"),
+        close => t.status != TicketStatus::Closed
+            && allows(staff.principal().scope, Permission::to_close(t.status)),
     }
-    let may_close = t.status != TicketStatus::Closed
-        && allows(staff.principal().scope, Permission::to_close(t.status));
-    if may_close {
-        out.push_str(&open_form(Action::Close, "Close"));
-        out.push_str(if t.status.is_open() {
-            r#"<p class="muted">Admins only: close without a resolution (the customer gets no explanation).</p><button class="btn danger" type="submit">Close without resolution</button></form>"#
-        } else {
-            r#"<p class="muted">Bookkeeping: the customer already had the resolution.</p><button class="btn secondary" type="submit">Close</button></form>"#
-        });
-    }
-    out
 }

@@ -6,6 +6,7 @@
 //! Customer words come from the catalog: a page calls `t("pages.…", var=…)` (see
 //! `words::t`) and renders in the context's `lang`.
 
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use axum::http::{HeaderValue, header};
@@ -15,8 +16,42 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use super::WebError;
 use crate::words::Words;
 
+/// `(name, source)` of each template file under `templates/`, compiled in.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("templates/", $name)))),*]
+    };
+}
+
 /// The templates, by name (`base.html` is the frame every page extends).
-const TEMPLATES: &[(&str, &str)] = &[("base.html", include_str!("templates/base.html"))];
+const TEMPLATES: &[(&str, &str)] = templates![
+    "base.html",
+    // Staff pages: the frame with the navigation, shared pieces, one template per page.
+    "staff.html",
+    "staff_macros.html",
+    "staff_chart.html",
+    "staff_login.html",
+    "staff_checks.html",
+    "staff_check.html",
+    "staff_queue.html",
+    "staff_ticket.html",
+    "staff_customers.html",
+    "staff_customer.html",
+    "staff_kpis.html",
+    "staff_surveys.html",
+    "staff_callbacks.html",
+    "error.html",
+    // Customer pages (`web::customer`): the hoster's frame, one template per page.
+    "customer/layout.html",
+    "customer/message.html",
+    "customer/refused.html",
+    "customer/survey.html",
+    "customer/answered.html",
+    "customer/unsubscribe.html",
+    "customer/ticket.html",
+    "customer/checks.html",
+    "customer/limited.html",
+];
 
 /// The style sheet, served at [`CSS_PATH`].
 pub const CSS: &str = include_str!("static/forewarn.css");
@@ -41,8 +76,26 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
+    // Strings escape `&<>"'` as `pages::esc` did; minijinja's own escaping also turns `/` into
+    // `&#x2f;`, which HTML never needs and which makes "n/a" or a URL unreadable in the source.
+    env.set_formatter(|out, state, value| match value.as_str() {
+        Some(text) if state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
+            for c in text.chars() {
+                match c {
+                    '&' => out.write_str("&amp;")?,
+                    '<' => out.write_str("&lt;")?,
+                    '>' => out.write_str("&gt;")?,
+                    '"' => out.write_str("&quot;")?,
+                    '\'' => out.write_str("&#39;")?,
+                    c => out.write_char(c)?,
+                }
+            }
+            Ok(())
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    });
     env.add_function("t", crate::words::t);
-    for (name, source) in TEMPLATES.iter().chain(super::customer::TEMPLATES) {
+    for (name, source) in TEMPLATES {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name} does not compile (a forewarn bug): {e:#}"));
     }
@@ -60,6 +113,27 @@ pub fn render(name: &str, words: &Words, ctx: Value) -> Result<Html<String>, Web
         .render(ctx)
         .map(Html)
         .map_err(|e| render_failed(name, &e))
+}
+
+/// A staff page: `ctx` plus who is signed in (`None` on the login and error pages), for the
+/// navigation and its logout form.
+pub fn staff_page(
+    name: &str,
+    words: &Words,
+    staff: Option<&super::auth::Staff>,
+    ctx: Value,
+) -> Result<Html<String>, WebError> {
+    let staff = staff.map(|s| {
+        context! { display_name => s.display_name, role => s.role.as_str(), csrf => s.csrf }
+    });
+    render(name, words, context! { staff, ..ctx })
+}
+
+/// One chart as SVG markup (the `chart` macro alone), for tests.
+#[cfg(test)]
+pub fn render_chart(chart: &super::charts::Chart) -> Result<String, minijinja::Error> {
+    ENV.get_template("staff_chart.html")?
+        .render(context! { chart })
 }
 
 fn render_failed(name: &str, e: &minijinja::Error) -> WebError {
@@ -83,4 +157,22 @@ pub async fn css() -> Response {
         CSS,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_as_html_text_and_attributes() {
+        let html = ENV
+            .render_named_str(
+                "test.html",
+                r#"<a title="{{ v }}">{{ v }}</a>"#,
+                context! { v => r#"<b>"Tom's" & 10 €/month</b>"# },
+            )
+            .unwrap();
+        let escaped = "&lt;b&gt;&quot;Tom&#39;s&quot; &amp; 10 €/month&lt;/b&gt;";
+        assert_eq!(html, format!(r#"<a title="{escaped}">{escaped}</a>"#));
+    }
 }

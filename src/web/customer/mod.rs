@@ -52,46 +52,6 @@ pub use checks::{checks_page, report_problem};
 pub use survey::{survey_answer, survey_comment, survey_confirm, unsubscribe, unsubscribe_confirm};
 pub use ticket::{ticket_close, ticket_page, ticket_reply};
 
-/// The customer pages' templates (`templates/customer/`), by name; [`view`] compiles them in.
-pub(super) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "customer/layout.html",
-        include_str!("../templates/customer/layout.html"),
-    ),
-    (
-        "customer/message.html",
-        include_str!("../templates/customer/message.html"),
-    ),
-    (
-        "customer/refused.html",
-        include_str!("../templates/customer/refused.html"),
-    ),
-    (
-        "customer/survey.html",
-        include_str!("../templates/customer/survey.html"),
-    ),
-    (
-        "customer/answered.html",
-        include_str!("../templates/customer/answered.html"),
-    ),
-    (
-        "customer/unsubscribe.html",
-        include_str!("../templates/customer/unsubscribe.html"),
-    ),
-    (
-        "customer/ticket.html",
-        include_str!("../templates/customer/ticket.html"),
-    ),
-    (
-        "customer/checks.html",
-        include_str!("../templates/customer/checks.html"),
-    ),
-    (
-        "customer/limited.html",
-        include_str!("../templates/customer/limited.html"),
-    ),
-];
-
 /// Longest text a customer can post in one form field.
 const MAX_TEXT: usize = 8000;
 /// Longest subject of a reported problem.
