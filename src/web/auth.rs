@@ -45,7 +45,7 @@ use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use super::login_guard::policies;
-use super::{AppState, WebError, pages};
+use super::{AppState, WebError};
 use crate::access::{Permission, Principal};
 use crate::store::users::{check_user_name, random_hex};
 use crate::store::{Role, Scope};
@@ -148,6 +148,31 @@ pub struct Staff {
     /// The session's CSRF token, for the hidden `csrf` field of every form.
     pub csrf: String,
     session_id: String,
+}
+
+impl super::view::SignedIn for Staff {
+    fn display_name(&self) -> &str {
+        &self.display_name
+    }
+    fn role(&self) -> &str {
+        self.role.as_str()
+    }
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The sign-in form: name and password. `error` says why the last attempt failed.
+pub fn login_page(
+    words: &crate::words::Words,
+    error: Option<&str>,
+) -> Result<Html<String>, WebError> {
+    super::view::staff_page::<super::view::Nobody>(
+        "staff_login.html",
+        words,
+        None,
+        minijinja::context! { refresh => false, error },
+    )
 }
 
 impl Staff {
@@ -286,7 +311,7 @@ pub(super) fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 pub async fn login_form(State(state): State<AppState>) -> Result<Html<String>, WebError> {
-    pages::login_page(&state.config().words, None)
+    login_page(&state.config().words, None)
 }
 
 #[derive(serde::Deserialize)]
@@ -371,7 +396,7 @@ fn login_refusal(
         }
         (status, axum::Json(body)).into_response()
     } else {
-        match pages::login_page(&state.config().words, Some(message)) {
+        match login_page(&state.config().words, Some(message)) {
             Ok(page) => (status, page).into_response(),
             Err(e) => e.into_response(),
         }

@@ -131,7 +131,7 @@ pub async fn error_pages(State(state): State<AppState>, request: Request, next: 
         return response;
     }
     let status = response.status();
-    let html = super::view::staff_page(
+    let html = super::view::staff_page::<super::view::Nobody>(
         "error.html",
         &state.config().words,
         None,

@@ -17,19 +17,6 @@ use crate::model::{CheckId, CheckState};
 use crate::probe::Status;
 use crate::store::HourlyRollup;
 
-/// The sign-in form: name and password. `error` says why the last attempt failed.
-pub fn login_page(
-    words: &crate::words::Words,
-    error: Option<&str>,
-) -> Result<Html<String>, WebError> {
-    view::staff_page(
-        "staff_login.html",
-        words,
-        None,
-        context! { refresh => false, error },
-    )
-}
-
 /// The checks the incident detector sees flapping now (its saved per-check state).
 pub async fn flapping_checks(
     store: &dyn crate::store::Store,

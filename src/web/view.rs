@@ -117,16 +117,40 @@ pub fn render(name: &str, words: &Words, ctx: Value) -> Result<Html<String>, Web
 
 /// A staff page: `ctx` plus who is signed in (`None` on the login and error pages), for the
 /// navigation and its logout form.
-pub fn staff_page(
+pub fn staff_page<S: SignedIn>(
     name: &str,
     words: &Words,
-    staff: Option<&super::auth::Staff>,
+    staff: Option<&S>,
     ctx: Value,
 ) -> Result<Html<String>, WebError> {
     let staff = staff.map(|s| {
-        context! { display_name => s.display_name, role => s.role.as_str(), csrf => s.csrf }
+        context! { display_name => s.display_name(), role => s.role(), csrf => s.csrf() }
     });
     render(name, words, context! { staff, ..ctx })
+}
+
+/// Who is signed in, as the navigation shows them (the session's `auth::Staff`).
+pub trait SignedIn {
+    fn display_name(&self) -> &str;
+    /// `admin`, `staff`, …
+    fn role(&self) -> &str;
+    /// The session's CSRF token, for the logout form.
+    fn csrf(&self) -> &str;
+}
+
+/// A page for nobody signed in (the login page).
+pub enum Nobody {}
+
+impl SignedIn for Nobody {
+    fn display_name(&self) -> &str {
+        match *self {}
+    }
+    fn role(&self) -> &str {
+        match *self {}
+    }
+    fn csrf(&self) -> &str {
+        match *self {}
+    }
 }
 
 /// One chart as SVG markup (the `chart` macro alone), for tests.
