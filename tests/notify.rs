@@ -40,6 +40,7 @@ fn outbox(channel: Channel, subject: &str, body: &str) -> OutboxMessage {
         subject: subject.to_owned(),
         body: body.to_owned(),
         message_id: "<3f2a9c1e.ticket-12.opened@forewarn.hosting.example>".to_owned(),
+        extras: Default::default(),
         status: MessageStatus::Pending,
         created_at: t0(),
         attempts: 0,
@@ -897,6 +898,7 @@ mod worker_end_to_end {
             subject: format!("alert {key}"),
             body: "web-01 does not answer".to_owned(),
             message_id: format!("<{key}@forewarn.hosting.example>"),
+            extras: Default::default(),
         }
     }
 
