@@ -23,6 +23,7 @@
 
 pub mod config;
 pub mod direct;
+pub mod html;
 pub mod mailer;
 pub mod model;
 pub mod ops;
