@@ -346,6 +346,17 @@ async fn without_smtp_mails_become_eml_files_in_the_outbox_folder() {
     );
     assert!(eml.contains("Auto-Submitted: auto-generated"), "{eml}");
     assert!(eml.contains("To: admin@acme.example"), "{eml}");
+    // A message without a language (an ops alert) stays text only, from [mail] from.
+    assert!(eml.contains("Content-Type: text/plain"), "{eml}");
+    assert!(eml.contains("From: support@hosting.example"), "{eml}");
+    for absent in [
+        "multipart",
+        "Reply-To",
+        "Content-Language",
+        "List-Unsubscribe",
+    ] {
+        assert!(!eml.contains(absent), "{absent} in {eml}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

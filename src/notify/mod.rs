@@ -31,7 +31,7 @@ pub mod webhook;
 pub mod worker;
 
 pub use config::{MailConfig, MailTransport, OpsConfig, Security};
-pub use mailer::{Mailer, MailerError};
+pub use mailer::{Letterhead, Mailer, MailerError};
 pub use model::{Button, Channel, MailExtras, MessageStatus, NewMessage, OutboxMessage};
 pub use webhook::Webhook;
 pub use worker::{Backoff, Senders, WorkerHandle, WorkerOptions, run_worker};
