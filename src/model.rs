@@ -140,6 +140,15 @@ impl serde::Serialize for Language {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Language {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Language::parse(&code).ok_or_else(|| {
+            serde::de::Error::custom(format!("{code:?} is not a language code (en, ru, …)"))
+        })
+    }
+}
+
 impl std::fmt::Display for Language {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.0)

@@ -114,13 +114,9 @@ pub async fn start(
     let checks = config.checks.clone();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let shared_config = Arc::new(std::sync::RwLock::new(Arc::new(config)));
-    // A ticket's mails answer its first one, whose Message-ID the current configuration gives.
-    let mailer = {
-        let config = shared_config.clone();
-        mailer.threaded(Arc::new(move |t| {
-            crate::ticket::service::thread_root(&config.read().expect("not poisoned"), t)
-        }))
-    };
+    // Customer mails carry the current configuration's brand, and a ticket's mails answer its
+    // first one, whose Message-ID the current configuration gives.
+    let mailer = mailer.with_letterhead(Arc::new(ConfigLetterhead(shared_config.clone())));
 
     // Tickets and the outbox: the worker delivers what the service queues.
     let worker_opts = WorkerOptions {
@@ -458,4 +454,17 @@ async fn prune_loop(
         }
     })
     .await
+}
+
+/// The mailer's [`crate::notify::Letterhead`] from the running configuration.
+struct ConfigLetterhead(Arc<std::sync::RwLock<Arc<Config>>>);
+
+impl crate::notify::Letterhead for ConfigLetterhead {
+    fn brand(&self) -> crate::config::Brand {
+        self.0.read().expect("not poisoned").brand.clone()
+    }
+
+    fn thread_root(&self, ticket: crate::ticket::TicketId) -> String {
+        crate::ticket::service::thread_root(&self.0.read().expect("not poisoned"), ticket)
+    }
 }

@@ -40,6 +40,7 @@ fn outbox(channel: Channel, subject: &str, body: &str) -> OutboxMessage {
         subject: subject.to_owned(),
         body: body.to_owned(),
         message_id: "<3f2a9c1e.ticket-12.opened@forewarn.hosting.example>".to_owned(),
+        extras: Default::default(),
         status: MessageStatus::Pending,
         created_at: t0(),
         attempts: 0,
@@ -345,6 +346,17 @@ async fn without_smtp_mails_become_eml_files_in_the_outbox_folder() {
     );
     assert!(eml.contains("Auto-Submitted: auto-generated"), "{eml}");
     assert!(eml.contains("To: admin@acme.example"), "{eml}");
+    // A message without a language (an ops alert) stays text only, from [mail] from.
+    assert!(eml.contains("Content-Type: text/plain"), "{eml}");
+    assert!(eml.contains("From: support@hosting.example"), "{eml}");
+    for absent in [
+        "multipart",
+        "Reply-To",
+        "Content-Language",
+        "List-Unsubscribe",
+    ] {
+        assert!(!eml.contains(absent), "{absent} in {eml}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -897,6 +909,7 @@ mod worker_end_to_end {
             subject: format!("alert {key}"),
             body: "web-01 does not answer".to_owned(),
             message_id: format!("<{key}@forewarn.hosting.example>"),
+            extras: Default::default(),
         }
     }
 

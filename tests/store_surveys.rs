@@ -90,6 +90,7 @@ fn mail(key: &str, ticket: TicketId) -> NewMessage {
         subject: "How did we do?".into(),
         body: "1 2 3 4 5".into(),
         message_id: format!("<{key}@forewarn.test>"),
+        extras: Default::default(),
     }
 }
 

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use forewarn::model::CustomerId;
-use forewarn::notify::{Channel, MessageStatus, NewMessage, OutboxMessage};
+use forewarn::model::Language;
+use forewarn::notify::{Button, Channel, MailExtras, MessageStatus, NewMessage, OutboxMessage};
 use forewarn::store::{
     self, FirstWords, NewEvent, NewTicket, OutboxFilter, Store, StoreError, TicketFilter,
 };
@@ -87,6 +88,15 @@ fn mail(key: &str, ticket: Option<TicketId>, to: &str) -> NewMessage {
         subject: format!("subject of {key}"),
         body: format!("body of {key}: what we see, what we do, when you hear next"),
         message_id: format!("<{key}@forewarn.test>"),
+        extras: MailExtras {
+            language: Some(Language::Ru),
+            buttons: vec![Button {
+                label: "Да, решена".to_owned(),
+                url: format!("https://forewarn.test/c/s/{key}"),
+            }],
+            unsubscribe: Some("https://forewarn.test/c/u/x".to_owned()),
+            personal: false,
+        },
     }
 }
 
@@ -367,6 +377,11 @@ async fn suite_created_ticket_round_trips_with_its_first_words(store: Arc<dyn St
         )
     );
     assert_eq!((opened.delivered_at, &opened.last_error), (None, &None));
+    // What the HTML part and the headers need comes back as it was queued.
+    assert_eq!(
+        opened.extras,
+        mail(&format!("ticket-{n}/opened"), None, "").extras
+    );
 
     // Nothing else exists.
     assert_eq!(store.ticket(TicketId(n + 1000)).await.unwrap(), None);

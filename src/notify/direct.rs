@@ -41,6 +41,7 @@ impl DirectOps {
                 subject: msg.subject,
                 body: msg.body,
                 message_id: msg.message_id,
+                extras: msg.extras,
                 status: MessageStatus::Pending,
                 created_at: now,
                 attempts: 0,

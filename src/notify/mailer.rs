@@ -1,12 +1,20 @@
 //! E-mail delivery through lettre: SMTP (plain, STARTTLS or TLS with rustls) or `.eml` files in
 //! a folder when no SMTP server is configured.
+//!
+//! A customer mail (one with a language) goes out as a helpdesk's would: `multipart/alternative`
+//! with the text and an HTML part made from it ([`super::html`]), from the hoster's name at the
+//! `[mail] from` address, `Reply-To` the hoster's `[brand] reply_to`, `Content-Language`,
+//! `List-Unsubscribe` on surveys, and every mail of a ticket answering its first one
+//! (`In-Reply-To`, `References`). `Auto-Submitted: auto-generated` on every mail a person did not
+//! write, so that auto-responders stay quiet. An ops alert stays text only, from `[mail] from`
+//! as configured.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use lettre::message::Mailbox;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -14,6 +22,8 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 
 use super::config::{MailConfig, MailTransport, Security};
 use super::{Channel, DeliveryError, OutboxMessage};
+use crate::config::Brand;
+use crate::ticket::TicketId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {
@@ -27,11 +37,17 @@ pub enum MailerError {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
-    thread_root: Option<ThreadRoot>,
+    letterhead: Option<std::sync::Arc<dyn Letterhead>>,
 }
 
-/// The Message-ID a ticket's mails answer (its first mail), for `In-Reply-To`/`References`.
-pub type ThreadRoot = std::sync::Arc<dyn Fn(crate::ticket::TicketId) -> String + Send + Sync>;
+/// What a mail takes from the running configuration, asked for each mail (a reload may change
+/// it). Without one, customer mails come from [`Brand::default`] and are not threaded.
+pub trait Letterhead: Send + Sync {
+    /// Who customers hear from.
+    fn brand(&self) -> Brand;
+    /// The Message-ID every mail of the ticket answers: its first mail's.
+    fn thread_root(&self, ticket: TicketId) -> String;
+}
 
 enum Transport {
     Smtp {
@@ -54,16 +70,16 @@ impl fmt::Debug for Mailer {
             Transport::Smtp { host, port, .. } => d.field("smtp", &format!("{host}:{port}")),
             Transport::Folder { dir, .. } => d.field("folder", dir),
         };
-        d.field("threaded", &self.thread_root.is_some());
+        d.field("letterhead", &self.letterhead.is_some());
         d.finish()
     }
 }
 
 impl Mailer {
-    /// Threads every mail of a ticket under its first one.
-    pub fn threaded(self, root: ThreadRoot) -> Mailer {
+    /// Brands customer mails and threads every mail of a ticket under its first one.
+    pub fn with_letterhead(self, letterhead: std::sync::Arc<dyn Letterhead>) -> Mailer {
         Mailer {
-            thread_root: Some(root),
+            letterhead: Some(letterhead),
             ..self
         }
     }
@@ -129,7 +145,7 @@ impl Mailer {
         Ok(Mailer {
             from: config.from.clone(),
             transport,
-            thread_root: None,
+            letterhead: None,
         })
     }
 
@@ -174,23 +190,47 @@ impl Mailer {
         }
     }
 
-    /// The message as it goes out: text/plain UTF-8 with the stable Message-ID.
+    /// The message as it goes out, with the stable Message-ID: a customer mail as text + HTML
+    /// from the brand, an ops alert as text/plain.
     fn build(&self, to: &[String], msg: &OutboxMessage) -> Result<Message, DeliveryError> {
         if to.is_empty() {
             return Err(DeliveryError::Permanent("no recipients".to_owned()));
         }
+        let extras = &msg.extras;
+        let brand = match (&self.letterhead, extras.language) {
+            (Some(l), Some(_)) => Some(l.brand()),
+            (None, Some(_)) => Some(Brand::default()),
+            (_, None) => None,
+        };
+        let from = match &brand {
+            Some(brand) => Mailbox::new(Some(brand.name.clone()), self.from.email.clone()),
+            None => self.from.clone(),
+        };
         let mut builder = Message::builder()
-            .from(self.from.clone())
+            .from(from)
             .subject(msg.subject.clone())
             .message_id(Some(angle_brackets(&msg.message_id)))
-            .date(SystemTime::from(msg.created_at))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("Auto-Submitted"),
-                "auto-generated".to_owned(),
-            ))
-            .header(ContentType::TEXT_PLAIN);
-        if let (Some(root), Some(ticket)) = (&self.thread_root, msg.ticket) {
-            let root = root(ticket);
+            .date(SystemTime::from(msg.created_at));
+        if !extras.personal {
+            builder = builder
+                .raw_header(raw_header("Auto-Submitted", "auto-generated"))
+                // Exchange and Outlook do not read Auto-Submitted.
+                .raw_header(raw_header("X-Auto-Response-Suppress", "OOF, AutoReply"));
+        }
+        if let Some(addr) = brand.as_ref().and_then(|b| b.reply_to.as_deref()) {
+            let reply_to = addr.parse::<Mailbox>().map_err(|e| {
+                DeliveryError::Permanent(format!("invalid [brand] reply_to {addr:?}: {e}"))
+            })?;
+            builder = builder.reply_to(reply_to);
+        }
+        if let Some(language) = extras.language {
+            builder = builder.raw_header(raw_header("Content-Language", language.as_str()));
+        }
+        if let Some(url) = &extras.unsubscribe {
+            builder = builder.raw_header(raw_header("List-Unsubscribe", &format!("<{url}>")));
+        }
+        if let (Some(letterhead), Some(ticket)) = (&self.letterhead, msg.ticket) {
+            let root = letterhead.thread_root(ticket);
             if root != msg.message_id {
                 builder = builder
                     .in_reply_to(angle_brackets(&root))
@@ -203,10 +243,25 @@ impl Mailer {
             })?;
             builder = builder.to(mailbox);
         }
-        builder
-            .body(msg.body.clone())
-            .map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))
+        let built = match (&brand, extras.language) {
+            (Some(brand), Some(language)) => {
+                let html =
+                    super::html::render(brand, language, &msg.subject, &msg.body, &extras.buttons)
+                        .map_err(|e| {
+                            DeliveryError::Permanent(format!("cannot write the HTML part: {e:#}"))
+                        })?;
+                builder.multipart(MultiPart::alternative_plain_html(msg.body.clone(), html))
+            }
+            _ => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(msg.body.clone()),
+        };
+        built.map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))
     }
+}
+
+fn raw_header(name: &'static str, value: &str) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_owned())
 }
 
 /// `<id@host>`: the form the Message-ID header needs.

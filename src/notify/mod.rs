@@ -23,6 +23,7 @@
 
 pub mod config;
 pub mod direct;
+pub mod html;
 pub mod mailer;
 pub mod model;
 pub mod ops;
@@ -30,8 +31,8 @@ pub mod webhook;
 pub mod worker;
 
 pub use config::{MailConfig, MailTransport, OpsConfig, Security};
-pub use mailer::{Mailer, MailerError};
-pub use model::{Channel, MessageStatus, NewMessage, OutboxMessage};
+pub use mailer::{Letterhead, Mailer, MailerError};
+pub use model::{Button, Channel, MailExtras, MessageStatus, NewMessage, OutboxMessage};
 pub use webhook::Webhook;
 pub use worker::{Backoff, Senders, WorkerHandle, WorkerOptions, run_worker};
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::model::Language;
 use crate::ticket::model::TicketId;
 
 /// Where a message goes.
@@ -27,6 +28,33 @@ pub struct NewMessage {
     pub body: String,
     /// Stable across retries: `<key-hash@forewarn.host>`.
     pub message_id: String,
+    /// What the HTML part and the headers need beyond the text.
+    pub extras: MailExtras,
+}
+
+/// What a mail carries beyond subject and text, stored with its outbox row (JSON; a row
+/// written before there were extras reads as the default: a text-only, automatic mail).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailExtras {
+    /// The customer's language. A customer mail has one and goes out as text + HTML with
+    /// `Content-Language`, from the hoster's name; an ops alert has none and stays text only.
+    pub language: Option<Language>,
+    /// Links the HTML part shows as buttons (the survey's ratings, then "solved" and "not
+    /// solved"), each also written out in the text.
+    pub buttons: Vec<Button>,
+    /// The survey's unsubscribe link, for `List-Unsubscribe`.
+    pub unsubscribe: Option<String>,
+    /// A person wrote it (a staff update, question or resolution): it goes out without
+    /// `Auto-Submitted: auto-generated`, like a mail from a colleague.
+    pub personal: bool,
+}
+
+/// A labelled link of a mail: a button in its HTML part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub label: String,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +76,7 @@ pub struct OutboxMessage {
     pub subject: String,
     pub body: String,
     pub message_id: String,
+    pub extras: MailExtras,
     pub status: MessageStatus,
     pub created_at: DateTime<Utc>,
     pub attempts: u32,

@@ -4,7 +4,7 @@
 //! an incident) both alert through here. Also the Message-ID every queued message gets.
 
 use crate::config::Config;
-use crate::notify::{Channel, NewMessage};
+use crate::notify::{Channel, MailExtras, NewMessage};
 
 /// One message per configured ops channel, keyed `<key>/email` and `<key>/webhook`.
 pub fn messages(config: &Config, key: &str, subject: &str, body: &str) -> Vec<NewMessage> {
@@ -20,6 +20,7 @@ pub fn messages(config: &Config, key: &str, subject: &str, body: &str) -> Vec<Ne
             },
             subject: subject.to_owned(),
             body: body.to_owned(),
+            extras: MailExtras::default(),
         });
     }
     if let Some(hook) = &config.ops.webhook {
@@ -34,6 +35,7 @@ pub fn messages(config: &Config, key: &str, subject: &str, body: &str) -> Vec<Ne
             },
             subject: subject.to_owned(),
             body: body.to_owned(),
+            extras: MailExtras::default(),
         });
     }
     out

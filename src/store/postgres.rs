@@ -176,8 +176,8 @@ WHERE ticket_id = $1 ORDER BY at_ms, seq";
 
 const INSERT_MESSAGE: &str = "\
 INSERT INTO outbox (key, ticket_id, channel, subject, body, message_id, status, created_ms, \
-                    attempts, next_attempt_ms) \
-VALUES ($1, $2, $3::jsonb, $4, $5, $6, 'pending', $7, 0, $7) \
+                    attempts, next_attempt_ms, extras) \
+VALUES ($1, $2, $3::jsonb, $4, $5, $6, 'pending', $7, 0, $7, $8::jsonb) \
 ON CONFLICT (key) DO NOTHING";
 
 /// The outbox columns of [`outbox_from_row`], qualified, channel as text.
@@ -185,7 +185,7 @@ fn outbox_select_columns() -> String {
     OUTBOX_COLUMNS
         .iter()
         .map(|c| {
-            if *c == "channel" {
+            if *c == "channel" || *c == "extras" {
                 format!("o.{c}::text")
             } else {
                 format!("o.{c}")

@@ -76,6 +76,15 @@ macro_rules! migrator {
                     "/0009_store_probe.sql"
                 )),
             ),
+            (
+                10,
+                "outbox extras",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0010_outbox_extras.sql"
+                )),
+            ),
         ])
     };
 }
@@ -498,6 +507,7 @@ macro_rules! backend_common {
                         .bind(v.body)
                         .bind(v.message_id)
                         .bind(to_ms(now))
+                        .bind(v.extras.as_str())
                         .execute(&mut *conn)
                         .await
                         .map_err(query_err("queuing a message"))?;

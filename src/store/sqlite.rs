@@ -233,8 +233,8 @@ WHERE ticket_id = ?1 ORDER BY at_ms, seq";
 
 const INSERT_MESSAGE: &str = "\
 INSERT INTO outbox (key, ticket_id, channel, subject, body, message_id, status, created_ms, \
-                    attempts, next_attempt_ms) \
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, 0, ?7) \
+                    attempts, next_attempt_ms, extras) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, 0, ?7, ?8) \
 ON CONFLICT (key) DO NOTHING";
 
 /// Claims due messages in one statement on the one writer connection: no two claimers can

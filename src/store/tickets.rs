@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{StoreError, from_ms, parse_check_id, parse_customer_id, to_ms};
 use crate::model::{CheckId, CustomerId};
-use crate::notify::{Channel, MessageStatus, NewMessage, OutboxMessage};
+use crate::notify::{Channel, MailExtras, MessageStatus, NewMessage, OutboxMessage};
 use crate::ticket::model::{
     Actor, EventKind, Origin, Severity, Ticket, TicketId, TicketStatus, TimelineEvent,
 };
@@ -575,6 +575,8 @@ pub(super) struct MessageValues<'a> {
     pub subject: &'a str,
     pub body: &'a str,
     pub message_id: &'a str,
+    /// JSON.
+    pub extras: String,
 }
 
 impl<'a> MessageValues<'a> {
@@ -586,12 +588,14 @@ impl<'a> MessageValues<'a> {
             subject: &m.subject,
             body: &m.body,
             message_id: &m.message_id,
+            extras: to_json(OUTBOX, &m.extras)?,
         })
     }
 }
 
-/// The columns [`outbox_from_row`] reads, in order (`channel` as text on PostgreSQL).
-pub(super) const OUTBOX_COLUMNS: [&str; 13] = [
+/// The columns [`outbox_from_row`] reads, in order (`channel` and `extras` as text on
+/// PostgreSQL).
+pub(super) const OUTBOX_COLUMNS: [&str; 14] = [
     "id",
     "key",
     "ticket_id",
@@ -605,6 +609,7 @@ pub(super) const OUTBOX_COLUMNS: [&str; 13] = [
     "next_attempt_ms",
     "delivered_ms",
     "last_error",
+    "extras",
 ];
 
 pub(super) fn outbox_from_row(row: &impl Cells) -> Result<OutboxMessage, StoreError> {
@@ -624,6 +629,7 @@ pub(super) fn outbox_from_row(row: &impl Cells) -> Result<OutboxMessage, StoreEr
         next_attempt_at: from_ms(T, row.int(10).map_err(&bad)?)?,
         delivered_at: opt_from_ms(T, row.opt_int(11).map_err(&bad)?)?,
         last_error: row.opt_text(12).map_err(&bad)?,
+        extras: from_json::<MailExtras>(T, &row.text(13).map_err(&bad)?)?,
     })
 }
 

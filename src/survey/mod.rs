@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Customer};
 use crate::model::CustomerId;
-use crate::notify::{Channel, NewMessage};
+use crate::notify::{Button, Channel, MailExtras, NewMessage};
 use crate::store::{AnswerWrite, NewEvent, NewSurvey, Store, StoreError, Survey};
 use crate::ticket::model::{Actor, EventKind, Ticket, TicketId, TimelineEvent};
 use crate::ticket::service::{ServiceError, TicketService, Wake, message_id};
@@ -567,6 +567,19 @@ fn survey_message(
         channel: Channel::Email { to: contacts },
         subject: mail.subject,
         body: mail.body,
+        extras: MailExtras {
+            language: Some(lang),
+            buttons: mail
+                .buttons
+                .into_iter()
+                .map(|b| Button {
+                    label: b.label,
+                    url: b.url,
+                })
+                .collect(),
+            unsubscribe: Some(mail.unsubscribe),
+            personal: false,
+        },
     }
 }
 

@@ -13,7 +13,7 @@ use super::due::sla_targets;
 use super::model::*;
 use super::service::{ServiceError, TicketService};
 use super::sla;
-use crate::notify::{Channel, NewMessage};
+use crate::notify::{Channel, MailExtras, NewMessage};
 use crate::playbook::MessageKind;
 use crate::store::StoreError;
 use crate::store::tickets::{NewEvent, TicketFilter};
@@ -187,6 +187,10 @@ impl TicketService {
                 },
                 subject,
                 body,
+                extras: MailExtras {
+                    language: Some(customer.language),
+                    ..MailExtras::default()
+                },
             });
         }
         let n = messages.len();

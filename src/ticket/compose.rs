@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::model::*;
 use crate::config::{Config, Customer};
 use crate::incident::evidence::{About, Fact};
-use crate::notify::{Channel, NewMessage};
+use crate::notify::{Channel, MailExtras, NewMessage};
 use crate::playbook::{MessageContext, MessageKind, Playbook};
 use crate::store::tickets::NewEvent;
 use crate::words::Words;
@@ -288,7 +288,21 @@ pub(super) fn customer_message(
         },
         subject: rendered.subject,
         body: rendered.body,
+        extras: MailExtras {
+            language: Some(customer.language),
+            ..MailExtras::default()
+        },
     }))
+}
+
+/// Marks the customer mails a staff member's action causes as written by a person (no
+/// `Auto-Submitted`): their update, question or resolution.
+pub(super) fn written_by(actor: &Actor, messages: &mut [NewMessage]) {
+    if matches!(actor, Actor::Staff(_)) {
+        for m in messages {
+            m.extras.personal = true;
+        }
+    }
 }
 
 /// Ops alerts: e-mail and webhook, if configured. Never sent to customers. Each call is a new

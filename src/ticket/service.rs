@@ -234,6 +234,17 @@ impl TicketService {
             t.status = TicketStatus::InProgress;
         }
         t.next_update_due = Some(next);
+        let n = format!("v{}", t.version);
+        let mut messages = self.message_for(
+            &config,
+            &customer,
+            &t,
+            MessageKind::Update,
+            Some(text),
+            &format!("update-{n}"),
+            at,
+        )?;
+        written_by(&actor, &mut messages);
         events.push(NewEvent {
             at,
             actor,
@@ -243,16 +254,6 @@ impl TicketService {
                 next_update: Some(next),
             },
         });
-        let n = format!("v{}", t.version);
-        let messages = self.message_for(
-            &config,
-            &customer,
-            &t,
-            MessageKind::Update,
-            Some(text),
-            &format!("update-{n}"),
-            at,
-        )?;
         self.store
             .save_ticket(&t, expected, events, messages, at)
             .await?;
@@ -448,6 +449,7 @@ impl TicketService {
         let config = self.config();
         let customer = self.customer(&config, &t.customer)?;
         let expected = t.status;
+        let by = actor.clone();
         let events = vec![
             NewEvent {
                 at,
@@ -471,7 +473,7 @@ impl TicketService {
         t.status = TicketStatus::WaitingOnCustomer;
         t.next_update_due = None;
         let n = format!("v{}", t.version);
-        let messages = self.message_for(
+        let mut messages = self.message_for(
             &config,
             &customer,
             &t,
@@ -480,6 +482,7 @@ impl TicketService {
             &format!("update-{n}"),
             at,
         )?;
+        written_by(&by, &mut messages);
         self.store
             .save_ticket(&t, expected, events, messages, at)
             .await?;
@@ -655,6 +658,7 @@ impl TicketService {
         let customer = self.customer(&config, &t.customer)?;
         let expected = t.status;
         let cycle_start = self.cycle_start(&t).await?;
+        let by = actor.clone();
         let mut events: Vec<NewEvent> = kinds
             .into_iter()
             .map(|kind| NewEvent {
@@ -689,7 +693,7 @@ impl TicketService {
             t.acknowledged_at = Some(at);
         }
         t.status = to;
-        let messages = match tell {
+        let mut messages = match tell {
             Some((kind, resolution)) => {
                 let playbook = self.playbook(&config, &t.problem)?;
                 let mut ctx = context(
@@ -723,6 +727,7 @@ impl TicketService {
             }
             None => Vec::new(),
         };
+        written_by(&by, &mut messages);
         self.store
             .save_ticket(&t, expected, events, messages, at)
             .await?;

@@ -47,7 +47,9 @@ pub struct Received {
     pub message_id: Option<String>,
     /// RFC 2047 encoded words decoded.
     pub subject: Option<String>,
-    /// The body, its Content-Transfer-Encoding undone, line ends as `\n`.
+    /// The body, its Content-Transfer-Encoding undone, line ends as `\n`; of a multipart
+    /// message, its text/plain part. (`tests/mail_format.rs` checks the MIME structure with a
+    /// real parser; this is enough to read what a mail says.)
     pub text: String,
 }
 
@@ -462,12 +464,20 @@ async fn read_data<R: AsyncBufRead + Unpin>(r: &mut R) -> Data {
     }
 }
 
-/// Unfolded headers and the decoded text of a single-part message.
+/// Unfolded headers and the decoded text of a message: the body of a single-part one, the
+/// first text/plain part of a multipart one.
 fn parse_message(raw: &[u8]) -> (Vec<(String, String)>, String) {
     let text = String::from_utf8_lossy(raw);
+    let (headers, body) = split_part(&text);
+    let body = plain_text(&headers, body).unwrap_or_default();
+    (headers, body)
+}
+
+/// The headers (unfolded) and the body of a message or a MIME part.
+fn split_part(text: &str) -> (Vec<(String, String)>, &str) {
     let (head, body) = match text.find("\r\n\r\n") {
         Some(i) => (&text[..i], &text[i + 4..]),
-        None => (&text[..], ""),
+        None => (text, ""),
     };
     let mut headers: Vec<(String, String)> = Vec::new();
     for line in head.split("\r\n") {
@@ -480,10 +490,40 @@ fn parse_message(raw: &[u8]) -> (Vec<(String, String)>, String) {
             headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    let encoding = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("Content-Transfer-Encoding"))
-        .map(|(_, v)| v.to_ascii_lowercase());
+    (headers, body)
+}
+
+/// The decoded text of a part, or of its first text/plain part when it is multipart.
+fn plain_text(headers: &[(String, String)], body: &str) -> Option<String> {
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let content_type = find("Content-Type").unwrap_or("text/plain").to_owned();
+    if content_type.to_ascii_lowercase().starts_with("multipart/") {
+        let boundary = content_type
+            .split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+            .map(|(_, v)| v.trim().trim_matches('"').to_owned())?;
+        let delimiter = format!("--{boundary}");
+        return body
+            .split(delimiter.as_str())
+            .skip(1)
+            .take_while(|part| !part.starts_with("--"))
+            .find_map(|part| {
+                let part = part.strip_prefix("\r\n").unwrap_or(part);
+                let part = part.strip_suffix("\r\n").unwrap_or(part);
+                let (headers, body) = split_part(part);
+                plain_text(&headers, body)
+            });
+    }
+    if !content_type.to_ascii_lowercase().starts_with("text/plain") {
+        return None;
+    }
+    let encoding = find("Content-Transfer-Encoding").map(str::to_ascii_lowercase);
     let bytes = match encoding.as_deref() {
         Some("quoted-printable") => decode_quoted_printable(body),
         Some("base64") => {
@@ -494,8 +534,7 @@ fn parse_message(raw: &[u8]) -> (Vec<(String, String)>, String) {
         }
         _ => body.as_bytes().to_vec(),
     };
-    let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
-    (headers, text)
+    Some(String::from_utf8_lossy(&bytes).replace("\r\n", "\n"))
 }
 
 fn decode_quoted_printable(body: &str) -> Vec<u8> {
