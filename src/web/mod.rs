@@ -85,6 +85,8 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    // Every page template compiles now, at start, not at a customer's first click.
+    view::compile();
     Router::new()
         .route("/", get(queue::queue))
         .route("/checks", get(pages::overview))

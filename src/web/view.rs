@@ -102,6 +102,11 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
+/// Compiles every template (a broken one is a forewarn bug: it panics here, at start).
+pub fn compile() {
+    LazyLock::force(&ENV);
+}
+
 /// Renders page `name` with `ctx`, plus `words` (the catalog, for `t()`) and `css` (the style
 /// sheet's path).
 pub fn render(name: &str, words: &Words, ctx: Value) -> Result<Html<String>, WebError> {
