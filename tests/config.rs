@@ -710,3 +710,86 @@ fn sign_in_limits_and_trusted_proxies_are_located_and_defaults_fill_in() {
     assert_eq!(login.max_lockout, std::time::Duration::from_secs(3600));
     assert!(cfg.web.trusted_proxies.is_empty());
 }
+
+/// `[[inbound]]`: defaults filled in; plain text only to loopback; every mistake with its line.
+#[test]
+fn inbound_mailboxes_load_with_defaults_and_plain_text_only_to_loopback() {
+    let good = format!(
+        r#"{GLOBAL}
+[[inbound]]
+name = "support"
+server = "imap.hoster.example"
+user = "support@hoster.example"
+password = {{ file = "imap-pass" }}
+
+[[inbound]]
+name = "local"
+server = "127.0.0.1"
+tls = "none"
+user = "support"
+password = {{ file = "imap-pass" }}
+folder = "Support"
+processed_folder = "Support/Done"
+poll_interval = "5s"
+idle = false
+"#
+    );
+    let dir = fixture(&good, &[("acme.toml", CUSTOMER)]);
+    std::fs::write(dir.path().join("imap-pass"), "s3cret\n").unwrap();
+    let cfg = config::load(&dir.path().join("forewarn.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let [a, b] = &cfg.inbound[..] else {
+        panic!("two mailboxes: {:?}", cfg.inbound)
+    };
+    assert_eq!(
+        (
+            a.port,
+            a.tls,
+            a.folder.as_str(),
+            a.processed_folder.as_str()
+        ),
+        (993, config::TlsMode::Tls, "INBOX", "Processed")
+    );
+    assert_eq!(a.poll_interval, std::time::Duration::from_secs(60));
+    assert!(a.idle);
+    assert_eq!(a.password.expose(), "s3cret");
+    assert_eq!((b.port, b.tls, b.idle), (143, config::TlsMode::None, false));
+    assert_eq!(b.poll_interval, std::time::Duration::from_secs(5));
+
+    let bad = format!(
+        r#"{GLOBAL}
+[[inbound]]
+name = "support"
+server = "imap.hoster.example"
+tls = "none"
+user = "support"
+password = {{ env = "FOREWARN_TEST_NO_SUCH_VAR" }}
+poll_interval = "0s"
+
+[[inbound]]
+name = "support"
+server = "127.0.0.1"
+tls = "ssl"
+port = 70000
+user = "support"
+password = {{ file = "imap-pass" }}
+processed_folder = "INBOX"
+"#
+    );
+    let dir = fixture(&bad, &[("acme.toml", CUSTOMER)]);
+    std::fs::write(dir.path().join("imap-pass"), "s3cret\n").unwrap();
+    let text = config::load(&dir.path().join("forewarn.toml"))
+        .expect_err("errors")
+        .to_string();
+    for e in [
+        "forewarn.toml:10:7: inbound[0].tls: tls = \"none\" sends the password in clear text",
+        "only to a loopback address",
+        "inbound[0].password: environment variable FOREWARN_TEST_NO_SUCH_VAR is not set",
+        "inbound[0].poll_interval:",
+        "forewarn.toml:16:8: inbound[1].name: another [[inbound]] is already named \"support\"",
+        "inbound[1].tls: \"ssl\" is not a TLS mode",
+        "inbound[1].port: a port from 1 to 65535",
+        "inbound[1].processed_folder: the processed folder must differ",
+    ] {
+        assert!(text.contains(e), "missing {e:?} in:\n{text}");
+    }
+}

@@ -10,6 +10,7 @@ mod check;
 pub mod cluster;
 mod dns_check;
 mod http_check;
+pub mod inbound;
 mod tls_check;
 mod validator;
 mod web;
@@ -39,6 +40,7 @@ use crate::probe::{AgentSpec, ConnectTo, DnsSpec, HttpSpec, ProbeSpec, Threshold
 pub use brand::Brand;
 use check::build_check;
 pub use check::{MIN_INTERVAL, MIN_TIMEOUT};
+pub use inbound::{Inbound, TlsMode};
 use raw::*;
 use validator::{Validator, at_least};
 pub use web::{CustomerLimits, LoginConfig, WebConfig};
@@ -70,6 +72,8 @@ pub struct Config {
     pub customers: Vec<Customer>,
     pub checks: Vec<Check>,
     pub maintenance: Vec<Maintenance>,
+    /// `[[inbound]]`: support mailboxes fetched over IMAP.
+    pub inbound: Vec<Inbound>,
     /// Who customers hear from.
     pub brand: Brand,
     /// This installation's id, generated once into the database (`token::ensure_secret`);
@@ -408,6 +412,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         customers,
         checks,
         maintenance,
+        inbound: global.inbound,
         brand: global.brand,
     })
 }
@@ -437,6 +442,7 @@ struct Global {
     mail: crate::notify::config::MailConfig,
     ops: crate::notify::config::OpsConfig,
     brand: Brand,
+    inbound: Vec<Inbound>,
     /// The customers' time zone when their file sets none.
     timezone: chrono_tz::Tz,
     /// The languages the catalog speaks (set once the catalog is loaded).
@@ -625,6 +631,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
     let mail = crate::notify::config::build_mail(src, base, raw.mail, v.diags);
     let ops = crate::notify::config::build_ops(src, raw.ops, v.diags);
     let brand = brand::brand(&mut v, &raw.brand);
+    let inbound = inbound::build(&mut v, base, &raw.inbound);
     let timezone =
         brand::timezone(&mut v, raw.timezone.as_ref(), "timezone").unwrap_or(chrono_tz::UTC);
     Global {
@@ -649,6 +656,7 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         mail,
         ops,
         brand,
+        inbound,
         timezone,
         languages: crate::words::SHIPPED.to_vec(),
     }

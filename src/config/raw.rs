@@ -51,6 +51,9 @@ pub struct RawGlobal {
     pub brand: super::brand::RawBrand,
     /// The time zone of customer mails and pages for customers that set none (default UTC).
     pub timezone: Option<S<String>>,
+    /// `[[inbound]]`: support mailboxes fetched over IMAP (see `config::inbound`).
+    #[serde(default)]
+    pub inbound: Vec<super::inbound::RawInbound>,
 }
 
 /// `[survey]`: when follow-up surveys go out and how long their links live.
