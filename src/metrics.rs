@@ -47,6 +47,7 @@ pub struct Metrics {
     login: LoginMetrics,
     store_health: StoreHealthMetrics,
     connections: ConnectionMetrics,
+    inbound: InboundMetrics,
 }
 
 /// `forewarn_store_up` and `forewarn_store_faults_total`: whether the store accepts writes.
@@ -280,7 +281,10 @@ impl Metrics {
         login.register(&mut registry);
         let connections = ConnectionMetrics::default();
         connections.register(&mut registry);
+        let inbound = InboundMetrics::default();
+        inbound.register(&mut registry);
         Metrics {
+            inbound,
             registry: Arc::new(registry),
             login,
             connections,
@@ -459,5 +463,79 @@ impl Metrics {
     /// The handles the web server's listener counts its connections with.
     pub fn connections(&self) -> ConnectionMetrics {
         self.connections.clone()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Support mailboxes (`inbound`): the `forewarn_inbound_*` series. The mailbox label is a
+// configured `[[inbound]]` name, so there are as few as the configuration has.
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MailboxLabel {
+    pub mailbox: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MailboxOutcome {
+    pub mailbox: String,
+    pub outcome: &'static str,
+}
+
+/// Messages fetched, what the intake made of them, and errors, per mailbox.
+#[derive(Clone, Default)]
+struct InboundMetrics {
+    fetched: Family<MailboxLabel, Counter>,
+    taken: Family<MailboxOutcome, Counter>,
+    errors: Family<MailboxLabel, Counter>,
+}
+
+impl InboundMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "inbound_fetched",
+            "Messages fetched from a support mailbox",
+            self.fetched.clone(),
+        );
+        registry.register(
+            "inbound_taken",
+            "Fetched messages by what the intake made of them (threaded, opened, unmatched, \
+             ignored, already)",
+            self.taken.clone(),
+        );
+        registry.register(
+            "inbound_errors",
+            "Failures while fetching a support mailbox (connection, login, IMAP, intake)",
+            self.errors.clone(),
+        );
+    }
+}
+
+impl Metrics {
+    pub fn inbound_fetched(&self, mailbox: &str) {
+        self.inbound
+            .fetched
+            .get_or_create(&MailboxLabel {
+                mailbox: mailbox.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn inbound_taken(&self, mailbox: &str, outcome: &'static str) {
+        self.inbound
+            .taken
+            .get_or_create(&MailboxOutcome {
+                mailbox: mailbox.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    pub fn inbound_error(&self, mailbox: &str) {
+        self.inbound
+            .errors
+            .get_or_create(&MailboxLabel {
+                mailbox: mailbox.to_owned(),
+            })
+            .inc();
     }
 }

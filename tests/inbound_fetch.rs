@@ -15,3 +15,304 @@ async fn dovecot_starts_and_stores_a_message() {
     assert_eq!(inbox, vec![raw], "{}", server.logs());
     assert!(server.list("Processed").await.is_empty());
 }
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use forewarn::config::{Inbound, TlsMode};
+use forewarn::inbound::{self, Context, Fetched, Intake, Taken};
+use forewarn::secret::Secret;
+
+/// One call of the intake: the UID, when, and what it answered.
+type Call = (u32, Instant, Result<Taken, String>);
+
+/// An intake that records what it took, by (UIDVALIDITY, UID) like the real one.
+#[derive(Default)]
+struct Recorder {
+    /// Every call: (uid, when, what it answered).
+    calls: Mutex<Vec<Call>>,
+    /// Taken messages (UIDVALIDITY, UID): answered `AlreadyTaken` afterwards.
+    seen: Mutex<HashSet<(u32, u32)>>,
+    /// Messages taken, with their bytes.
+    taken: Mutex<Vec<Vec<u8>>>,
+    /// Refuse every message (`Err`) while set.
+    refuse: Mutex<bool>,
+    /// Record the message, then fail as a process would that died before the move.
+    die_after_record: Mutex<bool>,
+}
+
+#[async_trait::async_trait]
+impl Intake for Recorder {
+    async fn take(&self, f: &Fetched) -> anyhow::Result<Taken> {
+        let answer = if *self.refuse.lock().unwrap() {
+            Err("the store is down".to_owned())
+        } else if !self.seen.lock().unwrap().insert((f.uidvalidity, f.uid)) {
+            Ok(Taken::AlreadyTaken)
+        } else {
+            self.taken.lock().unwrap().push(f.raw.clone());
+            if *self.die_after_record.lock().unwrap() {
+                Err("died after recording".to_owned())
+            } else {
+                Ok(Taken::Unmatched)
+            }
+        };
+        self.calls
+            .lock()
+            .unwrap()
+            .push((f.uid, Instant::now(), answer.clone()));
+        answer.map_err(anyhow::Error::msg)
+    }
+}
+
+impl Recorder {
+    fn calls(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+
+    fn taken(&self) -> Vec<Vec<u8>> {
+        self.taken.lock().unwrap().clone()
+    }
+}
+
+/// A running fetch loop; `stop` ends it (bounded).
+struct Loop {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    _store_dir: tempfile::TempDir,
+}
+
+impl Loop {
+    async fn start(
+        server: &Dovecot,
+        name: &str,
+        intake: Arc<Recorder>,
+        idle: bool,
+        poll: Duration,
+    ) -> Loop {
+        let dir = tempfile::tempdir().unwrap();
+        let store = forewarn::store::open(&format!(
+            "sqlite://{}/data/forewarn.db",
+            dir.path().display()
+        ))
+        .await
+        .unwrap();
+        let mailbox = Inbound {
+            name: name.to_owned(),
+            server: "127.0.0.1".to_owned(),
+            port: server.addr.port(),
+            tls: TlsMode::None,
+            ca_file: None,
+            user: imap::USER.to_owned(),
+            password: Secret::new(imap::PASSWORD),
+            folder: "INBOX".to_owned(),
+            processed_folder: "Processed".to_owned(),
+            poll_interval: poll,
+            idle,
+        };
+        let ctx = Context {
+            store,
+            instance: "test-instance".to_owned(),
+            lease_every: Duration::from_millis(200),
+            metrics: forewarn::metrics::Metrics::new(),
+        };
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(inbound::run(ctx, vec![mailbox], intake, stop_rx));
+        Loop {
+            stop,
+            task,
+            _store_dir: dir,
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the fetch loop stops within 10 s")
+            .unwrap();
+    }
+}
+
+/// Waits (at most `limit`) until `f` holds, checking every 50 ms.
+async fn eventually<F, Fut>(what: &str, limit: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !f().await {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the mailbox finished a round (it is idling or sleeping then).
+async fn first_round(name: &str) {
+    eventually("the first round", Duration::from_secs(15), || async {
+        inbound::status()
+            .iter()
+            .any(|s| s.name == name && s.last_fetch.is_some())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_messages_are_taken_once_and_moved_to_processed() {
+    let server = Dovecot::start();
+    let (a, b) = (message("first", "one"), message("second", "two"));
+    server.append("INBOX", &a).await;
+    server.append("INBOX", &b).await;
+    let intake = Arc::new(Recorder::default());
+    let l = Loop::start(
+        &server,
+        "two",
+        intake.clone(),
+        true,
+        Duration::from_secs(60),
+    )
+    .await;
+    eventually("both moved", Duration::from_secs(15), || async {
+        server.list("Processed").await.len() == 2
+    })
+    .await;
+    assert_eq!(intake.taken(), vec![a.clone(), b.clone()]);
+    assert!(server.list("INBOX").await.is_empty());
+    assert_eq!(server.list("Processed").await, vec![a, b]);
+    // Another round (a new message) takes nothing twice.
+    let c = message("third", "three");
+    server.append("INBOX", &c).await;
+    eventually("the third moved", Duration::from_secs(15), || async {
+        server.list("Processed").await.len() == 3
+    })
+    .await;
+    assert_eq!(intake.calls(), 3, "each message handed over once");
+    let status = inbound::status()
+        .into_iter()
+        .find(|s| s.name == "two")
+        .unwrap();
+    assert_eq!(status.fetched, 3);
+    assert_eq!(status.taken.get("unmatched"), Some(&3));
+    l.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_intake_fails_on_stays_and_is_tried_again() {
+    let server = Dovecot::start();
+    let m = message("refused at first", "body");
+    server.append("INBOX", &m).await;
+    let intake = Arc::new(Recorder::default());
+    *intake.refuse.lock().unwrap() = true;
+    let l = Loop::start(
+        &server,
+        "retry",
+        intake.clone(),
+        true,
+        Duration::from_secs(1),
+    )
+    .await;
+    eventually("two refused tries", Duration::from_secs(15), || async {
+        intake.calls() >= 2
+    })
+    .await;
+    assert_eq!(
+        server.list("INBOX").await,
+        vec![m.clone()],
+        "still in INBOX"
+    );
+    assert!(server.list("Processed").await.is_empty());
+    let status = inbound::status()
+        .into_iter()
+        .find(|s| s.name == "retry")
+        .unwrap();
+    assert!(status.errors >= 2, "{status:?}");
+    assert!(status.last_error.unwrap().1.contains("the store is down"));
+    *intake.refuse.lock().unwrap() = false;
+    eventually("taken and moved", Duration::from_secs(15), || async {
+        server.list("Processed").await.len() == 1
+    })
+    .await;
+    assert_eq!(intake.taken(), vec![m]);
+    assert!(server.list("INBOX").await.is_empty());
+    l.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_nothing_is_taken_twice() {
+    let server = Dovecot::start();
+    let (a, b) = (message("before", "a"), message("during", "b"));
+    server.append("INBOX", &a).await;
+    let intake = Arc::new(Recorder::default());
+    let first = Loop::start(
+        &server,
+        "restart",
+        intake.clone(),
+        true,
+        Duration::from_secs(1),
+    )
+    .await;
+    eventually("a moved", Duration::from_secs(15), || async {
+        server.list("Processed").await.len() == 1
+    })
+    .await;
+    // b is recorded by the intake, but the process "dies" before the move.
+    *intake.die_after_record.lock().unwrap() = true;
+    server.append("INBOX", &b).await;
+    eventually("b recorded", Duration::from_secs(15), || async {
+        intake.taken().len() == 2
+    })
+    .await;
+    first.stop().await;
+    assert_eq!(server.list("INBOX").await, vec![b.clone()]);
+    *intake.die_after_record.lock().unwrap() = false;
+    let second = Loop::start(
+        &server,
+        "restart",
+        intake.clone(),
+        true,
+        Duration::from_secs(1),
+    )
+    .await;
+    eventually("b moved", Duration::from_secs(15), || async {
+        server.list("Processed").await.len() == 2
+    })
+    .await;
+    assert_eq!(intake.taken(), vec![a, b], "each message taken once");
+    let last = intake.calls.lock().unwrap().last().unwrap().2.clone();
+    assert_eq!(last, Ok(Taken::AlreadyTaken));
+    assert!(server.list("INBOX").await.is_empty());
+    second.stop().await;
+}
+
+/// Appends a message to a mailbox the loop waits on and returns the time until `take`.
+async fn append_to_take(server: &Dovecot, name: &str, idle: bool) -> Duration {
+    let intake = Arc::new(Recorder::default());
+    let l = Loop::start(server, name, intake.clone(), idle, Duration::from_secs(1)).await;
+    first_round(name).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let appended = Instant::now();
+    server.append("INBOX", &message(name, "new")).await;
+    eventually("taken", Duration::from_secs(10), || async {
+        intake.calls() == 1
+    })
+    .await;
+    let took = intake.calls.lock().unwrap()[0].1 - appended;
+    l.stop().await;
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_appended_while_idling_is_taken_at_once() {
+    let server = Dovecot::start();
+    let took = append_to_take(&server, "idle", true).await;
+    println!("IDLE: APPEND -> take in {took:?}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_idle_polling_takes_it_within_the_interval() {
+    let server = Dovecot::start();
+    let took = append_to_take(&server, "poll", false).await;
+    println!("poll (1s): APPEND -> take in {took:?}");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+}

@@ -293,7 +293,7 @@ pub fn live_members(members: &[Member], now: DateTime<Utc>, lease: Duration) -> 
 pub async fn run_exclusive<F, Fut>(
     store: Arc<dyn Store>,
     instance: String,
-    job: &'static str,
+    job: &str,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut run: F,
