@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod diag;
+pub mod inbound;
 pub mod incident;
 pub mod listener;
 pub mod metrics;

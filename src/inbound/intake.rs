@@ -1,0 +1,1 @@
+//! Taking fetched mail into tickets (next commit).
