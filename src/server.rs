@@ -229,6 +229,27 @@ pub async fn start(
         survey_every,
         stop_rx.clone(),
     )));
+    // Support mailboxes: customer mail threaded into tickets (`[[inbound]]`; none: nothing).
+    let mailboxes = shared_config.read().expect("not poisoned").inbound.clone();
+    if !mailboxes.is_empty() {
+        let intake = crate::inbound::intake::TicketIntake::new(
+            tickets.clone(),
+            store.clone(),
+            shared_config.clone(),
+            crate::inbound::intake::IntakeLimits::default(),
+        );
+        tasks.push(tokio::spawn(crate::inbound::run(
+            crate::inbound::Context {
+                store: store.clone(),
+                instance: cluster.config().instance.clone(),
+                lease_every: cluster.config().lease,
+                metrics: metrics.clone(),
+            },
+            mailboxes,
+            Arc::new(intake),
+            stop_rx.clone(),
+        )));
+    }
     {
         let web_limits = shared_config.read().expect("not poisoned").web.limits;
         let mut web = crate::listener::spawn(

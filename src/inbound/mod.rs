@@ -1,5 +1,5 @@
 //! Support mailboxes: each `[[inbound]]` mailbox is fetched over IMAP (`imap`), every message
-//! handed to an [`Intake`], and moved to the processed folder only after the intake says what
+//! handed to an [`Intake`] (`intake::TicketIntake`: `parse`, then thread, open or list it), and moved to the processed folder only after the intake says what
 //! became of it. One instance of a cluster fetches each mailbox (`cluster::run_exclusive`, job
 //! lease `inbound:<name>`).
 //!
@@ -8,6 +8,8 @@
 //! intake and the move fetches it again).
 
 mod imap;
+pub mod intake;
+pub mod parse;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, Mutex};

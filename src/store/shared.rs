@@ -85,6 +85,11 @@ macro_rules! migrator {
                     "/0010_outbox_extras.sql"
                 )),
             ),
+            (
+                11,
+                "inbound mail",
+                include_str!(concat!("../../migrations/", $backend, "/0011_inbound.sql")),
+            ),
         ])
     };
 }
@@ -213,6 +218,26 @@ pub(super) const RETRY_DEAD: &str = "\
 UPDATE outbox SET status = 'pending', next_attempt_ms = $1, attempts = 0, \
                   claimed_until_ms = NULL WHERE status = 'dead'";
 
+pub(super) const INSERT_INBOUND: &str = "\
+INSERT INTO inbound_messages (mailbox, uidvalidity, uid, message_id, received_ms, sender, \
+                              subject, outcome, ticket_id, raw, raw_size) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING";
+
+pub(super) const INBOUND_TAKEN: &str =
+    "SELECT 1 FROM inbound_messages WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3";
+
+pub(super) const INBOUND_COUNT_SINCE: &str = "\
+SELECT COUNT(*) FROM inbound_messages WHERE sender = $1 AND outcome = $2 AND received_ms >= $3";
+
+pub(super) const SELECT_INBOUND: &str = "\
+SELECT mailbox, uidvalidity, uid, message_id, received_ms, sender, subject, outcome, ticket_id, \
+       raw_size \
+FROM inbound_messages WHERE outcome = $1 ORDER BY received_ms DESC, uid DESC LIMIT $2";
+
+pub(super) const TICKET_OF_MESSAGE_ID: &str = "\
+SELECT ticket_id FROM outbox WHERE message_id = $1 AND ticket_id IS NOT NULL LIMIT 1";
+
 pub(super) const CLOSE_INCIDENT: &str =
     "UPDATE incidents SET closed_ms = $2 WHERE id = $1 AND closed_ms IS NULL";
 
@@ -251,7 +276,8 @@ macro_rules! backend_common {
             use $crate::notify::{NewMessage, OutboxMessage};
             use $crate::store::shared;
             use $crate::store::tickets::{
-                Attempt, EventValues, FirstWords, Incident, MessageValues, NewEvent, NewTicket,
+                Attempt, EventValues, FirstWords, InboundRecord, Incident, MessageValues, NewEvent,
+                NewTicket, inbound_from_row,
                 OutboxFilter, TicketFilter, TicketStore, TicketValues, attempt_event, bind_ticket,
                 detector_from_row, detector_rows, event_from_row, incident_from_row, incident_json,
                 lease_end_ms, message_status_str, outbox_from_row, ticket_from_row, ticket_of_new,
@@ -515,6 +541,34 @@ macro_rules! backend_common {
                 Ok(())
             }
 
+            /// Records an inbound message inside the caller's transaction; one recorded already
+            /// is `StoreError::Conflict`.
+            async fn insert_inbound(
+                conn: &mut $conn,
+                r: &InboundRecord,
+            ) -> Result<(), StoreError> {
+                let inserted = sqlx::query(shared::INSERT_INBOUND)
+                    .bind(r.mailbox.as_str())
+                    .bind(i64::from(r.uidvalidity))
+                    .bind(i64::from(r.uid))
+                    .bind(r.message_id.as_deref())
+                    .bind(to_ms(r.received_at))
+                    .bind(r.sender.as_str())
+                    .bind(r.subject.as_str())
+                    .bind(r.outcome.as_str())
+                    .bind(r.ticket.map(|t| t.0))
+                    .bind(r.raw.as_slice())
+                    .bind(i64::try_from(r.raw_size).unwrap_or(i64::MAX))
+                    .execute(conn)
+                    .await
+                    .map_err(query_err("recording an inbound message"))?
+                    .rows_affected();
+                if inserted == 0 {
+                    return Err(StoreError::Conflict { what: r.what() });
+                }
+                Ok(())
+            }
+
             async fn exists(
                 conn: &mut $conn,
                 sql: &'static str,
@@ -531,10 +585,11 @@ macro_rules! backend_common {
 
             #[async_trait]
             impl TicketStore for $store {
-                async fn create_ticket(
+                async fn create_ticket_taking(
                     &self,
                     new: NewTicket,
                     first_words: FirstWords,
+                    inbound: Option<InboundRecord>,
                 ) -> Result<Ticket, StoreError> {
                     let doing = "creating a ticket";
                     let mut ticket = ticket_of_new(new);
@@ -554,17 +609,22 @@ macro_rules! backend_common {
                     let (events, messages) = first_words(&ticket);
                     insert_events(&mut tx, ticket.id, &events).await?;
                     insert_messages(&mut tx, &messages, ticket.created_at).await?;
+                    if let Some(mut inbound) = inbound {
+                        inbound.ticket = Some(ticket.id);
+                        insert_inbound(&mut tx, &inbound).await?;
+                    }
                     tx.commit().await.map_err(query_err(doing))?;
                     Ok(ticket)
                 }
 
-                async fn save_ticket(
+                async fn save_ticket_taking(
                     &self,
                     ticket: &Ticket,
                     expected: TicketStatus,
                     events: Vec<NewEvent>,
                     messages: Vec<NewMessage>,
                     now: DateTime<Utc>,
+                    inbound: Option<InboundRecord>,
                 ) -> Result<(), StoreError> {
                     let doing = "saving a ticket";
                     let values = TicketValues::of(ticket)?;
@@ -595,7 +655,85 @@ macro_rules! backend_common {
                     index_checks(&mut tx, ticket).await?;
                     insert_events(&mut tx, ticket.id, &events).await?;
                     insert_messages(&mut tx, &messages, now).await?;
+                    if let Some(mut inbound) = inbound {
+                        inbound.ticket = Some(ticket.id);
+                        insert_inbound(&mut tx, &inbound).await?;
+                    }
                     tx.commit().await.map_err(query_err(doing))
+                }
+
+                async fn record_inbound(
+                    &self,
+                    inbound: &InboundRecord,
+                ) -> Result<bool, StoreError> {
+                    let doing = "recording an inbound message";
+                    let mut conn = self.$writer.acquire().await.map_err(query_err(doing))?;
+                    match insert_inbound(&mut conn, inbound).await {
+                        Ok(()) => Ok(true),
+                        Err(StoreError::Conflict { .. }) => Ok(false),
+                        Err(e) => Err(e),
+                    }
+                }
+
+                async fn inbound_taken(
+                    &self,
+                    mailbox: &str,
+                    uidvalidity: u32,
+                    uid: u32,
+                ) -> Result<bool, StoreError> {
+                    Ok(sqlx::query(shared::INBOUND_TAKEN)
+                        .bind(mailbox)
+                        .bind(i64::from(uidvalidity))
+                        .bind(i64::from(uid))
+                        .fetch_optional(&self.$writer)
+                        .await
+                        .map_err(query_err("looking up an inbound message"))?
+                        .is_some())
+                }
+
+                async fn inbound_count_since(
+                    &self,
+                    sender: &str,
+                    outcome: &str,
+                    since: DateTime<Utc>,
+                ) -> Result<u64, StoreError> {
+                    let n: i64 = sqlx::query_scalar(shared::INBOUND_COUNT_SINCE)
+                        .bind(sender)
+                        .bind(outcome)
+                        .bind(to_ms(since))
+                        .fetch_one(&self.$writer)
+                        .await
+                        .map_err(query_err("counting a sender's inbound messages"))?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                }
+
+                async fn inbound_messages(
+                    &self,
+                    outcome: &str,
+                    limit: u32,
+                ) -> Result<Vec<InboundRecord>, StoreError> {
+                    sqlx::query(shared::SELECT_INBOUND)
+                        .bind(outcome)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("listing inbound messages"))?
+                        .iter()
+                        .map(inbound_from_row)
+                        .collect()
+                }
+
+                async fn ticket_of_message_id(
+                    &self,
+                    message_id: &str,
+                ) -> Result<Option<TicketId>, StoreError> {
+                    let ticket: Option<Option<i64>> =
+                        sqlx::query_scalar(shared::TICKET_OF_MESSAGE_ID)
+                            .bind(message_id)
+                            .fetch_optional(&self.$reader)
+                            .await
+                            .map_err(query_err("finding the ticket of a Message-ID"))?;
+                    Ok(ticket.flatten().map(TicketId))
                 }
 
                 async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {

@@ -89,6 +89,39 @@ pub struct Incident {
     pub summary: String,
 }
 
+/// A message taken from a support mailbox, recorded once per (mailbox, UIDVALIDITY, UID): in
+/// the transaction of the ticket change it causes, or on its own when it changes no ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundRecord {
+    pub mailbox: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+    /// Without angle brackets.
+    pub message_id: Option<String>,
+    pub received_at: DateTime<Utc>,
+    /// The sender's address, lowercased.
+    pub sender: String,
+    pub subject: String,
+    /// `threaded`, `opened`, `bounce`, `unmatched` or `ignored`.
+    pub outcome: String,
+    /// The ticket it went to; a ticket being created or saved with it fills this in.
+    pub ticket: Option<TicketId>,
+    /// The original message, cut at the configured size.
+    pub raw: Vec<u8>,
+    /// The original message's size before any cut.
+    pub raw_size: usize,
+}
+
+impl InboundRecord {
+    /// What a second record of the same message is refused as (`StoreError::Conflict`).
+    pub fn what(&self) -> String {
+        format!(
+            "inbound message {}/{}/{}",
+            self.mailbox, self.uidvalidity, self.uid
+        )
+    }
+}
+
 #[async_trait]
 pub trait TicketStore: Send + Sync {
     /// Inserts the ticket (status `new`), then its first events and messages from
@@ -98,6 +131,17 @@ pub trait TicketStore: Send + Sync {
         &self,
         new: NewTicket,
         first_words: FirstWords,
+    ) -> Result<Ticket, StoreError> {
+        self.create_ticket_taking(new, first_words, None).await
+    }
+
+    /// [`Self::create_ticket`], recording the inbound message that opened it in the same
+    /// transaction: a message already recorded is `StoreError::Conflict` and nothing is written.
+    async fn create_ticket_taking(
+        &self,
+        new: NewTicket,
+        first_words: FirstWords,
+        inbound: Option<InboundRecord>,
     ) -> Result<Ticket, StoreError>;
 
     /// Saves a changed ticket, appends events and queues messages (created and due at `now`)
@@ -111,7 +155,55 @@ pub trait TicketStore: Send + Sync {
         events: Vec<NewEvent>,
         messages: Vec<NewMessage>,
         now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.save_ticket_taking(ticket, expected, events, messages, now, None)
+            .await
+    }
+
+    /// [`Self::save_ticket`], recording the inbound message that caused the change in the
+    /// same transaction: a message already recorded is `StoreError::Conflict` and nothing is
+    /// written.
+    async fn save_ticket_taking(
+        &self,
+        ticket: &Ticket,
+        expected: TicketStatus,
+        events: Vec<NewEvent>,
+        messages: Vec<NewMessage>,
+        now: DateTime<Utc>,
+        inbound: Option<InboundRecord>,
     ) -> Result<(), StoreError>;
+
+    /// Records an inbound message that changes no ticket (unmatched, ignored). Returns false
+    /// when it was recorded already.
+    async fn record_inbound(&self, inbound: &InboundRecord) -> Result<bool, StoreError>;
+
+    /// Whether this message of this mailbox was taken already.
+    async fn inbound_taken(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Result<bool, StoreError>;
+
+    /// How many inbound messages from `sender` (lowercased) with `outcome` were received since
+    /// `since`: the per-sender limit.
+    async fn inbound_count_since(
+        &self,
+        sender: &str,
+        outcome: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// The inbound messages with `outcome` (e.g. `unmatched`), newest first, without `raw`.
+    async fn inbound_messages(
+        &self,
+        outcome: &str,
+        limit: u32,
+    ) -> Result<Vec<InboundRecord>, StoreError>;
+
+    /// The ticket of the outbox message with this Message-ID (as queued, with its angle
+    /// brackets), if it was a ticket's.
+    async fn ticket_of_message_id(&self, message_id: &str) -> Result<Option<TicketId>, StoreError>;
 
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
 
@@ -611,6 +703,32 @@ pub(super) const OUTBOX_COLUMNS: [&str; 14] = [
     "last_error",
     "extras",
 ];
+
+/// An `inbound_messages` row as `SELECT_INBOUND` reads it (without `raw`).
+pub(super) fn inbound_from_row(row: &impl Cells) -> Result<InboundRecord, StoreError> {
+    const T: &str = "inbound_messages";
+    let bad = corrupt(T);
+    let number = |i: usize| -> Result<u32, StoreError> {
+        let n = row.int(i).map_err(&bad)?;
+        u32::try_from(n).map_err(|e| StoreError::Corrupt {
+            table: T,
+            reason: e.to_string(),
+        })
+    };
+    Ok(InboundRecord {
+        mailbox: row.text(0).map_err(&bad)?,
+        uidvalidity: number(1)?,
+        uid: number(2)?,
+        message_id: row.opt_text(3).map_err(&bad)?,
+        received_at: from_ms(T, row.int(4).map_err(&bad)?)?,
+        sender: row.text(5).map_err(&bad)?,
+        subject: row.text(6).map_err(&bad)?,
+        outcome: row.text(7).map_err(&bad)?,
+        ticket: row.opt_int(8).map_err(&bad)?.map(TicketId),
+        raw: Vec::new(),
+        raw_size: usize::try_from(row.int(9).map_err(&bad)?).unwrap_or(0),
+    })
+}
 
 pub(super) fn outbox_from_row(row: &impl Cells) -> Result<OutboxMessage, StoreError> {
     const T: &str = OUTBOX;

@@ -16,7 +16,7 @@ use super::model::*;
 use super::service::{Reopen, ServiceError, TicketService};
 use crate::model::{CheckId, CustomerId};
 use crate::playbook::MessageKind;
-use crate::store::tickets::{NewEvent, NewTicket, TicketFilter};
+use crate::store::tickets::{InboundRecord, NewEvent, NewTicket, TicketFilter};
 use crate::store::{Limited, PostKind, PostRequest, PostSlot, StoreError};
 
 /// The playbook, and `problem`, of a ticket a customer reported.
@@ -52,6 +52,19 @@ impl TicketService {
         text: &str,
         at: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        self.customer_replied_taking(id, who, text, at, None).await
+    }
+
+    /// [`Self::customer_replied`] by mail: the inbound message is recorded in the transaction
+    /// of the change (a message recorded already is `StoreError::Conflict`, nothing written).
+    pub async fn customer_replied_taking(
+        &self,
+        id: TicketId,
+        who: &str,
+        text: &str,
+        at: DateTime<Utc>,
+        inbound: Option<InboundRecord>,
+    ) -> Result<(), ServiceError> {
         let mut t = self.load(id).await?;
         let expected = t.status;
         let reply = NewEvent {
@@ -67,7 +80,10 @@ impl TicketService {
             // A reply on a resolved or closed ticket puts it back in the queue.
             let reason = "the customer replied after the resolution";
             let actor = Actor::Customer(who.to_owned());
-            let why = Reopen::CustomerReplied { event: reply };
+            let why = Reopen::CustomerReplied {
+                event: reply,
+                inbound: inbound.map(Box::new),
+            };
             return self.reopen_with(t, actor, reason, why, at).await;
         }
         let mut events = vec![reply];
@@ -76,7 +92,7 @@ impl TicketService {
             events.push(self.resume(&config, &mut t, Actor::System, at)?);
         }
         self.store
-            .save_ticket(&t, expected, events, vec![], at)
+            .save_ticket_taking(&t, expected, events, vec![], at, inbound)
             .await?;
         Ok(())
     }
@@ -123,6 +139,21 @@ impl TicketService {
         checks: Vec<CheckId>,
         at: DateTime<Utc>,
     ) -> Result<TicketId, ServiceError> {
+        self.customer_request_taking(customer, title, text, checks, at, None)
+            .await
+    }
+
+    /// [`Self::customer_request`] by mail: the inbound message is recorded in the transaction
+    /// that creates the ticket (a message recorded already is `StoreError::Conflict`).
+    pub async fn customer_request_taking(
+        &self,
+        customer: &CustomerId,
+        title: &str,
+        text: &str,
+        checks: Vec<CheckId>,
+        at: DateTime<Utc>,
+        inbound: Option<InboundRecord>,
+    ) -> Result<TicketId, ServiceError> {
         const KEY: &str = REPORT;
         let config = self.config();
         let customer = self.customer(&config, customer)?;
@@ -136,7 +167,7 @@ impl TicketService {
         let text = text.to_owned();
         let ticket = self
             .store
-            .create_ticket(
+            .create_ticket_taking(
                 new,
                 Box::new(move |t: &Ticket| {
                     let by = Actor::Customer(customer.name.clone());
@@ -168,6 +199,7 @@ impl TicketService {
                     messages.extend(ops_messages(&config, t, "opened by the customer"));
                     (events, messages)
                 }),
+                inbound,
             )
             .await?;
         tracing::info!(ticket = %ticket.id, customer = %ticket.customer, "customer request opened");

@@ -31,7 +31,7 @@ use crate::incident::Problem;
 use crate::model::CustomerId;
 use crate::notify::NewMessage;
 use crate::playbook::{MessageKind, Playbook, ResolutionContext};
-use crate::store::tickets::{NewEvent, TicketFilter};
+use crate::store::tickets::{InboundRecord, NewEvent, TicketFilter};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -96,8 +96,11 @@ pub enum Reopen<'a> {
     /// A staff resolution the checks never confirmed: the reopened mail says so; ops alerted.
     StillFailing,
     /// The customer wrote on a resolved or closed ticket: their message on the timeline, an
-    /// acknowledgement to them, an ops alert.
-    CustomerReplied { event: NewEvent },
+    /// acknowledgement to them, an ops alert; a mail they wrote is recorded with the change.
+    CustomerReplied {
+        event: NewEvent,
+        inbound: Option<Box<InboundRecord>>,
+    },
     /// Staff reopened it.
     Staff,
 }
@@ -559,7 +562,7 @@ impl TicketService {
         let expected = t.status;
         let due = due_times(&config, &t.problem, t.severity, &customer.tier, at);
         let mut events = match &why {
-            Reopen::CustomerReplied { event } => vec![event.clone()],
+            Reopen::CustomerReplied { event, .. } => vec![event.clone()],
             _ => Vec::new(),
         };
         events.extend([
@@ -637,8 +640,12 @@ impl TicketService {
         if !matches!(why, Reopen::ProblemBack(_)) || t.incident.is_none() {
             messages.extend(ops_messages(&config, &t, &format!("reopened: {reason}")));
         }
+        let inbound = match why {
+            Reopen::CustomerReplied { inbound, .. } => inbound.map(|r| *r),
+            _ => None,
+        };
         self.store
-            .save_ticket(&t, expected, events, messages, at)
+            .save_ticket_taking(&t, expected, events, messages, at, inbound)
             .await?;
         self.poke();
         Ok(())
