@@ -30,6 +30,7 @@ on_each_backend!(
     the_same_uid_is_taken_once,
     russian_mail_in_every_charset_reads_correctly_on_the_timeline,
     new_requests_are_limited_per_sender,
+    the_original_is_kept_up_to_the_size_limit,
 );
 
 struct Setup {
@@ -230,6 +231,15 @@ async fn a_reply_threads_by_its_headers_and_ends_waiting_on_the_customer(db: Db)
     let words = customer_words(&s.timeline(t).await);
     assert_eq!(words.last().map(String::as_str), Some("The checkout page."));
     assert_ne!(s.status(t).await, TicketStatus::WaitingOnCustomer);
+    // Staff keep the whole mail, quoted history and all.
+    let kept = s.store.inbound_of_ticket(t).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    let original = String::from_utf8(kept[0].raw.clone()).unwrap();
+    assert!(original.contains("> Which page?"), "{original}");
+    assert_eq!(kept[0].raw_size, kept[0].raw.len());
+    assert_eq!(kept[0].sender, "ops@acme.example");
+    assert_eq!(kept[0].outcome, "threaded");
+    assert_eq!(kept[0].message_id.as_deref(), Some("reply-1@acme.example"));
 }
 
 async fn a_subject_tag_threads_only_for_a_contact_of_the_tickets_customer(db: Db) {
@@ -518,4 +528,24 @@ async fn new_requests_are_limited_per_sender(db: Db) {
         }
     );
     assert_eq!(s.ticket_count().await, 2);
+}
+
+async fn the_original_is_kept_up_to_the_size_limit(db: Db) {
+    let limits = IntakeLimits {
+        max_raw: 64,
+        ..IntakeLimits::default()
+    };
+    let s = Setup::with_limits(&db, limits).await;
+    let body = "x".repeat(500);
+    let taken = s
+        .take(&format!("From: ops@acme.example\nSubject: Big\n\n{body}\n"))
+        .await;
+    let Taken::Opened { ticket } = taken else {
+        panic!("{taken:?}")
+    };
+    let kept = s.store.inbound_of_ticket(TicketId(ticket)).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].raw.len(), 64);
+    assert!(kept[0].raw_size > 500, "{}", kept[0].raw_size);
+    assert_eq!(kept[0].outcome, "opened");
 }

@@ -235,6 +235,11 @@ SELECT mailbox, uidvalidity, uid, message_id, received_ms, sender, subject, outc
        raw_size \
 FROM inbound_messages WHERE outcome = $1 ORDER BY received_ms DESC, uid DESC LIMIT $2";
 
+pub(super) const SELECT_INBOUND_OF_TICKET: &str = "\
+SELECT mailbox, uidvalidity, uid, message_id, received_ms, sender, subject, outcome, ticket_id, \
+       raw_size, raw \
+FROM inbound_messages WHERE ticket_id = $1 ORDER BY received_ms, uid";
+
 pub(super) const TICKET_OF_MESSAGE_ID: &str = "\
 SELECT ticket_id FROM outbox WHERE message_id = $1 AND ticket_id IS NOT NULL LIMIT 1";
 
@@ -720,6 +725,29 @@ macro_rules! backend_common {
                         .map_err(query_err("listing inbound messages"))?
                         .iter()
                         .map(inbound_from_row)
+                        .collect()
+                }
+
+                async fn inbound_of_ticket(
+                    &self,
+                    ticket: TicketId,
+                ) -> Result<Vec<InboundRecord>, StoreError> {
+                    let rows = sqlx::query(shared::SELECT_INBOUND_OF_TICKET)
+                        .bind(ticket.0)
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("reading a ticket's inbound messages"))?;
+                    rows.iter()
+                        .map(|row| {
+                            let mut r = inbound_from_row(row)?;
+                            r.raw = sqlx::Row::try_get(row, 10).map_err(|e: sqlx::Error| {
+                                StoreError::Corrupt {
+                                    table: "inbound_messages",
+                                    reason: e.to_string(),
+                                }
+                            })?;
+                            Ok(r)
+                        })
                         .collect()
                 }
 

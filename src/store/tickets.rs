@@ -201,6 +201,10 @@ pub trait TicketStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<InboundRecord>, StoreError>;
 
+    /// The inbound messages recorded on a ticket, oldest first, with their originals (`raw`):
+    /// what staff see of the mail behind a timeline entry.
+    async fn inbound_of_ticket(&self, ticket: TicketId) -> Result<Vec<InboundRecord>, StoreError>;
+
     /// The ticket of the outbox message with this Message-ID (as queued, with its angle
     /// brackets), if it was a ticket's.
     async fn ticket_of_message_id(&self, message_id: &str) -> Result<Option<TicketId>, StoreError>;
