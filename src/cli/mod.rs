@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod customers;
+pub mod inbound;
 pub mod links;
 pub mod log;
 pub mod report;
@@ -83,6 +84,9 @@ pub enum Command {
     /// Customer links: revoke every link of one customer, list revocations.
     #[command(subcommand)]
     Links(links::LinksCommand),
+    /// Support mailboxes: what became of the mail customers sent, and the unmatched list.
+    #[command(subcommand)]
+    Inbound(inbound::InboundCommand),
     /// Follow-up surveys: list answers, the call-back queue, send what is due now.
     #[command(subcommand)]
     Survey(surveys::SurveyCommand),
@@ -234,6 +238,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Links(cmd) => match load_config(&cli.config) {
             Ok(c) => links::links(c, cmd).await,
+            Err(code) => Ok(code),
+        },
+        Command::Inbound(cmd) => match load_config(&cli.config) {
+            Ok(c) => inbound::inbound(c, cmd).await,
             Err(code) => Ok(code),
         },
         Command::Survey(cmd) => match load_config(&cli.config) {
