@@ -2,6 +2,8 @@
 
 #[path = "support/imap.rs"]
 mod imap;
+#[path = "support/tls_servers.rs"]
+mod tls_servers;
 
 use imap::{Dovecot, message};
 
@@ -75,6 +77,23 @@ impl Recorder {
     }
 }
 
+/// The test user's INBOX over plain IMAP on loopback.
+fn plain_mailbox(server: &Dovecot, name: &str, idle: bool, poll: Duration) -> Inbound {
+    Inbound {
+        name: name.to_owned(),
+        server: "127.0.0.1".to_owned(),
+        port: server.addr.port(),
+        tls: TlsMode::None,
+        ca_file: None,
+        user: imap::USER.to_owned(),
+        password: Secret::new(imap::PASSWORD),
+        folder: "INBOX".to_owned(),
+        processed_folder: "Processed".to_owned(),
+        poll_interval: poll,
+        idle,
+    }
+}
+
 /// A running fetch loop; `stop` ends it (bounded).
 struct Loop {
     stop: tokio::sync::watch::Sender<bool>,
@@ -90,6 +109,11 @@ impl Loop {
         idle: bool,
         poll: Duration,
     ) -> Loop {
+        let mailbox = plain_mailbox(server, name, idle, poll);
+        Loop::start_mailbox(mailbox, intake).await
+    }
+
+    async fn start_mailbox(mailbox: Inbound, intake: Arc<Recorder>) -> Loop {
         let dir = tempfile::tempdir().unwrap();
         let store = forewarn::store::open(&format!(
             "sqlite://{}/data/forewarn.db",
@@ -97,19 +121,6 @@ impl Loop {
         ))
         .await
         .unwrap();
-        let mailbox = Inbound {
-            name: name.to_owned(),
-            server: "127.0.0.1".to_owned(),
-            port: server.addr.port(),
-            tls: TlsMode::None,
-            ca_file: None,
-            user: imap::USER.to_owned(),
-            password: Secret::new(imap::PASSWORD),
-            folder: "INBOX".to_owned(),
-            processed_folder: "Processed".to_owned(),
-            poll_interval: poll,
-            idle,
-        };
         let ctx = Context {
             store,
             instance: "test-instance".to_owned(),
@@ -315,4 +326,73 @@ async fn without_idle_polling_takes_it_within_the_interval() {
     let took = append_to_take(&server, "poll", false).await;
     println!("poll (1s): APPEND -> take in {took:?}");
     assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// IMAPS and STARTTLS with a private CA (`ca_file`); a server whose certificate the CA did not
+/// sign is refused before LOGIN, and the error is in the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_starttls_with_a_private_ca() {
+    forewarn::probe::install_crypto_provider();
+    let pki = tls_servers::Pki::new();
+    let id = pki.leaf(tls_servers::Leaf::Valid);
+    let server = Dovecot::start_tls(
+        &pem("CERTIFICATE", &id.chain[0]),
+        &pem("PRIVATE KEY", id.key.secret_der()),
+    );
+    for (name, mode, port) in [
+        ("tls", TlsMode::Tls, server.tls_addr.unwrap().port()),
+        ("starttls", TlsMode::StartTls, server.addr.port()),
+    ] {
+        let m = message(name, "over TLS");
+        server.append("INBOX", &m).await;
+        let mut mailbox = plain_mailbox(&server, name, true, Duration::from_secs(1));
+        mailbox.tls = mode;
+        mailbox.port = port;
+        mailbox.ca_file = Some(pki.ca_file.clone());
+        let intake = Arc::new(Recorder::default());
+        let l = Loop::start_mailbox(mailbox, intake.clone()).await;
+        eventually(name, Duration::from_secs(15), || async {
+            intake.taken().len() == 1
+        })
+        .await;
+        assert_eq!(intake.taken(), vec![m], "{name}");
+        l.stop().await;
+    }
+    // Another CA: refused, nothing taken, the error told.
+    let other = tls_servers::Pki::new();
+    server.append("INBOX", &message("untrusted", "x")).await;
+    let mut mailbox = plain_mailbox(&server, "untrusted", true, Duration::from_secs(1));
+    mailbox.tls = TlsMode::Tls;
+    mailbox.port = server.tls_addr.unwrap().port();
+    mailbox.ca_file = Some(other.ca_file.clone());
+    let intake = Arc::new(Recorder::default());
+    let l = Loop::start_mailbox(mailbox, intake.clone()).await;
+    eventually("the TLS error", Duration::from_secs(15), || async {
+        inbound::status()
+            .iter()
+            .any(|s| s.name == "untrusted" && s.errors > 0)
+    })
+    .await;
+    let status = inbound::status()
+        .into_iter()
+        .find(|s| s.name == "untrusted")
+        .unwrap();
+    let error = status.last_error.unwrap().1;
+    assert!(error.starts_with("TLS:"), "{error}");
+    assert_eq!(intake.calls(), 0);
+    l.stop().await;
 }

@@ -23,7 +23,10 @@ pub const PASSWORD: &str = "support-pass";
 
 /// A running Dovecot; dropping it stops it.
 pub struct Dovecot {
+    /// Plain IMAP (with STARTTLS when started with a certificate).
     pub addr: SocketAddr,
+    /// IMAPS, when started with a certificate.
+    pub tls_addr: Option<SocketAddr>,
     dir: TempDir,
     child: Option<Child>,
 }
@@ -70,8 +73,18 @@ fn run_as(dir: &Path) -> (String, String, u32, u32) {
 }
 
 impl Dovecot {
-    /// Starts Dovecot and waits until it greets on its port (at most 10 s).
+    /// Starts Dovecot without TLS and waits until it greets on its port (at most 10 s).
     pub fn start() -> Dovecot {
+        Dovecot::start_with(None)
+    }
+
+    /// Starts Dovecot with this certificate chain and key (PEM): IMAPS on `tls_addr`, STARTTLS
+    /// on `addr`.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Dovecot {
+        Dovecot::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Dovecot {
         let bin = binary().expect(
             "dovecot is not installed: apt-get install dovecot-imapd (see README, Development)",
         );
@@ -95,6 +108,18 @@ impl Dovecot {
             }
         }
         let port = free_port();
+        let tls_port = if tls.is_some() { free_port() } else { 0 };
+        let ssl = match tls {
+            None => "ssl = no".to_owned(),
+            Some((cert, key)) => {
+                std::fs::write(root.join("cert.pem"), cert).unwrap();
+                std::fs::write(root.join("key.pem"), key).unwrap();
+                format!(
+                    "ssl = yes\nssl_cert = <{0}/cert.pem\nssl_key = <{0}/key.pem",
+                    root.display()
+                )
+            }
+        };
         let r = root.display();
         let conf = format!(
             r#"# forewarn test server (tests/support/imap.rs)
@@ -103,7 +128,7 @@ listen = 127.0.0.1
 base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 login_trusted_networks = 127.0.0.0/8
@@ -130,7 +155,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 protocol imap {{
@@ -152,6 +178,7 @@ protocol imap {{
             .expect("starting dovecot");
         let mut server = Dovecot {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            tls_addr: tls.map(|_| SocketAddr::from(([127, 0, 0, 1], tls_port))),
             dir,
             child: Some(child),
         };
