@@ -396,3 +396,32 @@ async fn tls_and_starttls_with_a_private_ca() {
     assert_eq!(intake.calls(), 0);
     l.stop().await;
 }
+
+/// A server without MOVE (and without UIDPLUS): COPY, \\Deleted and EXPUNGE instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_move_copy_store_and_expunge_do_it() {
+    for (name, caps) in [
+        ("nomove", "IMAP4rev1 IDLE UIDPLUS"),
+        ("nouidplus", "IMAP4rev1 IDLE"),
+    ] {
+        let server = Dovecot::start_with_config(&format!("imap_capability = {caps}"));
+        let (a, b) = (message("one", "1"), message("two", "2"));
+        server.append("INBOX", &a).await;
+        server.append("INBOX", &b).await;
+        let intake = Arc::new(Recorder::default());
+        let l = Loop::start(&server, name, intake.clone(), true, Duration::from_secs(1)).await;
+        eventually(name, Duration::from_secs(15), || async {
+            server.list("Processed").await.len() == 2
+        })
+        .await;
+        assert!(server.list("INBOX").await.is_empty(), "{name}");
+        assert_eq!(intake.taken(), vec![a.clone(), b.clone()], "{name}");
+        assert_eq!(intake.calls(), 2, "{name}");
+        l.stop().await;
+        // Dovecot's session summary: two messages flagged \\Deleted by STORE, two expunged.
+        eventually("the session summary", Duration::from_secs(5), || async {
+            server.logs().contains("deleted=2 expunged=2")
+        })
+        .await;
+    }
+}

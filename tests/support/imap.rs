@@ -75,16 +75,21 @@ fn run_as(dir: &Path) -> (String, String, u32, u32) {
 impl Dovecot {
     /// Starts Dovecot without TLS and waits until it greets on its port (at most 10 s).
     pub fn start() -> Dovecot {
-        Dovecot::start_with(None)
+        Dovecot::start_with(None, "")
+    }
+
+    /// Like [`Dovecot::start`] with `extra` appended to the config (e.g. `imap_capability`).
+    pub fn start_with_config(extra: &str) -> Dovecot {
+        Dovecot::start_with(None, extra)
     }
 
     /// Starts Dovecot with this certificate chain and key (PEM): IMAPS on `tls_addr`, STARTTLS
     /// on `addr`.
     pub fn start_tls(cert_pem: &str, key_pem: &str) -> Dovecot {
-        Dovecot::start_with(Some((cert_pem, key_pem)))
+        Dovecot::start_with(Some((cert_pem, key_pem)), "")
     }
 
-    fn start_with(tls: Option<(&str, &str)>) -> Dovecot {
+    fn start_with(tls: Option<(&str, &str)>, extra: &str) -> Dovecot {
         let bin = binary().expect(
             "dovecot is not installed: apt-get install dovecot-imapd (see README, Development)",
         );
@@ -162,6 +167,7 @@ service imap-login {{
 protocol imap {{
   mail_max_userip_connections = 100
 }}
+{extra}
 "#
         );
         let conf_path = root.join("dovecot.conf");
