@@ -425,3 +425,47 @@ async fn without_move_copy_store_and_expunge_do_it() {
         .await;
     }
 }
+
+/// The server goes away and comes back: the loop reconnects (with backoff) and takes what
+/// arrived; the outage is counted and told in the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_reconnects_after_the_server_comes_back() {
+    let mut server = Dovecot::start();
+    let intake = Arc::new(Recorder::default());
+    let l = Loop::start(
+        &server,
+        "reconnect",
+        intake.clone(),
+        true,
+        Duration::from_secs(1),
+    )
+    .await;
+    first_round("reconnect").await;
+    let errors = || {
+        inbound::status()
+            .into_iter()
+            .find(|s| s.name == "reconnect")
+            .map_or(0, |s| s.errors)
+    };
+    assert_eq!(errors(), 0);
+    server.stop();
+    eventually("the error", Duration::from_secs(10), || async {
+        errors() > 0
+    })
+    .await;
+    server.restart();
+    let m = message("after the outage", "back");
+    server.append("INBOX", &m).await;
+    eventually(
+        "taken after reconnecting",
+        Duration::from_secs(20),
+        || async { intake.taken().len() == 1 },
+    )
+    .await;
+    assert_eq!(intake.taken(), vec![m]);
+    eventually("moved", Duration::from_secs(10), || async {
+        server.list("Processed").await.len() == 1
+    })
+    .await;
+    l.stop().await;
+}

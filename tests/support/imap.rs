@@ -31,6 +31,24 @@ pub struct Dovecot {
     child: Option<Child>,
 }
 
+fn spawn(conf: &Path) -> Child {
+    let dir = conf.parent().unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stderr.log"))
+        .unwrap();
+    Command::new(binary().unwrap())
+        .arg("-F")
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("starting dovecot")
+}
+
 /// The `dovecot` binary, when it is installed.
 pub fn binary() -> Option<PathBuf> {
     ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
@@ -90,7 +108,7 @@ impl Dovecot {
     }
 
     fn start_with(tls: Option<(&str, &str)>, extra: &str) -> Dovecot {
-        let bin = binary().expect(
+        binary().expect(
             "dovecot is not installed: apt-get install dovecot-imapd (see README, Development)",
         );
         let dir = tempfile::tempdir().unwrap();
@@ -172,16 +190,7 @@ protocol imap {{
         );
         let conf_path = root.join("dovecot.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let log = std::fs::File::create(root.join("stderr.log")).unwrap();
-        let child = Command::new(bin)
-            .arg("-F")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting dovecot");
+        let child = spawn(&conf_path);
         let mut server = Dovecot {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             tls_addr: tls.map(|_| SocketAddr::from(([127, 0, 0, 1], tls_port))),
@@ -257,6 +266,14 @@ protocol imap {{
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Dovecot {
+    /// Stops the server (connections drop); `restart` brings it back on the same port with
+    /// the same mail.
+    pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -272,6 +289,12 @@ impl Drop for Dovecot {
         }
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Some(spawn(&self.dir.path().join("dovecot.conf")));
+        self.wait_ready();
     }
 }
 
