@@ -42,11 +42,14 @@ struct Recorder {
     refuse: Mutex<bool>,
     /// Record the message, then fail as a process would that died before the move.
     die_after_record: Mutex<bool>,
+    /// How long each take lasts (a slow store).
+    slow: Duration,
 }
 
 #[async_trait::async_trait]
 impl Intake for Recorder {
     async fn take(&self, f: &Fetched) -> anyhow::Result<Taken> {
+        tokio::time::sleep(self.slow).await;
         let answer = if *self.refuse.lock().unwrap() {
             Err("the store is down".to_owned())
         } else if !self.seen.lock().unwrap().insert((f.uidvalidity, f.uid)) {
@@ -114,16 +117,20 @@ impl Loop {
     }
 
     async fn start_mailbox(mailbox: Inbound, intake: Arc<Recorder>) -> Loop {
-        let dir = tempfile::tempdir().unwrap();
-        let store = forewarn::store::open(&format!(
-            "sqlite://{}/data/forewarn.db",
-            dir.path().display()
-        ))
-        .await
-        .unwrap();
+        let (store, dir) = sqlite_store().await;
+        Loop::start_on(store, dir, "test-instance", mailbox, intake)
+    }
+
+    fn start_on(
+        store: Arc<dyn forewarn::store::Store>,
+        dir: tempfile::TempDir,
+        instance: &str,
+        mailbox: Inbound,
+        intake: Arc<Recorder>,
+    ) -> Loop {
         let ctx = Context {
             store,
-            instance: "test-instance".to_owned(),
+            instance: instance.to_owned(),
             lease_every: Duration::from_millis(200),
             metrics: forewarn::metrics::Metrics::new(),
         };
@@ -143,6 +150,17 @@ impl Loop {
             .expect("the fetch loop stops within 10 s")
             .unwrap();
     }
+}
+
+async fn sqlite_store() -> (Arc<dyn forewarn::store::Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = forewarn::store::open(&format!(
+        "sqlite://{}/data/forewarn.db",
+        dir.path().display()
+    ))
+    .await
+    .unwrap();
+    (store, dir)
 }
 
 /// Waits (at most `limit`) until `f` holds, checking every 50 ms.
@@ -468,4 +486,59 @@ async fn the_loop_reconnects_after_the_server_comes_back() {
     })
     .await;
     l.stop().await;
+}
+
+/// Two instances on one store: one fetches the mailbox (job lease `inbound:<name>`), the other
+/// never hands a message over; when the fetching one stops, the other takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_fetch_one_mailbox_once() {
+    let server = Dovecot::start();
+    for i in 0..3 {
+        server
+            .append("INBOX", &message(&format!("shared {i}"), "x"))
+            .await;
+    }
+    let (store, dir) = sqlite_store().await;
+    // Slow takes: two instances fetching at once would both hand messages over.
+    let slow = || {
+        Arc::new(Recorder {
+            slow: Duration::from_millis(300),
+            ..Recorder::default()
+        })
+    };
+    let (intake_a, intake_b) = (slow(), slow());
+    let mailbox = plain_mailbox(&server, "shared", true, Duration::from_secs(1));
+    let a = Loop::start_on(store.clone(), dir, "a", mailbox.clone(), intake_a.clone());
+    let b = Loop::start_on(
+        store,
+        tempfile::tempdir().unwrap(),
+        "b",
+        mailbox,
+        intake_b.clone(),
+    );
+    eventually("all moved", Duration::from_secs(15), || async {
+        server.list("Processed").await.len() == 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (na, nb) = (intake_a.calls(), intake_b.calls());
+    assert!(
+        (na, nb) == (3, 0) || (na, nb) == (0, 3),
+        "calls: a {na}, b {nb}"
+    );
+    // The fetching instance stops; the other takes the mailbox over.
+    let (holder, other, other_intake) = if na == 3 {
+        (a, b, intake_b)
+    } else {
+        (b, a, intake_a)
+    };
+    holder.stop().await;
+    server
+        .append("INBOX", &message("after failover", "y"))
+        .await;
+    eventually("taken over", Duration::from_secs(15), || async {
+        other_intake.calls() == 1
+    })
+    .await;
+    other.stop().await;
 }
