@@ -2,6 +2,8 @@
 
 #[path = "support/imap.rs"]
 mod imap;
+#[path = "support/tls_servers.rs"]
+mod tls_servers;
 
 use imap::{Dovecot, message};
 
@@ -40,11 +42,14 @@ struct Recorder {
     refuse: Mutex<bool>,
     /// Record the message, then fail as a process would that died before the move.
     die_after_record: Mutex<bool>,
+    /// How long each take lasts (a slow store).
+    slow: Duration,
 }
 
 #[async_trait::async_trait]
 impl Intake for Recorder {
     async fn take(&self, f: &Fetched) -> anyhow::Result<Taken> {
+        tokio::time::sleep(self.slow).await;
         let answer = if *self.refuse.lock().unwrap() {
             Err("the store is down".to_owned())
         } else if !self.seen.lock().unwrap().insert((f.uidvalidity, f.uid)) {
@@ -75,6 +80,23 @@ impl Recorder {
     }
 }
 
+/// The test user's INBOX over plain IMAP on loopback.
+fn plain_mailbox(server: &Dovecot, name: &str, idle: bool, poll: Duration) -> Inbound {
+    Inbound {
+        name: name.to_owned(),
+        server: "127.0.0.1".to_owned(),
+        port: server.addr.port(),
+        tls: TlsMode::None,
+        ca_file: None,
+        user: imap::USER.to_owned(),
+        password: Secret::new(imap::PASSWORD),
+        folder: "INBOX".to_owned(),
+        processed_folder: "Processed".to_owned(),
+        poll_interval: poll,
+        idle,
+    }
+}
+
 /// A running fetch loop; `stop` ends it (bounded).
 struct Loop {
     stop: tokio::sync::watch::Sender<bool>,
@@ -90,29 +112,25 @@ impl Loop {
         idle: bool,
         poll: Duration,
     ) -> Loop {
-        let dir = tempfile::tempdir().unwrap();
-        let store = forewarn::store::open(&format!(
-            "sqlite://{}/data/forewarn.db",
-            dir.path().display()
-        ))
-        .await
-        .unwrap();
-        let mailbox = Inbound {
-            name: name.to_owned(),
-            server: "127.0.0.1".to_owned(),
-            port: server.addr.port(),
-            tls: TlsMode::None,
-            ca_file: None,
-            user: imap::USER.to_owned(),
-            password: Secret::new(imap::PASSWORD),
-            folder: "INBOX".to_owned(),
-            processed_folder: "Processed".to_owned(),
-            poll_interval: poll,
-            idle,
-        };
+        let mailbox = plain_mailbox(server, name, idle, poll);
+        Loop::start_mailbox(mailbox, intake).await
+    }
+
+    async fn start_mailbox(mailbox: Inbound, intake: Arc<Recorder>) -> Loop {
+        let (store, dir) = sqlite_store().await;
+        Loop::start_on(store, dir, "test-instance", mailbox, intake)
+    }
+
+    fn start_on(
+        store: Arc<dyn forewarn::store::Store>,
+        dir: tempfile::TempDir,
+        instance: &str,
+        mailbox: Inbound,
+        intake: Arc<Recorder>,
+    ) -> Loop {
         let ctx = Context {
             store,
-            instance: "test-instance".to_owned(),
+            instance: instance.to_owned(),
             lease_every: Duration::from_millis(200),
             metrics: forewarn::metrics::Metrics::new(),
         };
@@ -132,6 +150,17 @@ impl Loop {
             .expect("the fetch loop stops within 10 s")
             .unwrap();
     }
+}
+
+async fn sqlite_store() -> (Arc<dyn forewarn::store::Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = forewarn::store::open(&format!(
+        "sqlite://{}/data/forewarn.db",
+        dir.path().display()
+    ))
+    .await
+    .unwrap();
+    (store, dir)
 }
 
 /// Waits (at most `limit`) until `f` holds, checking every 50 ms.
@@ -315,4 +344,201 @@ async fn without_idle_polling_takes_it_within_the_interval() {
     let took = append_to_take(&server, "poll", false).await;
     println!("poll (1s): APPEND -> take in {took:?}");
     assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// IMAPS and STARTTLS with a private CA (`ca_file`); a server whose certificate the CA did not
+/// sign is refused before LOGIN, and the error is in the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_starttls_with_a_private_ca() {
+    forewarn::probe::install_crypto_provider();
+    let pki = tls_servers::Pki::new();
+    let id = pki.leaf(tls_servers::Leaf::Valid);
+    let server = Dovecot::start_tls(
+        &pem("CERTIFICATE", &id.chain[0]),
+        &pem("PRIVATE KEY", id.key.secret_der()),
+    );
+    for (name, mode, port) in [
+        ("tls", TlsMode::Tls, server.tls_addr.unwrap().port()),
+        ("starttls", TlsMode::StartTls, server.addr.port()),
+    ] {
+        let m = message(name, "over TLS");
+        server.append("INBOX", &m).await;
+        let mut mailbox = plain_mailbox(&server, name, true, Duration::from_secs(1));
+        mailbox.tls = mode;
+        mailbox.port = port;
+        mailbox.ca_file = Some(pki.ca_file.clone());
+        let intake = Arc::new(Recorder::default());
+        let l = Loop::start_mailbox(mailbox, intake.clone()).await;
+        eventually(name, Duration::from_secs(15), || async {
+            intake.taken().len() == 1
+        })
+        .await;
+        assert_eq!(intake.taken(), vec![m], "{name}");
+        l.stop().await;
+    }
+    // Another CA: refused, nothing taken, the error told.
+    let other = tls_servers::Pki::new();
+    server.append("INBOX", &message("untrusted", "x")).await;
+    let mut mailbox = plain_mailbox(&server, "untrusted", true, Duration::from_secs(1));
+    mailbox.tls = TlsMode::Tls;
+    mailbox.port = server.tls_addr.unwrap().port();
+    mailbox.ca_file = Some(other.ca_file.clone());
+    let intake = Arc::new(Recorder::default());
+    let l = Loop::start_mailbox(mailbox, intake.clone()).await;
+    eventually("the TLS error", Duration::from_secs(15), || async {
+        inbound::status()
+            .iter()
+            .any(|s| s.name == "untrusted" && s.errors > 0)
+    })
+    .await;
+    let status = inbound::status()
+        .into_iter()
+        .find(|s| s.name == "untrusted")
+        .unwrap();
+    let error = status.last_error.unwrap().1;
+    assert!(error.starts_with("TLS:"), "{error}");
+    assert_eq!(intake.calls(), 0);
+    l.stop().await;
+}
+
+/// A server without MOVE (and without UIDPLUS): COPY, \\Deleted and EXPUNGE instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_move_copy_store_and_expunge_do_it() {
+    for (name, caps) in [
+        ("nomove", "IMAP4rev1 IDLE UIDPLUS"),
+        ("nouidplus", "IMAP4rev1 IDLE"),
+    ] {
+        let server = Dovecot::start_with_config(&format!("imap_capability = {caps}"));
+        let (a, b) = (message("one", "1"), message("two", "2"));
+        server.append("INBOX", &a).await;
+        server.append("INBOX", &b).await;
+        let intake = Arc::new(Recorder::default());
+        let l = Loop::start(&server, name, intake.clone(), true, Duration::from_secs(1)).await;
+        eventually(name, Duration::from_secs(15), || async {
+            server.list("Processed").await.len() == 2
+        })
+        .await;
+        assert!(server.list("INBOX").await.is_empty(), "{name}");
+        assert_eq!(intake.taken(), vec![a.clone(), b.clone()], "{name}");
+        assert_eq!(intake.calls(), 2, "{name}");
+        l.stop().await;
+        // Dovecot's session summary: two messages flagged \\Deleted by STORE, two expunged.
+        eventually("the session summary", Duration::from_secs(5), || async {
+            server.logs().contains("deleted=2 expunged=2")
+        })
+        .await;
+    }
+}
+
+/// The server goes away and comes back: the loop reconnects (with backoff) and takes what
+/// arrived; the outage is counted and told in the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_reconnects_after_the_server_comes_back() {
+    let mut server = Dovecot::start();
+    let intake = Arc::new(Recorder::default());
+    let l = Loop::start(
+        &server,
+        "reconnect",
+        intake.clone(),
+        true,
+        Duration::from_secs(1),
+    )
+    .await;
+    first_round("reconnect").await;
+    let errors = || {
+        inbound::status()
+            .into_iter()
+            .find(|s| s.name == "reconnect")
+            .map_or(0, |s| s.errors)
+    };
+    assert_eq!(errors(), 0);
+    server.stop();
+    eventually("the error", Duration::from_secs(10), || async {
+        errors() > 0
+    })
+    .await;
+    server.restart();
+    let m = message("after the outage", "back");
+    server.append("INBOX", &m).await;
+    eventually(
+        "taken after reconnecting",
+        Duration::from_secs(20),
+        || async { intake.taken().len() == 1 },
+    )
+    .await;
+    assert_eq!(intake.taken(), vec![m]);
+    eventually("moved", Duration::from_secs(10), || async {
+        server.list("Processed").await.len() == 1
+    })
+    .await;
+    l.stop().await;
+}
+
+/// Two instances on one store: one fetches the mailbox (job lease `inbound:<name>`), the other
+/// never hands a message over; when the fetching one stops, the other takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_fetch_one_mailbox_once() {
+    let server = Dovecot::start();
+    for i in 0..3 {
+        server
+            .append("INBOX", &message(&format!("shared {i}"), "x"))
+            .await;
+    }
+    let (store, dir) = sqlite_store().await;
+    // Slow takes: two instances fetching at once would both hand messages over.
+    let slow = || {
+        Arc::new(Recorder {
+            slow: Duration::from_millis(300),
+            ..Recorder::default()
+        })
+    };
+    let (intake_a, intake_b) = (slow(), slow());
+    let mailbox = plain_mailbox(&server, "shared", true, Duration::from_secs(1));
+    let a = Loop::start_on(store.clone(), dir, "a", mailbox.clone(), intake_a.clone());
+    let b = Loop::start_on(
+        store,
+        tempfile::tempdir().unwrap(),
+        "b",
+        mailbox,
+        intake_b.clone(),
+    );
+    eventually("all moved", Duration::from_secs(15), || async {
+        server.list("Processed").await.len() == 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (na, nb) = (intake_a.calls(), intake_b.calls());
+    assert!(
+        (na, nb) == (3, 0) || (na, nb) == (0, 3),
+        "calls: a {na}, b {nb}"
+    );
+    // The fetching instance stops; the other takes the mailbox over.
+    let (holder, other, other_intake) = if na == 3 {
+        (a, b, intake_b)
+    } else {
+        (b, a, intake_a)
+    };
+    holder.stop().await;
+    server
+        .append("INBOX", &message("after failover", "y"))
+        .await;
+    eventually("taken over", Duration::from_secs(15), || async {
+        other_intake.calls() == 1
+    })
+    .await;
+    other.stop().await;
 }

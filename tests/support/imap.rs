@@ -23,9 +23,30 @@ pub const PASSWORD: &str = "support-pass";
 
 /// A running Dovecot; dropping it stops it.
 pub struct Dovecot {
+    /// Plain IMAP (with STARTTLS when started with a certificate).
     pub addr: SocketAddr,
+    /// IMAPS, when started with a certificate.
+    pub tls_addr: Option<SocketAddr>,
     dir: TempDir,
     child: Option<Child>,
+}
+
+fn spawn(conf: &Path) -> Child {
+    let dir = conf.parent().unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stderr.log"))
+        .unwrap();
+    Command::new(binary().unwrap())
+        .arg("-F")
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("starting dovecot")
 }
 
 /// The `dovecot` binary, when it is installed.
@@ -70,9 +91,24 @@ fn run_as(dir: &Path) -> (String, String, u32, u32) {
 }
 
 impl Dovecot {
-    /// Starts Dovecot and waits until it greets on its port (at most 10 s).
+    /// Starts Dovecot without TLS and waits until it greets on its port (at most 10 s).
     pub fn start() -> Dovecot {
-        let bin = binary().expect(
+        Dovecot::start_with(None, "")
+    }
+
+    /// Like [`Dovecot::start`] with `extra` appended to the config (e.g. `imap_capability`).
+    pub fn start_with_config(extra: &str) -> Dovecot {
+        Dovecot::start_with(None, extra)
+    }
+
+    /// Starts Dovecot with this certificate chain and key (PEM): IMAPS on `tls_addr`, STARTTLS
+    /// on `addr`.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Dovecot {
+        Dovecot::start_with(Some((cert_pem, key_pem)), "")
+    }
+
+    fn start_with(tls: Option<(&str, &str)>, extra: &str) -> Dovecot {
+        binary().expect(
             "dovecot is not installed: apt-get install dovecot-imapd (see README, Development)",
         );
         let dir = tempfile::tempdir().unwrap();
@@ -95,6 +131,18 @@ impl Dovecot {
             }
         }
         let port = free_port();
+        let tls_port = if tls.is_some() { free_port() } else { 0 };
+        let ssl = match tls {
+            None => "ssl = no".to_owned(),
+            Some((cert, key)) => {
+                std::fs::write(root.join("cert.pem"), cert).unwrap();
+                std::fs::write(root.join("key.pem"), key).unwrap();
+                format!(
+                    "ssl = yes\nssl_cert = <{0}/cert.pem\nssl_key = <{0}/key.pem",
+                    root.display()
+                )
+            }
+        };
         let r = root.display();
         let conf = format!(
             r#"# forewarn test server (tests/support/imap.rs)
@@ -103,7 +151,7 @@ listen = 127.0.0.1
 base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 login_trusted_networks = 127.0.0.0/8
@@ -130,28 +178,22 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 protocol imap {{
   mail_max_userip_connections = 100
 }}
+{extra}
 "#
         );
         let conf_path = root.join("dovecot.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let log = std::fs::File::create(root.join("stderr.log")).unwrap();
-        let child = Command::new(bin)
-            .arg("-F")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting dovecot");
+        let child = spawn(&conf_path);
         let mut server = Dovecot {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            tls_addr: tls.map(|_| SocketAddr::from(([127, 0, 0, 1], tls_port))),
             dir,
             child: Some(child),
         };
@@ -224,6 +266,14 @@ protocol imap {{
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Dovecot {
+    /// Stops the server (connections drop); `restart` brings it back on the same port with
+    /// the same mail.
+    pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -239,6 +289,12 @@ impl Drop for Dovecot {
         }
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Some(spawn(&self.dir.path().join("dovecot.conf")));
+        self.wait_ready();
     }
 }
 
