@@ -64,11 +64,13 @@ pub async fn inbound(config: Config, cmd: InboundCommand) -> anyhow::Result<Exit
                 .collect();
             for outcome in OUTCOMES {
                 for r in store.inbound_messages(outcome, SCAN).await? {
-                    let b = boxes.entry(r.mailbox.clone()).or_insert_with(|| MailboxStatus {
-                        name: r.mailbox.clone(),
-                        server: "(no longer configured)".to_owned(),
-                        ..MailboxStatus::default()
-                    });
+                    let b = boxes
+                        .entry(r.mailbox.clone())
+                        .or_insert_with(|| MailboxStatus {
+                            name: r.mailbox.clone(),
+                            server: "(no longer configured)".to_owned(),
+                            ..MailboxStatus::default()
+                        });
                     *b.taken.entry(outcome.to_owned()).or_default() += 1;
                     b.last_received = b.last_received.max(Some(r.received_at));
                 }

@@ -1,0 +1,191 @@
+//! Mail from customers through the real server: `forewarn serve` with an `[[inbound]]` mailbox
+//! on a real Dovecot (loopback) and the SMTP test server. A contact's new mail opens a ticket
+//! and its acknowledgement arrives; the customer's reply to that acknowledgement lands on the
+//! same ticket; a stranger's mail opens nothing and is answered by nothing.
+
+#[path = "support/imap.rs"]
+mod imap;
+#[path = "support/server.rs"]
+mod server;
+#[path = "support/smtp_server.rs"]
+mod smtp_server;
+
+use std::time::{Duration, Instant};
+
+use forewarn::store::TicketFilter;
+use forewarn::ticket::model::{Actor, EventKind};
+use imap::{Dovecot, PASSWORD, USER};
+use smtp_server::SmtpServer;
+
+const CONTACT: &str = "it@acme.example";
+
+fn raw_mail(from: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: support@hosting.example\r\nSubject: {subject}\r\n\
+         Message-ID: <{}@customer.example>\r\nDate: Mon, 7 Dec 2026 06:00:00 +0000\r\n{extra_headers}\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        subject.len() * 7919 + body.len()
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_writes_and_replies_by_mail_and_the_ticket_has_it() {
+    let dovecot = Dovecot::start();
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("checks")).unwrap();
+    std::fs::write(dir.path().join("imap.pass"), PASSWORD).unwrap();
+    std::fs::write(
+        dir.path().join("forewarn.toml"),
+        format!(
+            "database = \"sqlite://data/forewarn.db\"\npublic_url = \"https://status.hosting.example/\"\n\
+             [mail]\nfrom = \"support@hosting.example\"\nsmtp_url = \"smtp://{}\"\nsecurity = \"none\"\n\
+             [brand]\nname = \"Example Hosting\"\n\
+             [[inbound]]\nname = \"support\"\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
+             user = \"{USER}\"\npassword = {{ file = \"imap.pass\" }}\npoll_interval = \"1s\"\n",
+            smtp.addr(),
+            dovecot.addr.port()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("checks/acme.toml"),
+        format!("[customer]\nid = \"acme\"\nname = \"Acme Ltd\"\ncontacts = [\"{CONTACT}\"]\n"),
+    )
+    .unwrap();
+    let server = server::start(&dir.path().join("forewarn.toml")).await;
+
+    // A new request from a contact: a ticket and its acknowledgement.
+    let sent = Instant::now();
+    dovecot
+        .append(
+            "INBOX",
+            &raw_mail(
+                &format!("Acme IT <{CONTACT}>"),
+                "Our mail bounces",
+                "",
+                "Since this morning every mail to our clients bounces.",
+            ),
+        )
+        .await;
+    let ack = smtp.wait_for(1, Duration::from_secs(30)).await;
+    let opened_in = sent.elapsed();
+    assert_eq!(ack[0].recipients, vec![CONTACT.to_owned()]);
+    let tickets = server
+        .store
+        .tickets(&TicketFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(tickets.len(), 1, "{tickets:#?}");
+    let t = &tickets[0];
+    assert_eq!(t.problem, "customer_request");
+    assert!(t.title.contains("Our mail bounces"), "{}", t.title);
+    assert!(
+        ack[0]
+            .subject
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&t.id.to_string()),
+        "{:?}",
+        ack[0].subject
+    );
+
+    // The customer answers the acknowledgement: threaded by In-Reply-To onto the ticket.
+    let ack_id = ack[0]
+        .message_id
+        .clone()
+        .expect("the acknowledgement has a Message-ID");
+    let sent = Instant::now();
+    dovecot
+        .append(
+            "INBOX",
+            &raw_mail(
+                CONTACT,
+                &format!("Re: {}", ack[0].subject.clone().unwrap_or_default()),
+                &format!("In-Reply-To: {ack_id}\r\nReferences: {ack_id}\r\n"),
+                "It started after we changed our SPF record.\r\n\r\n\
+                 On Mon, 7 Dec 2026, Example Hosting wrote:\r\n> Thank you for writing to us.",
+            ),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reply = loop {
+        let timeline = server.store.timeline(t.id).await.unwrap();
+        let found = timeline.into_iter().find(|e| {
+            matches!(&e.actor, Actor::Customer(_))
+                && matches!(&e.kind, EventKind::PublicUpdate { text, .. } if text.contains("SPF"))
+        });
+        if let Some(e) = found {
+            break e;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reply never reached the ticket"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let threaded_in = sent.elapsed();
+    let EventKind::PublicUpdate { text, .. } = &reply.kind else {
+        unreachable!()
+    };
+    assert!(
+        !text.contains("Thank you for writing"),
+        "quoted history trimmed: {text:?}"
+    );
+    assert_eq!(
+        server
+            .store
+            .tickets(&TicketFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the reply opened no second ticket"
+    );
+
+    // A stranger: nothing opened, nothing sent.
+    dovecot
+        .append(
+            "INBOX",
+            &raw_mail("someone@elsewhere.example", "Cheap SEO", "", "Buy now."),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dovecot.list("INBOX").await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the stranger's mail was never taken"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        server
+            .store
+            .tickets(&TicketFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let unmatched = server
+        .store
+        .inbound_messages("unmatched", 10)
+        .await
+        .unwrap();
+    assert_eq!(unmatched.len(), 1);
+    assert_eq!(unmatched[0].sender, "someone@elsewhere.example");
+    let to_stranger = smtp
+        .received()
+        .iter()
+        .filter(|m| m.recipients.iter().any(|r| r.contains("elsewhere")))
+        .count();
+    assert_eq!(to_stranger, 0, "no backscatter");
+    println!(
+        "inbound through forewarn serve: new request → acknowledgement in {} ms; reply → timeline in {} ms",
+        opened_in.as_millis(),
+        threaded_in.as_millis()
+    );
+    server.shutdown().await;
+}
