@@ -271,7 +271,9 @@ fn condition_problem(kind: Kind, condition: ConditionKind) -> ProblemKind {
         (ConditionKind::DiskUsed | ConditionKind::InodesUsed | ConditionKind::DiskForecast, _) => {
             ProblemKind::DiskFilling
         }
-        (ConditionKind::AccountQuota, _) => ProblemKind::QuotaNear,
+        (ConditionKind::AccountQuota | ConditionKind::AccountForecast, _) => {
+            ProblemKind::QuotaNear
+        }
         (ConditionKind::AgentRead, _) => ProblemKind::AgentCannotRead,
         (ConditionKind::Other, Kind::Http) => ProblemKind::HttpError,
         (ConditionKind::Other, Kind::Tls) => ProblemKind::CertificateInvalid,

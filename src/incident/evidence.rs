@@ -133,10 +133,7 @@ fn condition_fact(outcome: &Outcome, c: &ConditionResult) -> Option<Fact> {
             percent: percent(&c.actual),
             inodes: c.kind == ConditionKind::InodesUsed,
         },
-        ConditionKind::DiskForecast => Fact::FillsUp {
-            what: c.about.clone(),
-        },
-        ConditionKind::AccountQuota if c.condition.contains("not full within") => Fact::FillsUp {
+        ConditionKind::DiskForecast | ConditionKind::AccountForecast => Fact::FillsUp {
             what: c.about.clone(),
         },
         ConditionKind::AccountQuota => Fact::Quota {

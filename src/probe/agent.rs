@@ -511,7 +511,7 @@ fn evaluate_account(spec: &AgentSpec, a: &AccountUsage, f: &mut Findings) -> Val
     }
     if let (Some(fc), Some(limit)) = (&spec.forecast, a.limit_bytes) {
         let what = format!("account {name}");
-        let kind = ConditionKind::AccountQuota;
+        let kind = ConditionKind::AccountForecast;
         let result = forecast_condition(kind, &what, name, fc, &a.samples, limit, f);
         detail["forecast"] = result;
     }

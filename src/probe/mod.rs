@@ -153,6 +153,8 @@ pub enum ConditionKind {
     DiskForecast,
     /// An account's quota used.
     AccountQuota,
+    /// The agent's forecast of when an account fills its quota.
+    AccountForecast,
     /// The agent could not read a mount or an account (a problem of our tooling, not the
     /// customer's).
     AgentRead,
