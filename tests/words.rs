@@ -14,7 +14,6 @@ use forewarn::probe::Failure;
 use forewarn::ticket::model::SolutionOption;
 use forewarn::words::format::Reader;
 use forewarn::words::{Words, entries, samples};
-use minijinja::Value;
 
 /// Words that mean a Russian customer was written to in English.
 const ENGLISH: [&str; 24] = [
@@ -398,7 +397,6 @@ fn durations_never_claim_a_minute_for_seconds() {
     let d = |s| words.duration(Language::En, std::time::Duration::from_secs(s));
     assert_eq!(d(10), "about 10 seconds");
     assert_eq!(d(2 * 3600 + 5 * 60), "2 hours 5 minutes");
-    let _ = Value::UNDEFINED;
 }
 
 /// The shipped catalog copied into a temporary playbooks directory, to break.

@@ -40,9 +40,9 @@ pub const REQUIRED_PLAYBOOKS: [&str; 10] = [
     "customer_request",
 ];
 
-/// The languages of the shipped playbooks; a directory is checked against the languages of its
-/// catalog (`Playbooks::load_for`).
-pub const LANGUAGES: [Language; 2] = [Language::En, Language::Ru];
+/// The languages of the shipped playbooks: the shipped catalog's. A directory is checked
+/// against the languages of its catalog (`Playbooks::load_for`).
+pub use crate::words::SHIPPED as LANGUAGES;
 
 /// Every playbook in the directory, by key (the file stem).
 /// The shipped playbooks, compiled in (see `Playbooks::builtin`).

@@ -51,7 +51,8 @@ impl Browser {
         }
     }
 
-    async fn step(&mut self, step: Value) -> Page {
+    /// Sends one step and returns the driver's answer, which must be `ok`.
+    async fn send(&mut self, step: Value) -> Value {
         let mut line = step.to_string();
         line.push('\n');
         self.stdin.write_all(line.as_bytes()).await.unwrap();
@@ -63,6 +64,11 @@ impl Browser {
                 .expect("the browser driver is still running");
         let v: Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(v["ok"], true, "browser step {step} failed: {v}");
+        v
+    }
+
+    async fn step(&mut self, step: Value) -> Page {
+        let v = self.send(step).await;
         Page {
             url: v["url"].as_str().unwrap_or_default().to_owned(),
             title: v["title"].as_str().unwrap_or_default().to_owned(),
@@ -96,18 +102,7 @@ impl Browser {
 
     /// Evaluates a JavaScript expression in the page and returns its value.
     pub async fn eval(&mut self, expression: &str) -> Value {
-        let mut line = json!({ "eval": expression }).to_string();
-        line.push('\n');
-        self.stdin.write_all(line.as_bytes()).await.unwrap();
-        let answer =
-            tokio::time::timeout(std::time::Duration::from_secs(60), self.lines.next_line())
-                .await
-                .expect("the browser answers within 60 s")
-                .unwrap()
-                .expect("the browser driver is still running");
-        let v: Value = serde_json::from_str(&answer).unwrap();
-        assert_eq!(v["ok"], true, "browser eval {expression} failed: {v}");
-        v["value"].clone()
+        self.send(json!({ "eval": expression })).await["value"].clone()
     }
 
     /// Asserts that the page fits the viewport's width (no horizontal scroll): what a phone
