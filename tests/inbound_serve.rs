@@ -182,6 +182,24 @@ async fn a_customer_writes_and_replies_by_mail_and_the_ticket_has_it() {
         .filter(|m| m.recipients.iter().any(|r| r.contains("elsewhere")))
         .count();
     assert_eq!(to_stranger, 0, "no backscatter");
+    // What `forewarn inbound status` reports: one mail of each outcome in the mailbox.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .arg("--config")
+        .arg(dir.path().join("forewarn.toml"))
+        .args(["inbound", "status", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status[0]["name"], "support", "{status}");
+    for outcome in ["opened", "threaded", "unmatched"] {
+        assert_eq!(status[0]["taken"][outcome], 1, "{outcome}: {status}");
+    }
+    assert!(status[0]["last_received"].is_string(), "{status}");
     println!(
         "inbound through forewarn serve: new request → acknowledgement in {} ms; reply → timeline in {} ms",
         opened_in.as_millis(),

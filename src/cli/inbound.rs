@@ -42,8 +42,6 @@ struct MailboxStatus {
 }
 
 const OUTCOMES: [&str; 5] = ["threaded", "opened", "bounce", "unmatched", "ignored"];
-/// The most records read per outcome for the counts.
-const SCAN: u32 = 100_000;
 
 pub async fn inbound(config: Config, cmd: InboundCommand) -> anyhow::Result<ExitCode> {
     let store = crate::store::open(&config.database).await?;
@@ -62,18 +60,16 @@ pub async fn inbound(config: Config, cmd: InboundCommand) -> anyhow::Result<Exit
                     (m.name.clone(), status)
                 })
                 .collect();
-            for outcome in OUTCOMES {
-                for r in store.inbound_messages(outcome, SCAN).await? {
-                    let b = boxes
-                        .entry(r.mailbox.clone())
-                        .or_insert_with(|| MailboxStatus {
-                            name: r.mailbox.clone(),
-                            server: "(no longer configured)".to_owned(),
-                            ..MailboxStatus::default()
-                        });
-                    *b.taken.entry(outcome.to_owned()).or_default() += 1;
-                    b.last_received = b.last_received.max(Some(r.received_at));
-                }
+            for sum in store.inbound_summary().await? {
+                let b = boxes
+                    .entry(sum.mailbox.clone())
+                    .or_insert_with(|| MailboxStatus {
+                        name: sum.mailbox.clone(),
+                        server: "(no longer configured)".to_owned(),
+                        ..MailboxStatus::default()
+                    });
+                b.taken.insert(sum.outcome, sum.count);
+                b.last_received = b.last_received.max(Some(sum.last_received));
             }
             let boxes: Vec<MailboxStatus> = boxes.into_values().collect();
             if json {
@@ -87,9 +83,17 @@ pub async fn inbound(config: Config, cmd: InboundCommand) -> anyhow::Result<Exit
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut header = vec!["MAILBOX", "SERVER", "FOLDER"];
-            header.extend(OUTCOMES.iter().map(|o| o.to_uppercase().leak() as &str));
-            header.push("LAST MAIL (UTC)");
+            let header = [
+                "MAILBOX",
+                "SERVER",
+                "FOLDER",
+                "THREADED",
+                "OPENED",
+                "BOUNCE",
+                "UNMATCHED",
+                "IGNORED",
+                "LAST MAIL (UTC)",
+            ];
             let rows: Vec<Vec<String>> = boxes
                 .iter()
                 .map(|b| {

@@ -271,9 +271,7 @@ fn condition_problem(kind: Kind, condition: ConditionKind) -> ProblemKind {
         (ConditionKind::DiskUsed | ConditionKind::InodesUsed | ConditionKind::DiskForecast, _) => {
             ProblemKind::DiskFilling
         }
-        (ConditionKind::AccountQuota | ConditionKind::AccountForecast, _) => {
-            ProblemKind::QuotaNear
-        }
+        (ConditionKind::AccountQuota | ConditionKind::AccountForecast, _) => ProblemKind::QuotaNear,
         (ConditionKind::AgentRead, _) => ProblemKind::AgentCannotRead,
         (ConditionKind::Other, Kind::Http) => ProblemKind::HttpError,
         (ConditionKind::Other, Kind::Tls) => ProblemKind::CertificateInvalid,

@@ -235,6 +235,10 @@ SELECT mailbox, uidvalidity, uid, message_id, received_ms, sender, subject, outc
        raw_size \
 FROM inbound_messages WHERE outcome = $1 ORDER BY received_ms DESC, uid DESC LIMIT $2";
 
+pub(super) const SELECT_INBOUND_SUMMARY: &str = "\
+SELECT mailbox, outcome, COUNT(*), MAX(received_ms) FROM inbound_messages \
+GROUP BY mailbox, outcome ORDER BY mailbox, outcome";
+
 pub(super) const SELECT_INBOUND_OF_TICKET: &str = "\
 SELECT mailbox, uidvalidity, uid, message_id, received_ms, sender, subject, outcome, ticket_id, \
        raw_size, raw \
@@ -281,8 +285,8 @@ macro_rules! backend_common {
             use $crate::notify::{NewMessage, OutboxMessage};
             use $crate::store::shared;
             use $crate::store::tickets::{
-                Attempt, EventValues, FirstWords, InboundRecord, Incident, MessageValues, NewEvent,
-                NewTicket, inbound_from_row,
+                Attempt, EventValues, FirstWords, InboundRecord, InboundSummary, Incident, MessageValues, NewEvent,
+                NewTicket, inbound_from_row, inbound_summary_from_row,
                 OutboxFilter, TicketFilter, TicketStore, TicketValues, attempt_event, bind_ticket,
                 detector_from_row, detector_rows, event_from_row, incident_from_row, incident_json,
                 lease_end_ms, message_status_str, outbox_from_row, ticket_from_row, ticket_of_new,
@@ -710,6 +714,16 @@ macro_rules! backend_common {
                         .await
                         .map_err(query_err("counting a sender's inbound messages"))?;
                     Ok(u64::try_from(n).unwrap_or(0))
+                }
+
+                async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, StoreError> {
+                    sqlx::query(shared::SELECT_INBOUND_SUMMARY)
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("summing up inbound messages"))?
+                        .iter()
+                        .map(inbound_summary_from_row)
+                        .collect()
                 }
 
                 async fn inbound_messages(

@@ -194,6 +194,9 @@ pub trait TicketStore: Send + Sync {
         since: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
 
+    /// Per mailbox and outcome: how many mails were taken, and when the newest came.
+    async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, StoreError>;
+
     /// The inbound messages with `outcome` (e.g. `unmatched`), newest first, without `raw`.
     async fn inbound_messages(
         &self,
@@ -709,6 +712,26 @@ pub(super) const OUTBOX_COLUMNS: [&str; 14] = [
 ];
 
 /// An `inbound_messages` row as `SELECT_INBOUND` reads it (without `raw`).
+/// How many mails of one mailbox had one outcome, and the newest one's time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSummary {
+    pub mailbox: String,
+    pub outcome: String,
+    pub count: u64,
+    pub last_received: DateTime<Utc>,
+}
+
+pub(super) fn inbound_summary_from_row(row: &impl Cells) -> Result<InboundSummary, StoreError> {
+    const T: &str = "inbound_messages";
+    let bad = corrupt(T);
+    Ok(InboundSummary {
+        mailbox: row.text(0).map_err(&bad)?,
+        outcome: row.text(1).map_err(&bad)?,
+        count: u64::try_from(row.int(2).map_err(&bad)?).unwrap_or(0),
+        last_received: from_ms(T, row.int(3).map_err(&bad)?)?,
+    })
+}
+
 pub(super) fn inbound_from_row(row: &impl Cells) -> Result<InboundRecord, StoreError> {
     const T: &str = "inbound_messages";
     let bad = corrupt(T);
