@@ -12,6 +12,7 @@ pub mod demo;
 pub mod diag;
 pub mod inbound;
 pub mod incident;
+pub mod kb;
 pub mod listener;
 pub mod metrics;
 pub mod model;

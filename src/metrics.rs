@@ -1,5 +1,14 @@
 //! Prometheus metrics. One place defines each series; the code that logs an event counts it
 //! through these handles. Labels stay low-cardinality: kind and status, never a check id.
+//!
+//! `/metrics` answers the classic Prometheus text format unless the scraper asks for
+//! OpenMetrics (`classic`); the business series are read from the store at each scrape
+//! (`business`).
+
+mod business;
+mod classic;
+
+pub use classic::Format;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +57,13 @@ pub struct Metrics {
     store_health: StoreHealthMetrics,
     connections: ConnectionMetrics,
     inbound: InboundMetrics,
+    /// Store queries that failed during a scrape, by query (`business::QUERIES`).
+    scrape_store_errors: Family<QueryLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueryLabel {
+    query: &'static str,
 }
 
 /// `forewarn_store_up` and `forewarn_store_faults_total`: whether the store accepts writes.
@@ -76,7 +92,8 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
-/// Sign-in outcomes, throttling and the argon2 pool.
+/// Sign-in outcomes, throttling and the argon2 pool. (`forewarn_login_locked_accounts` is read
+/// from the store at each scrape: `business`.)
 #[derive(Clone, Default)]
 struct LoginMetrics {
     successes: Counter,
@@ -84,7 +101,6 @@ struct LoginMetrics {
     failures: Family<ReasonLabel, Counter>,
     /// `account_locked`, `address_locked`, `busy`.
     throttled: Family<ReasonLabel, Counter>,
-    locked_accounts: Gauge,
     hashes_running: Gauge,
     hashes_waiting: Gauge,
 }
@@ -106,11 +122,6 @@ impl LoginMetrics {
             "Sign-ins refused with 429 before any password check (account_locked, \
              address_locked, busy)",
             self.throttled.clone(),
-        );
-        registry.register(
-            "login_locked_accounts",
-            "Users whose sign-ins are locked out now (read from the store at each scrape)",
-            self.locked_accounts.clone(),
         );
         registry.register(
             "login_hashes_running",
@@ -142,10 +153,6 @@ impl Metrics {
             .throttled
             .get_or_create(&ReasonLabel { reason })
             .inc();
-    }
-
-    pub fn login_locked_accounts(&self, n: usize) {
-        self.login.locked_accounts.set(n as i64);
     }
 
     pub fn login_hashes(&self, running: usize, waiting: usize) {
@@ -283,8 +290,21 @@ impl Metrics {
         connections.register(&mut registry);
         let inbound = InboundMetrics::default();
         inbound.register(&mut registry);
+        let scrape_store_errors = Family::<QueryLabel, Counter>::default();
+        for query in business::QUERIES {
+            scrape_store_errors
+                .get_or_create(&QueryLabel { query })
+                .inc_by(0);
+        }
+        registry.register(
+            "scrape_store_errors",
+            "Store queries that failed while /metrics was read, by query (tickets, outbox, \
+             surveys, login_locks); that scrape left their series out",
+            scrape_store_errors.clone(),
+        );
         Metrics {
             inbound,
+            scrape_store_errors,
             registry: Arc::new(registry),
             login,
             connections,
@@ -302,12 +322,23 @@ impl Metrics {
         }
     }
 
-    /// Prometheus text exposition format.
+    /// The process's series alone (no store), in the classic text format.
     pub fn render(&self) -> String {
+        self.render_with(Format::Classic, &Registry::default())
+    }
+
+    /// The process's series, then those of one scrape, in `format`.
+    fn render_with(&self, format: Format, scrape: &Registry) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        encode_registry(&mut out, &self.registry)
+            .and_then(|()| encode_registry(&mut out, scrape))
+            .and_then(|()| encode_eof(&mut out))
             .expect("writing to a String cannot fail");
-        out
+        match format {
+            Format::OpenMetrics => out,
+            Format::Classic => classic::from_openmetrics(&out),
+        }
     }
 
     pub fn result(&self, kind: Kind, status: Status, probe_time: Duration, lag: Duration) {
@@ -537,5 +568,49 @@ impl Metrics {
                 mailbox: mailbox.to_owned(),
             })
             .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every sample of the classic rendering belongs to a family described by HELP and TYPE
+    /// lines of its own name (a histogram's `_bucket`, `_sum` and `_count` to the histogram),
+    /// which is what `promtool check metrics` asks.
+    #[test]
+    fn every_classic_sample_is_described() {
+        let metrics = Metrics::new();
+        metrics.result(
+            Kind::Http,
+            Status::Ok,
+            Duration::from_millis(20),
+            Duration::ZERO,
+        );
+        metrics.customer_post("report", "taken");
+        metrics.login_failed("wrong_password");
+        metrics.inbound_fetched("support");
+        let text = metrics.render();
+        let described = |name: &str, kind: &str| {
+            text.contains(&format!("# HELP {name} "))
+                && text.contains(&format!("# TYPE {name} {kind}\n"))
+        };
+        let mut samples = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            samples += 1;
+            let name = line.split(['{', ' ']).next().unwrap();
+            let histogram = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|base| described(base, "histogram"));
+            assert!(
+                histogram.is_some()
+                    || (name.ends_with("_total") && described(name, "counter"))
+                    || (!name.ends_with("_total") && described(name, "gauge")),
+                "{line} is not described in\n{text}"
+            );
+        }
+        assert!(samples > 20, "{text}");
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
     }
 }

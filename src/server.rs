@@ -104,6 +104,7 @@ pub async fn start(
     .await
     .context("joining the cluster (membership and check leases)")?;
     let mailer = Mailer::new(&config.mail).context("setting up mail delivery")?;
+    let telegram = config.ops.telegram.clone();
     tracing::info!(mail = %mailer.describe(), "mail delivery");
     let limits = Limits {
         max_concurrency: config.scheduler.max_concurrency,
@@ -184,7 +185,7 @@ pub async fn start(
             let shutdown = async move {
                 let _ = stop_rx.wait_for(|s| *s).await;
             };
-            run_worker(store, mailer, http, worker_opts, shutdown).await;
+            run_worker(store, mailer, http, telegram, worker_opts, shutdown).await;
         }));
     }
     {
@@ -198,7 +199,12 @@ pub async fn start(
         let senders = crate::notify::Senders {
             mailer: Mailer::new(&config.mail).context("setting up mail delivery")?,
             webhook: crate::notify::Webhook::new(
+                http.clone(),
+                WorkerOptions::from_mail(&config.mail).webhook_timeout,
+            ),
+            telegram: crate::notify::Telegram::new(
                 http,
+                config.ops.telegram.clone(),
                 WorkerOptions::from_mail(&config.mail).webhook_timeout,
             ),
         };

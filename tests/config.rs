@@ -241,6 +241,19 @@ fn customer_mistakes_are_located() {
             "acme.toml:5:12: customer.language: unknown language \"fr\"",
         ],
     );
+    // Contacts with phones: each mistake at its entry, saying what a number may hold.
+    check_errors(
+        "[customer]\nid = \"acme\"\nname = \"Acme\"\ncontacts = [\n  \"ops@acme.example\",\n  \
+         { name = \"Jane\", email = \"jane@acme.example\", phone = \"+44 20 7946 0018\" },\n  \
+         { name = \"Night desk\", phone = \"call 0800\" },\n  { name = \"Nobody\" },\n  \
+         { email = \"x@acme.example\", fax = \"1\" },\n]\n",
+        3,
+        &[
+            "acme.toml:7:3: customer.contacts: \"call 0800\" is not a phone number: 'c' is not allowed",
+            "acme.toml:8:3: customer.contacts: a contact needs an `email`, a `phone` or both",
+            "acme.toml:9:3: customer.contacts: unknown key fax in a contact",
+        ],
+    );
     check_errors(
         &format!(
             "{CUSTOMER}\n[[check]]\nid = \"web\"\nserver = \"db-09\"\n[check.http]\nurl = \"http://x.example/\"\n"
@@ -740,19 +753,26 @@ idle = false
     let [a, b] = &cfg.inbound[..] else {
         panic!("two mailboxes: {:?}", cfg.inbound)
     };
+    let (config::MailSource::Imap(ai), config::MailSource::Imap(bi)) = (&a.source, &b.source)
+    else {
+        panic!("two IMAP mailboxes: {:?}", cfg.inbound)
+    };
     assert_eq!(
         (
-            a.port,
-            a.tls,
+            ai.port,
+            ai.tls,
             a.folder.as_str(),
             a.processed_folder.as_str()
         ),
         (993, config::TlsMode::Tls, "INBOX", "Processed")
     );
     assert_eq!(a.poll_interval, std::time::Duration::from_secs(60));
-    assert!(a.idle);
-    assert_eq!(a.password.expose(), "s3cret");
-    assert_eq!((b.port, b.tls, b.idle), (143, config::TlsMode::None, false));
+    assert!(ai.idle);
+    assert_eq!(ai.password.expose(), "s3cret");
+    assert_eq!(
+        (bi.port, bi.tls, bi.idle),
+        (143, config::TlsMode::None, false)
+    );
     assert_eq!(b.poll_interval, std::time::Duration::from_secs(5));
 
     let bad = format!(
@@ -792,4 +812,57 @@ processed_folder = "INBOX"
     ] {
         assert!(text.contains(e), "missing {e:?} in:\n{text}");
     }
+}
+
+/// A directory mailbox (the demo's inbox): its path is relative to forewarn.toml; IMAP keys on
+/// it, both or neither of server and directory are mistakes with file and line.
+#[test]
+fn a_directory_mailbox_reads_eml_files_and_refuses_imap_keys() {
+    let good = format!(
+        r#"{GLOBAL}
+[[inbound]]
+name = "trial"
+directory = "data/inbox"
+poll_interval = "1s"
+"#
+    );
+    let dir = fixture(&good, &[("acme.toml", CUSTOMER)]);
+    let cfg = config::load(&dir.path().join("forewarn.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let config::MailSource::Directory(d) = &cfg.inbound[0].source else {
+        panic!("a directory mailbox: {:?}", cfg.inbound)
+    };
+    assert_eq!(d, &dir.path().join("data/inbox"));
+    assert_eq!(cfg.inbound[0].processed_folder, "processed");
+
+    let bad = format!(
+        r#"{GLOBAL}
+[[inbound]]
+name = "a"
+directory = "data/inbox"
+user = "support"
+
+[[inbound]]
+name = "b"
+directory = "data/inbox"
+server = "127.0.0.1"
+
+[[inbound]]
+name = "c"
+"#
+    );
+    let dir = fixture(&bad, &[("acme.toml", CUSTOMER)]);
+    let text = config::load(&dir.path().join("forewarn.toml"))
+        .expect_err("errors")
+        .to_string();
+    for e in [
+        "inbound[0].user: user is for an IMAP server; a directory mailbox reads its *.eml files",
+        "inbound[1].server: write either server (an IMAP mailbox) or directory",
+        "inbound[2].server: say where the mail is",
+    ] {
+        assert!(text.contains(e), "missing {e:?} in:\n{text}");
+    }
+    assert!(
+        text.contains("forewarn.toml:"),
+        "errors name the file and line: {text}"
+    );
 }

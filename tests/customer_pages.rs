@@ -350,10 +350,10 @@ async fn survey_links(smtp: &SmtpServer, base: &str, who: &Who) -> (Vec<String>,
                 .filter(|p| p.starts_with("/c/s/"))
                 .cloned()
                 .collect();
-            if let Some(unsubscribe) = paths.iter().find(|p| p.starts_with("/c/u/")) {
-                if !answers.is_empty() {
-                    return (answers, unsubscribe.clone());
-                }
+            if let Some(unsubscribe) = paths.iter().find(|p| p.starts_with("/c/u/"))
+                && !answers.is_empty()
+            {
+                return (answers, unsubscribe.clone());
             }
         }
         assert!(

@@ -23,7 +23,8 @@ async fn a_flapping_check_notifies_once() {
     let steady = stable.clone();
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
-            let code = if steady.load(Ordering::SeqCst) || n.fetch_add(1, Ordering::SeqCst) % 2 == 0
+            let code = if steady.load(Ordering::SeqCst)
+                || n.fetch_add(1, Ordering::SeqCst).is_multiple_of(2)
             {
                 200
             } else {

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use forewarn::config::{Inbound, TlsMode};
+use forewarn::config::{ImapServer, Inbound, MailSource, TlsMode};
 use forewarn::inbound::{self, Context, Fetched, Intake, Taken};
 use forewarn::secret::Secret;
 
@@ -84,16 +84,28 @@ impl Recorder {
 fn plain_mailbox(server: &Dovecot, name: &str, idle: bool, poll: Duration) -> Inbound {
     Inbound {
         name: name.to_owned(),
-        server: "127.0.0.1".to_owned(),
-        port: server.addr.port(),
-        tls: TlsMode::None,
-        ca_file: None,
-        user: imap::USER.to_owned(),
-        password: Secret::new(imap::PASSWORD),
+        source: MailSource::Imap(ImapServer {
+            server: "127.0.0.1".to_owned(),
+            port: server.addr.port(),
+            tls: TlsMode::None,
+            ca_file: None,
+            user: imap::USER.to_owned(),
+            password: Secret::new(imap::PASSWORD),
+            idle,
+        }),
         folder: "INBOX".to_owned(),
         processed_folder: "Processed".to_owned(),
         poll_interval: poll,
-        idle,
+        keep_original: forewarn::config::inbound::KEEP_ORIGINAL,
+        requests_per_hour: 20,
+    }
+}
+
+/// The IMAP server of a mailbox made by [`plain_mailbox`], to change.
+fn imap_of(m: &mut Inbound) -> &mut ImapServer {
+    match &mut m.source {
+        MailSource::Imap(s) => s,
+        MailSource::Directory(_) => unreachable!("plain_mailbox is IMAP"),
     }
 }
 
@@ -378,9 +390,10 @@ async fn tls_and_starttls_with_a_private_ca() {
         let m = message(name, "over TLS");
         server.append("INBOX", &m).await;
         let mut mailbox = plain_mailbox(&server, name, true, Duration::from_secs(1));
-        mailbox.tls = mode;
-        mailbox.port = port;
-        mailbox.ca_file = Some(pki.ca_file.clone());
+        let imap = imap_of(&mut mailbox);
+        imap.tls = mode;
+        imap.port = port;
+        imap.ca_file = Some(pki.ca_file.clone());
         let intake = Arc::new(Recorder::default());
         let l = Loop::start_mailbox(mailbox, intake.clone()).await;
         eventually(name, Duration::from_secs(15), || async {
@@ -394,9 +407,10 @@ async fn tls_and_starttls_with_a_private_ca() {
     let other = tls_servers::Pki::new();
     server.append("INBOX", &message("untrusted", "x")).await;
     let mut mailbox = plain_mailbox(&server, "untrusted", true, Duration::from_secs(1));
-    mailbox.tls = TlsMode::Tls;
-    mailbox.port = server.tls_addr.unwrap().port();
-    mailbox.ca_file = Some(other.ca_file.clone());
+    let imap = imap_of(&mut mailbox);
+    imap.tls = TlsMode::Tls;
+    imap.port = server.tls_addr.unwrap().port();
+    imap.ca_file = Some(other.ca_file.clone());
     let intake = Arc::new(Recorder::default());
     let l = Loop::start_mailbox(mailbox, intake.clone()).await;
     eventually("the TLS error", Duration::from_secs(15), || async {
@@ -541,4 +555,76 @@ async fn two_instances_fetch_one_mailbox_once() {
     })
     .await;
     other.stop().await;
+}
+
+/// A directory mailbox (the demo's inbox): each `*.eml` file is taken once and moved to
+/// `processed/`; a file being written (hidden name) and other files are left alone; a file the
+/// intake refuses stays and is tried again; a crash after the intake (the file read again)
+/// takes nothing twice, as the same content is the same key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_mailbox_takes_each_file_once() {
+    let inbox = tempfile::tempdir().unwrap();
+    let dir = inbox.path().join("inbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (message("dir one", "one"), message("dir two", "two"));
+    std::fs::write(dir.join("a.eml"), &a).unwrap();
+    std::fs::write(dir.join("b.EML"), &b).unwrap();
+    std::fs::write(dir.join(".c.eml.tmp"), message("half written", "x")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not mail").unwrap();
+    let mailbox = Inbound {
+        name: "folder".to_owned(),
+        source: MailSource::Directory(dir.clone()),
+        folder: dir.display().to_string(),
+        processed_folder: "processed".to_owned(),
+        poll_interval: Duration::from_millis(200),
+        keep_original: forewarn::config::inbound::KEEP_ORIGINAL,
+        requests_per_hour: 20,
+    };
+    let intake = Arc::new(Recorder::default());
+    let l = Loop::start_mailbox(mailbox, intake.clone()).await;
+    let processed = dir.join("processed");
+    let names = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_file())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    eventually("both moved", Duration::from_secs(10), || async {
+        names(&processed).len() == 2
+    })
+    .await;
+    assert_eq!(intake.taken(), vec![a.clone(), b.clone()]);
+    assert_eq!(names(&dir), vec![".c.eml.tmp", "notes.txt"]);
+    // The same content again (a crash between the intake and the move reads it again): the
+    // intake sees the same key and it is moved without being taken twice.
+    std::fs::write(dir.join("again.eml"), &a).unwrap();
+    eventually("the copy moved", Duration::from_secs(10), || async {
+        names(&processed).len() == 3
+    })
+    .await;
+    assert_eq!(intake.taken().len(), 2, "taken once");
+    // Refused: it stays, and is taken once the intake takes again.
+    *intake.refuse.lock().unwrap() = true;
+    let c = message("dir three", "three");
+    std::fs::write(dir.join("c.eml"), &c).unwrap();
+    eventually("a refusal", Duration::from_secs(10), || async {
+        inbound::status()
+            .iter()
+            .any(|s| s.name == "folder" && s.errors > 0)
+    })
+    .await;
+    assert!(dir.join("c.eml").exists(), "a refused file stays");
+    *intake.refuse.lock().unwrap() = false;
+    eventually("c taken", Duration::from_secs(10), || async {
+        intake.taken().len() == 3
+    })
+    .await;
+    l.stop().await;
+    assert!(!dir.join("c.eml").exists());
 }

@@ -14,7 +14,7 @@ use forewarn::inbound::intake::{IntakeLimits, TicketIntake};
 use forewarn::inbound::{Fetched, Intake, Taken};
 use forewarn::model::CustomerId;
 use forewarn::notify::Channel;
-use forewarn::store::{OutboxFilter, Store, TicketFilter};
+use forewarn::store::{InboundOutcome, OutboxFilter, Store, TicketFilter};
 use forewarn::ticket::model::Resolution;
 use forewarn::ticket::service::TicketService;
 use forewarn::ticket::{Actor, EventKind, TicketId, TicketStatus, TimelineEvent};
@@ -234,11 +234,17 @@ async fn a_reply_threads_by_its_headers_and_ends_waiting_on_the_customer(db: Db)
     // Staff keep the whole mail, quoted history and all.
     let kept = s.store.inbound_of_ticket(t).await.unwrap();
     assert_eq!(kept.len(), 1);
+    let kept = [s
+        .store
+        .inbound_message(&kept[0].key)
+        .await
+        .unwrap()
+        .unwrap()];
     let original = String::from_utf8(kept[0].raw.clone()).unwrap();
     assert!(original.contains("> Which page?"), "{original}");
     assert_eq!(kept[0].raw_size, kept[0].raw.len());
     assert_eq!(kept[0].sender, "ops@acme.example");
-    assert_eq!(kept[0].outcome, "threaded");
+    assert_eq!(kept[0].outcome, InboundOutcome::Threaded);
     assert_eq!(kept[0].message_id.as_deref(), Some("reply-1@acme.example"));
 }
 
@@ -270,7 +276,11 @@ async fn a_subject_tag_threads_only_for_a_contact_of_the_tickets_customer(db: Db
     );
     let words = customer_words(&s.timeline(t).await);
     assert_eq!(words.last().map(String::as_str), Some("Still slow."));
-    let unmatched = s.store.inbound_messages("unmatched", 10).await.unwrap();
+    let unmatched = s
+        .store
+        .inbound_messages(InboundOutcome::Unmatched, 10)
+        .await
+        .unwrap();
     assert_eq!(unmatched.len(), 1);
     assert_eq!(unmatched[0].sender, "eve@evil.example");
     assert_eq!(unmatched[0].ticket, None);
@@ -445,7 +455,7 @@ async fn the_same_uid_is_taken_once(db: Db) {
     );
     assert_eq!(
         s.store
-            .inbound_messages("unmatched", 10)
+            .inbound_messages(InboundOutcome::Unmatched, 10)
             .await
             .unwrap()
             .len(),
@@ -545,7 +555,13 @@ async fn the_original_is_kept_up_to_the_size_limit(db: Db) {
     };
     let kept = s.store.inbound_of_ticket(TicketId(ticket)).await.unwrap();
     assert_eq!(kept.len(), 1);
+    let kept = [s
+        .store
+        .inbound_message(&kept[0].key)
+        .await
+        .unwrap()
+        .unwrap()];
     assert_eq!(kept[0].raw.len(), 64);
     assert!(kept[0].raw_size > 500, "{}", kept[0].raw_size);
-    assert_eq!(kept[0].outcome, "opened");
+    assert_eq!(kept[0].outcome, InboundOutcome::Opened);
 }

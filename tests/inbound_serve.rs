@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use forewarn::store::TicketFilter;
 use forewarn::ticket::model::{Actor, EventKind};
-use imap::{Dovecot, PASSWORD, USER};
+use imap::{Dovecot, USER};
 use smtp_server::SmtpServer;
 
 const CONTACT: &str = "it@acme.example";
@@ -34,27 +34,8 @@ async fn a_customer_writes_and_replies_by_mail_and_the_ticket_has_it() {
     let dovecot = Dovecot::start();
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("checks")).unwrap();
-    std::fs::write(dir.path().join("imap.pass"), PASSWORD).unwrap();
-    std::fs::write(
-        dir.path().join("forewarn.toml"),
-        format!(
-            "database = \"sqlite://data/forewarn.db\"\npublic_url = \"https://status.hosting.example/\"\n\
-             [mail]\nfrom = \"support@hosting.example\"\nsmtp_url = \"smtp://{}\"\nsecurity = \"none\"\n\
-             [brand]\nname = \"Example Hosting\"\n\
-             [[inbound]]\nname = \"support\"\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
-             user = \"{USER}\"\npassword = {{ file = \"imap.pass\" }}\npoll_interval = \"1s\"\n",
-            smtp.addr(),
-            dovecot.addr.port()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("checks/acme.toml"),
-        format!("[customer]\nid = \"acme\"\nname = \"Acme Ltd\"\ncontacts = [\"{CONTACT}\"]\n"),
-    )
-    .unwrap();
-    let server = server::start(&dir.path().join("forewarn.toml")).await;
+    let config = imap::serve_config(dir.path(), &dovecot, smtp.addr(), CONTACT);
+    let server = server::start(&config).await;
 
     // A new request from a contact: a ticket and its acknowledgement.
     let sent = Instant::now();
@@ -171,7 +152,7 @@ async fn a_customer_writes_and_replies_by_mail_and_the_ticket_has_it() {
     );
     let unmatched = server
         .store
-        .inbound_messages("unmatched", 10)
+        .inbound_messages(forewarn::store::InboundOutcome::Unmatched, 10)
         .await
         .unwrap();
     assert_eq!(unmatched.len(), 1);
@@ -200,10 +181,69 @@ async fn a_customer_writes_and_replies_by_mail_and_the_ticket_has_it() {
         assert_eq!(status[0]["taken"][outcome], 1, "{outcome}: {status}");
     }
     assert!(status[0]["last_received"].is_string(), "{status}");
+    assert!(status[0]["last_fetch"].is_string(), "{status}");
+    assert!(status[0]["instance"].is_string(), "{status}");
+    assert_eq!(status[0]["errors"], 0, "{status}");
     println!(
         "inbound through forewarn serve: new request → acknowledgement in {} ms; reply → timeline in {} ms",
         opened_in.as_millis(),
         threaded_in.as_millis()
     );
+    server.shutdown().await;
+}
+
+/// A mailbox that cannot be fetched (a wrong password) says so in `forewarn inbound status`:
+/// the error, its time, and that no fetch succeeded since, from any machine that reaches the
+/// database. (Its own mailbox name: this process's status is kept per name.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_mailbox_shows_its_error_in_the_status() {
+    let dovecot = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("checks")).unwrap();
+    std::fs::write(dir.path().join("imap.pass"), "not-the-password").unwrap();
+    std::fs::write(
+        dir.path().join("forewarn.toml"),
+        format!(
+            "database = \"sqlite://data/forewarn.db\"\npublic_url = \"https://status.hosting.example/\"\n\
+             [[inbound]]\nname = \"failing\"\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
+             user = \"{USER}\"\npassword = {{ file = \"imap.pass\" }}\npoll_interval = \"1s\"\n",
+            dovecot.addr.port()
+        ),
+    )
+    .unwrap();
+    let server = server::start(&dir.path().join("forewarn.toml")).await;
+    let status = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+            .arg("--config")
+            .arg(dir.path().join("forewarn.toml"))
+            .args(["inbound", "status"])
+            .output()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let table = loop {
+        let out = status();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        if text.contains("last error") {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no error shown within 20 s:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(table.contains("LAST FETCH"), "{table}");
+    assert!(table.contains("no fetch succeeded since"), "{table}");
+    assert!(
+        !table.contains("not-the-password"),
+        "no secret in the status: {table}"
+    );
+    println!("{table}");
     server.shutdown().await;
 }

@@ -166,10 +166,10 @@ async fn wait_answering(p: &Proc, path: &str, token: Option<&str>) {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Ok(r) = req.send().await {
-            if r.status() == 200 {
-                return;
-            }
+        if let Ok(r) = req.send().await
+            && r.status() == 200
+        {
+            return;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),

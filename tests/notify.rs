@@ -617,6 +617,11 @@ async fn senders_route_by_channel_and_feed_the_decision() {
     let senders = Senders {
         mailer: smtp_mailer(&server),
         webhook: webhook(),
+        telegram: forewarn::notify::Telegram::new(
+            reqwest::Client::new(),
+            None,
+            std::time::Duration::from_secs(5),
+        ),
     };
     let opts = WorkerOptions::default();
 
@@ -854,7 +859,7 @@ fn all_diagnostics(toml_text: &str) -> Vec<String> {
     match toml::from_str::<File>(toml_text) {
         Ok(f) => {
             build_mail(&src, dir.path(), f.mail, &mut diags);
-            build_ops(&src, f.ops, &mut diags);
+            build_ops(&src, dir.path(), f.ops, &mut diags);
         }
         Err(e) => diags.push(src.from_toml("", &e)),
     }
@@ -868,7 +873,7 @@ fn ops_config_gives_the_alert_channels() {
     let src = Source::new(path, text);
     let mut diags = Diagnostics::default();
     let file: File = toml::from_str(text).unwrap();
-    let ops = build_ops(&src, file.ops, &mut diags);
+    let ops = build_ops(&src, std::path::Path::new("."), file.ops, &mut diags);
     assert!(diags.is_empty(), "{diags}");
     assert_eq!(
         ops.channels(),
@@ -882,7 +887,11 @@ fn ops_config_gives_the_alert_channels() {
             },
         ]
     );
-    assert!(build_ops(&src, None, &mut diags).channels().is_empty());
+    assert!(
+        build_ops(&src, std::path::Path::new("."), None, &mut diags)
+            .channels()
+            .is_empty()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -921,10 +930,10 @@ mod worker_end_to_end {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let all = store.outbox(&OutboxFilter::default()).await.unwrap();
-            if let [m] = all.as_slice() {
-                if done(m) {
-                    return m.clone();
-                }
+            if let [m] = all.as_slice()
+                && done(m)
+            {
+                return m.clone();
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -948,6 +957,7 @@ mod worker_end_to_end {
             store.clone(),
             mailer,
             reqwest::Client::new(),
+            None,
             opts,
             async move {
                 let _ = stopped.await;

@@ -82,12 +82,12 @@ async fn wait_state(
             .bearer_auth(TOKEN)
             .send()
             .await;
-        if let Ok(resp) = resp {
-            if resp.status() == 200 {
-                let v: serde_json::Value = resp.json().await.unwrap();
-                if pred(&v["state"]) {
-                    return v;
-                }
+        if let Ok(resp) = resp
+            && resp.status() == 200
+        {
+            let v: serde_json::Value = resp.json().await.unwrap();
+            if pred(&v["state"]) {
+                return v;
             }
         }
         assert!(start.elapsed() < limit, "state of {id} never matched");
@@ -474,4 +474,70 @@ async fn the_demo_starts_with_a_resolved_ticket_and_its_survey_mail(
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("Checkout shows error 502"), "{page}");
+    a_reply_to_a_demo_mail_shows_on_its_ticket(demo, dir, id).await;
+}
+
+/// A newcomer answers the survey mail as the customer, with `forewarn inbound reply`: the
+/// answer goes into the demo's inbox directory, and shows on the (resolved, so now reopened)
+/// ticket within seconds.
+async fn a_reply_to_a_demo_mail_shows_on_its_ticket(
+    demo: &forewarn::demo::Demo,
+    dir: &Path,
+    id: forewarn::ticket::TicketId,
+) {
+    let survey = std::fs::read_dir(dir.join("data/mail"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|m| m.contains("How did we do")))
+        .expect("the survey mail");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .arg("--config")
+        .arg(&demo.config_path)
+        .args(["inbound", "reply"])
+        .arg(&survey)
+        .args(["--text", "The checkout fails again since this morning."])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("data/inbox"), "{stdout}");
+    let start = Instant::now();
+    let v = loop {
+        let v: serde_json::Value = client()
+            .get(format!("{}/api/v1/tickets/{}", demo.url, id.0))
+            .bearer_auth(&demo.staff_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v.to_string().contains("The checkout fails again") {
+            break v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the reply never showed on ticket {}: {v}",
+            id.0
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!(
+        "demo reply → on the ticket in {} ms",
+        start.elapsed().as_millis()
+    );
+    assert_eq!(v["ticket"]["status"], "reopened", "{v}");
+    assert!(
+        !v.to_string().contains("> "),
+        "the quoted survey is trimmed from the timeline entry: {v}"
+    );
+    let taken = std::fs::read_dir(dir.join("data/inbox/processed"))
+        .unwrap()
+        .count();
+    assert_eq!(taken, 1, "the reply file was moved to processed/");
 }

@@ -16,7 +16,8 @@ use forewarn::model::CustomerId;
 use forewarn::model::Language;
 use forewarn::notify::{Button, Channel, MailExtras, MessageStatus, NewMessage, OutboxMessage};
 use forewarn::store::{
-    self, FirstWords, NewEvent, NewTicket, OutboxFilter, Store, StoreError, TicketFilter,
+    self, FirstWords, NewEvent, NewTicket, OutboxFilter, Store, StoreError, TicketCursor,
+    TicketFilter, TicketSearch,
 };
 use forewarn::ticket::{
     Actor, EventKind, Origin, Resolution, Severity, SlaTarget, SolutionOption, Ticket, TicketId,
@@ -34,6 +35,7 @@ for_each_backend!(
     suite_save_of_a_stale_copy_conflicts_even_with_the_same_status,
     suite_a_tickets_messages_are_claimed_in_order,
     suite_ticket_list_filters_newest_first,
+    suite_ticket_pages_cover_every_ticket_once_and_search_finds_them,
     suite_latest_ticket_for_a_check,
     suite_queuing_a_key_twice_keeps_one_message,
     suite_concurrent_claimers_never_share_a_message,
@@ -44,6 +46,7 @@ for_each_backend!(
     suite_incidents_open_update_and_close,
     suite_detector_state_upserts_and_reads_back,
     suite_one_open_ticket_per_customer_and_incident,
+    suite_counts_for_metrics,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +164,16 @@ fn every_event_kind(from: i64) -> Vec<NewEvent> {
         EventKind::Reopened {
             reason: "Failed again within 7 days".to_owned(),
         },
+        EventKind::SeverityChanged {
+            from: Severity::P4,
+            to: Severity::P1,
+            reason: "full in ~4 minutes: «срочно»".to_owned(),
+        },
+        EventKind::SkillGroupChanged {
+            from: "web".to_owned(),
+            to: "hosting".to_owned(),
+            reason: "a quota, not the site".to_owned(),
+        },
         EventKind::SlaWarning {
             target: SlaTarget::Acknowledge,
             due: at(15),
@@ -196,6 +209,21 @@ fn every_event_kind(from: i64) -> Vec<NewEvent> {
             task: 1,
             outcome: "called; happy now".to_owned(),
         },
+        EventKind::MailReceived {
+            mailbox: "support".to_owned(),
+            uidvalidity: 1_700_000_000,
+            uid: 42,
+            from: "it@acme.example".to_owned(),
+            subject: "Re: «shop» down [#7]".to_owned(),
+            attachments: vec![forewarn::ticket::model::MailAttachment {
+                name: "error log.txt".to_owned(),
+                size: 11,
+            }],
+        },
+        EventKind::TimeSpent {
+            minutes: 90,
+            with: forewarn::ticket::model::LoggedWith::Resolution,
+        },
     ];
     let names: BTreeSet<&str> = kinds.iter().map(kind_name).collect();
     assert_eq!(names.len(), EVENT_KINDS, "one event of every kind");
@@ -216,7 +244,7 @@ fn every_event_kind(from: i64) -> Vec<NewEvent> {
 
 /// How many kinds of event there are: [`kind_name`] matches them all, so a new kind fails to
 /// compile here until it is named (and then [`every_event_kind`] until it has one).
-const EVENT_KINDS: usize = 22;
+const EVENT_KINDS: usize = 26;
 
 fn kind_name(kind: &EventKind) -> &'static str {
     match kind {
@@ -242,6 +270,10 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::SurveyAnswered { .. } => "survey_answered",
         EventKind::SurveyCommented { .. } => "survey_commented",
         EventKind::CallbackLogged { .. } => "callback_logged",
+        EventKind::MailReceived { .. } => "mail_received",
+        EventKind::SeverityChanged { .. } => "severity_changed",
+        EventKind::SkillGroupChanged { .. } => "skill_group_changed",
+        EventKind::TimeSpent { .. } => "time_spent",
     }
 }
 
@@ -717,6 +749,7 @@ async fn suite_ticket_list_filters_newest_first(store: Arc<dyn Store>) {
             open_only,
             customer: customer_id.map(customer),
             limit,
+            ..Default::default()
         };
         async move { ids(&store.tickets(&filter).await.unwrap()) }
     };
@@ -733,6 +766,107 @@ async fn suite_ticket_list_filters_newest_first(store: Arc<dyn Store>) {
     assert_eq!(list(false, None, Some(2)).await, vec![a3.id, a2.id]);
     assert_eq!(list(true, Some("globex"), Some(1)).await, vec![g1.id]);
     assert!(list(false, Some("initech"), None).await.is_empty());
+}
+
+/// Pages by cursor cover every ticket once, in the list's order, also when tickets share a
+/// creation time; a search matches title words, the customer, the problem, a check id, the
+/// checks a site names, or the number, and takes `%` and `_` literally.
+async fn suite_ticket_pages_cover_every_ticket_once_and_search_finds_them(store: Arc<dyn Store>) {
+    let mut all = Vec::new();
+    for i in 0..7 {
+        let mut n = new_ticket(
+            if i % 2 == 0 { "acme" } else { "globex" },
+            &[&format!("site{i}.http")],
+            // Two at each time: the cursor must order within a millisecond too.
+            at(i / 2),
+        );
+        n.title = format!("Shop {i} answers 100% errors");
+        all.push(create(&*store, n).await);
+    }
+    let mut odd = new_ticket("initech", &["blog.http"], at(10));
+    odd.title = "A_b".to_owned();
+    let odd = create(&*store, odd).await;
+    let everything = ids(&store.tickets(&TicketFilter::default()).await.unwrap());
+    assert_eq!(everything.len(), 8);
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .tickets(&TicketFilter {
+                limit: Some(3),
+                after,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(TicketCursor::of);
+        paged.extend(ids(&page));
+    }
+    assert_eq!(paged, everything, "pages in order, each ticket once");
+    let cursor = TicketCursor::of(&all[3]);
+    assert_eq!(TicketCursor::parse(&cursor.to_string()), Some(cursor));
+
+    let found = |text: &str, checks: &[&str]| {
+        let store = Arc::clone(&store);
+        let search = TicketSearch {
+            text: text.to_owned(),
+            checks: checks.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        async move {
+            let mut v = ids(&store
+                .tickets(&TicketFilter {
+                    search: Some(search),
+                    ..Default::default()
+                })
+                .await
+                .unwrap());
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(
+        found("SHOP 3", &[]).await,
+        vec![all[3].id],
+        "title, any case"
+    );
+    assert_eq!(
+        found("globex", &[]).await,
+        vec![all[1].id, all[3].id, all[5].id]
+    );
+    assert_eq!(
+        found("site4.http", &[]).await,
+        vec![all[4].id],
+        "a check id"
+    );
+    assert_eq!(
+        found("shop.example", &["site6.http"]).await,
+        vec![all[6].id],
+        "a site's checks"
+    );
+    assert_eq!(
+        found(&format!("#{}", all[2].id.0), &[]).await,
+        vec![all[2].id],
+        "the number"
+    );
+    assert_eq!(found("100%", &[]).await.len(), 7, "% taken literally");
+    assert_eq!(found("a_b", &[]).await, vec![odd.id], "_ taken literally");
+    assert!(found("axb", &[]).await.is_empty());
+    // Search and pages together.
+    let page = store
+        .tickets(&TicketFilter {
+            search: Some(TicketSearch {
+                text: "acme".into(),
+                checks: vec![],
+            }),
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), vec![all[6].id, all[4].id]);
 }
 
 async fn suite_latest_ticket_for_a_check(store: Arc<dyn Store>) {
@@ -1314,5 +1448,106 @@ async fn suite_one_open_ticket_per_customer_and_incident(store: Arc<dyn Store>) 
     assert_eq!(
         store.tickets(&TicketFilter::default()).await.unwrap().len(),
         3
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// What /metrics counts.
+
+async fn suite_counts_for_metrics(store: Arc<dyn Store>) {
+    use forewarn::store::{OpenTickets, OutboxCounts, SurveyCounts};
+    assert_eq!(store.open_tickets(at(20)).await.unwrap(), vec![]);
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        OutboxCounts::default()
+    );
+    assert_eq!(
+        store.survey_counts().await.unwrap(),
+        SurveyCounts::default()
+    );
+
+    // Due at +15 (ack), +30 (first update), +4 h (resolve).
+    // Not acknowledged by +15: late.
+    create(&*store, new_ticket("acme", &["a.http"], at(0))).await;
+    let mut acked = new_ticket("acme", &["b.http"], at(0));
+    acked.severity = Severity::P1;
+    let acked = create(&*store, acked).await;
+    let mut next = acked.clone();
+    next.acknowledged_at = Some(at(5));
+    store
+        .save_ticket(&next, acked.status, Vec::new(), Vec::new(), at(5))
+        .await
+        .unwrap();
+    // Waiting on the customer since +10: read at +10, nothing is late.
+    let waiting = create(&*store, new_ticket("globex", &["c.http"], at(0))).await;
+    let mut next = waiting.clone();
+    next.status = TicketStatus::WaitingOnCustomer;
+    next.paused_since = Some(at(10));
+    store
+        .save_ticket(&next, waiting.status, Vec::new(), Vec::new(), at(10))
+        .await
+        .unwrap();
+    let done = create(&*store, new_ticket("globex", &["d.http"], at(0))).await;
+    move_to(&*store, &done, TicketStatus::Resolved, 1).await;
+
+    let counts = store.open_tickets(at(40)).await.unwrap();
+    let of = |s: Severity| counts.iter().find(|c| c.severity == s).copied();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert_eq!(
+        of(Severity::P1),
+        Some(OpenTickets {
+            severity: Severity::P1,
+            open: 1,
+            ack_breached: 0,
+            first_update_breached: 1,
+            resolve_breached: 0,
+        })
+    );
+    assert_eq!(
+        of(Severity::P2),
+        Some(OpenTickets {
+            severity: Severity::P2,
+            open: 2,
+            ack_breached: 1,
+            first_update_breached: 1,
+            resolve_breached: 0,
+        })
+    );
+    let later = store.open_tickets(at(5 * 60)).await.unwrap();
+    assert_eq!(
+        later.iter().map(|c| c.resolve_breached).sum::<u64>(),
+        2,
+        "the paused ticket is not late: {later:?}"
+    );
+
+    // Outbox: ops-0 delivered, ops-1 dead, ops-2 pending since t0, a webhook delivered.
+    queue_ops_messages(&*store, 3).await;
+    let mut hook = mail("hook-0", None, "unused");
+    hook.channel = Channel::Webhook {
+        url: "http://127.0.0.1:9/hook".to_owned(),
+        slack: false,
+    };
+    store.enqueue(vec![hook], at(1)).await.unwrap();
+    let claimed = store.claim_due(at(2), 10, LEASE).await.unwrap();
+    let id = |key: &str| claimed.iter().find(|m| m.key == key).unwrap().id;
+    store.mark_delivered(id("ops-0"), at(3)).await.unwrap();
+    store.mark_delivered(id("hook-0"), at(3)).await.unwrap();
+    store
+        .mark_failed(id("ops-1"), at(3), "550 no such user", None)
+        .await
+        .unwrap();
+    store
+        .mark_failed(id("ops-2"), at(3), "421 try later", Some(at(10)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        OutboxCounts {
+            pending: 1,
+            dead: 1,
+            oldest_pending: Some(t0()),
+            delivered_email: 1,
+            delivered_webhook: 1,
+        }
     );
 }

@@ -78,7 +78,7 @@ async fn scene(db: &Db) -> Scene {
     .unwrap();
     std::fs::write(
         d.join("checks/acme.toml"),
-        "[customer]\nid = \"acme\"\nname = \"Acme Ltd\"\ncontacts = [\"ops@acme.example\", \"boss@acme.example\"]\nlanguage = \"en\"\n\n\
+        "[customer]\nid = \"acme\"\nname = \"Acme Ltd\"\ncontacts = [\"ops@acme.example\", { name = \"Olga Boss\", email = \"boss@acme.example\", phone = \"+44 (20) 7946-0018\" }]\nlanguage = \"en\"\n\n\
          [[check]]\nid = \"acme-www\"\nname = \"Acme shop\"\ninterval = \"1h\"\ntimeout = \"1s\"\n[check.http]\nurl = \"http://127.0.0.1:9/\"\n",
     )
     .unwrap();
@@ -864,6 +864,13 @@ async fn staff_survey_pages_need_a_session_and_log_call_backs(db: Db) {
     let (status, queue) = page("/surveys/callbacks".into()).await;
     assert_eq!(status, 200);
     assert!(queue.contains("rated 1/5"), "{queue}");
+    // Whom to call, with the number as a link a phone or softphone dials; the contact with only
+    // an address is not offered as a number.
+    assert!(
+        queue.contains("Olga Boss")
+            && queue.contains(r#"href="tel:+442079460018">+44 (20) 7946-0018</a>"#),
+        "{queue}"
+    );
     let task = s.server.store.callbacks().await.unwrap().remove(0);
     let csrf = hidden(&queue, "csrf");
     let log = |csrf: String| {

@@ -696,12 +696,28 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
         !customer_mails(&smtp).is_empty()
     })
     .await;
+    // The shell acts as a real staff user ($USER here), never a placeholder.
+    server
+        .store
+        .create_user(
+            forewarn::store::NewUser {
+                name: "ann".into(),
+                display_name: "Ann Support".into(),
+                role: forewarn::store::Role::Staff,
+                password_hash: forewarn::store::users::hash_password("a long enough password")
+                    .unwrap(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
     let cli = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
             .arg("--config")
             .arg(dir.path().join("forewarn.toml"))
             .args(args)
             .env("USER", "ann")
+            .env_remove("FOREWARN_USER")
             .output()
             .unwrap();
         (
@@ -716,11 +732,22 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
         out.contains("#1") && out.contains("P2") && out.contains("acme"),
         "{out}"
     );
-    assert_eq!(cli(&["ticket", "ack", "1"]).0, Some(0));
+    let (code, _, err) = cli(&["ticket", "ack", "1", "--by", "staff"]);
+    assert_eq!(code, Some(1), "no placeholder names: {err}");
+    assert!(
+        err.contains("no staff user \"staff\"") && err.contains("--by"),
+        "{err}"
+    );
+    let (code, out, _) = cli(&["ticket", "ack", "1"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("Ticket #1 acknowledged"),
+        "the shell says what it did: {out}"
+    );
     let (code, _, err) = cli(&["ticket", "ack", "1"]);
     assert_eq!(code, Some(1), "acknowledging twice is refused");
     assert!(err.contains("only a new or reopened ticket"), "{err}");
-    let (code, _, err) = cli(&[
+    let (code, out, err) = cli(&[
         "ticket",
         "update",
         "1",
@@ -730,6 +757,12 @@ async fn staff_work_a_ticket_from_the_cli_and_the_api(db: Db) {
         "30m",
     ]);
     assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("is being mailed to") && out.contains("next update by"),
+        "who is told, and the promise: {out}"
+    );
+    let shown = cli(&["ticket", "show", "1"]).1;
+    assert!(shown.contains("ann"), "the update is ann's: {shown}");
     wait_until("the update mail", Duration::from_secs(10), || {
         customer_mails(&smtp).len() >= 2
     })

@@ -499,10 +499,10 @@ fn forewarn_validate_checks_the_catalog_of_a_playbooks_directory() {
 /// Every `{ en = …, ru = … }` table of a playbook gets a `de` copy of its English text.
 fn add_german(value: &mut toml::Value) {
     if let toml::Value::Table(t) = value {
-        if let (Some(en), false) = (t.get("en").cloned(), t.contains_key("de")) {
-            if t.contains_key("ru") {
-                t.insert("de".into(), en);
-            }
+        if let (Some(en), false) = (t.get("en").cloned(), t.contains_key("de"))
+            && t.contains_key("ru")
+        {
+            t.insert("de".into(), en);
         }
         for (_, v) in t.iter_mut() {
             add_german(v);

@@ -206,26 +206,26 @@ impl Validator<'_> {
             DEFAULT_SAMPLE_INTERVAL,
         );
         let history = self.duration(raw.history.as_ref(), "history", DEFAULT_HISTORY);
-        if let (Some(i), Some(s)) = (sample_interval, &raw.sample_interval) {
-            if i < MIN_SAMPLE_INTERVAL {
-                self.error(
-                    s.span(),
-                    "sample_interval",
-                    format!(
-                        "must be at least {}",
-                        humantime::format_duration(MIN_SAMPLE_INTERVAL)
-                    ),
-                );
-            }
+        if let (Some(i), Some(s)) = (sample_interval, &raw.sample_interval)
+            && i < MIN_SAMPLE_INTERVAL
+        {
+            self.error(
+                s.span(),
+                "sample_interval",
+                format!(
+                    "must be at least {}",
+                    humantime::format_duration(MIN_SAMPLE_INTERVAL)
+                ),
+            );
         }
-        if let (Some(i), Some(h), Some(hs)) = (sample_interval, history, &raw.history) {
-            if h < i {
-                self.error(
-                    hs.span(),
-                    "history",
-                    "must be at least as long as sample_interval",
-                );
-            }
+        if let (Some(i), Some(h), Some(hs)) = (sample_interval, history, &raw.history)
+            && h < i
+        {
+            self.error(
+                hs.span(),
+                "history",
+                "must be at least as long as sample_interval",
+            );
         }
 
         let mut mounts = Vec::new();
@@ -330,18 +330,18 @@ impl Validator<'_> {
                 d.max_connections_per_address,
             ),
         };
-        if let Some(per) = &raw.max_connections_per_address {
-            if limits.max_connections_per_address > limits.max_connections {
-                self.error(
-                    per.span(),
-                    "max_connections_per_address",
-                    format!(
-                        "{} is more than max_connections ({}): one client could take every connection",
-                        per.get_ref(),
-                        limits.max_connections
-                    ),
-                );
-            }
+        if let Some(per) = &raw.max_connections_per_address
+            && limits.max_connections_per_address > limits.max_connections
+        {
+            self.error(
+                per.span(),
+                "max_connections_per_address",
+                format!(
+                    "{} is more than max_connections ({}): one client could take every connection",
+                    per.get_ref(),
+                    limits.max_connections
+                ),
+            );
         }
         limits
     }

@@ -1,10 +1,13 @@
-//! The command line: `forewarn serve | validate | migrate | check list | check run | user | token | customer | links | survey | agent | demo | bench | cluster status`.
+//! The command line: `forewarn serve | validate | migrate | check list | check run | user | token | customer | links | kb | survey | agent | demo | bench | cluster status`.
 
 pub mod cluster;
 pub mod customers;
 pub mod inbound;
+pub mod incidents;
+pub mod kb;
 pub mod links;
 pub mod log;
+pub mod outbox;
 pub mod report;
 pub mod surveys;
 pub mod table;
@@ -49,7 +52,12 @@ pub enum Command {
     /// Run the scheduler, the store and the web server.
     Serve,
     /// Load every configuration file and report every problem (exit 1), or a summary (exit 0).
-    Validate,
+    Validate {
+        /// For programs: `{"ok": true, "customers": …}` or `{"ok": false, "problems": [{file,
+        /// line, column, key, message}]}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create the database or bring its schema up to date, then exit (`serve` does it too).
     Migrate,
     /// List or run checks.
@@ -75,7 +83,7 @@ pub enum Command {
     Ticket(tickets::TicketCommand),
     /// The outbox of customer and ops messages: list, retry.
     #[command(subcommand)]
-    Outbox(tickets::OutboxCommand),
+    Outbox(outbox::OutboxCommand),
     /// KPIs from the ticket timelines: volumes, response times, SLA, reopen rate, heatmap.
     Report(report::ReportArgs),
     /// Customers: hand out the signed link to a customer's checks page.
@@ -84,9 +92,15 @@ pub enum Command {
     /// Customer links: revoke every link of one customer, list revocations.
     #[command(subcommand)]
     Links(links::LinksCommand),
+    /// The knowledge base: list the articles, save a ticket's resolution as a draft.
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
     /// Support mailboxes: what became of the mail customers sent, and the unmatched list.
     #[command(subcommand)]
     Inbound(inbound::InboundCommand),
+    /// What is going on: open incidents, maintenance now and upcoming, flapping checks.
+    #[command(subcommand)]
+    Incident(incidents::IncidentCommand),
     /// Follow-up surveys: list answers, the call-back queue, send what is due now.
     #[command(subcommand)]
     Survey(surveys::SurveyCommand),
@@ -98,6 +112,9 @@ pub enum Command {
     Token(tokens::TokenCommand),
     /// Measure probing throughput, CPU per check, schedule lag and memory.
     Bench(crate::bench::BenchArgs),
+    /// Measure the staff and customer pages at scale (10,000 tickets, 100,000 checks by
+    /// default) in a throw-away directory; exit 1 when a page's p95 is over 300 ms.
+    BenchPages(crate::bench::pages::PagesArgs),
     /// Several instances on one database: `forewarn cluster status [--json]`.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
@@ -134,6 +151,56 @@ pub fn init_logging(format: LogFormat) {
 }
 
 /// Loads the configuration or prints every problem and returns the exit code.
+impl Command {
+    /// A command that prints and ends (not a server, agent or demo that runs until stopped).
+    pub fn is_one_shot(&self) -> bool {
+        !matches!(
+            self,
+            Command::Serve | Command::Agent { .. } | Command::Demo { .. }
+        )
+    }
+}
+
+impl Command {
+    /// Commands that act on forewarn's data: with neither `--config` nor `FOREWARN_CONFIG`
+    /// they act on a running `forewarn demo` (`parse`). `serve`, `validate`, `migrate`, `agent`,
+    /// `demo` and `bench` always read the files they are pointed at.
+    fn follows_demo(&self) -> bool {
+        !matches!(
+            self,
+            Command::Serve
+                | Command::Validate { .. }
+                | Command::Migrate
+                | Command::Agent { .. }
+                | Command::Demo { .. }
+                | Command::Bench(_)
+                | Command::BenchPages(_)
+        )
+    }
+}
+
+/// Parses the command line. A command that acts on forewarn's data, given neither `--config`
+/// nor `FOREWARN_CONFIG`, acts on the running `forewarn demo` when there is one, and says so
+/// on stderr: the README's examples work as written while the demo runs.
+pub fn parse() -> Cli {
+    use clap::parser::ValueSource;
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if matches.value_source("config") == Some(ValueSource::DefaultValue)
+        && cli.command.follows_demo()
+        && let Some(demo) = crate::demo::pointer::running()
+    {
+        eprintln!(
+            "note: acting on the running demo at {} (configuration {}); pass --config to use another",
+            demo.url,
+            demo.config.display()
+        );
+        cli.config = demo.config;
+    }
+    cli
+}
+
 pub fn load_config(path: &Path) -> Result<Config, ExitCode> {
     config::load(path).map_err(|diags| {
         eprint!("{diags}");
@@ -149,13 +216,50 @@ pub fn load_config(path: &Path) -> Result<Config, ExitCode> {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     probe::install_crypto_provider();
     match cli.command {
-        Command::Validate => Ok(match load_config(&cli.config) {
+        Command::Validate { json: false } => Ok(match load_config(&cli.config) {
             Ok(config) => {
                 println!("{}", config::summary(&config));
                 ExitCode::SUCCESS
             }
             Err(code) => code,
         }),
+        Command::Validate { json: true } => {
+            let (v, code) = match config::load(&cli.config) {
+                Ok(config) => {
+                    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+                    for c in &config.checks {
+                        *kinds.entry(c.spec.kind().as_str()).or_default() += 1;
+                    }
+                    let v = serde_json::json!({
+                        "ok": true,
+                        "config": config.path,
+                        "customers": config.customers.len(),
+                        "checks": config.checks.len(),
+                        "checks_by_kind": kinds,
+                        "inbound_mailboxes": config.inbound.len(),
+                    });
+                    (v, ExitCode::SUCCESS)
+                }
+                Err(diags) => {
+                    let problems: Vec<_> = diags
+                        .0
+                        .iter()
+                        .map(|d| {
+                            serde_json::json!({
+                                "file": d.file, "line": d.line, "column": d.column,
+                                "key": d.key_path, "message": d.message,
+                            })
+                        })
+                        .collect();
+                    (
+                        serde_json::json!({ "ok": false, "problems": problems }),
+                        ExitCode::from(1),
+                    )
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(code)
+        }
         Command::Migrate => {
             let config = match load_config(&cli.config) {
                 Ok(c) => c,
@@ -225,7 +329,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Err(code) => Ok(code),
         },
         Command::Outbox(cmd) => match load_config(&cli.config) {
-            Ok(c) => tickets::outbox(c, cmd).await,
+            Ok(c) => outbox::outbox(c, cmd).await,
             Err(code) => Ok(code),
         },
         Command::Report(args) => match load_config(&cli.config) {
@@ -240,8 +344,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(c) => links::links(c, cmd).await,
             Err(code) => Ok(code),
         },
+        Command::Kb(cmd) => match load_config(&cli.config) {
+            Ok(c) => kb::kb(c, cmd).await,
+            Err(code) => Ok(code),
+        },
         Command::Inbound(cmd) => match load_config(&cli.config) {
             Ok(c) => inbound::inbound(c, cmd).await,
+            Err(code) => Ok(code),
+        },
+        Command::Incident(cmd) => match load_config(&cli.config) {
+            Ok(c) => incidents::incident(c, cmd).await,
             Err(code) => Ok(code),
         },
         Command::Survey(cmd) => match load_config(&cli.config) {
@@ -260,6 +372,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::BenchPages(args) => Ok(if crate::bench::pages::run(args).await? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
         Command::Cluster(cmd) => match load_config(&cli.config) {
             Ok(c) => cluster::cluster(c, cmd).await,
             Err(code) => Ok(code),

@@ -1,8 +1,7 @@
-//! `forewarn report [--since 30d] [--by engineer|customer|tier] [--format table|csv|json]`:
+//! `forewarn report [--since 30d] [--by engineer|customer|tier|plan|server] [--format table|csv|json]`:
 //! KPIs over the tickets of a window, computed by `report` from the timelines in the store.
 //! Definitions: docs/kpis.md.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,20 +11,20 @@ use clap::{Args, ValueEnum};
 
 use super::table;
 use crate::config::Config;
-use crate::model::CustomerId;
 use crate::report::{
-    self, EngineerKpis, Kpis, NO_SURVEY_DATA, Report, ReportInput, Survey, TimeStats, fmt_rate,
-    fmt_secs, fmt_survey_rate,
+    self, Attributes, Durations, EngineerKpis, Kpis, NO_SURVEY_DATA, Report, ReportInput, Survey,
+    TimeStats, fmt_rate, fmt_secs, fmt_survey_rate,
 };
 use crate::store::SurveyStore;
 use crate::store::tickets::TicketStore;
+use crate::ticket::spent::fmt_minutes;
 
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
     /// The window: tickets created in the last <duration> (e.g. 7d, 30d, 12h).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30d")]
     pub since: Duration,
-    /// Add a breakdown by engineer, customer or tier.
+    /// Add a breakdown by engineer, customer, tier, plan or server.
     #[arg(long, value_enum)]
     pub by: Option<By>,
     /// A table for people, CSV or JSON for programs.
@@ -38,6 +37,8 @@ pub enum By {
     Engineer,
     Customer,
     Tier,
+    Plan,
+    Server,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,12 +50,8 @@ pub enum Format {
 
 pub async fn report(config: Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = crate::store::open(&config.database).await?;
-    let tiers: BTreeMap<CustomerId, String> = config
-        .customers
-        .iter()
-        .map(|c| (c.id.clone(), c.tier.clone()))
-        .collect();
-    let out = render_report(&*store, &tiers, &args, Utc::now()).await?;
+    let attributes = Attributes::from_config(&config);
+    let out = render_report(&*store, &attributes, &args, Utc::now()).await?;
     print!("{out}");
     Ok(ExitCode::SUCCESS)
 }
@@ -63,12 +60,12 @@ pub async fn report(config: Config, args: ReportArgs) -> anyhow::Result<ExitCode
 /// survey sent yet, survey KPIs read "n/a (no survey data)".
 pub async fn render_report<S: TicketStore + SurveyStore + ?Sized>(
     store: &S,
-    tiers: &BTreeMap<CustomerId, String>,
+    attributes: &Attributes,
     args: &ReportArgs,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let since = now - chrono::Duration::from_std(args.since)?;
-    let report = load_and_compute(store, tiers, since, now).await?;
+    let report = load_and_compute(store, attributes, since, now).await?;
     Ok(match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Csv => csv(&report, args.by),
@@ -81,7 +78,7 @@ pub async fn render_report<S: TicketStore + SurveyStore + ?Sized>(
 /// those of these tickets).
 pub async fn load_and_compute<S: TicketStore + SurveyStore + ?Sized>(
     store: &S,
-    tiers: &BTreeMap<CustomerId, String>,
+    attributes: &Attributes,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Report> {
@@ -91,9 +88,35 @@ pub async fn load_and_compute<S: TicketStore + SurveyStore + ?Sized>(
         tickets: &tickets,
         now,
         since: Some(since),
-        tiers,
+        attributes,
         surveys: (!surveys.is_empty()).then_some(surveys.as_slice()),
     }))
+}
+
+/// `—` for a duration nobody reached.
+fn secs(v: Option<i64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| fmt_secs(v as f64))
+}
+
+/// `12m 00s (median) · 40m 00s (p90) · n=3`, or `—`.
+fn durations(d: &Durations) -> String {
+    if d.count == 0 {
+        return "— (n=0)".to_owned();
+    }
+    format!(
+        "median {} · p90 {} (n={})",
+        secs(d.median_secs),
+        secs(d.p90_secs),
+        d.count
+    )
+}
+
+/// The cost of `minutes` at the report's rate; `None` without a rate (hours only).
+fn cost(r: &Report, amount: Option<f64>) -> Option<String> {
+    r.hourly_rate
+        .as_ref()
+        .zip(amount)
+        .map(|(rate, a)| rate.fmt(a))
 }
 
 fn mean(s: &TimeStats) -> String {
@@ -106,7 +129,8 @@ fn p90(s: &TimeStats) -> String {
 }
 
 /// (name, value) lines of one set of KPIs, shared by the table and the CSV.
-fn summary_lines(k: &Kpis) -> Vec<(String, String)> {
+fn summary_lines(r: &Report) -> Vec<(String, String)> {
+    let k = &r.overall;
     let mut v = vec![
         ("tickets opened".to_owned(), k.opened.to_string()),
         ("tickets resolved".to_owned(), k.resolved.to_string()),
@@ -141,10 +165,71 @@ fn summary_lines(k: &Kpis) -> Vec<(String, String)> {
         "survey response rate".to_owned(),
         fmt_survey_rate(&k.survey_response_rate),
     ));
+    let e = &k.time_spent;
+    v.push((
+        "time spent".to_owned(),
+        format!(
+            "{} on {} tickets",
+            fmt_minutes(e.minutes),
+            e.tickets_with_time
+        ),
+    ));
+    v.push((
+        "time spent per resolved ticket".to_owned(),
+        match e.mean_minutes_per_resolved {
+            Some(m) => format!(
+                "{} mean ({} of {} resolved without time logged)",
+                fmt_minutes(m.round() as u64),
+                e.resolved_without_time,
+                k.resolved
+            ),
+            None => "— (none resolved)".to_owned(),
+        },
+    ));
+    if let Some(c) = cost(r, e.cost) {
+        let rate = r.hourly_rate.as_ref().map(|h| h.fmt(h.amount));
+        v.push((
+            "cost of time spent".to_owned(),
+            format!("{c} (at {} an hour)", rate.unwrap_or_default()),
+        ));
+    }
+    let l = &k.lead;
+    v.push((
+        "customer reports monitoring knew first".to_owned(),
+        fmt_rate(&l.monitoring_first),
+    ));
+    v.push((
+        "lead time when monitoring knew first".to_owned(),
+        durations(&l.lead_time),
+    ));
+    v.push((
+        "customer reports before monitoring knew".to_owned(),
+        format!("{} ({})", l.customer_first, durations(&l.monitoring_lag)),
+    ));
+    v.push((
+        "customer reports monitoring never knew".to_owned(),
+        l.never_knew.to_string(),
+    ));
+    v.push((
+        "monitoring tickets told before the customer wrote".to_owned(),
+        fmt_rate(&l.told_first),
+    ));
+    v.push((
+        "monitoring tickets the customer wrote first".to_owned(),
+        l.customer_wrote_first.to_string(),
+    ));
+    v.push((
+        "monitoring tickets not told yet".to_owned(),
+        l.not_told.to_string(),
+    ));
+    v.push((
+        "time to tell the customer".to_owned(),
+        durations(&l.time_to_tell),
+    ));
     v
 }
 
-const GROUP_HEADER: [&str; 9] = [
+const GROUP_HEADER: [&str; 13] = [
     "OPENED",
     "RESOLVED",
     "ACK MEAN",
@@ -154,10 +239,15 @@ const GROUP_HEADER: [&str; 9] = [
     "SLA",
     "REOPEN",
     "CSAT",
+    "TIME SPENT",
+    "PER RESOLVED",
+    "KNEW FIRST",
+    "TOLD FIRST",
 ];
 
-fn group_row(name: &str, k: &Kpis) -> Vec<String> {
-    vec![
+fn group_row(r: &Report, name: &str, k: &Kpis) -> Vec<String> {
+    let e = &k.time_spent;
+    let mut row = vec![
         name.to_owned(),
         k.opened.to_string(),
         k.resolved.to_string(),
@@ -168,13 +258,32 @@ fn group_row(name: &str, k: &Kpis) -> Vec<String> {
         fmt_rate(&k.sla.overall.compliance),
         fmt_rate(&k.reopen_rate),
         fmt_survey_rate(&k.csat),
-    ]
+        fmt_minutes(e.minutes),
+        e.mean_minutes_per_resolved
+            .map_or_else(|| "—".to_owned(), |m| fmt_minutes(m.round() as u64)),
+        fmt_rate(&k.lead.monitoring_first),
+        fmt_rate(&k.lead.told_first),
+    ];
+    row.extend(cost(r, e.cost));
+    row
 }
 
-const ENGINEER_HEADER: [&str; 5] = ["ENGINEER", "RESOLVED", "SLA", "CSAT", "POINTS"];
+const ENGINEER_HEADER: [&str; 10] = [
+    "ENGINEER",
+    "RESOLVED",
+    "SLA",
+    "CSAT",
+    "POINTS",
+    "ACKS",
+    "MTTA",
+    "RESOLUTIONS",
+    "MTTR",
+    "TIME SPENT",
+];
 
-fn engineer_row(e: &EngineerKpis) -> Vec<String> {
-    vec![
+fn engineer_row(r: &Report, e: &EngineerKpis) -> Vec<String> {
+    let mean = |d: &Durations| d.mean_secs.map_or_else(|| "—".to_owned(), fmt_secs);
+    let mut row = vec![
         e.engineer.clone(),
         e.resolved.to_string(),
         fmt_rate(&e.sla),
@@ -183,28 +292,83 @@ fn engineer_row(e: &EngineerKpis) -> Vec<String> {
             Survey::Available(p) => p.to_string(),
             Survey::NoSurveyData => NO_SURVEY_DATA.to_owned(),
         },
-    ]
+        e.time_to_acknowledge.count.to_string(),
+        mean(&e.time_to_acknowledge),
+        e.time_to_resolve.count.to_string(),
+        mean(&e.time_to_resolve),
+        format!(
+            "{} on {} tickets",
+            fmt_minutes(e.minutes_logged),
+            e.tickets_logged
+        ),
+    ];
+    row.extend(cost(r, e.cost));
+    row
 }
 
 fn breakdown(r: &Report, by: By) -> (Vec<String>, Vec<Vec<String>>) {
+    let costed = |mut header: Vec<String>| {
+        if r.hourly_rate.is_some() {
+            header.push("COST".to_owned());
+        }
+        header
+    };
     match by {
         By::Engineer => (
-            ENGINEER_HEADER.iter().map(|s| (*s).to_owned()).collect(),
-            r.per_engineer.iter().map(engineer_row).collect(),
+            costed(ENGINEER_HEADER.iter().map(|s| (*s).to_owned()).collect()),
+            r.per_engineer.iter().map(|e| engineer_row(r, e)).collect(),
         ),
-        By::Customer | By::Tier => {
-            let (first, map) = if by == By::Customer {
-                ("CUSTOMER", &r.per_customer)
-            } else {
-                ("TIER", &r.per_tier)
+        By::Customer | By::Tier | By::Plan | By::Server => {
+            let (first, map) = match by {
+                By::Customer => ("CUSTOMER", &r.per_customer),
+                By::Tier => ("TIER", &r.per_tier),
+                By::Plan => ("PLAN", &r.per_plan),
+                _ => ("SERVER", &r.per_server),
             };
             let header = std::iter::once(first)
                 .chain(GROUP_HEADER)
                 .map(str::to_owned)
                 .collect();
-            (header, map.iter().map(|(n, k)| group_row(n, k)).collect())
+            (
+                costed(header),
+                map.iter().map(|(n, k)| group_row(r, n, k)).collect(),
+            )
         }
     }
+}
+
+/// How many tickets the table lists under "time spent per ticket".
+const TOP_TICKETS: usize = 10;
+
+fn ticket_times(r: &Report) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut header: Vec<String> = ["TICKET", "CUSTOMER", "TIME SPENT", "BY", "RESOLVED"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    if r.hourly_rate.is_some() {
+        header.push("COST".to_owned());
+    }
+    let rows = r
+        .time_per_ticket
+        .iter()
+        .take(TOP_TICKETS)
+        .map(|t| {
+            let by: Vec<String> =
+                t.by.iter()
+                    .map(|(who, m)| format!("{who} {}", fmt_minutes(*m)))
+                    .collect();
+            let mut row = vec![
+                t.ticket.to_string(),
+                t.customer.clone(),
+                fmt_minutes(t.minutes),
+                by.join(", "),
+                if t.resolved { "yes" } else { "no" }.to_owned(),
+            ];
+            row.extend(cost(r, t.cost));
+            row
+        })
+        .collect();
+    (header, rows)
 }
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -220,7 +384,7 @@ fn text(r: &Report, by: Option<By>) -> String {
         ),
         r.until.format("%Y-%m-%d %H:%M")
     );
-    let rows: Vec<Vec<String>> = summary_lines(&r.overall)
+    let rows: Vec<Vec<String>> = summary_lines(r)
         .into_iter()
         .map(|(k, v)| vec![k, v])
         .collect();
@@ -242,6 +406,18 @@ fn text(r: &Report, by: Option<By>) -> String {
         .collect();
     out += "\n";
     out += &table::render(&["MONTH", "OPENED", "CLOSED"], &rows);
+
+    if !r.time_per_ticket.is_empty() {
+        let (header, rows) = ticket_times(r);
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "\nTime spent per ticket (the {} that took most of {})",
+            rows.len(),
+            r.time_per_ticket.len()
+        );
+        out += &table::render(&header, &rows);
+    }
 
     if let Some(by) = by {
         let (header, rows) = breakdown(r, by);
@@ -298,7 +474,7 @@ fn csv(r: &Report, by: Option<By>) -> String {
     match by {
         None => {
             csv_line(&mut out, &["kpi".to_owned(), "value".to_owned()]);
-            for (k, v) in summary_lines(&r.overall) {
+            for (k, v) in summary_lines(r) {
                 csv_line(&mut out, &[k, v]);
             }
         }

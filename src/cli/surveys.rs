@@ -79,8 +79,23 @@ pub async fn survey(mut config: Config, cmd: SurveyCommand) -> anyhow::Result<Ex
         }
         SurveyCommand::Callbacks { json } => {
             let tasks = store.callbacks().await?;
+            // Whom to call: the customer's contacts with a phone number, from the config.
+            let phones = |customer: &crate::model::CustomerId| -> Vec<crate::config::Contact> {
+                config
+                    .customer(customer)
+                    .map(|c| c.phones().cloned().collect())
+                    .unwrap_or_default()
+            };
             if json {
-                println!("{}", serde_json::to_string_pretty(&tasks)?);
+                let rows = tasks
+                    .iter()
+                    .map(|t| {
+                        let mut v = serde_json::to_value(t)?;
+                        v["phones"] = serde_json::to_value(phones(&t.customer))?;
+                        Ok(v)
+                    })
+                    .collect::<Result<Vec<_>, serde_json::Error>>()?;
+                println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 let rows: Vec<Vec<String>> = tasks
                     .iter()
@@ -89,6 +104,17 @@ pub async fn survey(mut config: Config, cmd: SurveyCommand) -> anyhow::Result<Ex
                             t.id.to_string(),
                             t.ticket.to_string(),
                             t.customer.to_string(),
+                            {
+                                let p = phones(&t.customer);
+                                if p.is_empty() {
+                                    "no phone on file".to_owned()
+                                } else {
+                                    p.iter()
+                                        .map(|c| c.describe())
+                                        .collect::<Vec<_>>()
+                                        .join("; ")
+                                }
+                            },
                             t.created_at.format("%Y-%m-%d %H:%M").to_string(),
                             t.reason.clone(),
                             match (&t.done_by, &t.outcome) {
@@ -105,6 +131,7 @@ pub async fn survey(mut config: Config, cmd: SurveyCommand) -> anyhow::Result<Ex
                             "TASK",
                             "TICKET",
                             "CUSTOMER",
+                            "CALL",
                             "SINCE (UTC)",
                             "WHY",
                             "OUTCOME"

@@ -1,5 +1,5 @@
-//! `forewarn ticket …` and `forewarn outbox …`: staff work on tickets from the shell. They act
-//! on the database named in forewarn.toml (a running server picks up queued mail at once).
+//! `forewarn ticket …`: staff work on tickets from the shell. They act on the database named in
+//! forewarn.toml (a running server picks up queued mail at once).
 
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
@@ -11,21 +11,35 @@ use super::table;
 use crate::access::Principal;
 use crate::config::Config;
 use crate::model::CustomerId;
-use crate::notify::MessageStatus;
 use crate::store::Scope;
-use crate::store::tickets::{OutboxFilter, TicketFilter};
+use crate::store::tickets::{TicketCursor, TicketFilter};
+use crate::ticket::routing::{Route, Routed};
 use crate::ticket::service::{ServiceError, TicketService};
-use crate::ticket::{Actor, EventKind, Resolution, SolutionOption, Ticket, TicketId};
+use crate::ticket::spent::Spent;
+use crate::ticket::{Actor, EventKind, Resolution, Severity, SolutionOption, Ticket, TicketId};
 
 #[derive(Subcommand, Debug)]
 pub enum TicketCommand {
-    /// List tickets, newest first.
+    /// List tickets, newest first, a page at a time (the end of a page says how to get the next).
     List {
         /// Only tickets someone still owes the customer something on.
         #[arg(long)]
         open: bool,
         #[arg(long)]
         customer: Option<String>,
+        /// Tickets whose number, title, customer, problem or site (a check's id, name or
+        /// target) matches.
+        #[arg(long)]
+        search: Option<String>,
+        /// Tickets on a page.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// The next page: the cursor the previous page ended with.
+        #[arg(long)]
+        after: Option<String>,
+        /// Every ticket, no pages.
+        #[arg(long, conflicts_with_all = ["limit", "after"])]
+        all: bool,
         #[arg(long)]
         json: bool,
     },
@@ -38,8 +52,9 @@ pub enum TicketCommand {
     /// Acknowledge a new or reopened ticket.
     Ack {
         id: i64,
-        #[arg(long, env = "USER", default_value = "staff")]
-        by: String,
+        /// Who acts: a staff user (default $FOREWARN_USER, else $USER).
+        #[arg(long, env = "FOREWARN_USER")]
+        by: Option<String>,
     },
     /// Post a public update (the customer is told, with the next checkpoint) or an internal note.
     Update {
@@ -56,8 +71,12 @@ pub enum TicketCommand {
         /// SLA clocks pause until they answer.
         #[arg(long, conflicts_with_all = ["internal", "next_update"])]
         wait_on_customer: bool,
-        #[arg(long, env = "USER", default_value = "staff")]
-        by: String,
+        /// Time you spent, logged with the update, e.g. 15m, 1h30m.
+        #[arg(long, value_parser = parse_spent)]
+        spent: Option<Spent>,
+        /// Who acts: a staff user (default $FOREWARN_USER, else $USER).
+        #[arg(long, env = "FOREWARN_USER")]
+        by: Option<String>,
     },
     /// Resolve with the explanation the customer gets.
     Resolve {
@@ -80,37 +99,63 @@ pub enum TicketCommand {
         /// Resolve although the ticket's checks still fail, for this reason.
         #[arg(long, value_name = "REASON")]
         anyway: Option<String>,
-        #[arg(long, env = "USER", default_value = "staff")]
-        by: String,
+        /// Time you spent, logged with the resolution, e.g. 15m, 1h30m.
+        #[arg(long, value_parser = parse_spent)]
+        spent: Option<Spent>,
+        /// Who acts: a staff user (default $FOREWARN_USER, else $USER).
+        #[arg(long, env = "FOREWARN_USER")]
+        by: Option<String>,
     },
     Reopen {
         id: i64,
         #[arg(long, default_value = "reopened by staff")]
         reason: String,
-        #[arg(long, env = "USER", default_value = "staff")]
-        by: String,
+        /// Who acts: a staff user (default $FOREWARN_USER, else $USER).
+        #[arg(long, env = "FOREWARN_USER")]
+        by: Option<String>,
     },
     Close {
         id: i64,
-        #[arg(long, env = "USER", default_value = "staff")]
-        by: String,
+        /// Who acts: a staff user (default $FOREWARN_USER, else $USER).
+        #[arg(long, env = "FOREWARN_USER")]
+        by: Option<String>,
+    },
+    /// Change an open ticket's severity and/or skill group. The SLA targets not met yet are
+    /// recomputed; a raise that brings the next update forward tells the customer the new time.
+    Route {
+        id: i64,
+        /// P1 … P4.
+        #[arg(long, value_parser = parse_severity)]
+        severity: Option<Severity>,
+        #[arg(long)]
+        skill_group: Option<String>,
+        /// Why (on the timeline, for the team).
+        #[arg(long)]
+        reason: String,
+        /// Who acts: a staff user (default $FOREWARN_USER, else $USER).
+        #[arg(long, env = "FOREWARN_USER")]
+        by: Option<String>,
     },
 }
 
-#[derive(Subcommand, Debug)]
-pub enum OutboxCommand {
-    /// Queued, delivered and failed messages, newest first.
-    List {
-        /// pending, delivered or dead
-        #[arg(long)]
-        status: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Put messages that were given up on back in the queue.
-    Retry,
+fn parse_spent(s: &str) -> Result<Spent, String> {
+    Spent::parse(s)
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| format!("{s:?} is not a severity: write P1, P2, P3 or P4"))
+}
+
+/// What an action did, for the sentence that says so.
+enum Done {
+    Read,
+    Acked,
+    Asked,
+    Updated { internal: bool },
+    Resolved,
+    Reopened,
+    Closed,
+    Routed(Routed),
 }
 
 pub async fn ticket(mut config: Config, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
@@ -118,12 +163,33 @@ pub async fn ticket(mut config: Config, cmd: TicketCommand) -> anyhow::Result<Ex
     // Mails this command causes link the customer's signed page and carry this
     // installation's Message-IDs, as the server's do.
     crate::token::ensure_secret(&mut config, store.as_ref()).await?;
-    let service = TicketService::new(store, Arc::new(RwLock::new(Arc::new(config))), None);
+    let config = Arc::new(config);
+    let service = TicketService::new(store.clone(), Arc::new(RwLock::new(config.clone())), None);
     let now = chrono::Utc::now();
-    let result = match cmd {
+    // Who acts; not a staff user: say so and what to do, exit 1.
+    macro_rules! who {
+        ($by:expr) => {
+            match super::users::acting_user(store.clone(), $by).await {
+                Ok(name) => name,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        };
+    }
+    let logged = match &cmd {
+        TicketCommand::Update { spent, .. } | TicketCommand::Resolve { spent, .. } => *spent,
+        _ => None,
+    };
+    let (id, result) = match cmd {
         TicketCommand::List {
             open,
             customer,
+            search,
+            limit,
+            after,
+            all,
             json,
         } => {
             let customer = match customer.map(|c| CustomerId::parse(&c)) {
@@ -131,68 +197,104 @@ pub async fn ticket(mut config: Config, cmd: TicketCommand) -> anyhow::Result<Ex
                 Some(Ok(c)) => Some(c),
                 None => None,
             };
-            let tickets = service
+            let after = match after.as_deref().map(|a| (a, TicketCursor::parse(a))) {
+                Some((a, None)) => anyhow::bail!(
+                    "--after {a:?} is not a cursor: pass the one the previous page ended with"
+                ),
+                Some((_, c)) => c,
+                None => None,
+            };
+            let limit = limit.max(1);
+            let mut tickets = service
                 .list(&TicketFilter {
                     open_only: open,
                     customer,
-                    limit: Some(500),
+                    // One more than the page: whether there is a next one.
+                    limit: (!all).then_some(limit + 1),
+                    after,
+                    search: search.as_deref().map(|t| service.search_for(t)),
                 })
                 .await?;
+            let more = !all && tickets.len() > limit as usize;
+            tickets.truncate(if all { usize::MAX } else { limit as usize });
+            let next = more.then(|| tickets.last().map(TicketCursor::of)).flatten();
             if json {
                 println!("{}", serde_json::to_string_pretty(&tickets)?);
             } else {
                 print_list(&tickets);
             }
-            Ok(())
+            // Never a silent cap: the end of a page says there is more, and how to get it
+            // (on stderr with --json, so the output stays one JSON array).
+            if let Some(next) = next {
+                let hint = format!(
+                    "More tickets: add --after {next} for the next {limit}, or --all for every one."
+                );
+                if json {
+                    eprintln!("{hint}");
+                } else {
+                    println!("{hint}");
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
         }
         TicketCommand::Show { id, json } => {
-            let (t, events) = service.get(TicketId(id)).await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({ "ticket": t, "timeline": events })
-                    )?
-                );
-            } else {
-                print_ticket(&t, &events);
-            }
-            Ok(())
+            let r = service.get(TicketId(id)).await.map(|(t, events)| {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &serde_json::json!({ "ticket": t, "timeline": events })
+                        )
+                        .unwrap_or_default()
+                    );
+                } else {
+                    print_ticket(&t, &events);
+                }
+                Done::Read
+            });
+            (id, r)
         }
         TicketCommand::Ack { id, by } => {
-            service
-                .acknowledge(TicketId(id), Actor::Staff(by), now)
-                .await
+            let actor = Actor::Staff(who!(by));
+            let r = service.acknowledge(TicketId(id), actor, now).await;
+            (id, r.map(|()| Done::Acked))
         }
         TicketCommand::Update {
             id,
             message,
             wait_on_customer: true,
+            spent,
             by,
             ..
         } => {
-            service
-                .wait_on_customer(TicketId(id), Actor::Staff(by), &message, now)
-                .await
+            let actor = Actor::Staff(who!(by));
+            let r = service
+                .wait_on_customer_logged(TicketId(id), actor, &message, spent, now)
+                .await;
+            (id, r.map(|()| Done::Asked))
         }
         TicketCommand::Update {
             id,
             message,
             next_update,
             internal,
+            spent,
             by,
             ..
         } => {
-            service
-                .update(
+            let actor = Actor::Staff(who!(by));
+            let r = service
+                .update_logged(
                     TicketId(id),
-                    Actor::Staff(by),
+                    actor,
                     &message,
                     next_update,
                     internal,
+                    spent,
                     now,
                 )
-                .await
+                .await;
+            (id, r.map(|()| Done::Updated { internal }))
         }
         TicketCommand::Resolve {
             id,
@@ -202,8 +304,10 @@ pub async fn ticket(mut config: Config, cmd: TicketCommand) -> anyhow::Result<Ex
             not_fully_solved,
             options,
             anyway,
+            spent,
             by,
         } => {
+            let actor = Actor::Staff(who!(by));
             let options = options
                 .iter()
                 .map(|o| {
@@ -223,100 +327,125 @@ pub async fn ticket(mut config: Config, cmd: TicketCommand) -> anyhow::Result<Ex
                 options,
                 resolved_while_failing: anyway,
             };
-            service
-                .resolve(TicketId(id), Actor::Staff(by), resolution, now)
-                .await
+            let r = service
+                .resolve_logged(TicketId(id), actor, resolution, spent, now)
+                .await;
+            (id, r.map(|()| Done::Resolved))
         }
         TicketCommand::Reopen { id, reason, by } => {
-            service
-                .reopen(TicketId(id), Actor::Staff(by), &reason, now)
-                .await
+            let actor = Actor::Staff(who!(by));
+            let r = service.reopen(TicketId(id), actor, &reason, now).await;
+            (id, r.map(|()| Done::Reopened))
+        }
+        TicketCommand::Route {
+            id,
+            severity,
+            skill_group,
+            reason,
+            by,
+        } => {
+            let route = Route {
+                severity,
+                skill_group,
+                reason,
+            };
+            let principal = Principal::new(who!(by), Scope::Staff);
+            let r = service.route(TicketId(id), &principal, route, now).await;
+            (id, r.map(Done::Routed))
         }
         // The shell has the database itself: whoever runs the CLI may do what an admin may.
         TicketCommand::Close { id, by } => {
-            service
-                .close(TicketId(id), &Principal::new(by, Scope::Admin), now)
-                .await
+            let principal = Principal::new(who!(by), Scope::Admin);
+            let r = service.close(TicketId(id), &principal, now).await;
+            (id, r.map(|()| Done::Closed))
         }
     };
-    match result {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(ServiceError::Store(e)) => Err(e.into()),
+    let done = match result {
+        Ok(done) => done,
+        Err(ServiceError::Store(e)) => return Err(e.into()),
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(1))
+            return Ok(ExitCode::from(1));
         }
-    }
-}
-
-pub async fn outbox(config: Config, cmd: OutboxCommand) -> anyhow::Result<ExitCode> {
-    let store = crate::store::open(&config.database).await?;
-    match cmd {
-        OutboxCommand::List {
-            status,
-            limit,
-            json,
-        } => {
-            let status = match status.as_deref() {
-                None => None,
-                Some("pending") => Some(MessageStatus::Pending),
-                Some("delivered") => Some(MessageStatus::Delivered),
-                Some("dead") => Some(MessageStatus::Dead),
-                Some(other) => {
-                    anyhow::bail!("unknown status {other:?}: use pending, delivered or dead")
+    };
+    let id = TicketId(id);
+    // Whom the customer's mail goes to, for the sentence.
+    let contacts = match store.ticket(id).await? {
+        Some(t) => config
+            .customer(&t.customer)
+            .map(|c| {
+                let emails = c.emails();
+                if emails.is_empty() {
+                    format!("{} (no contacts: nobody is mailed)", c.name)
+                } else {
+                    format!("{} ({})", c.name, emails.join(", "))
                 }
-            };
-            let msgs = store
-                .outbox(&OutboxFilter {
-                    status,
-                    ticket: None,
-                    limit: Some(limit),
-                })
-                .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&msgs)?);
-                return Ok(ExitCode::SUCCESS);
-            }
-            let rows: Vec<Vec<String>> = msgs
-                .iter()
-                .map(|m| {
-                    vec![
-                        m.id.to_string(),
-                        format!("{:?}", m.status).to_lowercase(),
-                        m.ticket.map(|t| t.to_string()).unwrap_or_default(),
-                        match &m.channel {
-                            crate::notify::Channel::Email { to } => to.join(", "),
-                            crate::notify::Channel::Webhook { url, .. } => url.clone(),
-                        },
-                        m.attempts.to_string(),
-                        m.last_error.clone().unwrap_or_default(),
-                        m.subject.clone(),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                table::render(
-                    &[
-                        "ID",
-                        "STATUS",
-                        "TICKET",
-                        "TO",
-                        "TRIES",
-                        "LAST ERROR",
-                        "SUBJECT"
-                    ],
-                    &rows
-                )
-            );
-            println!("{} messages", rows.len());
+            })
+            .unwrap_or_else(|| format!("customer {}", t.customer)),
+        None => "the customer".to_owned(),
+    };
+    match done {
+        Done::Read => {}
+        Done::Acked => println!(
+            "Ticket {id} acknowledged: its acknowledge clock is stopped. The customer was not told (they had the automatic acknowledgement)."
+        ),
+        Done::Asked => println!(
+            "Question on ticket {id} sent to {contacts}; its SLA clocks are paused until they answer."
+        ),
+        Done::Updated { internal: true } => {
+            println!("Internal note added to ticket {id}; nobody was told.")
         }
-        OutboxCommand::Retry => {
-            let n = store.retry_dead(chrono::Utc::now()).await?;
-            println!("{n} messages queued again");
+        Done::Updated { internal: false } => {
+            let next = store
+                .ticket(id)
+                .await?
+                .and_then(|t| t.next_update_due)
+                .map(|n| {
+                    format!(
+                        ", with the next update by {}",
+                        n.format("%Y-%m-%d %H:%M UTC")
+                    )
+                })
+                .unwrap_or_default();
+            println!("Update on ticket {id} is being mailed to {contacts}{next}.")
         }
+        Done::Resolved => {
+            println!("Ticket {id} resolved; the explanation is being mailed to {contacts}.")
+        }
+        Done::Reopened => println!(
+            "Ticket {id} reopened: its SLA clocks run again, and {contacts} is being told."
+        ),
+        Done::Closed => println!("Ticket {id} closed."),
+        Done::Routed(r) => print_routed(id, &r),
+    }
+    if let Some(spent) = logged {
+        println!("{spent} logged as your time spent on ticket {id}.");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a route changed, for people.
+fn print_routed(id: TicketId, r: &Routed) {
+    if let Some((from, to)) = r.severity {
+        println!(
+            "Ticket {id}: severity {from} → {to}; the SLA targets not met yet were recomputed."
+        );
+    }
+    if let Some((from, to)) = &r.skill_group {
+        println!("Ticket {id}: skill group {from} → {to}.");
+    }
+    if let Some(name) = &r.assigned {
+        println!(
+            "Ticket {id}: assigned to {name}, whose turn it was in the rotation of the new skill group."
+        );
+    }
+    match r.told {
+        Some(at) => println!(
+            "The customer is being told the next update is now due by {}.",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ),
+        None => println!("The customer was not told: what they were promised did not change."),
+    }
 }
 
 fn fmt_opt(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -354,7 +483,11 @@ fn print_list(tickets: &[Ticket]) {
             &rows
         )
     );
-    println!("{} tickets", rows.len());
+    println!(
+        "{} ticket{} shown, newest first.",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    );
 }
 
 fn print_ticket(t: &Ticket, events: &[crate::ticket::TimelineEvent]) {
@@ -431,6 +564,12 @@ pub fn describe(kind: &EventKind) -> String {
             Some(name) => format!("assigned to {name}"),
             None => "unassigned".into(),
         },
+        EventKind::SeverityChanged { from, to, reason } => {
+            format!("severity {from} → {to}: {reason}")
+        }
+        EventKind::SkillGroupChanged { from, to, reason } => {
+            format!("skill group {from} → {to}: {reason}")
+        }
         EventKind::SlaWarning { target, due } => format!(
             "SLA warning: {} due {}",
             target.as_str(),
@@ -467,5 +606,26 @@ pub fn describe(kind: &EventKind) -> String {
         ),
         EventKind::SurveyCommented { text, .. } => format!("survey comment: {text}"),
         EventKind::CallbackLogged { outcome, .. } => format!("called back: {outcome}"),
+        EventKind::TimeSpent { minutes, with } => format!(
+            "time spent: {} (with {})",
+            crate::ticket::spent::fmt_minutes(u64::from(*minutes)),
+            with.as_str()
+        ),
+        EventKind::MailReceived {
+            from,
+            subject,
+            attachments,
+            ..
+        } => {
+            let mut text = format!("mail from {from}: \"{subject}\"");
+            if !attachments.is_empty() {
+                let list: Vec<String> = attachments
+                    .iter()
+                    .map(|a| format!("{} ({} bytes)", a.name, a.size))
+                    .collect();
+                text.push_str(&format!(", attached: {}", list.join(", ")));
+            }
+            text
+        }
     }
 }

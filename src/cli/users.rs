@@ -236,3 +236,31 @@ fn read_new_password(from_stdin: bool) -> Result<String, String> {
     };
     hash_password(&password).map_err(|e| e.to_string())
 }
+
+/// The staff user a shell command acts as: `--by` (or `$FOREWARN_USER`), else `$USER`; it must
+/// be an enabled user, so timelines and reports name a real person, never a placeholder.
+pub async fn acting_user(
+    store: std::sync::Arc<dyn crate::store::Store>,
+    by: Option<String>,
+) -> anyhow::Result<String> {
+    let name = by
+        .or_else(|| std::env::var("USER").ok())
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "say who acts: --by NAME, or FOREWARN_USER=NAME (a staff user: `forewarn user list`)"
+            )
+        })?;
+    match store.user(&name).await? {
+        Some(u) if !u.disabled => Ok(name),
+        Some(_) => {
+            anyhow::bail!("user {name:?} is disabled: act as another staff user with --by NAME")
+        }
+        None => anyhow::bail!(
+            "no staff user {name:?}: what you do is recorded under a real user's name. \
+             Pass --by NAME (see `forewarn user list`) or set FOREWARN_USER, or create the \
+             user with `forewarn user add {name}`"
+        ),
+    }
+}

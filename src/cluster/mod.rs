@@ -21,6 +21,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::future::FusedFuture;
 use tokio::time::Instant;
 
 use crate::config::Config;
@@ -284,7 +285,8 @@ pub fn live_members(members: &[Member], now: DateTime<Utc>, lease: Duration) -> 
         .collect()
 }
 
-/// Runs `job` every `every`, on one instance of the cluster at a time: each round the instance
+/// Runs `job` every `every` (the first time after one period: `run_exclusive_now` starts at
+/// once), on one instance of the cluster at a time: each round the instance
 /// takes or renews the job's lease (two periods and a second long) and runs the job only when
 /// it holds it. A run renews the lease every half period while it lasts, and stops if another
 /// instance took the lease over (each step of a job commits on its own, so a run cut short
@@ -295,8 +297,39 @@ pub async fn run_exclusive<F, Fut>(
     instance: String,
     job: &str,
     every: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+    run: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    exclusive(store, instance, job, every, stop, run, false).await;
+}
+
+/// [`run_exclusive`], trying the first time at once: for a job that should start with the
+/// server (a support mailbox is fetched within a second of start, not a lease period later).
+pub async fn run_exclusive_now<F, Fut>(
+    store: Arc<dyn Store>,
+    instance: String,
+    job: &str,
+    every: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+    run: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    exclusive(store, instance, job, every, stop, run, true).await;
+}
+
+async fn exclusive<F, Fut>(
+    store: Arc<dyn Store>,
+    instance: String,
+    job: &str,
+    every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut run: F,
+    at_once: bool,
 ) where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
@@ -306,11 +339,15 @@ pub async fn run_exclusive<F, Fut>(
         let now = Utc::now();
         store.try_job_lease(job, &instance, now, now + hold)
     };
+    let mut first = at_once;
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.wait_for(|s| *s) => break,
+        if !first {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
         }
+        first = false;
         match take().await {
             Ok(true) => {}
             Ok(false) => {
@@ -326,10 +363,17 @@ pub async fn run_exclusive<F, Fut>(
         tokio::pin!(this_run);
         let half = (every / 2).max(Duration::from_millis(100));
         let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
+        // A renewal runs beside the job, never instead of it: awaited inside a select arm it
+        // would stop polling the run, and a run holding the database's only writer (SQLite)
+        // would wait for the renewal that waits for it, until the pool gave up.
+        let mut renewal = std::pin::pin!(futures::future::Fuse::terminated());
         loop {
             tokio::select! {
                 () = &mut this_run => break,
-                _ = renew.tick() => match take().await {
+                _ = renew.tick(), if renewal.is_terminated() => {
+                    renewal.set(futures::FutureExt::fuse(take()));
+                }
+                r = &mut renewal => match r {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(job, "another instance took this job's lease during a long run; this run stops here");

@@ -27,14 +27,14 @@ impl Validator<'_, '_> {
                 warning: Some(self.percent(w, &format!("{key}.{name}_warning"), dw)),
                 critical: Some(self.percent(c, &format!("{key}.{name}_critical"), dc)),
             };
-            if t.warning > t.critical {
-                if let Some(w) = w {
-                    self.err(
-                        w,
-                        &format!("{key}.{name}_warning"),
-                        format!("{name}_warning must not be above {name}_critical"),
-                    );
-                }
+            if t.warning > t.critical
+                && let Some(w) = w
+            {
+                self.err(
+                    w,
+                    &format!("{key}.{name}_warning"),
+                    format!("{name}_warning must not be above {name}_critical"),
+                );
             }
             t
         };

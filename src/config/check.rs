@@ -101,18 +101,18 @@ pub(super) fn build_check(
             ),
         }
     }
-    if let Some(server) = &raw.server {
-        if !customer.servers.iter().any(|s| s == server.get_ref()) {
-            v.err(
-                server,
-                &format!("{key}.server"),
-                format!(
-                    "server {:?} is not one of the customer's servers {:?}",
-                    server.get_ref(),
-                    customer.servers
-                ),
-            );
-        }
+    if let Some(server) = &raw.server
+        && !customer.servers.iter().any(|s| s == server.get_ref())
+    {
+        v.err(
+            server,
+            &format!("{key}.server"),
+            format!(
+                "server {:?} is not one of the customer's servers {:?}",
+                server.get_ref(),
+                customer.servers
+            ),
+        );
     }
     let kinds = [
         raw.http.is_some(),

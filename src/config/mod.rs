@@ -8,9 +8,13 @@ mod agent_check;
 mod brand;
 mod check;
 pub mod cluster;
+mod customer;
 mod dns_check;
+pub mod escalation;
 mod http_check;
 pub mod inbound;
+pub mod report;
+pub mod rotation;
 mod tls_check;
 mod validator;
 mod web;
@@ -40,7 +44,9 @@ use crate::probe::{AgentSpec, ConnectTo, DnsSpec, HttpSpec, ProbeSpec, Threshold
 pub use brand::Brand;
 use check::build_check;
 pub use check::{MIN_INTERVAL, MIN_TIMEOUT};
-pub use inbound::{Inbound, TlsMode};
+use customer::build_customer;
+pub use customer::{Contact, Customer};
+pub use inbound::{ImapServer, Inbound, MailSource, TlsMode};
 use raw::*;
 use validator::{Validator, at_least};
 pub use web::{CustomerLimits, LoginConfig, WebConfig};
@@ -69,13 +75,21 @@ pub struct Config {
     pub playbooks: crate::playbook::Playbooks,
     /// Every other word customers read (`playbooks/words/`).
     pub words: crate::words::Words,
+    /// The knowledge base (`playbooks/kb/`): articles for customers and staff.
+    pub kb: crate::kb::Kb,
     pub customers: Vec<Customer>,
     pub checks: Vec<Check>,
     pub maintenance: Vec<Maintenance>,
     /// `[[inbound]]`: support mailboxes fetched over IMAP.
     pub inbound: Vec<Inbound>,
+    /// `[[escalation]]`: support lines, applied by the SLA clocks.
+    pub escalation: Vec<escalation::Escalation>,
+    /// `[[rotation]]`: round-robin assignment inside skill groups.
+    pub rotations: Vec<rotation::Rotation>,
     /// Who customers hear from.
     pub brand: Brand,
+    /// `[report] hourly_rate`: what an hour of logged staff time costs (none: hours only).
+    pub hourly_rate: Option<report::HourlyRate>,
     /// This installation's id, generated once into the database (`token::ensure_secret`);
     /// part of every Message-ID, so two installations never send the same id.
     pub installation: String,
@@ -119,7 +133,8 @@ pub enum Window {
 }
 
 impl Maintenance {
-    fn covers(&self, check: &Check) -> bool {
+    /// Whether the window is for this check (whatever the time).
+    pub fn covers(&self, check: &Check) -> bool {
         check.customer == self.customer
             && ((self.checks.is_empty() && self.servers.is_empty())
                 || self.checks.contains(&check.id)
@@ -222,21 +237,6 @@ impl SurveyConfig {
 }
 
 pub use crate::model::Language;
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Customer {
-    pub id: CustomerId,
-    pub name: String,
-    pub contacts: Vec<String>,
-    pub language: Language,
-    pub tier: String,
-    pub servers: Vec<String>,
-    /// Dates and times in the customer's mails and pages are in this zone.
-    #[serde(skip)]
-    pub timezone: chrono_tz::Tz,
-    #[serde(skip)]
-    pub file: PathBuf,
-}
 
 /// When a check runs.
 #[derive(Debug, Clone)]
@@ -387,6 +387,36 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
             }
         }
     };
+    // The articles (`<playbooks_dir>/kb`, else the shipped ones), and the playbooks they name
+    // and that name them.
+    let kb_dir = global.playbooks_dir.join("kb");
+    let kb = if kb_dir.is_dir() {
+        let (kb, problems) = crate::kb::Kb::load_all(&kb_dir, &global.languages);
+        diags.extend(problems);
+        kb
+    } else {
+        crate::kb::Kb::builtin()
+    };
+    if let Some(p) = &playbooks {
+        diags.extend(kb.check_references(p));
+    }
+    // Escalation rules and rotations name skill groups the playbooks route to.
+    if let Some(p) = &playbooks {
+        let known = p.skill_groups();
+        for g in &global.escalation_groups {
+            if !known.contains(&g.group.as_str()) {
+                diags.push(src.diag(
+                    Some(g.span.clone()),
+                    &g.key,
+                    format!(
+                        "no playbook routes to skill group {:?}; the groups are: {}",
+                        g.group,
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -409,11 +439,15 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
         ops: global.ops,
         playbooks: playbooks.expect("no diagnostics means the playbooks loaded"),
         words: words.expect("no diagnostics means the catalog loaded"),
+        kb,
         customers,
         checks,
         maintenance,
         inbound: global.inbound,
+        escalation: global.escalation,
+        rotations: global.rotations,
         brand: global.brand,
+        hourly_rate: global.hourly_rate,
     })
 }
 
@@ -442,7 +476,13 @@ struct Global {
     mail: crate::notify::config::MailConfig,
     ops: crate::notify::config::OpsConfig,
     brand: Brand,
+    hourly_rate: Option<report::HourlyRate>,
     inbound: Vec<Inbound>,
+    escalation: Vec<escalation::Escalation>,
+    /// The skill groups the escalation rules and rotations name, checked once the playbooks
+    /// are loaded.
+    escalation_groups: Vec<escalation::GroupRef>,
+    rotations: Vec<rotation::Rotation>,
     /// The customers' time zone when their file sets none.
     timezone: chrono_tz::Tz,
     /// The languages the catalog speaks (set once the catalog is loaded).
@@ -629,9 +669,13 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
     let cluster = cluster::build(src, raw.cluster.unwrap_or_default(), v.diags);
     let sla = crate::ticket::sla::build(src, raw.sla, v.diags);
     let mail = crate::notify::config::build_mail(src, base, raw.mail, v.diags);
-    let ops = crate::notify::config::build_ops(src, raw.ops, v.diags);
+    let ops = crate::notify::config::build_ops(src, base, raw.ops, v.diags);
     let brand = brand::brand(&mut v, &raw.brand);
+    let hourly_rate = report::build(&mut v, &raw.report);
     let inbound = inbound::build(&mut v, base, &raw.inbound);
+    let (escalation, mut escalation_groups) = escalation::build(&mut v, &raw.escalation);
+    let (rotations, rotation_groups) = rotation::build(&mut v, &raw.rotation);
+    escalation_groups.extend(rotation_groups);
     let timezone =
         brand::timezone(&mut v, raw.timezone.as_ref(), "timezone").unwrap_or(chrono_tz::UTC);
     Global {
@@ -656,7 +700,11 @@ fn build_global(src: &Source, base: &Path, raw: RawGlobal, diags: &mut Diagnosti
         mail,
         ops,
         brand,
+        hourly_rate,
         inbound,
+        escalation,
+        escalation_groups,
+        rotations,
         timezone,
         languages: crate::words::SHIPPED.to_vec(),
     }
@@ -984,73 +1032,6 @@ fn build_maintenance(
         when: when?,
         reason: raw.reason,
         notify_before,
-    })
-}
-
-fn build_customer(
-    global: &Global,
-    src: &Source,
-    raw: RawCustomer,
-    diags: &mut Diagnostics,
-) -> Option<Customer> {
-    let mut v = Validator { src, diags };
-    let timezone = brand::timezone(&mut v, raw.timezone.as_ref(), "customer.timezone")
-        .unwrap_or(global.timezone);
-    let id = match CustomerId::parse(raw.id.get_ref()) {
-        Ok(id) => id,
-        Err(e) => {
-            v.err(&raw.id, "customer.id", e);
-            return None;
-        }
-    };
-    let mut contacts = Vec::new();
-    for c in &raw.contacts {
-        if is_email(c.get_ref()) {
-            contacts.push(c.get_ref().clone());
-        } else {
-            v.err(
-                c,
-                "customer.contacts",
-                format!("{:?} is not an e-mail address", c.get_ref()),
-            );
-        }
-    }
-    let language = match raw.language.as_ref() {
-        None => Language::En,
-        Some(l) => match Language::parse(l.get_ref()).filter(|l| global.languages.contains(l)) {
-            Some(lang) => lang,
-            None => {
-                let known: Vec<String> = global
-                    .languages
-                    .iter()
-                    .map(|l| format!("{:?}", l.as_str()))
-                    .collect();
-                v.err(
-                    l,
-                    "customer.language",
-                    format!(
-                        "unknown language {:?}: use {} (another language needs its folder in \
-                         playbooks/words/ and its playbook messages)",
-                        l.get_ref(),
-                        known.join(" or ")
-                    ),
-                );
-                Language::En
-            }
-        },
-    };
-    Some(Customer {
-        id,
-        name: raw.name.into_inner(),
-        contacts,
-        language,
-        tier: raw
-            .tier
-            .map(Spanned::into_inner)
-            .unwrap_or_else(|| "standard".to_owned()),
-        servers: raw.servers.into_iter().map(Spanned::into_inner).collect(),
-        timezone,
-        file: src.path.to_path_buf(),
     })
 }
 

@@ -54,6 +54,15 @@ pub struct RawGlobal {
     /// `[[inbound]]`: support mailboxes fetched over IMAP (see `config::inbound`).
     #[serde(default)]
     pub inbound: Vec<super::inbound::RawInbound>,
+    /// `[[escalation]]`: support lines (see `config::escalation`).
+    #[serde(default)]
+    pub escalation: Vec<super::escalation::RawEscalation>,
+    /// `[[rotation]]`: round-robin assignment inside a skill group (see `config::rotation`).
+    #[serde(default)]
+    pub rotation: Vec<super::rotation::RawRotation>,
+    /// `[report]`: the hourly rate of staff time (see `config::report`).
+    #[serde(default)]
+    pub report: super::report::RawReport,
 }
 
 /// `[survey]`: when follow-up surveys go out and how long their links live.
@@ -205,14 +214,39 @@ pub const CUSTOMER_FILE_KEYS: [&str; 3] = ["customer", "check", "maintenance"];
 pub struct RawCustomer {
     pub id: S<String>,
     pub name: S<String>,
+    /// `"ops@acme.example"` or `{ name = "…", email = "…", phone = "…" }`.
     #[serde(default)]
-    pub contacts: Vec<S<String>>,
+    pub contacts: Vec<S<RawContact>>,
     pub language: Option<S<String>>,
     pub tier: Option<S<String>>,
+    /// The customer's plan, a report attribute beside tier and server.
+    pub plan: Option<S<String>>,
     #[serde(default)]
     pub servers: Vec<S<String>>,
     /// The customer's IANA time zone (default: the global `timezone`).
     pub timezone: Option<S<String>>,
+}
+
+/// One entry of `contacts`: an address, or a person with a name, an address and a phone.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "an e-mail address, or a table { name = \"…\", email = \"…\", phone = \"…\" }"
+)]
+pub enum RawContact {
+    Address(String),
+    Person(RawPerson),
+}
+
+/// Unknown keys are kept (not refused by serde) so that the validator names them at the
+/// contact without hiding the customer's other mistakes.
+#[derive(Debug, Deserialize)]
+pub struct RawPerson {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[serde(flatten)]
+    pub unknown: std::collections::BTreeMap<String, toml::Value>,
 }
 
 /// One `[[check]]`: common fields plus exactly one kind table.

@@ -39,16 +39,14 @@ impl Validator<'_, '_> {
         };
         let warning = days(self, t.warning_days.as_ref(), "warning_days", 21);
         let critical = days(self, t.critical_days.as_ref(), "critical_days", 7);
-        if critical > warning {
-            if let Some(c) = &t.critical_days {
-                self.err(
-                    c,
-                    &format!("{key}.critical_days"),
-                    format!(
-                        "critical_days ({critical}) must not be above warning_days ({warning})"
-                    ),
-                );
-            }
+        if critical > warning
+            && let Some(c) = &t.critical_days
+        {
+            self.err(
+                c,
+                &format!("{key}.critical_days"),
+                format!("critical_days ({critical}) must not be above warning_days ({warning})"),
+            );
         }
         let ca_file = t
             .ca_file

@@ -149,14 +149,14 @@ impl Validator<'_, '_> {
             warning: self.opt_duration(warning, &format!("{key}.latency_warning")),
             critical: self.opt_duration(critical, &format!("{key}.latency_critical")),
         };
-        if let (Some(w), Some(c), Some(ws)) = (t.warning, t.critical, warning) {
-            if w > c {
-                self.err(
-                    ws,
-                    &format!("{key}.latency_warning"),
-                    "latency_warning must not be above latency_critical",
-                );
-            }
+        if let (Some(w), Some(c), Some(ws)) = (t.warning, t.critical, warning)
+            && w > c
+        {
+            self.err(
+                ws,
+                &format!("{key}.latency_warning"),
+                "latency_warning must not be above latency_critical",
+            );
         }
         t
     }

@@ -114,18 +114,18 @@ pub(super) fn limits(v: &mut Validator<'_, '_>, raw: &RawWeb) -> crate::listener
             d.max_connections_per_address,
         ),
     };
-    if let Some(per) = &raw.max_connections_per_address {
-        if limits.max_connections_per_address > limits.max_connections {
-            v.err(
-                per,
-                "web.max_connections_per_address",
-                format!(
-                    "{} is more than web.max_connections ({}): one client could take every connection",
-                    per.get_ref(),
-                    limits.max_connections
-                ),
-            );
-        }
+    if let Some(per) = &raw.max_connections_per_address
+        && limits.max_connections_per_address > limits.max_connections
+    {
+        v.err(
+            per,
+            "web.max_connections_per_address",
+            format!(
+                "{} is more than web.max_connections ({}): one client could take every connection",
+                per.get_ref(),
+                limits.max_connections
+            ),
+        );
     }
     limits
 }

@@ -31,19 +31,22 @@ pub async fn seed(server: &RunningServer) -> anyhow::Result<TicketId> {
         )
         .await?;
     tickets.acknowledge(id, staff(), at(30, 6)).await?;
+    // The time spent is logged with each, as staff do (docs/kpis.md, "Time spent").
+    let spent = |s| crate::ticket::spent::Spent::parse(s).map_err(anyhow::Error::msg);
     tickets
-        .update(
+        .update_logged(
             id,
             staff(),
             "We can reproduce it: the payment gateway refuses our proxy's certificate. \
              We are renewing it now.",
             Some(std::time::Duration::from_secs(3600)),
             false,
+            Some(spent("20m")?),
             at(30, 15),
         )
         .await?;
     tickets
-        .resolve(
+        .resolve_logged(
             id,
             staff(),
             Resolution {
@@ -59,6 +62,7 @@ pub async fn seed(server: &RunningServer) -> anyhow::Result<TicketId> {
                 options: vec![],
                 resolved_while_failing: None,
             },
+            Some(spent("1h10m")?),
             at(29, 10),
         )
         .await?;

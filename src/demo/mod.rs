@@ -7,6 +7,7 @@ mod cert;
 mod disk;
 mod dns;
 mod history;
+pub mod pointer;
 mod web;
 
 use std::path::{Path, PathBuf};
@@ -91,7 +92,9 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
              public_url = \"http://{addr}/\"\n\
              checks_dir = \"checks\"\n\
              [web]\nstaff_token = {{ file = \"demo/staff.token\" }}\n\
-             [resolvers]\ndemo = \"{}\"\n",
+             [resolvers]\ndemo = \"{}\"\n\
+             # Mail from customers: the demo's inbox is a directory of .eml files.\n\
+             [[inbound]]\nname = \"demo\"\ndirectory = \"data/inbox\"\npoll_interval = \"1s\"\n",
             fleet::DNS_ADDR
         ),
     )?;
@@ -177,6 +180,10 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
         }
     };
     let demo = start(port, &dir).await?;
+    // Commands typed next without --config act on this demo (README, "Try the demo").
+    let announced = pointer::announce(&demo.config_path, &demo.url)
+        .map_err(|e| tracing::warn!(file = %pointer::file().display(), error = %e, "cannot announce the demo: commands need --config"))
+        .ok();
     println!(
         "\n  forewarn demo is running\n\n  \
          dashboard   {url}/login   (user {user}, password {password})\n  \
@@ -188,12 +195,16 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
          zone with one drifted record (:18653) and a host agent whose account is filling (:18687).\n  \
          Every check runs within its first interval (at most a minute); the dashboard refreshes.\n\n  \
          After three failures in a row (and a confirming re-run) forewarn opens a ticket and\n  \
-         writes the customer's mail into {mail} (no SMTP server in the demo).\n\n  \
+         writes the customer's mail into {mail} (no SMTP server in the demo).\n  \
+         Answer one as the customer would; the answer shows on the ticket within seconds:\n        \
+         forewarn inbound reply {mail}/<file>.eml --text \"Thanks!\"\n  \
+         (any .eml from a customer's contact put into {inbox} is taken as mail).\n\n  \
          {history}\n\n  \
-         Try:  forewarn --config {config} check run globex-api\n        \
-         forewarn --config {config} ticket list\n        \
-         forewarn --config {config} ticket show 1\n        \
-         forewarn --config {config} survey list\n\n  \
+         Try, from any directory while the demo runs (commands without --config act on it):\n        \
+         forewarn check run globex-api\n        \
+         forewarn ticket list\n        \
+         forewarn ticket show 1\n        \
+         forewarn survey list\n\n  \
          Ctrl-C stops everything.\n",
         url = demo.url,
         token = demo.staff_token,
@@ -201,6 +212,7 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
         password = demo.staff_password,
         config = demo.config_path.display(),
         mail = dir.join("data/mail").display(),
+        inbox = dir.join("data/inbox").display(),
         history = match demo.surveyed {
             Some(id) => format!(
                 "Ticket {id} was reported by Acme yesterday and resolved by {DEMO_USER}; its\n  \
@@ -211,6 +223,7 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
         },
     );
     crate::server::shutdown_signal().await;
+    drop(announced);
     demo.stop().await;
     Ok(())
 }

@@ -14,16 +14,19 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::{Events, Fetched, Intake};
-use crate::config::{Inbound, TlsMode};
+use crate::config::{ImapServer, Inbound, TlsMode};
 
 /// IDLE is re-issued at least this often (servers may drop an IDLE after 30 minutes).
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 /// Any single IMAP step (connect, command) that takes longer failed.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Larger messages are not fetched (every body read from the network has a limit).
-pub const MAX_MESSAGE_BYTES: u32 = 32 * 1024 * 1024;
+pub const MAX_MESSAGE_BYTES: u32 = crate::config::inbound::MAX_MESSAGE_BYTES as u32;
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// After a stop, a session has this long to end by itself (leave IDLE, log out) before its
+/// connection is dropped: a stop never waits on a slow or silent server.
+const STOP_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum FetchError {
@@ -35,8 +38,8 @@ pub(super) enum FetchError {
     },
     #[error("TLS: {0}")]
     Tls(String),
-    #[error("login refused: {0}")]
-    Login(async_imap::error::Error),
+    #[error("login refused ({0}): check user and password")]
+    Login(String),
     #[error("{step}: {source}")]
     Imap {
         step: &'static str,
@@ -46,6 +49,27 @@ pub(super) enum FetchError {
     Timeout(&'static str),
     #[error("the server closed the connection")]
     Closed,
+}
+
+/// What the server answered, readably: the text of a NO or BAD (async-imap keeps its response
+/// code and text as `code: …, info: Some("…")`), else the error.
+fn said(e: &async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    match e {
+        Error::No(s) | Error::Bad(s) => {
+            let kind = if matches!(e, Error::No(_)) {
+                "NO"
+            } else {
+                "BAD"
+            };
+            let text = s
+                .split_once("info: Some(\"")
+                .and_then(|(_, rest)| rest.rsplit_once("\")"))
+                .map_or(s.as_str(), |(info, _)| info);
+            format!("the server said {kind}: {text}")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The transport under the IMAP session: TLS or plain TCP.
@@ -73,6 +97,7 @@ where
 /// Runs until `stop` turns true: sessions one after the other, with backoff between failures.
 pub(super) async fn fetch_loop(
     mailbox: &Inbound,
+    server: &ImapServer,
     intake: &dyn Intake,
     events: &Events,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -85,10 +110,27 @@ pub(super) async fn fetch_loop(
         if *stop.borrow() {
             return;
         }
-        match session(mailbox, intake, events, &mut stop, &mut episode).await {
+        let mut stopping = stop.clone();
+        let grace = async move {
+            if stopping.wait_for(|s| *s).await.is_err() {
+                // No one can stop this loop any more: it runs on.
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(STOP_GRACE).await;
+        };
+        let ended = tokio::select! {
+            r = session(mailbox, server, intake, events, &mut stop, &mut episode) => r,
+            () = grace => {
+                // A message being taken is cut short with its transaction (nothing committed)
+                // or after it (taken, moved at the next start): each is still taken once.
+                tracing::warn!(mailbox = %mailbox.name, "the IMAP session did not end within {STOP_GRACE:?} of the stop; its connection is dropped");
+                return;
+            }
+        };
+        match ended {
             Ok(()) => return,
             Err(e) => {
-                events.error(&e.to_string(), !episode.failing);
+                events.error(&e.to_string(), !episode.failing).await;
                 episode.failing = true;
                 let wait = episode.backoff;
                 episode.backoff = (episode.backoff * 2).min(BACKOFF_MAX);
@@ -117,7 +159,7 @@ impl Episode {
     }
 }
 
-async fn tls_connector(mailbox: &Inbound) -> Result<tokio_rustls::TlsConnector, FetchError> {
+async fn tls_connector(mailbox: &ImapServer) -> Result<tokio_rustls::TlsConnector, FetchError> {
     let roots = match &mailbox.ca_file {
         Some(path) => Arc::new(
             crate::probe::tls::load_ca_file(path)
@@ -131,7 +173,7 @@ async fn tls_connector(mailbox: &Inbound) -> Result<tokio_rustls::TlsConnector, 
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
-async fn tls_wrap(mailbox: &Inbound, tcp: TcpStream) -> Result<Stream, FetchError> {
+async fn tls_wrap(mailbox: &ImapServer, tcp: TcpStream) -> Result<Stream, FetchError> {
     let connector = tls_connector(mailbox).await?;
     let name = rustls_pki_types::ServerName::try_from(mailbox.server.clone())
         .map_err(|e| FetchError::Tls(format!("{:?}: {e}", mailbox.server)))?;
@@ -143,7 +185,7 @@ async fn tls_wrap(mailbox: &Inbound, tcp: TcpStream) -> Result<Stream, FetchErro
 }
 
 /// Connects and logs in.
-async fn connect(mailbox: &Inbound) -> Result<Session<Stream>, FetchError> {
+async fn connect(mailbox: &ImapServer) -> Result<Session<Stream>, FetchError> {
     let tcp = tokio::time::timeout(
         STEP_TIMEOUT,
         TcpStream::connect((mailbox.server.as_str(), mailbox.port)),
@@ -186,7 +228,7 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug>(
 }
 
 async fn login(
-    mailbox: &Inbound,
+    mailbox: &ImapServer,
     client: async_imap::Client<Stream>,
 ) -> Result<Session<Stream>, FetchError> {
     match tokio::time::timeout(
@@ -196,7 +238,7 @@ async fn login(
     .await
     {
         Err(_) => Err(FetchError::Timeout("LOGIN")),
-        Ok(Err((e, _))) => Err(FetchError::Login(e)),
+        Ok(Err((e, _))) => Err(FetchError::Login(said(&e))),
         Ok(Ok(s)) => Ok(s),
     }
 }
@@ -204,14 +246,15 @@ async fn login(
 /// One connection: rounds of take-and-move and waits, until an error or `stop`.
 async fn session(
     mailbox: &Inbound,
+    server: &ImapServer,
     intake: &dyn Intake,
     events: &Events,
     stop: &mut tokio::sync::watch::Receiver<bool>,
     episode: &mut Episode,
 ) -> Result<(), FetchError> {
-    let mut s = connect(mailbox).await?;
+    let mut s = connect(server).await?;
     let caps = step("CAPABILITY", s.capabilities()).await?;
-    let can_idle = mailbox.idle && caps.has_str("IDLE");
+    let can_idle = server.idle && caps.has_str("IDLE");
     let can_move = caps.has_str("MOVE");
     let uidplus = caps.has_str("UIDPLUS");
     let existing: Vec<_> = step("LIST", async {
@@ -231,6 +274,10 @@ async fn session(
     // Messages over the size limit, reported once per session.
     let mut too_large: HashSet<u32> = HashSet::new();
     loop {
+        if *stop.borrow() {
+            let _ = tokio::time::timeout(STOP_GRACE, s.logout()).await;
+            return Ok(());
+        }
         let mut failed = false;
         // What arrived before this search is seen by it.
         while s.unsolicited_responses.try_recv().is_ok() {}
@@ -263,7 +310,8 @@ async fn session(
                         mailbox.folder
                     ),
                     true,
-                );
+                )
+                .await;
                 continue;
             }
             let fetched: Vec<_> = step("UID FETCH", async {
@@ -294,12 +342,12 @@ async fn session(
                     move_to_processed(&mut s, mailbox, uid, can_move, uidplus).await?;
                 }
                 Err(e) => {
-                    events.intake_failed(uid, &e);
+                    events.intake_failed(uid, &e).await;
                     failed = true;
                 }
             }
         }
-        events.round_done();
+        events.round_done().await;
         // Something new arrived while this round ran: another round at once.
         let mut changed = false;
         while let Ok(r) = s.unsolicited_responses.try_recv() {
@@ -335,7 +383,7 @@ async fn session(
             };
             s = step("DONE", idle.done()).await?;
             if stopped {
-                let _ = tokio::time::timeout(Duration::from_secs(5), s.logout()).await;
+                let _ = tokio::time::timeout(STOP_GRACE, s.logout()).await;
                 return Ok(());
             }
         } else {
@@ -344,7 +392,7 @@ async fn session(
                 _ = stop.wait_for(|s| *s) => true,
             };
             if stopped {
-                let _ = tokio::time::timeout(Duration::from_secs(5), s.logout()).await;
+                let _ = tokio::time::timeout(STOP_GRACE, s.logout()).await;
                 return Ok(());
             }
         }

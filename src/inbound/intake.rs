@@ -19,8 +19,11 @@ use regex::Regex;
 use super::parse::{Bounce, Mail, parse};
 use super::{Fetched, Intake, Taken};
 use crate::config::{Config, Customer};
-use crate::store::tickets::{InboundRecord, NewEvent};
+use crate::store::tickets::NewEvent;
+use crate::store::{InboundOutcome, InboundRecord};
 use crate::store::{Store, StoreError};
+use crate::ticket::compose::mail_received;
+use crate::ticket::model::MailAttachment;
 use crate::ticket::service::{ServiceError, TicketService};
 use crate::ticket::{Actor, EventKind, TicketId};
 
@@ -85,6 +88,19 @@ impl TicketIntake {
         self.config.read().expect("not poisoned").clone()
     }
 
+    /// The limits of the mailbox as configured; this intake's own for a mailbox the
+    /// configuration does not name.
+    fn limits(&self, config: &Config, mailbox: &str) -> IntakeLimits {
+        match config.inbound.iter().find(|m| m.name == mailbox) {
+            Some(m) => IntakeLimits {
+                max_raw: m.keep_original,
+                requests_per_sender: m.requests_per_hour,
+                window: chrono::Duration::hours(1),
+            },
+            None => self.limits,
+        }
+    }
+
     /// Decides what the mail is; reads the store, changes nothing.
     async fn route(&self, config: &Config, mail: &Mail) -> Result<Route, StoreError> {
         if let Some(b) = &mail.bounce {
@@ -139,22 +155,35 @@ impl TicketIntake {
         &self,
         f: &Fetched,
         mail: Option<&Mail>,
-        outcome: &str,
+        outcome: InboundOutcome,
         at: DateTime<Utc>,
     ) -> InboundRecord {
-        let kept = f.raw.len().min(self.limits.max_raw);
+        let kept = f
+            .raw
+            .len()
+            .min(self.limits(&self.config(), &f.mailbox).max_raw);
+        let attachments = mail.map_or_else(Vec::new, |m| {
+            m.attachments
+                .iter()
+                .map(|(name, size)| MailAttachment {
+                    name: name.clone(),
+                    size: *size as u64,
+                })
+                .collect()
+        });
         InboundRecord {
-            mailbox: f.mailbox.clone(),
-            uidvalidity: f.uidvalidity,
-            uid: f.uid,
+            key: f.key(),
             message_id: mail.and_then(|m| m.message_id.clone()),
             received_at: at,
             sender: mail.map(|m| m.from.clone()).unwrap_or_default(),
             subject: mail.map(|m| m.subject.clone()).unwrap_or_default(),
-            outcome: outcome.to_owned(),
+            outcome,
             ticket: None,
+            attachments,
             raw: f.raw[..kept].to_vec(),
             raw_size: f.raw.len(),
+            handled_by: None,
+            from_unmatched: false,
         }
     }
 
@@ -177,10 +206,7 @@ impl TicketIntake {
         match written {
             Ok(()) => Ok(None),
             Err(ServiceError::Store(StoreError::Conflict { .. }))
-                if self
-                    .store
-                    .inbound_taken(&f.mailbox, f.uidvalidity, f.uid)
-                    .await? =>
+                if self.store.inbound_taken(&f.key()).await? =>
             {
                 Ok(Some(Taken::AlreadyTaken))
             }
@@ -209,6 +235,7 @@ impl TicketIntake {
                 text: format!("delivery to {to} failed: {why}"),
             },
         };
+        let mail = mail_received(&record, at);
         let mut written = Ok(());
         for _ in 0..CONFLICT_RETRIES {
             let Some(t) = self.store.ticket(ticket).await? else {
@@ -223,7 +250,7 @@ impl TicketIntake {
                 .save_ticket_taking(
                     &t,
                     status,
-                    vec![note.clone()],
+                    vec![note.clone(), mail.clone()],
                     vec![],
                     at,
                     Some(record.clone()),
@@ -240,24 +267,20 @@ impl TicketIntake {
 #[async_trait::async_trait]
 impl Intake for TicketIntake {
     async fn take(&self, f: &Fetched) -> anyhow::Result<Taken> {
-        if self
-            .store
-            .inbound_taken(&f.mailbox, f.uidvalidity, f.uid)
-            .await?
-        {
+        if self.store.inbound_taken(&f.key()).await? {
             return Ok(Taken::AlreadyTaken);
         }
         let now = Utc::now();
         let Some(mail) = parse(&f.raw) else {
             let why = "not a mail".to_owned();
-            let record = self.record(f, None, "ignored", now);
+            let record = self.record(f, None, InboundOutcome::Ignored, now);
             return self.keep(record, Taken::Ignored { why }).await;
         };
         let config = self.config();
         match self.route(&config, &mail).await? {
             Route::Bounce(ticket) => {
                 let bounce = mail.bounce.clone().unwrap_or_default();
-                let record = self.record(f, Some(&mail), "bounce", now);
+                let record = self.record(f, Some(&mail), InboundOutcome::Bounce, now);
                 let written = self.note_bounce(ticket, &bounce, record, now).await;
                 if let Some(taken) = self.settle(f, written).await? {
                     return Ok(taken);
@@ -268,14 +291,14 @@ impl Intake for TicketIntake {
             }
             Route::Automatic(why) => {
                 tracing::info!(mailbox = %f.mailbox, uid = f.uid, why = %why, "automatic mail ignored");
-                let record = self.record(f, Some(&mail), "ignored", now);
+                let record = self.record(f, Some(&mail), InboundOutcome::Ignored, now);
                 self.keep(record, Taken::Ignored { why }).await
             }
             Route::Reply(ticket) => {
                 let who = sender_name(&mail);
                 let mut written = Ok(());
                 for _ in 0..CONFLICT_RETRIES {
-                    let record = self.record(f, Some(&mail), "threaded", now);
+                    let record = self.record(f, Some(&mail), InboundOutcome::Threaded, now);
                     written = self
                         .service
                         .customer_replied_taking(
@@ -297,14 +320,15 @@ impl Intake for TicketIntake {
                 Ok(Taken::Threaded { ticket: ticket.0 })
             }
             Route::Request(customer) => {
-                let since = now - self.limits.window;
+                let limits = self.limits(&config, &f.mailbox);
+                let since = now - limits.window;
                 let opened = self
                     .store
-                    .inbound_count_since(&mail.from, "opened", since)
+                    .inbound_count_since(&mail.from, InboundOutcome::Opened, since)
                     .await?;
-                if opened >= self.limits.requests_per_sender {
+                if opened >= limits.requests_per_sender {
                     tracing::warn!(mailbox = %f.mailbox, uid = f.uid, "new request over the sender's limit ignored");
-                    let record = self.record(f, Some(&mail), "ignored", now);
+                    let record = self.record(f, Some(&mail), InboundOutcome::Ignored, now);
                     let why = "rate limited".to_owned();
                     return self.keep(record, Taken::Ignored { why }).await;
                 }
@@ -313,7 +337,7 @@ impl Intake for TicketIntake {
                 } else {
                     mail.subject.as_str()
                 };
-                let record = self.record(f, Some(&mail), "opened", now);
+                let record = self.record(f, Some(&mail), InboundOutcome::Opened, now);
                 let opened = self
                     .service
                     .customer_request_taking(
@@ -336,7 +360,7 @@ impl Intake for TicketIntake {
             }
             Route::Unmatched => {
                 tracing::info!(mailbox = %f.mailbox, uid = f.uid, "mail from an unknown sender kept as unmatched");
-                let record = self.record(f, Some(&mail), "unmatched", now);
+                let record = self.record(f, Some(&mail), InboundOutcome::Unmatched, now);
                 self.keep(record, Taken::Unmatched).await
             }
         }
@@ -384,11 +408,7 @@ fn sender_name(mail: &Mail) -> String {
 }
 
 fn is_contact(customer: &Customer, address: &str) -> bool {
-    !address.is_empty()
-        && customer
-            .contacts
-            .iter()
-            .any(|c| c.trim().eq_ignore_ascii_case(address))
+    !address.is_empty() && customer.has_email(address)
 }
 
 /// The customer this address is a contact of.

@@ -1,4 +1,5 @@
-//! Support mailboxes: each `[[inbound]]` mailbox is fetched over IMAP (`imap`), every message
+//! Support mailboxes: each `[[inbound]]` mailbox is fetched over IMAP (`imap`) or read from a
+//! directory of `.eml` files (`folder`), every message
 //! handed to an [`Intake`] (`intake::TicketIntake`: `parse`, then thread, open or list it), and moved to the processed folder only after the intake says what
 //! became of it. One instance of a cluster fetches each mailbox (`cluster::run_exclusive`, job
 //! lease `inbound:<name>`).
@@ -7,9 +8,12 @@
 //! did, and answers [`Taken::AlreadyTaken`] for a message it has seen (a crash between the
 //! intake and the move fetches it again).
 
+pub mod folder;
 mod imap;
 pub mod intake;
 pub mod parse;
+pub mod report;
+pub mod unmatched;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -17,7 +21,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Inbound;
+use crate::config::{Inbound, MailSource};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -27,6 +31,16 @@ pub struct Fetched {
     pub uidvalidity: u32,
     pub uid: u32,
     pub raw: Vec<u8>,
+}
+
+impl Fetched {
+    pub fn key(&self) -> crate::store::InboundKey {
+        crate::store::InboundKey {
+            mailbox: self.mailbox.clone(),
+            uidvalidity: self.uidvalidity,
+            uid: self.uid,
+        }
+    }
 }
 
 /// What became of a fetched message.
@@ -104,6 +118,8 @@ fn update(mailbox: &str, f: impl FnOnce(&mut MailboxStatus)) {
 struct Events {
     mailbox: String,
     metrics: Metrics,
+    store: Arc<dyn Store>,
+    instance: String,
 }
 
 impl Events {
@@ -119,8 +135,26 @@ impl Events {
         update(&self.mailbox, |s| *s.taken.entry(outcome).or_default() += 1);
     }
 
+    /// Writes the mailbox's state for `forewarn inbound status` (any instance, any machine);
+    /// a store that fails is logged and the fetching goes on.
+    async fn save(&self) {
+        let Some(s) = status().into_iter().find(|s| s.name == self.mailbox) else {
+            return;
+        };
+        let state = crate::store::MailboxState {
+            name: s.name,
+            instance: self.instance.clone(),
+            last_fetch: s.last_fetch,
+            last_error: s.last_error,
+            errors: s.errors,
+        };
+        if let Err(e) = self.store.save_mailbox_state(&state).await {
+            tracing::warn!(mailbox = %self.mailbox, error = %e, "cannot write the mailbox's state; `forewarn inbound status` shows an older one");
+        }
+    }
+
     /// An error: counted every time; `log` says whether to log it (once per episode).
-    fn error(&self, error: &str, log: bool) {
+    async fn error(&self, error: &str, log: bool) {
         if log {
             tracing::warn!(mailbox = %self.mailbox, %error, "inbound mailbox failing; will retry");
         } else {
@@ -131,19 +165,22 @@ impl Events {
             s.errors += 1;
             s.last_error = Some((Utc::now(), error.to_owned()));
         });
+        self.save().await;
     }
 
-    fn intake_failed(&self, uid: u32, error: &anyhow::Error) {
+    async fn intake_failed(&self, uid: u32, error: &anyhow::Error) {
         tracing::warn!(mailbox = %self.mailbox, uid, error = %format!("{error:#}"), "the intake could not take a message; it stays in the mailbox and is tried again");
         self.metrics.inbound_error(&self.mailbox);
         update(&self.mailbox, |s| {
             s.errors += 1;
             s.last_error = Some((Utc::now(), format!("intake, UID {uid}: {error:#}")));
         });
+        self.save().await;
     }
 
-    fn round_done(&self) {
+    async fn round_done(&self) {
         update(&self.mailbox, |s| s.last_fetch = Some(Utc::now()));
+        self.save().await;
     }
 }
 
@@ -176,8 +213,10 @@ pub async fn run(
             let events = Events {
                 mailbox: mailbox.name.clone(),
                 metrics: ctx.metrics.clone(),
+                store: ctx.store.clone(),
+                instance: ctx.instance.clone(),
             };
-            crate::cluster::run_exclusive(
+            crate::cluster::run_exclusive_now(
                 ctx.store.clone(),
                 ctx.instance.clone(),
                 &job,
@@ -190,7 +229,18 @@ pub async fn run(
                         events.clone(),
                         stop.clone(),
                     );
-                    async move { imap::fetch_loop(&mailbox, intake.as_ref(), &events, stop).await }
+                    async move {
+                        match &mailbox.source {
+                            MailSource::Imap(server) => {
+                                imap::fetch_loop(&mailbox, server, intake.as_ref(), &events, stop)
+                                    .await;
+                            }
+                            MailSource::Directory(dir) => {
+                                folder::fetch_loop(&mailbox, dir, intake.as_ref(), &events, stop)
+                                    .await;
+                            }
+                        }
+                    }
                 },
             )
             .await;

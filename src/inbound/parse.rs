@@ -75,13 +75,8 @@ pub fn parse(raw: &[u8]) -> Option<Mail> {
         date: m
             .date()
             .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
-        attachments: m
-            .attachments()
-            .filter(|p| bounce.is_none() || !matches!(p.body, PartType::Message(_)))
-            .map(|p| {
-                let name = p.attachment_name().unwrap_or("unnamed").to_owned();
-                (name, p.contents().len())
-            })
+        attachments: attachment_parts(&m, bounce.is_some())
+            .map(|p| (attachment_name(p), p.contents().len()))
             .collect(),
         from,
         from_name,
@@ -90,6 +85,55 @@ pub fn parse(raw: &[u8]) -> Option<Mail> {
         automatic,
         bounce,
     })
+}
+
+/// One attachment of a kept original, for staff to download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentBytes {
+    pub name: String,
+    /// As the sender declared it (`application/octet-stream` when they did not).
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The `n`th attachment (counted from 0, in the order of [`Mail::attachments`]) of a raw
+/// message; `None` when there is no such attachment or the bytes are not a mail.
+pub fn attachment(raw: &[u8], n: usize) -> Option<AttachmentBytes> {
+    let m = MessageParser::default().parse(raw)?;
+    let from = m
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    let bounce = bounce_of(&m, &from).is_some();
+    let part = attachment_parts(&m, bounce).nth(n)?;
+    let content_type = part
+        .content_type()
+        .map(|c| match c.subtype() {
+            Some(sub) => format!("{}/{sub}", c.ctype()),
+            None => c.ctype().to_owned(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    Some(AttachmentBytes {
+        name: attachment_name(part),
+        content_type,
+        bytes: part.contents().to_vec(),
+    })
+}
+
+/// The parts listed as attachments: all of them, but for a bounce not the returned message.
+fn attachment_parts<'a>(
+    m: &'a Message<'a>,
+    bounce: bool,
+) -> impl Iterator<Item = &'a mail_parser::MessagePart<'a>> {
+    m.attachments()
+        .filter(move |p| !bounce || !matches!(p.body, PartType::Message(_)))
+}
+
+fn attachment_name(p: &mail_parser::MessagePart<'_>) -> String {
+    p.attachment_name().unwrap_or("unnamed").to_owned()
 }
 
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {
@@ -422,8 +466,7 @@ mod tests {
 
     #[test]
     fn a_text_part_is_preferred_to_html_and_attachments_are_listed() {
-        let m = mail(
-            "From: a@example.com\n\
+        let raw = "From: a@example.com\n\
              Subject: x\n\
              Content-Type: multipart/mixed; boundary=\"b1\"\n\
              \n\
@@ -445,10 +488,15 @@ mod tests {
              Content-Transfer-Encoding: base64\n\
              \n\
              aGVsbG8gd29ybGQ=\n\
-             --b1--\n",
-        );
+             --b1--\n";
+        let m = mail(raw);
         assert_eq!(m.text, "Plain words.");
         assert_eq!(m.attachments, [("error.log".to_owned(), 11)]);
+        let a = super::attachment(raw.as_bytes(), 0).expect("the attachment");
+        assert_eq!(a.name, "error.log");
+        assert_eq!(a.bytes, b"hello world");
+        assert_eq!(a.content_type, "application/octet-stream");
+        assert!(super::attachment(raw.as_bytes(), 1).is_none());
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //!
 //! - `track`: per-check state machine (N failures open, M passes close, flapping).
 //! - `classify`: which playbook a failing result belongs to, and its evidence.
+//! - `now`: what is going on, for staff: open incidents, maintenance, flapping checks.
 
 pub mod classify;
 pub mod detector;
 pub mod evidence;
+pub mod now;
 pub mod track;
 
 pub use classify::{Problem, classify};

@@ -76,6 +76,8 @@ pub struct RawOps {
     pub webhook_url: Option<S<String>>,
     /// `json` (default) or `slack`.
     pub webhook_format: Option<S<String>>,
+    /// `[ops.telegram]`: bot messages (see `notify::telegram`).
+    pub telegram: Option<super::telegram::RawTelegram>,
 }
 
 /// How the SMTP connection is protected.
@@ -153,6 +155,7 @@ impl Default for Retry {
 pub struct OpsConfig {
     pub email: Vec<String>,
     pub webhook: Option<OpsWebhook>,
+    pub telegram: Option<super::telegram::TelegramConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +179,9 @@ impl OpsConfig {
                 url: w.url.to_string(),
                 slack: w.slack,
             });
+        }
+        if let Some(t) = &self.telegram {
+            out.extend(super::telegram::channels(t));
         }
         out
     }
@@ -458,7 +464,12 @@ fn is_loopback(host: &str) -> bool {
 }
 
 /// Validates `[ops]`. Without a table, ops alerts go nowhere (`channels()` is empty).
-pub fn build_ops(src: &Source, raw: Option<RawOps>, diags: &mut Diagnostics) -> OpsConfig {
+pub fn build_ops(
+    src: &Source,
+    base: &Path,
+    raw: Option<RawOps>,
+    diags: &mut Diagnostics,
+) -> OpsConfig {
     let Some(raw) = raw else {
         return OpsConfig::default();
     };
@@ -523,7 +534,15 @@ pub fn build_ops(src: &Source, raw: Option<RawOps>, diags: &mut Diagnostics) -> 
                 None
             }
         });
-    OpsConfig { email, webhook }
+    let telegram = raw
+        .telegram
+        .as_ref()
+        .and_then(|t| super::telegram::build(src, base, t, v.diags));
+    OpsConfig {
+        email,
+        webhook,
+        telegram,
+    }
 }
 
 /// Pushes diagnostics at a value's span.

@@ -27,12 +27,14 @@ pub mod html;
 pub mod mailer;
 pub mod model;
 pub mod ops;
+pub mod telegram;
 pub mod webhook;
 pub mod worker;
 
 pub use config::{MailConfig, MailTransport, OpsConfig, Security};
 pub use mailer::{Letterhead, Mailer, MailerError};
 pub use model::{Button, Channel, MailExtras, MessageStatus, NewMessage, OutboxMessage};
+pub use telegram::Telegram;
 pub use webhook::Webhook;
 pub use worker::{Backoff, Senders, WorkerHandle, WorkerOptions, run_worker};
 

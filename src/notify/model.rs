@@ -14,6 +14,8 @@ pub enum Channel {
     Email { to: Vec<String> },
     /// A JSON POST; `slack = true` sends a Slack-compatible `{"text": …}` payload.
     Webhook { url: String, slack: bool },
+    /// A Telegram bot message to this chat (`[ops.telegram]`; the token stays in the config).
+    Telegram { chat_id: i64 },
 }
 
 /// A message to queue. `key` makes queuing idempotent: a second message with the same key is

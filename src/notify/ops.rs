@@ -1,12 +1,14 @@
 //! The one ops fan-out: an ops alert becomes one message per configured ops channel (the e-mail
-//! list, the webhook), each keyed `<key>/<channel>` so the same alert is queued once. The
+//! list, the webhook, each Telegram chat), each keyed `<key>/<channel>` so the same alert is
+//! queued once. The
 //! detector (incidents, dead probers) and the ticket service (SLA, reopenings, tickets outside
 //! an incident) both alert through here. Also the Message-ID every queued message gets.
 
 use crate::config::Config;
 use crate::notify::{Channel, MailExtras, NewMessage};
 
-/// One message per configured ops channel, keyed `<key>/email` and `<key>/webhook`.
+/// One message per configured ops channel, keyed `<key>/email`, `<key>/webhook` and
+/// `<key>/telegram-<chat>`.
 pub fn messages(config: &Config, key: &str, subject: &str, body: &str) -> Vec<NewMessage> {
     let mut out = Vec::new();
     if !config.ops.email.is_empty() {
@@ -33,6 +35,18 @@ pub fn messages(config: &Config, key: &str, subject: &str, body: &str) -> Vec<Ne
                 url: hook.url.to_string(),
                 slack: hook.slack,
             },
+            subject: subject.to_owned(),
+            body: body.to_owned(),
+            extras: MailExtras::default(),
+        });
+    }
+    for &chat_id in config.ops.telegram.iter().flat_map(|t| &t.chats) {
+        let key = format!("{key}/telegram-{chat_id}");
+        out.push(NewMessage {
+            message_id: message_id(config, &key),
+            key,
+            ticket: None,
+            channel: Channel::Telegram { chat_id },
             subject: subject.to_owned(),
             body: body.to_owned(),
             extras: MailExtras::default(),

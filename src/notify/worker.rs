@@ -189,6 +189,7 @@ pub fn decide(
 pub struct Senders {
     pub mailer: Mailer,
     pub webhook: Webhook,
+    pub telegram: super::Telegram,
 }
 
 impl Senders {
@@ -196,6 +197,7 @@ impl Senders {
         match &msg.channel {
             Channel::Email { .. } => self.mailer.send(msg).await,
             Channel::Webhook { .. } => self.webhook.send(msg).await,
+            Channel::Telegram { .. } => self.telegram.send(msg).await,
         }
     }
 }
@@ -210,6 +212,7 @@ pub async fn run_worker<S>(
     store: Arc<S>,
     mailer: Mailer,
     http: reqwest::Client,
+    telegram: Option<super::telegram::TelegramConfig>,
     opts: WorkerOptions,
     shutdown: impl Future<Output = ()>,
 ) where
@@ -217,7 +220,8 @@ pub async fn run_worker<S>(
 {
     let senders = Senders {
         mailer,
-        webhook: Webhook::new(http, opts.webhook_timeout),
+        webhook: Webhook::new(http.clone(), opts.webhook_timeout),
+        telegram: super::Telegram::new(http, telegram, opts.webhook_timeout),
     };
     let wake = opts.wake.0.clone();
     tracing::info!(
@@ -318,6 +322,7 @@ where
     let channel = match &msg.channel {
         Channel::Email { .. } => "email",
         Channel::Webhook { .. } => "webhook",
+        Channel::Telegram { .. } => "telegram",
     };
     let outcome = match decide(msg, &result, now, opts, jitter_sample()) {
         Decision::Delivered => {

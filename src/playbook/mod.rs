@@ -113,7 +113,18 @@ pub struct Playbook {
     pub runbook: Vec<String>,
     /// Ways out to offer the customer when the fix is a choice.
     pub options: Vec<PlaybookOption>,
+    /// Knowledge-base articles this playbook names (`articles = ["slug"]`); each must exist
+    /// (`kb::Kb::check_references`). Articles may also name the playbook themselves.
+    pub articles: Vec<ArticleRef>,
     env: Environment<'static>,
+}
+
+/// An article a playbook names, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleRef {
+    pub slug: String,
+    pub line: usize,
+    pub column: usize,
 }
 
 /// A text in every language.
@@ -333,6 +344,15 @@ impl Playbooks {
     pub fn iter(&self) -> impl Iterator<Item = &Playbook> {
         self.by_key.values()
     }
+
+    /// The skill groups the playbooks route to, sorted, each once: the groups tickets are
+    /// rerouted and escalated between.
+    pub fn skill_groups(&self) -> Vec<&str> {
+        let mut groups: Vec<&str> = self.iter().map(|p| p.skill_group.as_str()).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups
+    }
 }
 
 impl Playbook {
@@ -528,6 +548,28 @@ impl Validator<'_> {
             .map(|(i, o)| self.option(i, o))
             .collect();
 
+        let mut articles = Vec::new();
+        for (i, a) in raw.articles.iter().enumerate() {
+            if is_valid_slug(a.get_ref()) {
+                let (line, column) = self.src.line_col(a.span().start);
+                articles.push(ArticleRef {
+                    slug: a.get_ref().clone(),
+                    line,
+                    column,
+                });
+            } else {
+                self.error(
+                    a.span(),
+                    format!("articles[{i}]"),
+                    format!(
+                        "`{}` is not an article slug: the file name of playbooks/kb/<lang>/<slug>.md, \
+                         e.g. \"disk-filling\"",
+                        a.get_ref()
+                    ),
+                );
+            }
+        }
+
         let mut env = new_environment();
         match &raw.message {
             Some(m) => self.messages(&mut env, m, raw.predictive),
@@ -551,6 +593,7 @@ impl Validator<'_> {
             survey_delay,
             runbook,
             options: options.into_iter().collect::<Option<Vec<_>>>()?,
+            articles,
             env,
         })
     }
@@ -662,4 +705,12 @@ impl Validator<'_> {
             cons: cons?,
         })
     }
+}
+/// An article's slug, as a playbook's `articles` names it and as its file is named: lowercase letters, digits and `-`, starting with a letter or digit.
+pub fn is_valid_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 80
+        && !s.starts_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }

@@ -29,6 +29,9 @@ pub struct RawPlaybook {
     pub runbook: Vec<S<String>>,
     #[serde(default, rename = "option")]
     pub options: Vec<S<RawOption>>,
+    /// Knowledge-base articles (slugs) that explain this problem, besides those naming it.
+    #[serde(default)]
+    pub articles: Vec<S<String>>,
     pub message: Option<RawMessages>,
 }
 

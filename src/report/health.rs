@@ -145,23 +145,29 @@ pub fn customer_health(input: &HealthInput<'_>) -> Vec<CustomerHealth> {
     for (t, _) in input.tickets {
         names.entry(&t.customer).or_insert(t.customer.as_str());
     }
-    let tiers = BTreeMap::new();
+    let attributes = super::Attributes::default();
     let report_input = ReportInput {
         tickets: input.tickets,
         now: input.now,
         since: Some(input.since),
-        tiers: &tiers,
+        attributes: &attributes,
         surveys: input.surveys,
     };
     let in_window = |at: DateTime<Utc>| at >= input.since && at <= input.now;
+    // Each customer's tickets, grouped once (not a scan of every ticket per customer).
+    let index = super::LeadIndex::new(&report_input);
+    let mut by_customer: std::collections::HashMap<
+        &CustomerId,
+        Vec<&(Ticket, Vec<TimelineEvent>)>,
+    > = std::collections::HashMap::new();
+    for e in input.tickets {
+        by_customer.entry(&e.0.customer).or_default().push(e);
+    }
     let mut out: Vec<CustomerHealth> = names
         .into_iter()
         .map(|(id, name)| {
-            let mine: Vec<&(Ticket, Vec<TimelineEvent>)> = input
-                .tickets
-                .iter()
-                .filter(|(t, _)| &t.customer == id)
-                .collect();
+            let mine: Vec<&(Ticket, Vec<TimelineEvent>)> =
+                by_customer.get(id).cloned().unwrap_or_default();
             let mut open = [0u64; 4];
             for (t, _) in &mine {
                 if t.status.is_open() {
@@ -173,7 +179,7 @@ pub fn customer_health(input: &HealthInput<'_>) -> Vec<CustomerHealth> {
                 .copied()
                 .filter(|(t, _)| in_window(t.created_at))
                 .collect();
-            let k = kpis(&cohort, &report_input);
+            let k = kpis(&cohort, &report_input, &index);
             let broken_promises = mine
                 .iter()
                 .flat_map(|(_, events)| events)

@@ -12,17 +12,24 @@ pub async fn window<S: TicketStore + ?Sized>(
     store: &S,
     since: DateTime<Utc>,
 ) -> Result<Vec<(Ticket, Vec<TimelineEvent>)>, StoreError> {
-    let all = store.tickets(&TicketFilter::default()).await?;
-    let mut tickets = Vec::new();
-    for t in all {
-        let relevant = t.created_at >= since
-            || t.status.is_open()
-            || t.resolved_at.is_some_and(|r| r >= since)
-            || t.closed_at.is_some_and(|c| c >= since);
-        if relevant {
-            let events = store.timeline(t.id).await?;
-            tickets.push((t, events));
-        }
-    }
-    Ok(tickets)
+    let relevant: Vec<Ticket> = store
+        .tickets(&TicketFilter::default())
+        .await?
+        .into_iter()
+        .filter(|t| {
+            t.created_at >= since
+                || t.status.is_open()
+                || t.resolved_at.is_some_and(|r| r >= since)
+                || t.closed_at.is_some_and(|c| c >= since)
+        })
+        .collect();
+    let ids: Vec<_> = relevant.iter().map(|t| t.id).collect();
+    let mut timelines = store.timelines(&ids).await?;
+    Ok(relevant
+        .into_iter()
+        .map(|t| {
+            let events = timelines.remove(&t.id).unwrap_or_default();
+            (t, events)
+        })
+        .collect())
 }

@@ -6,7 +6,11 @@
 //! input; without them they are [`Survey::NoSurveyData`], shown as "n/a (no survey data)" and
 //! never as 0.
 
+mod effort;
+mod engineer;
+pub mod groups;
 pub mod health;
+mod lead;
 mod load;
 
 use std::collections::BTreeMap;
@@ -14,17 +18,20 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use serde::{Serialize, Serializer};
 
+pub use effort::{Effort, TicketTime};
+pub use engineer::EngineerKpis;
+pub use groups::{Attributes, CustomerAttributes, HourlyRate, UNKNOWN};
+pub use lead::{Lead, LeadIndex, cycles};
 pub use load::window;
 
-use crate::model::CustomerId;
 use crate::ticket::model::{Actor, EventKind, Origin, SlaTarget, Ticket, TicketId, TimelineEvent};
 
 /// How long a resolution must hold before a reopen no longer counts against it, and before an
 /// engineer earns points for it (seed 003).
 pub const STAY_CLOSED: Duration = Duration::days(7);
 
-/// The tier of a customer missing from the tier map.
-pub const UNKNOWN_TIER: &str = "unknown";
+/// The tier of a customer missing from the configuration.
+pub const UNKNOWN_TIER: &str = UNKNOWN;
 
 /// One survey sent after a resolution, with its answer if the customer gave one (from
 /// `store::SurveyStore::survey_records`).
@@ -58,8 +65,9 @@ pub struct ReportInput<'a> {
     pub now: DateTime<Utc>,
     /// The start of the window (`None`: since the beginning).
     pub since: Option<DateTime<Utc>>,
-    /// customer → tier (customers missing from it are in tier [`UNKNOWN_TIER`]).
-    pub tiers: &'a BTreeMap<CustomerId, String>,
+    /// Customers' tiers, plans and servers, checks' servers, the hourly rate (customers
+    /// missing from it are in tier and plan [`UNKNOWN`]).
+    pub attributes: &'a Attributes,
     /// `None` when no survey was ever sent: survey KPIs are then "n/a (no survey data)".
     pub surveys: Option<&'a [SurveyRecord]>,
 }
@@ -125,6 +133,29 @@ impl TimeStats {
             measured: n as u64,
             not_yet,
             mean_secs: (n > 0).then(|| samples.iter().sum::<i64>() as f64 / n as f64),
+            p90_secs: nearest_rank(samples, 90),
+        }
+    }
+}
+
+/// Durations of something done (an engineer's acknowledgements, lead times): how many, the
+/// mean, the median and the 90th percentile (nearest rank), in seconds.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Durations {
+    pub count: u64,
+    pub mean_secs: Option<f64>,
+    pub median_secs: Option<i64>,
+    pub p90_secs: Option<i64>,
+}
+
+impl Durations {
+    fn from_samples(samples: &mut [i64]) -> Durations {
+        samples.sort_unstable();
+        let n = samples.len();
+        Durations {
+            count: n as u64,
+            mean_secs: (n > 0).then(|| samples.iter().sum::<i64>() as f64 / n as f64),
+            median_secs: nearest_rank(samples, 50),
             p90_secs: nearest_rank(samples, 90),
         }
     }
@@ -197,18 +228,10 @@ pub struct Kpis {
     pub proactive_share: Rate,
     pub csat: Survey<Rate>,
     pub survey_response_rate: Survey<Rate>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EngineerKpis {
-    pub engineer: String,
-    /// Tickets whose latest resolution is a Resolved event by this engineer.
-    pub resolved: u64,
-    /// SLA compliance (all three targets) over those tickets.
-    pub sla: Rate,
-    pub csat: Survey<Rate>,
-    /// One point per resolved ticket with a positive rating that stayed closed ≥ 7 days.
-    pub points: Survey<u64>,
+    /// Time staff logged on these tickets, and its cost.
+    pub time_spent: Effort,
+    /// Did monitoring know first; were customers told first (R10).
+    pub lead: Lead,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -235,6 +258,14 @@ pub struct Report {
     pub per_engineer: Vec<EngineerKpis>,
     pub per_customer: BTreeMap<String, Kpis>,
     pub per_tier: BTreeMap<String, Kpis>,
+    /// By the customer's plan ([`UNKNOWN`] without one).
+    pub per_plan: BTreeMap<String, Kpis>,
+    /// By the ticket's server (see [`Attributes::server`]).
+    pub per_server: BTreeMap<String, Kpis>,
+    /// Cohort tickets with time logged, most first.
+    pub time_per_ticket: Vec<TicketTime>,
+    /// `[report] hourly_rate`: costs are this rate × logged hours (`null`: hours only).
+    pub hourly_rate: Option<HourlyRate>,
     /// `heatmap[weekday][hour]`: tickets created, weekday 0 = Monday … 6 = Sunday, hour UTC.
     pub heatmap: [[u64; 24]; 7],
 }
@@ -251,44 +282,50 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
         .filter(|(t, _)| in_window(t.created_at))
         .collect();
 
-    let mut per_customer: BTreeMap<String, Vec<&Entry>> = BTreeMap::new();
-    let mut per_tier: BTreeMap<String, Vec<&Entry>> = BTreeMap::new();
+    type Groups<'e> = BTreeMap<String, Vec<&'e Entry>>;
+    let (mut per_customer, mut per_tier) = (Groups::new(), Groups::new());
+    let (mut per_plan, mut per_server) = (Groups::new(), Groups::new());
     let mut heatmap = [[0u64; 24]; 7];
+    let attrs = input.attributes;
     for e in &cohort {
         let t = &e.0;
-        per_customer
-            .entry(t.customer.as_str().to_owned())
-            .or_default()
-            .push(e);
-        let tier = input
-            .tiers
-            .get(&t.customer)
-            .map_or(UNKNOWN_TIER, String::as_str);
-        per_tier.entry(tier.to_owned()).or_default().push(e);
+        for (groups, key) in [
+            (&mut per_customer, t.customer.as_str()),
+            (&mut per_tier, attrs.tier(&t.customer)),
+            (&mut per_plan, attrs.plan(&t.customer)),
+            (&mut per_server, attrs.server(t)),
+        ] {
+            groups.entry(key.to_owned()).or_default().push(e);
+        }
         heatmap[t.created_at.weekday().num_days_from_monday() as usize]
             [t.created_at.hour() as usize] += 1;
     }
 
+    let index = LeadIndex::new(input);
+    let each = |groups: Groups<'_>| -> BTreeMap<String, Kpis> {
+        groups
+            .into_iter()
+            .map(|(k, v)| (k, kpis(&v, input, &index)))
+            .collect()
+    };
     Report {
         since: input.since,
         until: input.now,
-        overall: kpis(&cohort, input),
+        overall: kpis(&cohort, input, &index),
         volume: volume(input, &cohort, &in_window),
-        per_engineer: engineers(&cohort, input),
-        per_customer: per_customer
-            .into_iter()
-            .map(|(k, v)| (k, kpis(&v, input)))
-            .collect(),
-        per_tier: per_tier
-            .into_iter()
-            .map(|(k, v)| (k, kpis(&v, input)))
-            .collect(),
+        per_engineer: engineer::engineers(&cohort, input),
+        per_customer: each(per_customer),
+        per_tier: each(per_tier),
+        per_plan: each(per_plan),
+        per_server: each(per_server),
+        time_per_ticket: effort::per_ticket(&cohort, attrs.hourly_rate.as_ref()),
+        hourly_rate: attrs.hourly_rate.clone(),
         heatmap,
     }
 }
 
 /// The KPIs of one set of tickets.
-pub fn kpis(tickets: &[&Entry], input: &ReportInput<'_>) -> Kpis {
+pub fn kpis(tickets: &[&Entry], input: &ReportInput<'_>, index: &LeadIndex<'_>) -> Kpis {
     let now = input.now;
     let (mut ack, mut upd, mut res) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ack_no, mut upd_no, mut res_no) = (0, 0, 0);
@@ -349,6 +386,8 @@ pub fn kpis(tickets: &[&Entry], input: &ReportInput<'_>) -> Kpis {
                 })
             }
         },
+        time_spent: effort::effort(tickets, input.attributes.hourly_rate.as_ref()),
+        lead: lead::lead(tickets, input, index),
     }
 }
 
@@ -457,60 +496,6 @@ pub fn sla_verdicts(
         (SlaTarget::FirstUpdate, verdict(t.first_update_due, upd)),
         (SlaTarget::Resolve, verdict(t.resolve_due, res)),
     ]
-}
-
-/// The engineer a ticket's latest resolution belongs to (a Resolved event by staff).
-fn resolver(events: &[TimelineEvent]) -> Option<(&str, DateTime<Utc>)> {
-    events
-        .iter()
-        .filter(|e| is_resolution(e))
-        .max_by_key(|e| e.at)
-        .and_then(|e| match (&e.kind, &e.actor) {
-            (EventKind::Resolved { .. }, Actor::Staff(name)) => Some((name.as_str(), e.at)),
-            _ => None,
-        })
-}
-
-fn engineers(cohort: &[&Entry], input: &ReportInput<'_>) -> Vec<EngineerKpis> {
-    let mut by: BTreeMap<&str, Vec<(&Entry, DateTime<Utc>)>> = BTreeMap::new();
-    for e in cohort {
-        if let Some((name, at)) = resolver(&e.1) {
-            by.entry(name).or_default().push((e, at));
-        }
-    }
-    by.into_iter()
-        .map(|(name, tickets)| {
-            let mut sla = SlaStats::default();
-            for ((t, events), _) in &tickets {
-                for (_, v) in sla_verdicts(t, events, input.now) {
-                    sla.add(v);
-                }
-            }
-            let ids: Vec<TicketId> = tickets.iter().map(|((t, _), _)| t.id).collect();
-            let points = input.surveys.map(|s| {
-                tickets
-                    .iter()
-                    .filter(|((t, events), resolved_at)| {
-                        let stayed = input.now - *resolved_at >= STAY_CLOSED
-                            && !events.iter().any(|e| {
-                                matches!(e.kind, EventKind::Reopened { .. }) && e.at >= *resolved_at
-                            });
-                        let positive = s.iter().any(|r| {
-                            r.ticket == t.id && r.answer.as_ref().is_some_and(|a| a.is_positive())
-                        });
-                        stayed && positive
-                    })
-                    .count() as u64
-            });
-            EngineerKpis {
-                engineer: name.to_owned(),
-                resolved: tickets.len() as u64,
-                sla: sla.compliance,
-                csat: csat(input.surveys, &ids),
-                points: points.map_or(Survey::NoSurveyData, Survey::Available),
-            }
-        })
-        .collect()
 }
 
 fn volume(

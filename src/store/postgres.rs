@@ -160,6 +160,11 @@ static SELECT_TICKET_LIST: LazyLock<Arc<str>> = LazyLock::new(|| {
     format!(
         "{} WHERE (NOT $1 OR t.status NOT IN ('resolved', 'closed')) \
          AND ($2::text IS NULL OR t.customer_id = $2) \
+         AND ($4::bigint IS NULL OR t.created_ms < $4 OR (t.created_ms = $4 AND t.id < $5)) \
+         AND ($6::text IS NULL OR lower(t.title) LIKE $6 ESCAPE '\\' OR lower(t.customer_id) LIKE $6 ESCAPE '\\' \
+              OR lower(t.problem) LIKE $6 ESCAPE '\\' OR t.id = $7 \
+              OR t.id IN (SELECT c.ticket_id FROM ticket_checks c WHERE lower(c.check_id) LIKE $6 ESCAPE '\\' \
+                          OR c.check_id IN (SELECT jsonb_array_elements_text($8::jsonb)))) \
          ORDER BY t.created_ms DESC, t.id DESC LIMIT $3",
         TICKET_SQL.select
     )
@@ -389,3 +394,14 @@ super::links::link_store_impl!(
     pool,
     Some("SELECT pg_advisory_xact_lock(hashtext($1))")
 );
+
+super::inbound::inbound_store_impl!(PgStore, pool, pool);
+
+super::rotation::rotation_store_impl!(
+    PgStore,
+    pool,
+    Some("SELECT pg_advisory_xact_lock(hashtext($1))")
+);
+
+// `/metrics` counts; the outbox's channel is JSONB.
+super::stats::stats_store_impl!(PgStore, pool, "channel->>'type'");

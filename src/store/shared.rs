@@ -90,6 +90,24 @@ macro_rules! migrator {
                 "inbound mail",
                 include_str!(concat!("../../migrations/", $backend, "/0011_inbound.sql")),
             ),
+            (
+                12,
+                "inbound mail for staff",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0012_inbound_staff.sql"
+                )),
+            ),
+            (
+                13,
+                "rotations",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0013_rotations.sql"
+                )),
+            ),
         ])
     };
 }
@@ -218,32 +236,6 @@ pub(super) const RETRY_DEAD: &str = "\
 UPDATE outbox SET status = 'pending', next_attempt_ms = $1, attempts = 0, \
                   claimed_until_ms = NULL WHERE status = 'dead'";
 
-pub(super) const INSERT_INBOUND: &str = "\
-INSERT INTO inbound_messages (mailbox, uidvalidity, uid, message_id, received_ms, sender, \
-                              subject, outcome, ticket_id, raw, raw_size) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING";
-
-pub(super) const INBOUND_TAKEN: &str =
-    "SELECT 1 FROM inbound_messages WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3";
-
-pub(super) const INBOUND_COUNT_SINCE: &str = "\
-SELECT COUNT(*) FROM inbound_messages WHERE sender = $1 AND outcome = $2 AND received_ms >= $3";
-
-pub(super) const SELECT_INBOUND: &str = "\
-SELECT mailbox, uidvalidity, uid, message_id, received_ms, sender, subject, outcome, ticket_id, \
-       raw_size \
-FROM inbound_messages WHERE outcome = $1 ORDER BY received_ms DESC, uid DESC LIMIT $2";
-
-pub(super) const SELECT_INBOUND_SUMMARY: &str = "\
-SELECT mailbox, outcome, COUNT(*), MAX(received_ms) FROM inbound_messages \
-GROUP BY mailbox, outcome ORDER BY mailbox, outcome";
-
-pub(super) const SELECT_INBOUND_OF_TICKET: &str = "\
-SELECT mailbox, uidvalidity, uid, message_id, received_ms, sender, subject, outcome, ticket_id, \
-       raw_size, raw \
-FROM inbound_messages WHERE ticket_id = $1 ORDER BY received_ms, uid";
-
 pub(super) const TICKET_OF_MESSAGE_ID: &str = "\
 SELECT ticket_id FROM outbox WHERE message_id = $1 AND ticket_id IS NOT NULL LIMIT 1";
 
@@ -285,8 +277,8 @@ macro_rules! backend_common {
             use $crate::notify::{NewMessage, OutboxMessage};
             use $crate::store::shared;
             use $crate::store::tickets::{
-                Attempt, EventValues, FirstWords, InboundRecord, InboundSummary, Incident, MessageValues, NewEvent,
-                NewTicket, inbound_from_row, inbound_summary_from_row,
+                Attempt, EventValues, FirstWords, Incident, MessageValues, NewEvent,
+                NewTicket,
                 OutboxFilter, TicketFilter, TicketStore, TicketValues, attempt_event, bind_ticket,
                 detector_from_row, detector_rows, event_from_row, incident_from_row, incident_json,
                 lease_end_ms, message_status_str, outbox_from_row, ticket_from_row, ticket_of_new,
@@ -382,6 +374,34 @@ macro_rules! backend_common {
                         .map_err(query_err("reading hourly rollups"))?
                         .iter()
                         .map(rollup_from_row)
+                        .collect()
+                }
+
+                async fn rollup_totals(
+                    &self,
+                    since: DateTime<Utc>,
+                ) -> Result<Vec<crate::store::RollupTotal>, StoreError> {
+                    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                        "SELECT check_id, CAST(SUM(runs) AS BIGINT), CAST(SUM(failures) AS BIGINT) \
+                         FROM check_rollup_hourly WHERE hour_ms >= $1 GROUP BY check_id",
+                    )
+                    .bind(hour_start_ms(to_ms(since)))
+                    .fetch_all(&self.$reader)
+                    .await
+                    .map_err(query_err("reading the rollup totals of every check"))?;
+                    rows.into_iter()
+                        .map(|(id, runs, failures)| {
+                            Ok(crate::store::RollupTotal {
+                                check_id: CheckId::parse(&id).map_err(|reason| {
+                                    StoreError::Corrupt {
+                                        table: "check_rollup_hourly",
+                                        reason,
+                                    }
+                                })?,
+                                runs: u64::try_from(runs).unwrap_or(0),
+                                failures: u64::try_from(failures).unwrap_or(0),
+                            })
+                        })
                         .collect()
                 }
 
@@ -551,28 +571,43 @@ macro_rules! backend_common {
             }
 
             /// Records an inbound message inside the caller's transaction; one recorded already
-            /// is `StoreError::Conflict`.
-            async fn insert_inbound(
+            /// (or, [`InboundRecord::from_unmatched`], one no longer unmatched) is
+            /// `StoreError::Conflict`.
+            pub(super) async fn insert_inbound(
                 conn: &mut $conn,
-                r: &InboundRecord,
+                r: &$crate::store::inbound::InboundRecord,
             ) -> Result<(), StoreError> {
-                let inserted = sqlx::query(shared::INSERT_INBOUND)
-                    .bind(r.mailbox.as_str())
-                    .bind(i64::from(r.uidvalidity))
-                    .bind(i64::from(r.uid))
-                    .bind(r.message_id.as_deref())
-                    .bind(to_ms(r.received_at))
-                    .bind(r.sender.as_str())
-                    .bind(r.subject.as_str())
-                    .bind(r.outcome.as_str())
-                    .bind(r.ticket.map(|t| t.0))
-                    .bind(r.raw.as_slice())
-                    .bind(i64::try_from(r.raw_size).unwrap_or(i64::MAX))
-                    .execute(conn)
-                    .await
-                    .map_err(query_err("recording an inbound message"))?
-                    .rows_affected();
-                if inserted == 0 {
+                use $crate::store::inbound;
+                let doing = "recording an inbound message";
+                let written = if r.from_unmatched {
+                    sqlx::query(inbound::CLAIM_UNMATCHED)
+                        .bind(r.key.mailbox.as_str())
+                        .bind(i64::from(r.key.uidvalidity))
+                        .bind(i64::from(r.key.uid))
+                        .bind(r.outcome.as_str())
+                        .bind(r.ticket.map(|t| t.0))
+                        .bind(r.handled_by.as_deref())
+                        .execute(conn)
+                        .await
+                } else {
+                    sqlx::query(inbound::INSERT)
+                        .bind(r.key.mailbox.as_str())
+                        .bind(i64::from(r.key.uidvalidity))
+                        .bind(i64::from(r.key.uid))
+                        .bind(r.message_id.as_deref())
+                        .bind(to_ms(r.received_at))
+                        .bind(r.sender.as_str())
+                        .bind(r.subject.as_str())
+                        .bind(r.outcome.as_str())
+                        .bind(r.ticket.map(|t| t.0))
+                        .bind(r.raw.as_slice())
+                        .bind(i64::try_from(r.raw_size).unwrap_or(i64::MAX))
+                        .bind(inbound::attachments_json(&r.attachments))
+                        .bind(r.handled_by.as_deref())
+                        .execute(conn)
+                        .await
+                };
+                if written.map_err(query_err(doing))?.rows_affected() == 0 {
                     return Err(StoreError::Conflict { what: r.what() });
                 }
                 Ok(())
@@ -598,7 +633,7 @@ macro_rules! backend_common {
                     &self,
                     new: NewTicket,
                     first_words: FirstWords,
-                    inbound: Option<InboundRecord>,
+                    inbound: Option<$crate::store::inbound::InboundRecord>,
                 ) -> Result<Ticket, StoreError> {
                     let doing = "creating a ticket";
                     let mut ticket = ticket_of_new(new);
@@ -633,7 +668,7 @@ macro_rules! backend_common {
                     events: Vec<NewEvent>,
                     messages: Vec<NewMessage>,
                     now: DateTime<Utc>,
-                    inbound: Option<InboundRecord>,
+                    inbound: Option<$crate::store::inbound::InboundRecord>,
                 ) -> Result<(), StoreError> {
                     let doing = "saving a ticket";
                     let values = TicketValues::of(ticket)?;
@@ -671,100 +706,6 @@ macro_rules! backend_common {
                     tx.commit().await.map_err(query_err(doing))
                 }
 
-                async fn record_inbound(
-                    &self,
-                    inbound: &InboundRecord,
-                ) -> Result<bool, StoreError> {
-                    let doing = "recording an inbound message";
-                    let mut conn = self.$writer.acquire().await.map_err(query_err(doing))?;
-                    match insert_inbound(&mut conn, inbound).await {
-                        Ok(()) => Ok(true),
-                        Err(StoreError::Conflict { .. }) => Ok(false),
-                        Err(e) => Err(e),
-                    }
-                }
-
-                async fn inbound_taken(
-                    &self,
-                    mailbox: &str,
-                    uidvalidity: u32,
-                    uid: u32,
-                ) -> Result<bool, StoreError> {
-                    Ok(sqlx::query(shared::INBOUND_TAKEN)
-                        .bind(mailbox)
-                        .bind(i64::from(uidvalidity))
-                        .bind(i64::from(uid))
-                        .fetch_optional(&self.$writer)
-                        .await
-                        .map_err(query_err("looking up an inbound message"))?
-                        .is_some())
-                }
-
-                async fn inbound_count_since(
-                    &self,
-                    sender: &str,
-                    outcome: &str,
-                    since: DateTime<Utc>,
-                ) -> Result<u64, StoreError> {
-                    let n: i64 = sqlx::query_scalar(shared::INBOUND_COUNT_SINCE)
-                        .bind(sender)
-                        .bind(outcome)
-                        .bind(to_ms(since))
-                        .fetch_one(&self.$writer)
-                        .await
-                        .map_err(query_err("counting a sender's inbound messages"))?;
-                    Ok(u64::try_from(n).unwrap_or(0))
-                }
-
-                async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, StoreError> {
-                    sqlx::query(shared::SELECT_INBOUND_SUMMARY)
-                        .fetch_all(&self.$reader)
-                        .await
-                        .map_err(query_err("summing up inbound messages"))?
-                        .iter()
-                        .map(inbound_summary_from_row)
-                        .collect()
-                }
-
-                async fn inbound_messages(
-                    &self,
-                    outcome: &str,
-                    limit: u32,
-                ) -> Result<Vec<InboundRecord>, StoreError> {
-                    sqlx::query(shared::SELECT_INBOUND)
-                        .bind(outcome)
-                        .bind(i64::from(limit))
-                        .fetch_all(&self.$reader)
-                        .await
-                        .map_err(query_err("listing inbound messages"))?
-                        .iter()
-                        .map(inbound_from_row)
-                        .collect()
-                }
-
-                async fn inbound_of_ticket(
-                    &self,
-                    ticket: TicketId,
-                ) -> Result<Vec<InboundRecord>, StoreError> {
-                    let rows = sqlx::query(shared::SELECT_INBOUND_OF_TICKET)
-                        .bind(ticket.0)
-                        .fetch_all(&self.$reader)
-                        .await
-                        .map_err(query_err("reading a ticket's inbound messages"))?;
-                    rows.iter()
-                        .map(|row| {
-                            let mut r = inbound_from_row(row)?;
-                            r.raw = sqlx::Row::try_get(row, 10).map_err(|e: sqlx::Error| {
-                                StoreError::Corrupt {
-                                    table: "inbound_messages",
-                                    reason: e.to_string(),
-                                }
-                            })?;
-                            Ok(r)
-                        })
-                        .collect()
-                }
-
                 async fn ticket_of_message_id(
                     &self,
                     message_id: &str,
@@ -794,6 +735,11 @@ macro_rules! backend_common {
                         .bind(filter.open_only)
                         .bind(filter.customer.as_ref().map(CustomerId::as_str))
                         .bind(limit_param(filter.limit))
+                        .bind(filter.after.map(|c| c.created_ms))
+                        .bind(filter.after.map(|c| c.id.0))
+                        .bind(filter.search.as_ref().map(|s| s.pattern()))
+                        .bind(filter.search.as_ref().and_then(|s| s.number()))
+                        .bind(filter.search.as_ref().map_or_else(|| "[]".to_owned(), |s| s.checks_json()))
                         .fetch_all(&self.$reader)
                         .await
                         .map_err(query_err("listing tickets"))?
@@ -811,6 +757,40 @@ macro_rules! backend_common {
                         .iter()
                         .map(event_from_row)
                         .collect()
+                }
+
+                async fn timelines(
+                    &self,
+                    ids: &[TicketId],
+                ) -> Result<std::collections::HashMap<TicketId, Vec<TimelineEvent>>, StoreError> {
+                    // SELECT_TIMELINE's columns, for a list of ids written into the statement
+                    // (integers only, so nothing from outside reaches the SQL text).
+                    let head = SELECT_TIMELINE
+                        .split(" WHERE ")
+                        .next()
+                        .expect("SELECT_TIMELINE has a WHERE");
+                    let mut out: std::collections::HashMap<TicketId, Vec<TimelineEvent>> =
+                        std::collections::HashMap::with_capacity(ids.len());
+                    for chunk in ids.chunks(500) {
+                        let list = chunk
+                            .iter()
+                            .map(|id| id.0.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        let sql = format!(
+                            "{head} WHERE ticket_id IN ({list}) ORDER BY ticket_id, at_ms, seq"
+                        );
+                        for row in sqlx::query(AssertSqlSafe(sql))
+                            .fetch_all(&self.$reader)
+                            .await
+                            .map_err(query_err("reading timelines"))?
+                            .iter()
+                        {
+                            let event = event_from_row(row)?;
+                            out.entry(event.ticket).or_default().push(event);
+                        }
+                    }
+                    Ok(out)
                 }
 
                 async fn latest_ticket_for_check(

@@ -217,6 +217,11 @@ static SELECT_TICKET_LIST: LazyLock<Arc<str>> = LazyLock::new(|| {
     format!(
         "{} WHERE (?1 = 0 OR t.status NOT IN ('resolved', 'closed')) \
          AND (?2 IS NULL OR t.customer_id = ?2) \
+         AND (?4 IS NULL OR t.created_ms < ?4 OR (t.created_ms = ?4 AND t.id < ?5)) \
+         AND (?6 IS NULL OR lower(t.title) LIKE ?6 ESCAPE '\\' OR lower(t.customer_id) LIKE ?6 ESCAPE '\\' \
+              OR lower(t.problem) LIKE ?6 ESCAPE '\\' OR t.id = ?7 \
+              OR t.id IN (SELECT c.ticket_id FROM ticket_checks c WHERE lower(c.check_id) LIKE ?6 ESCAPE '\\' \
+                          OR c.check_id IN (SELECT value FROM json_each(?8)))) \
          ORDER BY t.created_ms DESC, t.id DESC LIMIT ?3",
         TICKET_SQL.select
     )
@@ -419,3 +424,10 @@ super::cluster::cluster_store_impl!(SqliteStore, writer, reader, None);
 
 // One writer connection: a customer's posts are counted and taken without a lock statement.
 super::links::link_store_impl!(SqliteStore, writer, reader, None);
+
+super::inbound::inbound_store_impl!(SqliteStore, writer, reader);
+
+super::rotation::rotation_store_impl!(SqliteStore, writer, None);
+
+// `/metrics` counts; the outbox's channel is JSON text.
+super::stats::stats_store_impl!(SqliteStore, reader, "json_extract(channel, '$.type')");

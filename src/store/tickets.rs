@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::inbound::InboundRecord;
 use super::{StoreError, from_ms, parse_check_id, parse_customer_id, to_ms};
 use crate::model::{CheckId, CustomerId};
 use crate::notify::{Channel, MailExtras, MessageStatus, NewMessage, OutboxMessage};
@@ -66,6 +67,89 @@ pub struct TicketFilter {
     pub open_only: bool,
     pub customer: Option<CustomerId>,
     pub limit: Option<u32>,
+    /// Only tickets after this one in the list's order (newest first): the next page.
+    pub after: Option<TicketCursor>,
+    /// Only tickets matching this text (see [`TicketSearch`]).
+    pub search: Option<TicketSearch>,
+}
+
+/// Where a page of tickets ends, newest first: the last ticket's creation time and number.
+/// Written `<created ms>.<id>` in links and `--after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketCursor {
+    pub created_ms: i64,
+    pub id: TicketId,
+}
+
+impl TicketCursor {
+    pub fn of(t: &Ticket) -> TicketCursor {
+        TicketCursor {
+            created_ms: t.created_at.timestamp_millis(),
+            id: t.id,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TicketCursor> {
+        let (ms, id) = s.split_once('.')?;
+        Some(TicketCursor {
+            created_ms: ms.parse().ok()?,
+            id: TicketId(id.parse().ok()?),
+        })
+    }
+}
+
+impl std::fmt::Display for TicketCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.created_ms, self.id.0)
+    }
+}
+
+/// A search over tickets: the text in the title, the customer id, the problem kind or one of
+/// its checks' ids (case-insensitive), or the ticket's number (`42`, `#42`); `checks` adds the
+/// checks whose site matches (the caller reads targets from the configuration).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketSearch {
+    pub text: String,
+    pub checks: Vec<String>,
+}
+
+impl TicketSearch {
+    /// The `LIKE` pattern of the text, lowercased, with `%`, `_` and `\\` taken literally.
+    pub fn pattern(&self) -> String {
+        let mut p = String::from("%");
+        for c in self.text.trim().to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+        p.push('%');
+        p
+    }
+
+    /// The ticket number the text names, if it is one.
+    pub fn number(&self) -> Option<i64> {
+        self.text.trim().trim_start_matches('#').parse().ok()
+    }
+
+    /// Whether a ticket matches, as the store's query decides (for lists filtered in memory,
+    /// such as the queue).
+    pub fn matches(&self, t: &Ticket) -> bool {
+        let text = self.text.trim().to_lowercase();
+        self.number() == Some(t.id.0)
+            || t.title.to_lowercase().contains(&text)
+            || t.customer.as_str().to_lowercase().contains(&text)
+            || t.problem.to_lowercase().contains(&text)
+            || t.checks.iter().any(|c| {
+                c.as_str().to_lowercase().contains(&text)
+                    || self.checks.iter().any(|s| s == c.as_str())
+            })
+    }
+
+    /// The check ids, as a JSON array (bound as one parameter).
+    pub fn checks_json(&self) -> String {
+        serde_json::to_string(&self.checks).unwrap_or_else(|_| "[]".to_owned())
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,39 +171,6 @@ pub struct Incident {
     pub checks: Vec<CheckId>,
     pub customers: Vec<CustomerId>,
     pub summary: String,
-}
-
-/// A message taken from a support mailbox, recorded once per (mailbox, UIDVALIDITY, UID): in
-/// the transaction of the ticket change it causes, or on its own when it changes no ticket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InboundRecord {
-    pub mailbox: String,
-    pub uidvalidity: u32,
-    pub uid: u32,
-    /// Without angle brackets.
-    pub message_id: Option<String>,
-    pub received_at: DateTime<Utc>,
-    /// The sender's address, lowercased.
-    pub sender: String,
-    pub subject: String,
-    /// `threaded`, `opened`, `bounce`, `unmatched` or `ignored`.
-    pub outcome: String,
-    /// The ticket it went to; a ticket being created or saved with it fills this in.
-    pub ticket: Option<TicketId>,
-    /// The original message, cut at the configured size.
-    pub raw: Vec<u8>,
-    /// The original message's size before any cut.
-    pub raw_size: usize,
-}
-
-impl InboundRecord {
-    /// What a second record of the same message is refused as (`StoreError::Conflict`).
-    pub fn what(&self) -> String {
-        format!(
-            "inbound message {}/{}/{}",
-            self.mailbox, self.uidvalidity, self.uid
-        )
-    }
 }
 
 #[async_trait]
@@ -173,41 +224,6 @@ pub trait TicketStore: Send + Sync {
         inbound: Option<InboundRecord>,
     ) -> Result<(), StoreError>;
 
-    /// Records an inbound message that changes no ticket (unmatched, ignored). Returns false
-    /// when it was recorded already.
-    async fn record_inbound(&self, inbound: &InboundRecord) -> Result<bool, StoreError>;
-
-    /// Whether this message of this mailbox was taken already.
-    async fn inbound_taken(
-        &self,
-        mailbox: &str,
-        uidvalidity: u32,
-        uid: u32,
-    ) -> Result<bool, StoreError>;
-
-    /// How many inbound messages from `sender` (lowercased) with `outcome` were received since
-    /// `since`: the per-sender limit.
-    async fn inbound_count_since(
-        &self,
-        sender: &str,
-        outcome: &str,
-        since: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
-
-    /// Per mailbox and outcome: how many mails were taken, and when the newest came.
-    async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, StoreError>;
-
-    /// The inbound messages with `outcome` (e.g. `unmatched`), newest first, without `raw`.
-    async fn inbound_messages(
-        &self,
-        outcome: &str,
-        limit: u32,
-    ) -> Result<Vec<InboundRecord>, StoreError>;
-
-    /// The inbound messages recorded on a ticket, oldest first, with their originals (`raw`):
-    /// what staff see of the mail behind a timeline entry.
-    async fn inbound_of_ticket(&self, ticket: TicketId) -> Result<Vec<InboundRecord>, StoreError>;
-
     /// The ticket of the outbox message with this Message-ID (as queued, with its angle
     /// brackets), if it was a ticket's.
     async fn ticket_of_message_id(&self, message_id: &str) -> Result<Option<TicketId>, StoreError>;
@@ -219,6 +235,14 @@ pub trait TicketStore: Send + Sync {
 
     /// Oldest first.
     async fn timeline(&self, id: TicketId) -> Result<Vec<TimelineEvent>, StoreError>;
+
+    /// The timelines of many tickets, each oldest first, in a few queries (the KPIs and the
+    /// customer health read thousands; one query each took seconds). Tickets without events
+    /// are absent.
+    async fn timelines(
+        &self,
+        ids: &[TicketId],
+    ) -> Result<std::collections::HashMap<TicketId, Vec<TimelineEvent>>, StoreError>;
 
     /// The newest ticket whose checks include `check` (open or not), for reopening.
     async fn latest_ticket_for_check(&self, check: &CheckId) -> Result<Option<Ticket>, StoreError>;
@@ -333,46 +357,7 @@ pub(super) const OUTBOX: &str = "outbox";
 pub(super) const INCIDENTS: &str = "incidents";
 pub(super) const DETECTOR_STATE: &str = "detector_state";
 
-/// Typed cell access by column index, for the row types of both backends.
-pub(super) trait Cells {
-    fn int(&self, i: usize) -> Result<i64, sqlx::Error>;
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error>;
-    fn text(&self, i: usize) -> Result<String, sqlx::Error>;
-    fn opt_text(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
-    fn flag(&self, i: usize) -> Result<bool, sqlx::Error>;
-}
-
-macro_rules! impl_cells {
-    ($row:ty) => {
-        impl Cells for $row {
-            fn int(&self, i: usize) -> Result<i64, sqlx::Error> {
-                sqlx::Row::try_get(self, i)
-            }
-            fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error> {
-                sqlx::Row::try_get(self, i)
-            }
-            fn text(&self, i: usize) -> Result<String, sqlx::Error> {
-                sqlx::Row::try_get(self, i)
-            }
-            fn opt_text(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
-                sqlx::Row::try_get(self, i)
-            }
-            fn flag(&self, i: usize) -> Result<bool, sqlx::Error> {
-                sqlx::Row::try_get(self, i)
-            }
-        }
-    };
-}
-
-impl_cells!(sqlx::sqlite::SqliteRow);
-impl_cells!(sqlx::postgres::PgRow);
-
-fn corrupt(table: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| StoreError::Corrupt {
-        table,
-        reason: e.to_string(),
-    }
-}
+pub(super) use super::cells::{Cells, corrupt, opt_from_ms};
 
 fn to_json<T: Serialize>(table: &'static str, value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
@@ -390,10 +375,6 @@ fn from_json<T: DeserializeOwned>(table: &'static str, json: &str) -> Result<T, 
 
 fn opt_ms(t: Option<DateTime<Utc>>) -> Option<i64> {
     t.map(to_ms)
-}
-
-fn opt_from_ms(table: &'static str, ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    ms.map(|ms| from_ms(table, ms)).transpose()
 }
 
 fn origin_str(origin: Origin) -> &'static str {
@@ -711,52 +692,6 @@ pub(super) const OUTBOX_COLUMNS: [&str; 14] = [
     "extras",
 ];
 
-/// An `inbound_messages` row as `SELECT_INBOUND` reads it (without `raw`).
-/// How many mails of one mailbox had one outcome, and the newest one's time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InboundSummary {
-    pub mailbox: String,
-    pub outcome: String,
-    pub count: u64,
-    pub last_received: DateTime<Utc>,
-}
-
-pub(super) fn inbound_summary_from_row(row: &impl Cells) -> Result<InboundSummary, StoreError> {
-    const T: &str = "inbound_messages";
-    let bad = corrupt(T);
-    Ok(InboundSummary {
-        mailbox: row.text(0).map_err(&bad)?,
-        outcome: row.text(1).map_err(&bad)?,
-        count: u64::try_from(row.int(2).map_err(&bad)?).unwrap_or(0),
-        last_received: from_ms(T, row.int(3).map_err(&bad)?)?,
-    })
-}
-
-pub(super) fn inbound_from_row(row: &impl Cells) -> Result<InboundRecord, StoreError> {
-    const T: &str = "inbound_messages";
-    let bad = corrupt(T);
-    let number = |i: usize| -> Result<u32, StoreError> {
-        let n = row.int(i).map_err(&bad)?;
-        u32::try_from(n).map_err(|e| StoreError::Corrupt {
-            table: T,
-            reason: e.to_string(),
-        })
-    };
-    Ok(InboundRecord {
-        mailbox: row.text(0).map_err(&bad)?,
-        uidvalidity: number(1)?,
-        uid: number(2)?,
-        message_id: row.opt_text(3).map_err(&bad)?,
-        received_at: from_ms(T, row.int(4).map_err(&bad)?)?,
-        sender: row.text(5).map_err(&bad)?,
-        subject: row.text(6).map_err(&bad)?,
-        outcome: row.text(7).map_err(&bad)?,
-        ticket: row.opt_int(8).map_err(&bad)?.map(TicketId),
-        raw: Vec::new(),
-        raw_size: usize::try_from(row.int(9).map_err(&bad)?).unwrap_or(0),
-    })
-}
-
 pub(super) fn outbox_from_row(row: &impl Cells) -> Result<OutboxMessage, StoreError> {
     const T: &str = OUTBOX;
     let bad = corrupt(T);
@@ -807,6 +742,7 @@ pub(super) fn attempt_event(
                         .unwrap_or_default();
                     vec![format!("webhook {host}")]
                 }
+                Channel::Telegram { chat_id } => vec![format!("telegram chat {chat_id}")],
             };
             EventKind::MailDelivered { message_id, to }
         }

@@ -186,10 +186,10 @@ impl SurveyService {
             }
         }
         report.reminded = self.remind(&config, now).await?;
-        if report.sent + report.reminded > 0 {
-            if let Some(w) = &self.wake {
-                w.wake();
-            }
+        if report.sent + report.reminded > 0
+            && let Some(w) = &self.wake
+        {
+            w.wake();
         }
         Ok(report)
     }
@@ -223,18 +223,13 @@ impl SurveyService {
         }
         // The checks stayed green for the delay too.
         for check in &t.checks {
-            if let Some(state) = self.store.state(check).await? {
-                if !state.status.is_ok() || now - state.since < delay {
-                    return Ok(false);
-                }
+            if let Some(state) = self.store.state(check).await?
+                && (!state.status.is_ok() || now - state.since < delay)
+            {
+                return Ok(false);
             }
         }
-        let contacts: Vec<String> = customer
-            .contacts
-            .iter()
-            .filter(|c| !skip(c))
-            .cloned()
-            .collect();
+        let contacts: Vec<String> = customer.emails().into_iter().filter(|c| !skip(c)).collect();
         if contacts.is_empty() {
             return Ok(false);
         }

@@ -1,4 +1,5 @@
-//! The clocks of open tickets: SLA warnings at 75 % and breaches (ops, once each), the
+//! The clocks of open tickets: SLA warnings at 75 % and breaches (ops, once each), escalation
+//! to the next support line (`[[escalation]]`: on a warning, a breach, or unacknowledged), the
 //! "next update by" promise kept by an automatic update (or, for a ticket nobody has taken, the
 //! truth: queued, an engineer takes it by T, and ops escalated), and advance notices of
 //! maintenance windows. The due times themselves come from `sla` (policy per severity and tier,
@@ -13,6 +14,7 @@ use super::due::sla_targets;
 use super::model::*;
 use super::service::{ServiceError, TicketService};
 use super::sla;
+use crate::config::escalation::EscalateOn;
 use crate::notify::{Channel, MailExtras, NewMessage};
 use crate::playbook::MessageKind;
 use crate::store::StoreError;
@@ -29,6 +31,7 @@ impl TicketService {
                 open_only: true,
                 customer: None,
                 limit: None,
+                ..Default::default()
             })
             .await?;
         for t in open {
@@ -57,6 +60,7 @@ impl TicketService {
                 public,
                 kind,
             };
+            let (warned, breached) = (!owed.warnings.is_empty(), !owed.breaches.is_empty());
             let mut events = Vec::new();
             let mut messages: Vec<NewMessage> = Vec::new();
             // Keyed by target and due time: two runs that both see the same warning (say, on
@@ -81,6 +85,41 @@ impl TicketService {
             }
             let mut t = t;
             let expected = t.status;
+            // Support lines: the ticket moves to the next one (once: it leaves the rule's group).
+            let unacknowledged_for = |d: Duration| {
+                t.acknowledged_at.is_none()
+                    && now - t.created_at >= chrono::Duration::from_std(d).unwrap_or_default()
+            };
+            let rule = config.escalation.iter().find(|r| {
+                r.skill_group == t.skill_group
+                    && match r.on {
+                        EscalateOn::SlaWarning => warned,
+                        EscalateOn::SlaBreach => breached,
+                        EscalateOn::Unacknowledged(d) => unacknowledged_for(d),
+                    }
+            });
+            if let Some(rule) = rule {
+                let from = std::mem::replace(&mut t.skill_group, rule.to.clone());
+                let why = format!("escalated from {from} to {}: {}", rule.to, rule.on);
+                events.push(system(
+                    false,
+                    EventKind::SkillGroupChanged {
+                        from: from.clone(),
+                        to: rule.to.clone(),
+                        reason: why.clone(),
+                    },
+                ));
+                if let Some(event) = self.rotate_into(&config, &mut t, now).await? {
+                    events.push(event);
+                }
+                messages.extend(ops_messages_keyed(
+                    &config,
+                    &t,
+                    &why,
+                    &format!("escalated-{from}-{}", rule.to),
+                ));
+                tracing::info!(ticket = %t.id, from = %from, to = %rule.to, on = %rule.on, "ticket escalated");
+            }
             // Never silence: the promise is due and staff said nothing new.
             if let Some(promise) = owed.promise {
                 let customer = self.customer(&config, &t.customer)?;
@@ -154,7 +193,8 @@ impl TicketService {
             let Some(customer) = config.customer(&m.customer) else {
                 continue;
             };
-            if customer.contacts.is_empty() {
+            let to = customer.emails();
+            if to.is_empty() {
                 continue;
             }
             // Only this customer's checks are named.
@@ -182,9 +222,7 @@ impl TicketService {
                 message_id: message_id(&config, &key),
                 key,
                 ticket: None,
-                channel: Channel::Email {
-                    to: customer.contacts.clone(),
-                },
+                channel: Channel::Email { to },
                 subject,
                 body,
                 extras: MailExtras {

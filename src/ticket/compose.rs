@@ -11,6 +11,7 @@ use crate::config::{Config, Customer};
 use crate::incident::evidence::{About, Fact};
 use crate::notify::{Channel, MailExtras, NewMessage};
 use crate::playbook::{MessageContext, MessageKind, Playbook};
+use crate::store::InboundRecord;
 use crate::store::tickets::NewEvent;
 use crate::words::Words;
 use crate::words::format::Reader;
@@ -53,6 +54,19 @@ pub(super) fn queued_text(
         customer.language,
         "mail.queued",
         minijinja::context! { taken_by => taken_by },
+    )
+}
+
+/// A raised priority and the sooner checkpoint, in the customer's words (`mail.priority_raised`).
+pub(super) fn priority_raised_text(
+    config: &Config,
+    customer: &Customer,
+    next_update: DateTime<Utc>,
+) -> String {
+    config.words.text(
+        customer.language,
+        "mail.priority_raised",
+        minijinja::context! { next_update => config.words.datetime(reader(customer), next_update) },
     )
 }
 
@@ -272,27 +286,70 @@ pub(super) fn customer_message(
     ctx: &MessageContext,
     key: &str,
 ) -> Result<Option<NewMessage>, String> {
-    if customer.contacts.is_empty() {
+    let to = customer.emails();
+    if to.is_empty() {
         return Ok(None);
     }
     let rendered = playbook
         .render(kind, customer.language, ctx)
         .map_err(|e| e.to_string())?;
+    let body = match read_more(config, playbook, kind, customer.language) {
+        Some(link) => before_signature(&rendered.body, &ctx.brand, &link),
+        None => rendered.body,
+    };
     let key = format!("ticket-{}/{key}", t.id.0);
     Ok(Some(NewMessage {
         message_id: message_id(config, &key),
         key,
         ticket: Some(t.id),
-        channel: Channel::Email {
-            to: customer.contacts.clone(),
-        },
+        channel: Channel::Email { to },
         subject: rendered.subject,
-        body: rendered.body,
+        body,
         extras: MailExtras {
             language: Some(customer.language),
             ..MailExtras::default()
         },
     }))
+}
+
+/// "Read more" and the public article about the problem in the customer's language
+/// (`mail.read_more`), for the mails that explain the problem: the first notice, the warning,
+/// the resolution and a reopening. `None` when no public article fits.
+fn read_more(
+    config: &Config,
+    playbook: &Playbook,
+    kind: MessageKind,
+    lang: crate::model::Language,
+) -> Option<String> {
+    use MessageKind::*;
+    if !matches!(kind, Opened | Warning | Resolved | Reopened) {
+        return None;
+    }
+    let article = config
+        .kb
+        .public_for_playbook(&config.playbooks, &playbook.key, lang)?;
+    let url = format!(
+        "{}kb/{}?lang={}",
+        config.public_url,
+        article.slug,
+        lang.as_str()
+    );
+    Some(config.words.text(
+        lang,
+        "mail.read_more",
+        minijinja::context! { title => article.title, url },
+    ))
+}
+
+/// `body` with `paragraph` before its signature (the last paragraph, when it holds the
+/// hoster's `brand`), else at its end.
+fn before_signature(body: &str, brand: &str, paragraph: &str) -> String {
+    match body.rsplit_once("\n\n") {
+        Some((text, signature)) if !brand.is_empty() && signature.contains(brand) => {
+            format!("{text}\n\n{paragraph}\n\n{signature}")
+        }
+        _ => format!("{}\n\n{paragraph}", body.trim_end()),
+    }
 }
 
 /// Marks the customer mails a staff member's action causes as written by a person (no
@@ -352,9 +409,43 @@ pub fn thread_root(config: &Config, ticket: TicketId) -> String {
     message_id(config, &format!("ticket-{}/opened", ticket.0))
 }
 
+/// The staff-only entry that says which mail an entry came from: its sender, subject and
+/// attachments, and where its original is (`InboundStore::inbound_message`).
+pub fn mail_received(r: &InboundRecord, at: DateTime<Utc>) -> NewEvent {
+    NewEvent {
+        at,
+        actor: Actor::System,
+        public: false,
+        kind: EventKind::MailReceived {
+            mailbox: r.key.mailbox.clone(),
+            uidvalidity: r.key.uidvalidity,
+            uid: r.key.uid,
+            from: r.sender.clone(),
+            subject: r.subject.clone(),
+            attachments: r.attachments.clone(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::list_sites;
+    use super::{before_signature, list_sites};
+
+    #[test]
+    fn the_read_more_link_goes_before_the_signature() {
+        assert_eq!(
+            before_signature(
+                "Hello.\n\nTicket #1: u\n\n— Northwind",
+                "Northwind",
+                "Read more"
+            ),
+            "Hello.\n\nTicket #1: u\n\nRead more\n\n— Northwind"
+        );
+        assert_eq!(
+            before_signature("Hello.\n", "Northwind", "Read more"),
+            "Hello.\n\nRead more"
+        );
+    }
     use crate::model::Language;
     use crate::words::Words;
 

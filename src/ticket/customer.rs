@@ -16,7 +16,8 @@ use super::model::*;
 use super::service::{Reopen, ServiceError, TicketService};
 use crate::model::{CheckId, CustomerId};
 use crate::playbook::MessageKind;
-use crate::store::tickets::{InboundRecord, NewEvent, NewTicket, TicketFilter};
+use crate::store::InboundRecord;
+use crate::store::tickets::{NewEvent, NewTicket, TicketFilter};
 use crate::store::{Limited, PostKind, PostRequest, PostSlot, StoreError};
 
 /// The playbook, and `problem`, of a ticket a customer reported.
@@ -87,6 +88,7 @@ impl TicketService {
             return self.reopen_with(t, actor, reason, why, at).await;
         }
         let mut events = vec![reply];
+        events.extend(inbound.as_ref().map(|r| mail_received(r, at)));
         if t.status == TicketStatus::WaitingOnCustomer {
             let config = self.config();
             events.push(self.resume(&config, &mut t, Actor::System, at)?);
@@ -158,13 +160,15 @@ impl TicketService {
         let config = self.config();
         let customer = self.customer(&config, customer)?;
         let playbook = self.playbook(&config, KEY)?;
-        let new = NewTicket {
+        let mut new = NewTicket {
             title: title.to_owned(),
             origin: Origin::Customer,
             checks,
             ..opening(&config, &customer, &playbook, KEY, at)
         };
+        new.assignee = self.take_turn(&config, &new.skill_group, at).await?;
         let text = text.to_owned();
+        let mail = inbound.as_ref().map(|r| mail_received(r, at));
         let ticket = self
             .store
             .create_ticket_taking(
@@ -188,6 +192,8 @@ impl TicketService {
                             },
                         },
                     ];
+                    events.extend(mail);
+                    events.extend(super::routing::assigned_at_opening(t, at));
                     let site = site_names(&config, t);
                     let target = targets(&config, t);
                     let ctx = context(&config, &customer, t, &site, &target, &[], None, at);
@@ -353,6 +359,7 @@ impl TicketService {
                 open_only: true,
                 customer: Some(customer.clone()),
                 limit: None,
+                ..Default::default()
             })
             .await?;
         Ok(open.into_iter().find(|t| {

@@ -10,8 +10,8 @@ use super::sla;
 use crate::config::Config;
 use crate::store::tickets::NewTicket;
 
-/// The SLA targets of a ticket: the policy for its severity, the playbook's overrides on top,
-/// and the customer's tier overrides above both (a tier's contract is the strongest promise).
+/// The SLA targets of a ticket: the policy for its severity, the playbook's overrides on top
+/// (at the playbook's severity), and the customer's tier overrides above both (a tier's contract is the strongest promise).
 pub(super) fn sla_targets(
     config: &Config,
     problem: &str,
@@ -20,9 +20,12 @@ pub(super) fn sla_targets(
 ) -> sla::SlaTargets {
     let base = config.sla.targets(severity, "");
     let tiered = config.sla.targets(severity, tier);
+    // A playbook's overrides are for its own severity: a ticket staff moved to another one is
+    // held to that severity's policy.
     let over = config
         .playbooks
         .get(problem)
+        .filter(|p| p.severity == severity)
         .map(|p| p.sla)
         .unwrap_or_default();
     let pick = |tier_v: Duration, base_v: Duration, play: Option<Duration>| {

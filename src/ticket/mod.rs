@@ -9,8 +9,11 @@ pub mod due;
 pub mod model;
 pub mod monitoring;
 mod report_locks;
+pub mod routing;
+pub mod search;
 pub mod service;
 pub mod sla;
+pub mod spent;
 
 pub use model::{
     Actor, EventKind, Origin, Resolution, Severity, SlaTarget, SolutionOption, Ticket, TicketId,

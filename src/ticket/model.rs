@@ -215,6 +215,18 @@ pub enum EventKind {
         from: Option<String>,
         to: Option<String>,
     },
+    /// Staff only: staff changed the severity (the SLA targets not met yet were recomputed).
+    SeverityChanged {
+        from: Severity,
+        to: Severity,
+        reason: String,
+    },
+    /// Staff only: staff moved the ticket to another skill group.
+    SkillGroupChanged {
+        from: String,
+        to: String,
+        reason: String,
+    },
     SlaWarning {
         target: SlaTarget,
         due: DateTime<Utc>,
@@ -258,6 +270,52 @@ pub enum EventKind {
         task: i64,
         outcome: String,
     },
+    /// Staff only: time the acting staff member spent, logged with the update, note,
+    /// question or resolution recorded at the same time (`ticket::spent`).
+    TimeSpent {
+        minutes: u32,
+        with: LoggedWith,
+    },
+    /// Staff only: the mail behind the entry before it (a reply, a request, a bounce), from a
+    /// support mailbox; its original and attachments are on the ticket page.
+    MailReceived {
+        mailbox: String,
+        uidvalidity: u32,
+        uid: u32,
+        from: String,
+        subject: String,
+        #[serde(default)]
+        attachments: Vec<MailAttachment>,
+    },
+}
+
+/// What staff logged time spent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoggedWith {
+    PublicUpdate,
+    InternalNote,
+    Question,
+    Resolution,
+}
+
+impl LoggedWith {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoggedWith::PublicUpdate => "a public update",
+            LoggedWith::InternalNote => "an internal note",
+            LoggedWith::Question => "a question to the customer",
+            LoggedWith::Resolution => "the resolution",
+        }
+    }
+}
+
+/// An attachment of a mail a customer sent, as listed on the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailAttachment {
+    pub name: String,
+    /// Decoded size in bytes.
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

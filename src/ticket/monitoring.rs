@@ -37,6 +37,7 @@ impl TicketService {
                 open_only: true,
                 customer: Some(customer.clone()),
                 limit: None,
+                ..Default::default()
             })
             .await?;
         Ok(open
@@ -134,7 +135,7 @@ impl TicketService {
             .get(problem.key())
             .ok_or_else(|| ServiceError::NoPlaybook(problem.key().to_owned()))?
             .clone();
-        let new = NewTicket {
+        let mut new = NewTicket {
             // For staff; customers read `compose::customer_title`, in their language.
             title: format!("{}: {}", c.name, playbook.title.get(Language::En)),
             origin: Origin::Monitoring,
@@ -144,6 +145,7 @@ impl TicketService {
             incident,
             ..opening(config, customer, &playbook, problem.key(), at)
         };
+        new.assignee = self.take_turn(config, &new.skill_group, at).await?;
         let evidence = problem.evidence.clone();
         let facts = problem.facts.clone();
         let deadline = problem.deadline;
@@ -165,6 +167,7 @@ impl TicketService {
                         public: true,
                         kind: EventKind::Created,
                     }];
+                    events.extend(super::routing::assigned_at_opening(t, at));
                     let mut messages = Vec::new();
                     let site = site_names(&cfg, t);
                     let target = targets(&cfg, t);

@@ -22,6 +22,7 @@ use super::compose::*;
 use super::due::{due_times, next_checkpoint};
 use super::model::*;
 use super::sla;
+use super::spent::Spent;
 
 pub use super::clocks::SLA_TICK;
 pub use super::compose::{customer_ticket_url, message_id, thread_root, ticket_url};
@@ -31,7 +32,8 @@ use crate::incident::Problem;
 use crate::model::CustomerId;
 use crate::notify::NewMessage;
 use crate::playbook::{MessageKind, Playbook, ResolutionContext};
-use crate::store::tickets::{InboundRecord, NewEvent, TicketFilter};
+use crate::store::InboundRecord;
+use crate::store::tickets::{NewEvent, TicketFilter};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +170,34 @@ impl TicketService {
         .await
     }
 
+    /// A staff-only note on a ticket in any status, a resolved or closed one too: what staff did
+    /// about it that the customer is not told (its resolution saved as an article). Changes
+    /// nothing else and sends nothing.
+    pub async fn note(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        if text.trim().is_empty() {
+            return Err(ServiceError::Invalid("a note needs a text".into()));
+        }
+        let t = self.load(id).await?;
+        let ev = NewEvent {
+            at,
+            actor,
+            public: false,
+            kind: EventKind::InternalNote {
+                text: text.to_owned(),
+            },
+        };
+        self.store
+            .save_ticket(&t, t.status, vec![ev], vec![], at)
+            .await?;
+        Ok(())
+    }
+
     /// A public update (the customer is told, with the next checkpoint) or an internal note.
     pub async fn update(
         &self,
@@ -178,6 +208,22 @@ impl TicketService {
         internal: bool,
         at: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        self.update_logged(id, actor, text, next_update, internal, None, at)
+            .await
+    }
+
+    /// [`Self::update`] with the time the staff member spent, recorded with it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_logged(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        text: &str,
+        next_update: Option<Duration>,
+        internal: bool,
+        spent: Option<Spent>,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         if text.trim().is_empty() {
             return Err(ServiceError::Invalid("an update needs a message".into()));
         }
@@ -185,6 +231,7 @@ impl TicketService {
         must_be_open(&t)?;
         let expected = t.status;
         if internal {
+            let logged = time_spent(&actor, spent, LoggedWith::InternalNote, at);
             let ev = NewEvent {
                 at,
                 actor,
@@ -193,8 +240,9 @@ impl TicketService {
                     text: text.to_owned(),
                 },
             };
+            let events = std::iter::once(ev).chain(logged).collect();
             self.store
-                .save_ticket(&t, expected, vec![ev], vec![], at)
+                .save_ticket(&t, expected, events, vec![], at)
                 .await?;
             return Ok(());
         }
@@ -248,6 +296,7 @@ impl TicketService {
             at,
         )?;
         written_by(&actor, &mut messages);
+        let logged = time_spent(&actor, spent, LoggedWith::PublicUpdate, at);
         events.push(NewEvent {
             at,
             actor,
@@ -257,6 +306,7 @@ impl TicketService {
                 next_update: Some(next),
             },
         });
+        events.extend(logged);
         self.store
             .save_ticket(&t, expected, events, messages, at)
             .await?;
@@ -270,6 +320,18 @@ impl TicketService {
         id: TicketId,
         actor: Actor,
         resolution: Resolution,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        self.resolve_logged(id, actor, resolution, None, at).await
+    }
+
+    /// [`Self::resolve`] with the time the staff member spent, recorded with it.
+    pub async fn resolve_logged(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        resolution: Resolution,
+        spent: Option<Spent>,
         at: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         for (field, value) in [
@@ -302,12 +364,15 @@ impl TicketService {
             }
         }
         let r = resolution.clone();
+        let kinds = std::iter::once(EventKind::Resolved { resolution })
+            .chain(time_spent(&actor, spent, LoggedWith::Resolution, at).map(|e| e.kind))
+            .collect();
         self.transition(
             t,
             actor,
             TicketStatus::Resolved,
             at,
-            vec![EventKind::Resolved { resolution }],
+            kinds,
             Some((MessageKind::Resolved, Some(r))),
         )
         .await
@@ -437,6 +502,19 @@ impl TicketService {
         question: &str,
         at: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        self.wait_on_customer_logged(id, actor, question, None, at)
+            .await
+    }
+
+    /// [`Self::wait_on_customer`] with the time the staff member spent, recorded with it.
+    pub async fn wait_on_customer_logged(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        question: &str,
+        spent: Option<Spent>,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         let mut t = self.load(id).await?;
         if !t.status.is_open() || t.status == TicketStatus::WaitingOnCustomer {
             return Err(ServiceError::BadState {
@@ -453,7 +531,8 @@ impl TicketService {
         let customer = self.customer(&config, &t.customer)?;
         let expected = t.status;
         let by = actor.clone();
-        let events = vec![
+        let logged = time_spent(&actor, spent, LoggedWith::Question, at);
+        let mut events = vec![
             NewEvent {
                 at,
                 actor: actor.clone(),
@@ -473,6 +552,7 @@ impl TicketService {
                 },
             },
         ];
+        events.extend(logged);
         t.status = TicketStatus::WaitingOnCustomer;
         t.next_update_due = None;
         let n = format!("v{}", t.version);
@@ -562,7 +642,10 @@ impl TicketService {
         let expected = t.status;
         let due = due_times(&config, &t.problem, t.severity, &customer.tier, at);
         let mut events = match &why {
-            Reopen::CustomerReplied { event, .. } => vec![event.clone()],
+            Reopen::CustomerReplied { event, inbound } => {
+                let mail = inbound.as_deref().map(|r| mail_received(r, at));
+                std::iter::once(event.clone()).chain(mail).collect()
+            }
             _ => Vec::new(),
         };
         events.extend([
@@ -671,7 +754,7 @@ impl TicketService {
             .map(|kind| NewEvent {
                 at,
                 actor: actor.clone(),
-                public: !matches!(kind, EventKind::Acknowledged),
+                public: !matches!(kind, EventKind::Acknowledged | EventKind::TimeSpent { .. }),
                 kind,
             })
             .collect();
@@ -780,6 +863,24 @@ impl TicketService {
                 .collect(),
         )
     }
+}
+
+/// The staff-only entry of the time `actor` spent, logged with what they did at `at`.
+fn time_spent(
+    actor: &Actor,
+    spent: Option<Spent>,
+    with: LoggedWith,
+    at: DateTime<Utc>,
+) -> Option<NewEvent> {
+    spent.map(|s| NewEvent {
+        at,
+        actor: actor.clone(),
+        public: false,
+        kind: EventKind::TimeSpent {
+            minutes: s.minutes(),
+            with,
+        },
+    })
 }
 
 /// Updates and assignments need an open ticket.

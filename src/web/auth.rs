@@ -223,6 +223,23 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
+/// The signed-in staff member, if any: pages open to everyone (`/kb`) show staff more. A
+/// store that cannot be read counts as nobody signed in, so such pages still answer.
+pub struct MaybeStaff(pub Option<Staff>);
+
+impl FromRequestParts<AppState> for MaybeStaff {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        Ok(MaybeStaff(
+            session_staff(parts, state).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "session not read: the page is shown as to anyone");
+                None
+            }),
+        ))
+    }
+}
+
 /// A caller of the API: a bearer token (the staff token's service account, or a user's API
 /// token) or a session cookie (writes must carry the `X-CSRF-Token` header); otherwise 401.
 /// Every write needs at least [`Permission::WorkTicket`]: a read-only token gets 403 on POST.

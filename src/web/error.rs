@@ -101,7 +101,7 @@ impl WebError {
 
 /// A message as a sentence: a capital first letter and a full stop.
 fn sentence(s: &str) -> String {
-    let mut s = super::ticket_page::sentence(s.trim());
+    let mut s = super::view::sentence(s.trim());
     if !s.ends_with(['.', '!', '?']) {
         s.push('.');
     }

@@ -12,6 +12,7 @@ use minijinja::{Value, context};
 
 use super::auth::Staff;
 use super::pages::ago;
+use super::paging;
 use super::queue::{ticket_rows, urgency};
 use super::view;
 use super::{AppState, WebError, survey_records};
@@ -37,12 +38,19 @@ async fn gather(state: &AppState, now: DateTime<Utc>) -> Result<Gathered, WebErr
     let tickets = report::window(&*state.store, since).await?;
     let mut per_check: BTreeMap<CheckId, Runs> = BTreeMap::new();
     let mut runs: BTreeMap<_, Runs> = BTreeMap::new();
+    let totals: std::collections::HashMap<CheckId, (u64, u64)> = state
+        .store
+        .rollup_totals(since)
+        .await?
+        .into_iter()
+        .map(|t| (t.check_id, (t.runs, t.failures)))
+        .collect();
     for check in &config.checks {
-        let mut r = Runs::default();
-        for h in state.store.rollups(&check.id, since).await? {
-            r.runs += h.runs;
-            r.failures += h.failures;
-        }
+        let (runs_, failures) = totals.get(&check.id).copied().unwrap_or_default();
+        let r = Runs {
+            runs: runs_,
+            failures,
+        };
         let c = runs.entry(check.customer.clone()).or_default();
         c.runs += r.runs;
         c.failures += r.failures;
@@ -148,23 +156,46 @@ fn facts(h: &CustomerHealth) -> Vec<Value> {
     ]
 }
 
+/// Customers on a page of `/customers`.
+const PAGE: usize = 100;
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CustomersQuery {
+    /// Words of a customer's name or id, or their tier.
+    q: Option<String>,
+    /// 1-based.
+    page: Option<usize>,
+}
+
 pub async fn customers(
     State(state): State<AppState>,
     staff: Staff,
+    axum::extract::Query(q): axum::extract::Query<CustomersQuery>,
 ) -> Result<Html<String>, WebError> {
     let config = state.config();
-    let rows = gather(&state, Utc::now()).await?.rows;
-    let count = |b: Band| rows.iter().filter(|r| r.band == b).count();
+    let all = gather(&state, Utc::now()).await?.rows;
+    let count = |b: Band| all.iter().filter(|r| r.band == b).count();
     let tiles = context! {
         critical => count(Band::Critical),
         at_risk => count(Band::AtRisk),
         healthy => count(Band::Healthy),
-        open => rows
+        open => all
             .iter()
             .map(|r| r.facts.open.iter().sum::<u64>())
             .sum::<u64>(),
     };
-    let rows: Vec<Value> = rows
+    let needle = q.q.as_deref().unwrap_or("").trim().to_lowercase();
+    let shown: Vec<_> = all
+        .iter()
+        .filter(|r| {
+            let tier = config.customer(&r.customer).map_or("", |c| c.tier.as_str());
+            paging::matches(&needle, &[&r.name, r.customer.as_str(), tier])
+        })
+        .collect();
+    let page = paging::page(shown.len(), PAGE, q.page, |n| {
+        paging::link("/customers", &[("q", q.q.as_deref())], n)
+    });
+    let rows: Vec<Value> = shown[page.from..page.to]
         .iter()
         .map(|r| {
             context! {
@@ -181,7 +212,15 @@ pub async fn customers(
         "staff_customers.html",
         &config.words,
         Some(&staff),
-        context! { refresh => false, section => "customers", tiles, rows },
+        context! {
+            refresh => false,
+            section => "customers",
+            tiles,
+            rows,
+            paging => page.context,
+            search => q.q.as_deref().unwrap_or(""),
+            customers => all.len(),
+        },
     )
 }
 

@@ -14,10 +14,11 @@ use super::auth::Staff;
 use super::charts::{self, BLUE, GREEN, GREY};
 use super::view;
 use super::{AppState, WebError, survey_records};
-use crate::model::CustomerId;
 use crate::report::{
-    self, Kpis, Rate, Report, ReportInput, Survey, TimeStats, fmt_rate, fmt_secs, fmt_survey_rate,
+    self, Attributes, Durations, Kpis, Rate, Report, ReportInput, Survey, TimeStats, fmt_rate,
+    fmt_secs, fmt_survey_rate,
 };
+use crate::ticket::spent::fmt_minutes;
 
 const DEFAULT_SINCE: &str = "30d";
 /// The longest window the page computes (rollups and tickets further back are pruned anyway).
@@ -52,6 +53,29 @@ fn pct(r: &Rate) -> String {
     r.percent().map_or("—".to_owned(), |p| format!("{p:.1}%"))
 }
 
+/// `median 12m 00s · p90 40m 00s · n=3`, or `—`.
+fn durations(d: &Durations) -> String {
+    if d.count == 0 {
+        return "—".to_owned();
+    }
+    let f = |v: Option<i64>| v.map_or("—".to_owned(), |v| fmt_secs(v as f64));
+    format!(
+        "median {} · p90 {} · n={}",
+        f(d.median_secs),
+        f(d.p90_secs),
+        d.count
+    )
+}
+
+fn median(d: &Durations) -> String {
+    d.median_secs.map_or("—".to_owned(), |v| {
+        format!("median {}", fmt_secs(v as f64))
+    })
+}
+
+/// How many tickets the page lists under "time spent per ticket".
+const TOP_TICKETS: usize = 10;
+
 fn tile(value: &str, label: &str, sub: &str) -> Value {
     context! { value, label, sub }
 }
@@ -74,17 +98,13 @@ pub async fn kpis(
     let now = Utc::now();
     let since = now - window;
     let tickets = report::window(&*state.store, since).await?;
-    let tiers: BTreeMap<CustomerId, String> = config
-        .customers
-        .iter()
-        .map(|c| (c.id.clone(), c.tier.clone()))
-        .collect();
+    let attributes = Attributes::from_config(&config);
     let surveys = survey_records(&state).await?;
     let r = report::compute(&ReportInput {
         tickets: &tickets,
         now,
         since: Some(since),
-        tiers: &tiers,
+        attributes: &attributes,
         surveys: surveys.as_deref(),
     });
     let names: BTreeMap<String, String> = config
@@ -159,6 +179,47 @@ fn render(r: &Report, since: &str, error: Option<&str>, names: &BTreeMap<String,
             &format!("p90 {}", p90(&k.time_to_resolve)),
         ),
         tile(&resp, "survey response rate", "answered / sent"),
+        tile(
+            &fmt_minutes(k.time_spent.minutes),
+            "time spent",
+            &format!("logged on {} tickets", k.time_spent.tickets_with_time),
+        ),
+        tile(
+            &k.time_spent
+                .mean_minutes_per_resolved
+                .map_or("—".to_owned(), |m| fmt_minutes(m.round() as u64)),
+            "time per resolved ticket",
+            &format!(
+                "mean · {} of {} without time",
+                k.time_spent.resolved_without_time, k.resolved
+            ),
+        ),
+        match (&r.hourly_rate, k.time_spent.cost) {
+            (Some(rate), Some(c)) => tile(
+                &rate.fmt(c),
+                "cost of time spent",
+                &format!("at {} an hour", rate.fmt(rate.amount)),
+            ),
+            _ => tile(
+                &format!("{:.1} h", k.time_spent.minutes as f64 / 60.0),
+                "hours spent",
+                "no [report] hourly_rate: hours only",
+            ),
+        },
+        tile(
+            &pct(&k.lead.monitoring_first),
+            "monitoring knew first",
+            &format!(
+                "of {} customer reports · lead {}",
+                k.lead.customer_reports,
+                median(&k.lead.lead_time)
+            ),
+        ),
+        tile(
+            &pct(&k.lead.told_first),
+            "told before they wrote",
+            &format!("of {} monitoring tickets", k.lead.monitoring_tickets),
+        ),
         tile(
             &r.per_engineer
                 .iter()
@@ -254,6 +315,11 @@ fn render(r: &Report, since: &str, error: Option<&str>, names: &BTreeMap<String,
             )
         })
         .collect();
+    let named = |id: &str| {
+        names
+            .get(id)
+            .map_or_else(|| id.to_owned(), |n| format!("{n} ({id})"))
+    };
     let engineers: Vec<Value> = r
         .per_engineer
         .iter()
@@ -267,14 +333,50 @@ fn render(r: &Report, since: &str, error: Option<&str>, names: &BTreeMap<String,
                     Survey::Available(p) => p.to_string(),
                     Survey::NoSurveyData => "n/a".to_owned(),
                 },
+                mtta => durations(&e.time_to_acknowledge),
+                mttr => durations(&e.time_to_resolve),
+                spent => format!("{} · {} tickets", fmt_minutes(e.minutes_logged), e.tickets_logged),
+                cost => r.hourly_rate.as_ref().zip(e.cost).map(|(h, c)| h.fmt(c)),
             }
         })
         .collect();
-    let named = |id: &str| {
-        names
-            .get(id)
-            .map_or_else(|| id.to_owned(), |n| format!("{n} ({id})"))
-    };
+    let l = &k.lead;
+    let lead = [
+        ("Customer reports", l.customer_reports.to_string()),
+        ("Monitoring knew first", fmt_rate(&l.monitoring_first)),
+        ("Lead time when it did", durations(&l.lead_time)),
+        (
+            "Customer wrote before monitoring knew",
+            l.customer_first.to_string(),
+        ),
+        (
+            "Monitoring knew that much later",
+            durations(&l.monitoring_lag),
+        ),
+        ("Monitoring never knew", l.never_knew.to_string()),
+        ("Monitoring tickets", l.monitoring_tickets.to_string()),
+        ("Told before the customer wrote", fmt_rate(&l.told_first)),
+        ("Customer wrote first", l.customer_wrote_first.to_string()),
+        ("Not told (no mail delivered)", l.not_told.to_string()),
+        ("Time to tell the customer", durations(&l.time_to_tell)),
+    ]
+    .map(|(name, value)| context! { name, value });
+    let ticket_times: Vec<Value> = r
+        .time_per_ticket
+        .iter()
+        .take(TOP_TICKETS)
+        .map(|t| {
+            context! {
+                id => t.ticket.0,
+                title => t.title,
+                customer => named(&t.customer),
+                spent => fmt_minutes(t.minutes),
+                by => t.by.iter().map(|(who, m)| format!("{who} {}", fmt_minutes(*m))).collect::<Vec<_>>().join(", "),
+                resolved => t.resolved,
+                cost => r.hourly_rate.as_ref().zip(t.cost).map(|(h, c)| h.fmt(c)),
+            }
+        })
+        .collect();
     context! {
         refresh => false,
         section => "kpis",
@@ -292,9 +394,15 @@ fn render(r: &Report, since: &str, error: Option<&str>, names: &BTreeMap<String,
             charts::hbars(&e_rows, most as f64, BLUE, "resolved per engineer"),
         )),
         engineers,
+        costed => r.hourly_rate.is_some(),
+        lead,
+        ticket_times,
+        tickets_with_time => r.time_per_ticket.len(),
         groups => [
-            group_table("Per customer", &r.per_customer, &named),
-            group_table("Per tier", &r.per_tier, &|t: &str| t.to_owned()),
+            group_table(r, "Per customer", &r.per_customer, &named),
+            group_table(r, "Per tier", &r.per_tier, &|t: &str| t.to_owned()),
+            group_table(r, "Per plan", &r.per_plan, &|t: &str| t.to_owned()),
+            group_table(r, "Per server", &r.per_server, &|t: &str| t.to_owned()),
         ],
         heatmap => Value::from_serialize(charts::heatmap(&r.heatmap)),
     }
@@ -326,8 +434,9 @@ fn day_periods(r: &Report) -> Vec<report::PeriodCount> {
     out
 }
 
-/// One table of KPIs per group (customer or tier), for the template.
+/// One table of KPIs per group (customer, tier, plan or server), for the template.
 fn group_table(
+    r: &Report,
     title: &str,
     groups: &BTreeMap<String, Kpis>,
     name: &dyn Fn(&str) -> String,
@@ -345,6 +454,11 @@ fn group_table(
                 reopen => fmt_rate(&k.reopen_rate),
                 proactive => fmt_rate(&k.proactive_share),
                 csat => fmt_survey_rate(&k.csat),
+                spent => fmt_minutes(k.time_spent.minutes),
+                per_resolved => k.time_spent.mean_minutes_per_resolved.map_or("—".to_owned(), |m| fmt_minutes(m.round() as u64)),
+                cost => r.hourly_rate.as_ref().zip(k.time_spent.cost).map(|(h, c)| h.fmt(c)),
+                knew_first => fmt_rate(&k.lead.monitoring_first),
+                told_first => fmt_rate(&k.lead.told_first),
             }
         })
         .collect();

@@ -9,7 +9,8 @@
 //! [`crate::access`]'s decision.
 //!
 //! Customers have no login: pages under `/c/` open with a signed, expiring link (`token`) and
-//! show only the data of the customer the link names (`customer/`). Staff review survey
+//! show only the data of the customer the link names (`customer/`); the public articles of the
+//! knowledge base are at `/kb` for everyone (`kb.rs`). Staff review survey
 //! answers and call-backs under `/surveys` (`surveys.rs`).
 
 mod auth;
@@ -17,13 +18,19 @@ mod charts;
 mod customer;
 mod error;
 mod health;
+mod inbound;
+mod incidents;
+mod kb;
 mod kpis;
 pub mod login_guard;
+mod markdown;
 mod pages;
+mod paging;
 mod queue;
 mod surveys;
 mod ticket_page;
 mod tickets;
+mod timeline;
 pub mod view;
 
 use std::sync::{Arc, RwLock};
@@ -98,6 +105,11 @@ pub fn router(state: AppState) -> Router {
         .route("/tickets/{id}/resolve", post(ticket_page::resolve))
         .route("/tickets/{id}/reopen", post(ticket_page::reopen))
         .route("/tickets/{id}/close", post(ticket_page::close))
+        .route("/tickets/{id}/route", post(ticket_page::route))
+        .route(
+            "/tickets/{id}/article",
+            get(kb::draft_page).post(kb::draft_save),
+        )
         .route("/customers", get(health::customers))
         .route("/customers/{id}", get(health::customer))
         .route("/kpis", get(kpis::kpis))
@@ -112,6 +124,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tickets/{id}/resolve", post(tickets::resolve))
         .route("/api/v1/tickets/{id}/reopen", post(tickets::reopen))
         .route("/api/v1/tickets/{id}/close", post(tickets::close))
+        .route("/api/v1/tickets/{id}/route", post(tickets::route))
+        .route("/incidents", get(incidents::page))
+        .route("/inbound", get(inbound::page))
+        .route("/mail/{mailbox}/{uidvalidity}/{uid}", get(inbound::mail))
+        .route("/mail/{mailbox}/{uidvalidity}/{uid}/raw", get(inbound::raw))
+        .route(
+            "/mail/{mailbox}/{uidvalidity}/{uid}/attachments/{n}",
+            get(inbound::attachment),
+        )
+        .route(
+            "/mail/{mailbox}/{uidvalidity}/{uid}/decide",
+            post(inbound::decide),
+        )
         .route("/surveys", get(surveys::list))
         .route("/surveys/callbacks", get(surveys::callbacks))
         .route("/surveys/callbacks/{id}", post(surveys::log_callback))
@@ -129,6 +154,8 @@ pub fn router(state: AppState) -> Router {
         .route("/c/t/{token}/close", post(customer::ticket_close))
         .route("/c/checks/{token}", get(customer::checks_page))
         .route("/c/checks/{token}/report", post(customer::report_problem))
+        .route("/kb", get(kb::index))
+        .route("/kb/{slug}", get(kb::article))
         .route("/static/forewarn.css", get(view::css))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -214,21 +241,25 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// `GET /metrics`: the classic Prometheus text format, or OpenMetrics when `Accept` asks for
+/// it. A store query that fails costs its own series only (see `metrics::business`).
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
-    if state.config().web.metrics_require_token && !auth::bearer_ok(&state, &headers).await? {
+    let config = state.config();
+    if config.web.metrics_require_token && !auth::bearer_ok(&state, &headers).await? {
         return Err(WebError::Unauthorized);
     }
-    // Lockouts live in the store (shared by every instance): count them now.
-    match state.store.login_locks(chrono::Utc::now()).await {
-        Ok(locks) => state.metrics.login_locked_accounts(locks.len()),
-        Err(e) => tracing::warn!(error = %e, "could not count locked accounts for /metrics"),
-    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = crate::metrics::Format::negotiate(accept);
+    let body = state
+        .metrics
+        .scrape(&*state.store, &config.cluster.region, format)
+        .await;
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            (header::VARY, "Accept"),
+        ],
+        body,
     )
         .into_response())
 }

@@ -11,26 +11,18 @@ use minijinja::{Value, context};
 
 use super::auth::Staff;
 use super::charts::{self, Slot};
+use super::paging;
 use super::view;
 use super::{AppState, WebError};
 use crate::model::{CheckId, CheckState};
 use crate::probe::Status;
 use crate::store::HourlyRollup;
 
-/// The checks the incident detector sees flapping now (its saved per-check state).
+/// The checks the incident detector sees flapping now ([`crate::incident::now::flapping`]).
 pub async fn flapping_checks(
     store: &dyn crate::store::Store,
 ) -> Result<std::collections::HashSet<CheckId>, WebError> {
-    Ok(store
-        .detector_states()
-        .await?
-        .into_iter()
-        .filter(|(_, v)| {
-            serde_json::from_value::<crate::incident::Track>(v.clone())
-                .is_ok_and(|t| t.phase == crate::incident::Phase::Flapping)
-        })
-        .map(|(id, _)| id)
-        .collect())
+    Ok(crate::incident::now::flapping(store).await?)
 }
 
 pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
@@ -60,9 +52,26 @@ fn urgency(s: Option<Status>) -> u8 {
     }
 }
 
+/// Checks on a page of `/checks`.
+pub const CHECKS_PAGE: usize = 100;
+
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct ChecksQuery {
+    /// Words of a check's name or id, its customer or its target.
+    q: Option<String>,
+    /// `ok`, `warning`, `critical`, `unknown`, `pending` or `failing` (warning, critical or
+    /// unknown).
+    status: Option<String>,
+    /// 1-based.
+    page: Option<usize>,
+}
+
+/// `/checks`: every check, worst first, a page at a time, with search and a status filter; the
+/// tiles count all checks.
 pub async fn overview(
     State(state): State<AppState>,
     staff: Staff,
+    axum::extract::Query(q): axum::extract::Query<ChecksQuery>,
 ) -> Result<Html<String>, WebError> {
     let config = state.config();
     let states: HashMap<CheckId, CheckState> = state
@@ -80,35 +89,76 @@ pub async fn overview(
         .iter()
         .map(|c| (c.id.clone(), c.name.as_str()))
         .collect();
-    let mut rows: Vec<(u8, &str, Value)> = Vec::new();
+    let needle = q.q.as_deref().unwrap_or("").trim().to_lowercase();
+    let wanted_status = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let mut shown: Vec<(u8, &crate::config::Check)> = Vec::new();
     for check in &config.checks {
-        let st = states.get(&check.id);
-        let status = st.map(|s| s.status);
+        let status = states.get(&check.id).map(|s| s.status);
         if let Some(s) = status {
             counts[Status::ALL
                 .iter()
                 .position(|x| *x == s)
                 .expect("known status")] += 1;
         }
-        let row = context! {
-            status => status.map(Status::as_str),
-            flapping => flapping.contains(&check.id),
-            id => check.id.as_str(),
-            name => check.name,
-            customer => customer_names
-                .get(&check.customer)
-                .copied()
-                .unwrap_or(check.customer.as_str()),
-            kind => check.spec.kind(),
-            target => check.spec.target(),
-            since => st.map(|s| ago(s.since, now)),
-            consecutive => st.map(|s| s.consecutive),
-            last_run => st.map(|s| ago(s.last_run, now)),
-            message => st.map(|s| s.last_message.as_str()),
+        let status_ok = match wanted_status {
+            None => true,
+            Some("failing") => matches!(status, Some(s) if s != Status::Ok),
+            Some("pending") => status.is_none(),
+            Some(w) => status.is_some_and(|s| s.as_str() == w),
         };
-        rows.push((urgency(status), check.id.as_str(), row));
+        let customer = customer_names
+            .get(&check.customer)
+            .copied()
+            .unwrap_or(check.customer.as_str());
+        // Without words to look for every check matches: no target string is built.
+        if status_ok
+            && (needle.is_empty()
+                || paging::matches(
+                    &needle,
+                    &[
+                        check.id.as_str(),
+                        &check.name,
+                        customer,
+                        check.customer.as_str(),
+                        &check.spec.target(),
+                    ],
+                ))
+        {
+            shown.push((urgency(status), check));
+        }
     }
-    rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    shown.sort_by(|a, b| (a.0, a.1.id.as_str()).cmp(&(b.0, b.1.id.as_str())));
+    let link = |n| {
+        paging::link(
+            "/checks",
+            &[("q", q.q.as_deref()), ("status", wanted_status)],
+            n,
+        )
+    };
+    let page = paging::page(shown.len(), CHECKS_PAGE, q.page, link);
+    let rows: Vec<Value> = shown[page.from..page.to]
+        .iter()
+        .map(|(_, check)| {
+            let st = states.get(&check.id);
+            context! {
+                status => st.map(|s| s.status.as_str()),
+                flapping => flapping.contains(&check.id),
+                maintenance => config.in_maintenance(check, now),
+                id => check.id.as_str(),
+                name => check.name,
+                customer => customer_names
+                    .get(&check.customer)
+                    .copied()
+                    .unwrap_or(check.customer.as_str()),
+                kind => check.spec.kind(),
+                target => check.spec.target(),
+                since => st.map(|s| ago(s.since, now)),
+                consecutive => st.map(|s| s.consecutive),
+                last_run => st.map(|s| ago(s.last_run, now)),
+                message => st.map(|s| s.last_message.as_str()),
+            }
+        })
+        .collect();
     let tiles: Vec<Value> = Status::ALL
         .iter()
         .zip(counts)
@@ -119,10 +169,15 @@ pub async fn overview(
         &config.words,
         Some(&staff),
         context! {
-            refresh => true,
+            refresh => q.q.is_none() && q.page.unwrap_or(1) == 1,
             section => "checks",
             tiles,
-            rows => rows.into_iter().map(|(_, _, r)| r).collect::<Vec<_>>(),
+            rows,
+            paging => page.context,
+            shown => shown.len(),
+            search => q.q.as_deref().unwrap_or(""),
+            status => wanted_status.unwrap_or(""),
+            filtered => !needle.is_empty() || wanted_status.is_some(),
             checks => config.checks.len(),
             customers => config.customers.len(),
             now => now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),

@@ -131,7 +131,14 @@ pub struct QueueQuery {
     /// A user name, or `unassigned`.
     assignee: Option<String>,
     customer: Option<String>,
+    /// A ticket number, words of a title, a customer, a problem kind or a site.
+    q: Option<String>,
+    /// 1-based, [`PAGE`] tickets a page.
+    page: Option<usize>,
 }
+
+/// Tickets on a page of the queue.
+pub const PAGE: usize = 50;
 
 /// A filter value: missing or empty means "all".
 fn wanted(v: &Option<String>) -> Option<&str> {
@@ -150,9 +157,35 @@ impl QueueQuery {
     }
 
     fn any(&self) -> bool {
-        [&self.severity, &self.skill, &self.assignee, &self.customer]
-            .iter()
-            .any(|v| wanted(v).is_some())
+        [
+            &self.severity,
+            &self.skill,
+            &self.assignee,
+            &self.customer,
+            &self.q,
+        ]
+        .iter()
+        .any(|v| wanted(v).is_some())
+    }
+
+    /// The query string of these filters on another page.
+    fn link(&self, page: usize) -> String {
+        let mut pairs: Vec<(&str, &str)> = [
+            ("severity", &self.severity),
+            ("skill", &self.skill),
+            ("assignee", &self.assignee),
+            ("customer", &self.customer),
+            ("q", &self.q),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| wanted(v).map(|v| (k, v)))
+        .collect();
+        let page = page.to_string();
+        pairs.push(("page", &page));
+        let qs = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        format!("/?{qs}")
     }
 }
 
@@ -177,6 +210,7 @@ pub async fn queue(
             open_only: true,
             customer: None,
             limit: None,
+            ..Default::default()
         })
         .await?;
     let users = state.store.users().await?;
@@ -206,7 +240,11 @@ pub async fn queue(
             .collect::<Vec<_>>()
     };
 
-    let mut shown: Vec<&Ticket> = open.iter().filter(|t| q.keeps(t)).collect();
+    let search = wanted(&q.q).map(|text| state.tickets.search_for(text));
+    let mut shown: Vec<&Ticket> = open
+        .iter()
+        .filter(|t| q.keeps(t) && search.as_ref().is_none_or(|s| s.matches(t)))
+        .collect();
     shown.sort_by_key(|t| urgency(t, now));
 
     let breached = shown
@@ -240,6 +278,19 @@ pub async fn queue(
         context! { name, label, options => options(*current, list) }
     })
     .collect::<Vec<_>>();
+    // A page of the sorted queue; the counts above are of every matching ticket.
+    let pages = shown.len().div_ceil(PAGE).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, pages);
+    let from = (page - 1) * PAGE;
+    let on_page: Vec<&Ticket> = shown.iter().skip(from).take(PAGE).copied().collect();
+    let paging = context! {
+        page,
+        pages,
+        first => from + 1,
+        last => from + on_page.len(),
+        prev => (page > 1).then(|| q.link(page - 1)),
+        next => (page < pages).then(|| q.link(page + 1)),
+    };
     view::staff_page(
         "staff_queue.html",
         &config.words,
@@ -252,7 +303,9 @@ pub async fn queue(
             filters,
             filtered => q.any(),
             any_open => !open.is_empty(),
-            tickets => ticket_rows(&shown, now, &users, &customer_name),
+            tickets => ticket_rows(&on_page, now, &users, &customer_name),
+            paging,
+            search => wanted(&q.q).unwrap_or(""),
             now => now.format("%H:%M:%S UTC").to_string(),
         },
     )

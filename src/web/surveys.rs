@@ -10,6 +10,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::auth::Staff;
+use super::paging;
 use super::view;
 use super::{AppState, WebError};
 use crate::store::{StoreError, Survey};
@@ -31,7 +32,12 @@ pub struct SurveyFilter {
     /// `answered` (default), `all`.
     #[serde(default)]
     show: String,
+    /// 1-based.
+    page: Option<usize>,
 }
+
+/// Answers on a page of `/surveys`, call-back tasks on a page of `/surveys/callbacks`.
+const PAGE: usize = 100;
 
 impl SurveyFilter {
     fn keeps(&self, s: &Survey) -> bool {
@@ -79,9 +85,25 @@ pub async fn list(
         }
     };
     let config = state.config();
-    let rows: Vec<Value> = all
+    let kept: Vec<&Survey> = all.iter().filter(|s| f.keeps(s)).collect();
+    let days_text = days.to_string();
+    let link = |n| {
+        paging::link(
+            "/surveys",
+            &[
+                ("rating", Some(f.rating.as_str())),
+                ("solved", Some(f.solved.as_str())),
+                ("customer", Some(f.customer.as_str())),
+                ("engineer", Some(f.engineer.as_str())),
+                ("days", Some(days_text.as_str())),
+                ("show", Some(f.show.as_str())),
+            ],
+            n,
+        )
+    };
+    let page = paging::page(kept.len(), PAGE, f.page, link);
+    let rows: Vec<Value> = kept[page.from..page.to]
         .iter()
-        .filter(|s| f.keeps(s))
         .map(|s| {
             context! {
                 ticket => s.ticket.0,
@@ -118,6 +140,7 @@ pub async fn list(
             },
             ratings => [1, 2, 3, 4, 5].map(|r| context! { value => r.to_string(), selected => f.rating == r.to_string() }),
             rows,
+            paging => page.context,
         },
     )
 }
@@ -126,23 +149,24 @@ pub async fn list(
 pub async fn callbacks(
     State(state): State<AppState>,
     staff: Staff,
+    Query(p): Query<PageQuery>,
 ) -> Result<Html<String>, WebError> {
     let tasks = state.store.callbacks().await?;
     let config = state.config();
-    let rows: Vec<Value> = tasks
+    let page = paging::page(tasks.len(), PAGE, p.page, |n| {
+        paging::link("/surveys/callbacks", &[], n)
+    });
+    let rows: Vec<Value> = tasks[page.from..page.to]
         .iter()
         .map(|t| {
             let customer = config.customer(&t.customer);
             context! {
                 id => t.id,
                 ticket => t.ticket.0,
-                who => customer.map_or(t.customer.to_string(), |c| {
-                    if c.contacts.is_empty() {
-                        c.name.clone()
-                    } else {
-                        format!("{} · {}", c.name, c.contacts.join(", "))
-                    }
-                }),
+                who => customer.map_or(t.customer.to_string(), |c| c.name.clone()),
+                contacts => customer.map(|c| view::contact_rows(&c.contacts)).unwrap_or_default(),
+                has_phone => customer.is_some_and(|c| c.phones().next().is_some()),
+                local_time => customer.map(|c| Utc::now().with_timezone(&c.timezone).format("%H:%M").to_string()),
                 reason => t.reason,
                 since => t.created_at.format("%Y-%m-%d %H:%M").to_string(),
                 done => t.done_at.is_some() && t.outcome.is_some(),
@@ -156,8 +180,14 @@ pub async fn callbacks(
         "staff_callbacks.html",
         &config.words,
         Some(&staff),
-        context! { refresh => false, section => "surveys", rows, csrf => staff.csrf },
+        context! { refresh => false, section => "surveys", rows, paging => page.context, csrf => staff.csrf },
     )
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    /// 1-based.
+    page: Option<usize>,
 }
 
 #[derive(Deserialize)]

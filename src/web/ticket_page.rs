@@ -25,13 +25,15 @@ use serde::Deserialize;
 use super::auth::Staff;
 use super::pages::{ago, conditions};
 use super::queue::{clock_chip, clocks};
-use super::view;
+use super::timeline::event_item;
+use super::view::{self, sentence};
 use super::{AppState, WebError};
 use crate::access::{Permission, allows};
+use crate::store::StoreError;
+use crate::ticket::routing::Route;
 use crate::ticket::service::ServiceError;
-use crate::ticket::{
-    Actor, EventKind, Resolution, SolutionOption, Ticket, TicketId, TicketStatus, TimelineEvent,
-};
+use crate::ticket::spent::{Spent, fmt_minutes};
+use crate::ticket::{Actor, Resolution, Severity, SolutionOption, Ticket, TicketId, TicketStatus};
 
 /// What a form does; its path segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,7 @@ pub enum Action {
     Resolve,
     Reopen,
     Close,
+    Route,
 }
 
 impl Action {
@@ -53,6 +56,7 @@ impl Action {
             Action::Resolve => "resolve",
             Action::Reopen => "reopen",
             Action::Close => "close",
+            Action::Route => "route",
         }
     }
 }
@@ -99,6 +103,16 @@ fn notice(done: &str) -> Option<&'static str> {
         "resolve" => "Resolved. The customer is being mailed the explanation.",
         "reopen" => "Reopened. The SLA clocks started again.",
         "close" => "Closed.",
+        "route" => {
+            "Rerouted. The SLA targets not met yet follow the new severity; the customer was not told (their promise did not change)."
+        }
+        "route-told" => {
+            "Rerouted. The customer is being mailed that the priority is raised, with the sooner next-update time."
+        }
+        "mail-opened" => {
+            "Ticket opened with the mail; the customer's contacts got the acknowledgement (its sender got nothing)."
+        }
+        "mail-added" => "The mail is on this ticket now, as the customer's reply.",
         _ => return None,
     })
 }
@@ -139,6 +153,7 @@ action_handler!(assign, Action::Assign);
 action_handler!(resolve, Action::Resolve);
 action_handler!(reopen, Action::Reopen);
 action_handler!(close, Action::Close);
+action_handler!(route, Action::Route);
 
 async fn act(
     state: AppState,
@@ -167,7 +182,7 @@ async fn act(
             fields,
         )
     } else {
-        match perform(&state, &staff, id, action, &fields).await {
+        match perform_retrying(&state, &staff, id, action, &fields).await {
             Ok(done) => {
                 return Ok(Redirect::to(&format!("/tickets/{}?done={done}", id.0)).into_response());
             }
@@ -187,13 +202,6 @@ async fn act(
     Ok((outcome.status, html).into_response())
 }
 
-/// The message as a sentence: capital first letter (service errors start in lower case).
-pub(super) fn sentence(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
-}
-
 enum Fail {
     Input(String),
     Service(ServiceError),
@@ -202,6 +210,37 @@ enum Fail {
 impl From<ServiceError> for Fail {
     fn from(e: ServiceError) -> Self {
         Fail::Service(e)
+    }
+}
+
+/// [`perform`], again when the ticket changed between reading and saving it (forewarn's own
+/// SLA clock, or a colleague, saved it first: the store refused the write and nothing was
+/// written). Each try reads the ticket afresh and checks the action against it, so an action
+/// the other change made wrong is refused with its reason, never applied twice.
+async fn perform_retrying(
+    state: &AppState,
+    staff: &Staff,
+    id: TicketId,
+    action: Action,
+    f: &Fields,
+) -> Result<&'static str, Fail> {
+    const TRIES: usize = 3;
+    let mut tried = 1;
+    loop {
+        match perform(state, staff, id, action, f).await {
+            Err(Fail::Service(ServiceError::Store(StoreError::Conflict { .. })))
+                if tried < TRIES =>
+            {
+                tracing::info!(
+                    ticket = id.0,
+                    action = action.path(),
+                    tried,
+                    "ticket changed meanwhile; trying again"
+                );
+                tried += 1;
+            }
+            other => return other,
+        }
     }
 }
 
@@ -231,13 +270,16 @@ async fn perform(
                     "Write the message first: what is happening and what is being done.".into(),
                 ));
             }
+            let spent = spent(f)?;
             match field(f, "kind") {
                 "internal" => {
-                    svc.update(id, actor, message, None, true, now).await?;
+                    svc.update_logged(id, actor, message, None, true, spent, now)
+                        .await?;
                     Ok("note")
                 }
                 "ask" => {
-                    svc.wait_on_customer(id, actor, message, now).await?;
+                    svc.wait_on_customer_logged(id, actor, message, spent, now)
+                        .await?;
                     Ok("ask")
                 }
                 "public" | "" => {
@@ -251,7 +293,8 @@ async fn perform(
                             ))
                         })?)
                     };
-                    svc.update(id, actor, message, next, false, now).await?;
+                    svc.update_logged(id, actor, message, next, false, spent, now)
+                        .await?;
                     Ok("update")
                 }
                 other => Err(Fail::Input(format!(
@@ -266,6 +309,7 @@ async fn perform(
             Ok("assign")
         }
         Action::Resolve => {
+            let spent = spent(f)?;
             let fully_solved = match field(f, "fully_solved") {
                 "yes" => true,
                 "no" => false,
@@ -307,7 +351,8 @@ async fn perform(
                 resolved_while_failing: Some(field(f, "anyway_reason").trim().to_owned())
                     .filter(|r| !r.is_empty()),
             };
-            svc.resolve(id, actor, resolution, now).await?;
+            svc.resolve_logged(id, actor, resolution, spent, now)
+                .await?;
             Ok("resolve")
         }
         Action::Reopen => {
@@ -322,6 +367,58 @@ async fn perform(
             svc.close(id, &who, now).await?;
             Ok("close")
         }
+        Action::Route => {
+            let severity = match field(f, "severity") {
+                "" => None,
+                s => Some(Severity::parse(s).ok_or_else(|| {
+                    Fail::Input(format!("{s:?} is not a severity: choose P1, P2, P3 or P4."))
+                })?),
+            };
+            let skill_group =
+                Some(field(f, "skill_group").trim().to_owned()).filter(|g| !g.is_empty());
+            let route = Route {
+                severity,
+                skill_group,
+                reason: field(f, "reason").to_owned(),
+            };
+            let routed = svc.route(id, &who, route, now).await?;
+            Ok(if routed.told.is_some() {
+                "route-told"
+            } else {
+                "route"
+            })
+        }
+    }
+}
+
+/// The optional "time spent" field of the update and resolve forms.
+fn spent(f: &Fields) -> Result<Option<Spent>, Fail> {
+    Spent::parse_optional(Some(field(f, "spent"))).map_err(|e| Fail::Input(sentence(&e) + "."))
+}
+
+/// Time logged on the ticket: the total and each staff member's share, largest first.
+fn time_logged(
+    timeline: &[crate::ticket::TimelineEvent],
+    display: &dyn Fn(&str) -> String,
+) -> Value {
+    let mut by: std::collections::BTreeMap<String, u64> = Default::default();
+    for e in timeline {
+        if let (crate::ticket::EventKind::TimeSpent { minutes, .. }, Actor::Staff(name)) =
+            (&e.kind, &e.actor)
+        {
+            *by.entry(display(name)).or_default() += u64::from(*minutes);
+        }
+    }
+    let total: u64 = by.values().sum();
+    let mut people: Vec<(String, u64)> = by.into_iter().collect();
+    people.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    context! {
+        total => (total > 0).then(|| fmt_minutes(total)),
+        people => people
+            .iter()
+            .map(|(name, m)| format!("{name} {}", fmt_minutes(*m)))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
@@ -352,6 +449,11 @@ async fn render(
         customer => t.customer.as_str(),
         customer_name => customer.map_or(t.customer.as_str(), |c| c.name.as_str()),
         tier => customer.map_or("unknown", |c| c.tier.as_str()),
+        plan => customer.and_then(|c| c.plan.as_deref()),
+        contacts => customer.map(|c| view::contact_rows(&c.contacts)).unwrap_or_default(),
+        language => customer.map(|c| c.language.as_str()),
+        timezone => customer.map(|c| c.timezone.name()),
+        local_time => customer.map(|c| now.with_timezone(&c.timezone).format("%H:%M").to_string()),
         problem => t.problem,
         origin => format!("{:?}", t.origin),
         skill => t.skill_group,
@@ -362,7 +464,9 @@ async fn render(
         next_update => t.next_update_due.map(|n| n.format("%Y-%m-%d %H:%M UTC").to_string()),
         next_update_in => t.next_update_due.map(|n| relative(n, now)),
         reopen_count => t.reopen_count,
+        spent => time_logged(&timeline, &display),
     };
+    let article_form = super::kb::draft_form(&config, &t, &timeline, &staff.csrf);
     let timeline: Vec<Value> = timeline
         .iter()
         .rev()
@@ -379,8 +483,12 @@ async fn render(
             notice,
             refusal => refusal.map(|r| context! { message => r.message, action => r.action.path() }),
             evidence => evidence(state, &t, now).await?,
+            others => others(state, &t, now).await?,
+            runbook => config.playbooks.get(&t.problem).map(|p| p.runbook.clone()).unwrap_or_default(),
+            articles => super::kb::ticket_articles(&config, &t),
+            article_form,
             timeline,
-            forms => forms(&t, staff, &users, refusal),
+            forms => forms(&t, staff, &users, refusal, &config),
         },
     )
 }
@@ -393,6 +501,36 @@ fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         format!("{} ago", super::queue::short(secs))
     }
 }
+
+/// The customer's other tickets, newest first (at most [`OTHERS`]): what else they have been
+/// through lately, for whoever writes to them.
+async fn others(state: &AppState, t: &Ticket, now: DateTime<Utc>) -> Result<Vec<Value>, WebError> {
+    let list = state
+        .store
+        .tickets(&crate::store::TicketFilter {
+            customer: Some(t.customer.clone()),
+            limit: Some(OTHERS as u32 + 1),
+            ..Default::default()
+        })
+        .await?;
+    Ok(list
+        .iter()
+        .filter(|o| o.id != t.id)
+        .take(OTHERS)
+        .map(|o| {
+            context! {
+                id => o.id.0,
+                title => o.title,
+                status => o.status.as_str(),
+                severity => o.severity.as_str(),
+                ago => ago(o.created_at, now),
+            }
+        })
+        .collect())
+}
+
+/// How many of the customer's other tickets the page lists.
+const OTHERS: usize = 5;
 
 /// The ticket's checks: current state, and the conditions of each one's last run.
 async fn evidence(
@@ -415,6 +553,7 @@ async fn evidence(
             name => check.map_or(id.as_str(), |c| c.name.as_str()),
             status => st.as_ref().map(|s| s.status.as_str()),
             flapping => flapping.contains(id),
+            maintenance => check.is_some_and(|c| config.in_maintenance(c, now)),
             configured => check.is_some(),
             state => st.as_ref().zip(check).map(|(s, c)| context! {
                 message => s.last_message,
@@ -429,58 +568,6 @@ async fn evidence(
     Ok(out)
 }
 
-/// One timeline entry: public ones (the customer sees them) and internal ones look different.
-fn event_item(e: &TimelineEvent, display: &dyn Fn(&str) -> String, now: DateTime<Utc>) -> Value {
-    let actor = match &e.actor {
-        Actor::System => "forewarn".to_owned(),
-        Actor::Staff(n) => display(n),
-        Actor::Customer(n) => format!("{n} (customer)"),
-    };
-    let (headline, text): (String, String) = match &e.kind {
-        EventKind::PublicUpdate { text, next_update } => (
-            match next_update {
-                Some(n) => format!(
-                    "Update to the customer · next update by {}",
-                    n.format("%H:%M UTC")
-                ),
-                None => "Update to the customer".to_owned(),
-            },
-            text.clone(),
-        ),
-        EventKind::InternalNote { text } => ("Internal note".into(), text.clone()),
-        EventKind::Resolved { resolution: r } => {
-            let mut lines = vec![
-                format!("Cause: {}", r.cause),
-                format!("Action: {}", r.action),
-                format!(
-                    "Fully solved: {}",
-                    if r.fully_solved { "yes" } else { "no" }
-                ),
-                format!("Prevention: {}", r.prevention),
-            ];
-            lines.extend(
-                r.options
-                    .iter()
-                    .map(|o| format!("Option: {} — pros: {}; cons: {}", o.title, o.pros, o.cons)),
-            );
-            ("Resolved".into(), lines.join("\n"))
-        }
-        EventKind::AutoResolved { text } => ("Resolved by monitoring".into(), text.clone()),
-        EventKind::Reopened { reason } => ("Reopened".into(), reason.clone()),
-        other => (crate::cli::tickets::describe(other), String::new()),
-    };
-    context! {
-        class => if e.public { "public" } else { "internal" },
-        public => e.public,
-        headline,
-        text,
-        actor,
-        at => e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-        at_rfc3339 => e.at.to_rfc3339(),
-        ago => ago(e.at, now),
-    }
-}
-
 /// The forms that fit the ticket's status and the user's role, with the refused form's typed
 /// values put back.
 fn forms(
@@ -488,6 +575,7 @@ fn forms(
     staff: &Staff,
     users: &[crate::store::User],
     refusal: Option<&Refusal>,
+    config: &crate::config::Config,
 ) -> Value {
     let kept = |action: Action| refusal.filter(|r| r.action == action);
     let value = |action: Action, name: &str| kept(action).map_or("", |r| field(&r.fields, name));
@@ -512,16 +600,33 @@ fn forms(
             }
         })
         .collect();
-    let typed: Vec<[&str; 3]> = kept(Action::Resolve).map_or_else(Vec::new, |r| {
-        let (a, b, c) = (
-            all(&r.fields, "option_title"),
-            all(&r.fields, "option_pros"),
-            all(&r.fields, "option_cons"),
-        );
-        (0..a.len().max(b.len()).max(c.len()))
-            .map(|i| [&a, &b, &c].map(|v| v.get(i).copied().unwrap_or("")))
-            .collect()
-    });
+    // The playbook's options, in the customer's language, until the form comes back refused.
+    let language = config.customer(&t.customer).map(|c| c.language);
+    let suggested: Vec<crate::ticket::SolutionOption> =
+        match (config.playbooks.get(&t.problem), language) {
+            (Some(p), Some(lang)) if refusal.is_none_or(|r| r.action != Action::Resolve) => {
+                p.options.iter().map(|o| o.localize(lang)).collect()
+            }
+            _ => Vec::new(),
+        };
+    let typed: Vec<[&str; 3]> = kept(Action::Resolve).map_or_else(
+        || {
+            suggested
+                .iter()
+                .map(|o| [o.title.as_str(), o.pros.as_str(), o.cons.as_str()])
+                .collect()
+        },
+        |r| {
+            let (a, b, c) = (
+                all(&r.fields, "option_title"),
+                all(&r.fields, "option_pros"),
+                all(&r.fields, "option_cons"),
+            );
+            (0..a.len().max(b.len()).max(c.len()))
+                .map(|i| [&a, &b, &c].map(|v| v.get(i).copied().unwrap_or("")))
+                .collect()
+        },
+    );
     let options_open = typed.iter().any(|o| o.iter().any(|v| !v.is_empty()));
     let options: Vec<Value> = (0..typed.len().max(2))
         .map(|i| {
@@ -529,9 +634,29 @@ fn forms(
             context! { n => i + 1, title, pros, cons }
         })
         .collect();
+    let severity =
+        kept(Action::Route).map_or(t.severity.as_str(), |r| field(&r.fields, "severity"));
+    let severities: Vec<Value> = Severity::ALL
+        .iter()
+        .map(|s| context! { value => s.as_str(), selected => s.as_str() == severity })
+        .collect();
+    let group =
+        kept(Action::Route).map_or(t.skill_group.as_str(), |r| field(&r.fields, "skill_group"));
+    // The playbooks' groups, and the ticket's own if no playbook routes to it any more.
+    let mut groups = config.playbooks.skill_groups();
+    if !groups.contains(&t.skill_group.as_str()) {
+        groups.push(&t.skill_group);
+    }
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|g| context! { value => g, selected => g == group })
+        .collect();
     context! {
         id => t.id.0,
         csrf => staff.csrf,
+        severities,
+        groups,
+        route_reason => value(Action::Route, "reason"),
         refused => refusal.map(|r| r.action.path()),
         refusal => refusal.map(|r| r.message.as_str()),
         ack => matches!(t.status, TicketStatus::New | TicketStatus::Reopened),
@@ -539,6 +664,8 @@ fn forms(
         kind,
         message => value(Action::Update, "message"),
         next_update => value(Action::Update, "next_update"),
+        update_spent => value(Action::Update, "spent"),
+        resolve_spent => value(Action::Resolve, "spent"),
         assignees,
         cause => value(Action::Resolve, "cause"),
         action => value(Action::Resolve, "action"),
@@ -546,6 +673,7 @@ fn forms(
         prevention => value(Action::Resolve, "prevention"),
         options,
         options_open,
+        options_suggested => !suggested.is_empty(),
         anyway_reason => value(Action::Resolve, "anyway_reason"),
         reason => value(Action::Reopen, "reason"),
         close => t.status != TicketStatus::Closed

@@ -14,8 +14,9 @@ use serde::Deserialize;
 use super::auth::ApiCaller;
 use super::{AppState, WebError};
 use crate::model::CustomerId;
-use crate::store::tickets::TicketFilter;
+use crate::store::tickets::{TicketCursor, TicketFilter};
 use crate::ticket::service::ServiceError;
+use crate::ticket::spent::Spent;
 use crate::ticket::{Actor, Resolution, TicketId};
 
 /// Who acts on the timeline: the caller, whatever `by` says (see [`ignore_by`]).
@@ -56,26 +57,74 @@ pub struct ListQuery {
     open: bool,
     customer: Option<String>,
     limit: Option<u32>,
+    /// The cursor the previous page ended with (its `Link: rel="next"`).
+    after: Option<String>,
+    /// A ticket number, words of a title, a customer, a problem kind or a site.
+    q: Option<String>,
 }
 
+/// `GET /api/v1/tickets`: newest first, a page at a time (`limit`, default 200, at most
+/// 1000). A page with more after it says so: `Link: <…&after=…>; rel="next"` and
+/// `X-Next-After`; the body is the page's tickets as before.
 pub async fn list(
     State(state): State<AppState>,
     _caller: ApiCaller,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    let customer = match q.customer {
-        Some(c) => Some(CustomerId::parse(&c).map_err(WebError::Rejected)?),
+    let customer = match &q.customer {
+        Some(c) => Some(CustomerId::parse(c).map_err(WebError::Rejected)?),
         None => None,
     };
-    let tickets = state
+    let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
+        Some(a) => Some(TicketCursor::parse(a).ok_or_else(|| {
+            WebError::Rejected(format!(
+                "\"after\": {a:?} is not a cursor: pass the X-Next-After of the previous page"
+            ))
+        })?),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let search =
+        q.q.as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| state.tickets.search_for(t));
+    let mut tickets = state
         .tickets
         .list(&TicketFilter {
             open_only: q.open,
             customer,
-            limit: Some(q.limit.unwrap_or(200).min(1000)),
+            limit: Some(limit + 1),
+            after,
+            search,
         })
         .await?;
-    Ok(Json(tickets).into_response())
+    let more = tickets.len() > limit as usize;
+    tickets.truncate(limit as usize);
+    let mut resp = Json(&tickets).into_response();
+    if let Some(next) = more.then(|| tickets.last().map(TicketCursor::of)).flatten() {
+        let mut query: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+        if q.open {
+            query.push(("open", "true".into()));
+        }
+        if let Some(c) = &q.customer {
+            query.push(("customer", c.clone()));
+        }
+        if let Some(t) = q.q.as_ref().filter(|t| !t.trim().is_empty()) {
+            query.push(("q", t.clone()));
+        }
+        query.push(("after", next.to_string()));
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        let h = resp.headers_mut();
+        if let Ok(v) = format!("</api/v1/tickets?{encoded}>; rel=\"next\"").parse() {
+            h.insert(axum::http::header::LINK, v);
+        }
+        if let Ok(v) = next.to_string().parse() {
+            h.insert("x-next-after", v);
+        }
+    }
+    Ok(resp)
 }
 
 pub async fn show(
@@ -122,7 +171,14 @@ pub struct UpdateBody {
     /// The message asks the customer something: the SLA clocks pause until they answer.
     #[serde(default)]
     wait_on_customer: bool,
+    /// Time the caller spent, e.g. "15m", "1h30m"; logged with the update.
+    spent: Option<String>,
     by: Option<String>,
+}
+
+/// The optional `spent` of a body: refused with the reason when it is not a time.
+fn spent(s: Option<&str>) -> Result<Option<Spent>, WebError> {
+    Spent::parse_optional(s).map_err(WebError::Rejected)
 }
 
 pub async fn update(
@@ -137,17 +193,26 @@ pub async fn update(
         })?),
         None => None,
     };
+    let spent = spent(b.spent.as_deref())?;
     let now = chrono::Utc::now();
     let actor = actor(&caller, b.by.as_deref());
     if b.wait_on_customer {
         state
             .tickets
-            .wait_on_customer(TicketId(id), actor, &b.message, now)
+            .wait_on_customer_logged(TicketId(id), actor, &b.message, spent, now)
             .await?;
     } else {
         state
             .tickets
-            .update(TicketId(id), actor, &b.message, next, b.internal, now)
+            .update_logged(
+                TicketId(id),
+                actor,
+                &b.message,
+                next,
+                b.internal,
+                spent,
+                now,
+            )
             .await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -163,6 +228,8 @@ pub struct ResolveBody {
     #[serde(default)]
     anyway: bool,
     reason: Option<String>,
+    /// Time the caller spent, e.g. "15m", "1h30m"; logged with the resolution.
+    spent: Option<String>,
 }
 
 pub async fn resolve(
@@ -171,6 +238,7 @@ pub async fn resolve(
     Path(id): Path<i64>,
     Json(mut b): Json<ResolveBody>,
 ) -> Result<Response, WebError> {
+    let spent = spent(b.spent.as_deref())?;
     let actor = actor(&caller, b.by.as_deref());
     if b.anyway {
         let reason = b
@@ -187,7 +255,7 @@ pub async fn resolve(
     }
     state
         .tickets
-        .resolve(TicketId(id), actor, b.resolution, chrono::Utc::now())
+        .resolve_logged(TicketId(id), actor, b.resolution, spent, chrono::Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -228,4 +296,51 @@ pub async fn close(
         .close(TicketId(id), &caller.who, chrono::Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteBody {
+    /// `P1` … `P4`.
+    severity: Option<String>,
+    skill_group: Option<String>,
+    reason: String,
+    by: Option<String>,
+}
+
+/// `POST /api/v1/tickets/{id}/route`: change severity and/or skill group; answers what
+/// changed and, when the customer was told a sooner next update, its time.
+pub async fn route(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<i64>,
+    Json(b): Json<RouteBody>,
+) -> Result<Response, WebError> {
+    ignore_by(&caller, b.by.as_deref());
+    let severity = match b.severity.as_deref() {
+        None => None,
+        Some(s) => Some(crate::ticket::Severity::parse(s).ok_or_else(|| {
+            WebError::Rejected(format!("\"severity\": {s:?} is not one of P1, P2, P3, P4"))
+        })?),
+    };
+    let routed = state
+        .tickets
+        .route(
+            TicketId(id),
+            &caller.who,
+            crate::ticket::routing::Route {
+                severity,
+                skill_group: b.skill_group,
+                reason: b.reason,
+            },
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({
+        "severity": routed.severity.map(|(from, to)| serde_json::json!({"from": from, "to": to})),
+        "skill_group": routed.skill_group.map(|(from, to)| serde_json::json!({"from": from, "to": to})),
+        "customer_told_next_update_by": routed.told,
+        "assigned_by_rotation": routed.assigned,
+    }))
+    .into_response())
 }

@@ -40,6 +40,11 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "staff_kpis.html",
     "staff_surveys.html",
     "staff_callbacks.html",
+    "staff_inbound.html",
+    "staff_mail.html",
+    "staff_incidents.html",
+    "staff_kb.html",
+    "staff_kb_draft.html",
     "error.html",
     // Customer pages (`web::customer`): the hoster's frame, one template per page.
     "customer/layout.html",
@@ -51,6 +56,11 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "customer/ticket.html",
     "customer/checks.html",
     "customer/limited.html",
+    // The knowledge base (`web::kb`): open to everyone, in the hoster's frame.
+    "customer/kb_switch.html",
+    "customer/kb_index.html",
+    "customer/kb_article.html",
+    "customer/kb_missing.html",
 ];
 
 /// The style sheet, served at [`CSS_PATH`].
@@ -186,6 +196,28 @@ pub async fn css() -> Response {
         CSS,
     )
         .into_response()
+}
+
+/// A customer's contacts for a staff page: name, address, phone and its `tel:` link.
+pub fn contact_rows(contacts: &[crate::config::Contact]) -> Vec<Value> {
+    contacts
+        .iter()
+        .map(|p| {
+            context! {
+                name => p.name,
+                email => p.email,
+                phone => p.phone,
+                tel => p.tel_uri(),
+            }
+        })
+        .collect()
+}
+
+/// The message as a sentence: capital first letter (service errors start in lower case).
+pub(super) fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 #[cfg(test)]

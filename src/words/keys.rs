@@ -204,7 +204,9 @@ pub const ENTRIES: &[Entry] = &[
     e("mail.unstable", &[Text("site")]),
     e("mail.outage", &[Text("site")]),
     e("mail.reopened_by_reply", NONE),
+    e("mail.priority_raised", &[Text("next_update")]),
     e("mail.still_failing", NONE),
+    e("mail.read_more", &[Text("title"), Text("url")]),
     e("mail.maintenance.subject", MAINTENANCE),
     e("mail.maintenance.body", MAINTENANCE),
 ];

@@ -38,7 +38,10 @@ fn spawn(conf: &Path) -> Child {
         .append(true)
         .open(dir.join("stderr.log"))
         .unwrap();
+    use std::os::unix::process::CommandExt;
     Command::new(binary().unwrap())
+        // Its own process group: a stop can take every Dovecot process down (see `stop`).
+        .process_group(0)
         .arg("-F")
         .arg("-c")
         .arg(conf)
@@ -277,17 +280,19 @@ impl Dovecot {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        // SIGTERM: the master takes its login and mail processes down with it.
+        // SIGTERM: the master takes its login and mail processes down with it. A master slow
+        // to go (a loaded machine) is killed with its whole group: a mail process left behind
+        // would keep a client's connection open, and "stopped" would not be true.
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = child.kill();
+        let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = child.wait();
     }
 
@@ -407,4 +412,31 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
         subject.replace(' ', "-")
     )
     .into_bytes()
+}
+
+/// Writes `dir/forewarn.toml` for `forewarn serve` with this Dovecot's INBOX as the `support`
+/// mailbox (plain IMAP on loopback, polled every second), mail out through `smtp`, and customer
+/// `acme` whose one contact is `contact`.
+pub fn serve_config(dir: &Path, dovecot: &Dovecot, smtp: SocketAddr, contact: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("checks")).unwrap();
+    std::fs::write(dir.join("imap.pass"), PASSWORD).unwrap();
+    let path = dir.join("forewarn.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "database = \"sqlite://data/forewarn.db\"\npublic_url = \"https://status.hosting.example/\"\n\
+             [mail]\nfrom = \"support@hosting.example\"\nsmtp_url = \"smtp://{smtp}\"\nsecurity = \"none\"\n\
+             [brand]\nname = \"Example Hosting\"\n\
+             [[inbound]]\nname = \"support\"\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
+             user = \"{USER}\"\npassword = {{ file = \"imap.pass\" }}\npoll_interval = \"1s\"\n",
+            dovecot.addr.port()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("checks/acme.toml"),
+        format!("[customer]\nid = \"acme\"\nname = \"Acme Ltd\"\ncontacts = [\"{contact}\"]\n"),
+    )
+    .unwrap();
+    path
 }

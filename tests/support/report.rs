@@ -3,7 +3,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use forewarn::model::CustomerId;
 use forewarn::ticket::model::{
-    Actor, EventKind, Origin, Resolution, Severity, Ticket, TicketId, TicketStatus, TimelineEvent,
+    Actor, EventKind, LoggedWith, Origin, Resolution, Severity, Ticket, TicketId, TicketStatus,
+    TimelineEvent,
 };
 
 /// Monday 2025-03-03 10:00:00 UTC.
@@ -124,4 +125,37 @@ pub fn reopened(t: &Ticket, at: DateTime<Utc>) -> TimelineEvent {
             reason: "failing again".into(),
         },
     )
+}
+
+/// `by` logged `minutes` with what they did at `at`.
+pub fn spent(t: &Ticket, at: DateTime<Utc>, by: &str, minutes: u32) -> TimelineEvent {
+    let mut e = ev(
+        t,
+        at,
+        staff(by),
+        EventKind::TimeSpent {
+            minutes,
+            with: LoggedWith::PublicUpdate,
+        },
+    );
+    e.public = false;
+    e
+}
+
+/// A mail of the ticket reached the customer's mail server.
+pub fn delivered(t: &Ticket, at: DateTime<Utc>) -> TimelineEvent {
+    ev(
+        t,
+        at,
+        Actor::System,
+        EventKind::MailDelivered {
+            message_id: format!("<{}@test>", t.id.0),
+            to: vec!["it@acme.example".into()],
+        },
+    )
+}
+
+/// The customer wrote on the ticket.
+pub fn customer_reply(t: &Ticket, at: DateTime<Utc>) -> TimelineEvent {
+    update(t, at, Actor::Customer("it@acme.example".into()))
 }

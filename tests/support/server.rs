@@ -43,3 +43,22 @@ pub async fn add_staff(server: &RunningServer, name: &str, display_name: &str, p
         .await
         .unwrap();
 }
+
+/// Signs in through `POST /login`; returns the session cookie (`name=value`) to send.
+#[allow(dead_code)]
+pub async fn session_cookie(base: &str, name: &str, password: &str) -> String {
+    let r = client()
+        .post(format!("{base}/login"))
+        .form(&[("name", name), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "signed in as {name}");
+    r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}

@@ -212,19 +212,12 @@ impl Frame {
     /// link's token: no `Referer` carries it elsewhere, no cache keeps the page, no search
     /// engine indexes it.
     fn page(&self, status: StatusCode, template: &str, title: &str, ctx: Value) -> Response {
-        let brand = &self.config.brand;
         let ctx = context! {
             lang => self.lang.as_str(),
             title => title,
             refresh => false,
-            site_name => brand.name,
-            brand => context! {
-                name => brand.name,
-                logo => brand.logo_url.as_ref().map(|u| u.to_string()).unwrap_or_default(),
-                website => brand.website.as_ref().map(|u| u.to_string()).unwrap_or_default(),
-                phone => brand.support_phone.as_deref().map(unbroken).unwrap_or_default(),
-                tel => brand.support_phone.as_deref().map(dialled).unwrap_or_default(),
-            },
+            site_name => self.config.brand.name,
+            brand => brand(&self.config),
             ..ctx
         };
         match view::render(template, &self.config.words, ctx) {
@@ -240,7 +233,7 @@ impl Frame {
                         header::HeaderName::from_static("x-robots-tag"),
                         HeaderValue::from_static("noindex"),
                     ),
-                    (header::CONTENT_SECURITY_POLICY, self.policy()),
+                    (header::CONTENT_SECURITY_POLICY, policy(&self.config)),
                 ],
                 html,
             )
@@ -248,23 +241,35 @@ impl Frame {
             Err(e) => e.into_response(),
         }
     }
+}
 
-    /// The Content-Security-Policy of customer pages: no script at all, the style sheet and
-    /// images from here, and the hoster's logo from where it is.
-    fn policy(&self) -> HeaderValue {
-        let logo = self
-            .config
-            .brand
-            .logo_url
-            .as_ref()
-            .map(|u| format!(" {}", u.origin().ascii_serialization()))
-            .unwrap_or_default();
-        HeaderValue::from_str(&format!(
-            "default-src 'none'; style-src 'self'; img-src 'self'{logo}; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'"
-        ))
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; style-src 'self'"))
+/// The hoster's frame of a customer page (`customer/layout.html`): name, logo, website,
+/// support phone.
+pub(super) fn brand(config: &Config) -> Value {
+    let brand = &config.brand;
+    context! {
+        name => brand.name,
+        logo => brand.logo_url.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+        website => brand.website.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+        phone => brand.support_phone.as_deref().map(unbroken).unwrap_or_default(),
+        tel => brand.support_phone.as_deref().map(dialled).unwrap_or_default(),
     }
+}
+
+/// The Content-Security-Policy of customer pages: no script at all, the style sheet and
+/// images from here, and the hoster's logo from where it is.
+pub(super) fn policy(config: &Config) -> HeaderValue {
+    let logo = config
+        .brand
+        .logo_url
+        .as_ref()
+        .map(|u| format!(" {}", u.origin().ascii_serialization()))
+        .unwrap_or_default();
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'{logo}; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; style-src 'self'"))
 }
 
 /// A phone number that no line break cuts: "+7 495 123-45-67" with no-break spaces and

@@ -149,6 +149,8 @@ fn event(frame: &Frame, e: &TimelineEvent) -> Option<Value> {
         ),
         EventKind::InternalNote { .. }
         | EventKind::Assigned { .. }
+        | EventKind::SeverityChanged { .. }
+        | EventKind::SkillGroupChanged { .. }
         | EventKind::SlaWarning { .. }
         | EventKind::SlaBreach { .. }
         | EventKind::MailDelivered { .. }
@@ -156,7 +158,9 @@ fn event(frame: &Frame, e: &TimelineEvent) -> Option<Value> {
         | EventKind::SurveySent { .. }
         | EventKind::SurveyAnswered { .. }
         | EventKind::SurveyCommented { .. }
-        | EventKind::CallbackLogged { .. } => return None,
+        | EventKind::CallbackLogged { .. }
+        | EventKind::MailReceived { .. }
+        | EventKind::TimeSpent { .. } => return None,
     };
     let (who, by) = match &e.actor {
         Actor::System => (frame.word("pages.actor.monitoring"), "system"),

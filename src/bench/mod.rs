@@ -5,6 +5,8 @@
 //! probes, plus the store when `--store sqlite`), p50/p99 schedule lag and peak RSS. Every
 //! check opens a new connection (a full TLS handshake for HTTPS), as a monitor must.
 
+pub mod pages;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
