@@ -46,6 +46,21 @@ pub struct PagesArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Keep the configuration and SQLite database in this directory instead of a temp one; a
+    /// later run with the same sizes reuses them and skips the seeding (minutes at the default
+    /// sizes), so a change to a page can be measured again quickly.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<std::path::PathBuf>,
+}
+
+/// What a kept directory was seeded with (`seeded.json`), so a later run can reuse it.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+struct Seeded {
+    customers: usize,
+    checks: usize,
+    tickets: usize,
+    sample_ticket: i64,
+    sample_customer: String,
 }
 
 /// One page's figures.
@@ -79,9 +94,33 @@ pub async fn run(args: PagesArgs) -> anyhow::Result<bool> {
         );
     }
     crate::probe::install_crypto_provider();
-    let dir = tempfile::Builder::new()
-        .prefix("forewarn-bench-pages-")
-        .tempdir()?;
+    let temp;
+    let dir: &Path = match &args.keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("--keep {}: cannot create it", dir.display()))?;
+            dir
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("forewarn-bench-pages-")
+                .tempdir()?;
+            temp.path()
+        }
+    };
+    let seeded_path = dir.join("seeded.json");
+    let reuse: Option<Seeded> = std::fs::read(&seeded_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Seeded>(&b).ok())
+        .filter(|s| {
+            args.database.is_none()
+                && (s.customers, s.checks, s.tickets) == (args.customers, args.checks, args.tickets)
+        });
+    if reuse.is_none() {
+        // A kept directory seeded with other sizes starts again from an empty database.
+        let _ = std::fs::remove_dir_all(dir.join("data"));
+        let _ = std::fs::remove_file(&seeded_path);
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let database = args
@@ -92,9 +131,9 @@ pub async fn run(args: PagesArgs) -> anyhow::Result<bool> {
         "writing {} customers with {} checks into {}",
         args.customers,
         args.checks,
-        dir.path().display()
+        dir.display()
     ));
-    let config_path = write_config(dir.path(), &args, &database, addr)?;
+    let config_path = write_config(dir, &args, &database, addr)?;
     let loading = Instant::now();
     let config = crate::config::load(&config_path)
         .map_err(|d| anyhow::anyhow!("the generated configuration is invalid:\n{d}"))?;
@@ -106,8 +145,30 @@ pub async fn run(args: PagesArgs) -> anyhow::Result<bool> {
     let mut signing = config.clone();
     let server = crate::server::start(config, config_path, listener).await?;
     let seeding = Instant::now();
-    record_states(&server, &signing.checks, &args).await?;
-    let (sample, customer) = work_tickets(&server, &args).await?;
+    let (sample, customer) = match reuse {
+        Some(s) => {
+            progress(&format!("reusing the database seeded in {}", dir.display()));
+            (
+                TicketId(s.sample_ticket),
+                CustomerId::parse(&s.sample_customer).map_err(anyhow::Error::msg)?,
+            )
+        }
+        None => {
+            record_states(&server, &signing.checks, &args).await?;
+            let (sample, customer) = work_tickets(&server, &args).await?;
+            if args.keep.is_some() && args.database.is_none() {
+                let seeded = Seeded {
+                    customers: args.customers,
+                    checks: args.checks,
+                    tickets: args.tickets,
+                    sample_ticket: sample.0,
+                    sample_customer: customer.to_string(),
+                };
+                std::fs::write(&seeded_path, serde_json::to_vec(&seeded)?)?;
+            }
+            (sample, customer)
+        }
+    };
     let seed = seeding.elapsed();
 
     let base = format!("http://{addr}");

@@ -82,7 +82,7 @@ pub async fn load_and_compute<S: TicketStore + SurveyStore + ?Sized>(
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Report> {
-    let tickets = report::window(store, since).await?;
+    let tickets = report::window(store, since, None).await?;
     let surveys = store.survey_records().await?;
     Ok(report::compute(&ReportInput {
         tickets: &tickets,

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    Durations, Entry, Rate, ReportInput, STAY_CLOSED, SlaStats, Survey, csat, effort, is_ack,
-    is_resolution, is_staff_update, sla_verdicts,
+    Durations, Entry, Index, Rate, ReportInput, STAY_CLOSED, SlaStats, Survey, csat, effort,
+    is_ack, is_resolution, is_staff_update, sla_verdicts,
 };
 use crate::config::report::HourlyRate;
 use crate::ticket::model::{Actor, EventKind, Ticket, TicketId, TimelineEvent};
@@ -96,7 +96,11 @@ struct Work<'a> {
     tickets_logged: u64,
 }
 
-pub(super) fn engineers(cohort: &[&Entry], input: &ReportInput<'_>) -> Vec<EngineerKpis> {
+pub(super) fn engineers(
+    cohort: &[&Entry],
+    input: &ReportInput<'_>,
+    index: &Index<'_>,
+) -> Vec<EngineerKpis> {
     let mut by: BTreeMap<&str, Work> = BTreeMap::new();
     for e in cohort {
         let (t, events) = (&e.0, &e.1);
@@ -133,7 +137,7 @@ pub(super) fn engineers(cohort: &[&Entry], input: &ReportInput<'_>) -> Vec<Engin
                 }
             }
             let ids: Vec<TicketId> = tickets.iter().map(|((t, _), _)| t.id).collect();
-            let points = input.surveys.map(|s| {
+            let points = input.surveys.map(|_| {
                 tickets
                     .iter()
                     .filter(|((t, events), resolved_at)| {
@@ -141,8 +145,9 @@ pub(super) fn engineers(cohort: &[&Entry], input: &ReportInput<'_>) -> Vec<Engin
                             && !events.iter().any(|e| {
                                 matches!(e.kind, EventKind::Reopened { .. }) && e.at >= *resolved_at
                             });
-                        let positive = s.iter().any(|r| {
-                            r.ticket == t.id && r.answer.as_ref().is_some_and(|a| a.is_positive())
+                        let positive = index.surveys_of(&[t.id]).is_some_and(|mine| {
+                            mine.iter()
+                                .any(|r| r.answer.as_ref().is_some_and(|a| a.is_positive()))
                         });
                         stayed && positive
                     })
@@ -152,7 +157,7 @@ pub(super) fn engineers(cohort: &[&Entry], input: &ReportInput<'_>) -> Vec<Engin
                 engineer: name.to_owned(),
                 resolved: tickets.len() as u64,
                 sla: sla.compliance,
-                csat: csat(input.surveys, &ids),
+                csat: csat(index, &ids),
                 points: points.map_or(Survey::NoSurveyData, Survey::Available),
                 time_to_acknowledge: Durations::from_samples(&mut w.acks),
                 time_to_resolve: Durations::from_samples(&mut w.resolutions),

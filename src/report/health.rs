@@ -155,7 +155,7 @@ pub fn customer_health(input: &HealthInput<'_>) -> Vec<CustomerHealth> {
     };
     let in_window = |at: DateTime<Utc>| at >= input.since && at <= input.now;
     // Each customer's tickets, grouped once (not a scan of every ticket per customer).
-    let index = super::LeadIndex::new(&report_input);
+    let index = super::Index::new(&report_input);
     let mut by_customer: std::collections::HashMap<
         &CustomerId,
         Vec<&(Ticket, Vec<TimelineEvent>)>,

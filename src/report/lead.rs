@@ -2,13 +2,10 @@
 //! told before they had to write? Computed from the tickets of one customer and their
 //! timelines (docs/kpis.md, "Proactive lead").
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Durations, Entry, Rate, ReportInput, is_end};
-use crate::model::CustomerId;
+use super::{Durations, Entry, Index, Rate, ReportInput, is_end};
 use crate::ticket::model::{Actor, EventKind, Origin, Ticket, TimelineEvent};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -64,24 +61,7 @@ fn same_site(a: &Ticket, b: &Ticket) -> bool {
     a.checks.is_empty() || b.checks.is_empty() || a.checks.iter().any(|c| b.checks.contains(c))
 }
 
-/// Every ticket of the input by customer, built once per report: the lead of each group
-/// (customer, tier, plan, server) looks up a ticket's related ones here instead of scanning all
-/// tickets again (1,000 customers × 10,000 tickets took seconds).
-pub struct LeadIndex<'a> {
-    by_customer: HashMap<&'a CustomerId, Vec<&'a Entry>>,
-}
-
-impl<'a> LeadIndex<'a> {
-    pub fn new(input: &ReportInput<'a>) -> LeadIndex<'a> {
-        let mut by_customer: HashMap<&CustomerId, Vec<&Entry>> = HashMap::new();
-        for e in input.tickets {
-            by_customer.entry(&e.0.customer).or_default().push(e);
-        }
-        LeadIndex { by_customer }
-    }
-}
-
-pub(super) fn lead(tickets: &[&Entry], input: &ReportInput<'_>, index: &LeadIndex<'_>) -> Lead {
+pub(super) fn lead(tickets: &[&Entry], input: &ReportInput<'_>, index: &Index<'_>) -> Lead {
     let by_customer = &index.by_customer;
     let related = |t: &Ticket, origin: Origin| -> Vec<&Entry> {
         by_customer

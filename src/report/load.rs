@@ -2,18 +2,25 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::model::CustomerId;
 use crate::store::StoreError;
 use crate::store::tickets::{TicketFilter, TicketStore};
 use crate::ticket::model::{Ticket, TimelineEvent};
 
 /// Tickets created since `since`, plus older ones that may have closed in the window (still
-/// open, or resolved / closed since `since`), each with its timeline.
+/// open, or resolved / closed since `since`), each with its timeline; of one customer only
+/// when `customer` names one.
 pub async fn window<S: TicketStore + ?Sized>(
     store: &S,
     since: DateTime<Utc>,
+    customer: Option<&CustomerId>,
 ) -> Result<Vec<(Ticket, Vec<TimelineEvent>)>, StoreError> {
+    let filter = TicketFilter {
+        customer: customer.cloned(),
+        ..TicketFilter::default()
+    };
     let relevant: Vec<Ticket> = store
-        .tickets(&TicketFilter::default())
+        .tickets(&filter)
         .await?
         .into_iter()
         .filter(|t| {

@@ -10,6 +10,7 @@ mod effort;
 mod engineer;
 pub mod groups;
 pub mod health;
+mod index;
 mod lead;
 mod load;
 
@@ -21,7 +22,8 @@ use serde::{Serialize, Serializer};
 pub use effort::{Effort, TicketTime};
 pub use engineer::EngineerKpis;
 pub use groups::{Attributes, CustomerAttributes, HourlyRate, UNKNOWN};
-pub use lead::{Lead, LeadIndex, cycles};
+pub use index::Index;
+pub use lead::{Lead, cycles};
 pub use load::window;
 
 use crate::ticket::model::{Actor, EventKind, Origin, SlaTarget, Ticket, TicketId, TimelineEvent};
@@ -301,7 +303,7 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
             [t.created_at.hour() as usize] += 1;
     }
 
-    let index = LeadIndex::new(input);
+    let index = Index::new(input);
     let each = |groups: Groups<'_>| -> BTreeMap<String, Kpis> {
         groups
             .into_iter()
@@ -313,7 +315,7 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
         until: input.now,
         overall: kpis(&cohort, input, &index),
         volume: volume(input, &cohort, &in_window),
-        per_engineer: engineer::engineers(&cohort, input),
+        per_engineer: engineer::engineers(&cohort, input, &index),
         per_customer: each(per_customer),
         per_tier: each(per_tier),
         per_plan: each(per_plan),
@@ -325,7 +327,7 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
 }
 
 /// The KPIs of one set of tickets.
-pub fn kpis(tickets: &[&Entry], input: &ReportInput<'_>, index: &LeadIndex<'_>) -> Kpis {
+pub fn kpis(tickets: &[&Entry], input: &ReportInput<'_>, index: &Index<'_>) -> Kpis {
     let now = input.now;
     let (mut ack, mut upd, mut res) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ack_no, mut upd_no, mut res_no) = (0, 0, 0);
@@ -375,31 +377,24 @@ pub fn kpis(tickets: &[&Entry], input: &ReportInput<'_>, index: &LeadIndex<'_>) 
         sla,
         reopen_rate: reopen,
         proactive_share: proactive,
-        csat: csat(input.surveys, &ids),
-        survey_response_rate: match input.surveys {
+        csat: csat(index, &ids),
+        survey_response_rate: match index.surveys_of(&ids) {
             None => Survey::NoSurveyData,
-            Some(s) => {
-                let mine: Vec<_> = s.iter().filter(|r| ids.contains(&r.ticket)).collect();
-                Survey::Available(Rate {
-                    numerator: mine.iter().filter(|r| r.answer.is_some()).count() as u64,
-                    denominator: mine.len() as u64,
-                })
-            }
+            Some(mine) => Survey::Available(Rate {
+                numerator: mine.iter().filter(|r| r.answer.is_some()).count() as u64,
+                denominator: mine.len() as u64,
+            }),
         },
         time_spent: effort::effort(tickets, input.attributes.hourly_rate.as_ref()),
         lead: lead::lead(tickets, input, index),
     }
 }
 
-fn csat(surveys: Option<&[SurveyRecord]>, ids: &[TicketId]) -> Survey<Rate> {
-    let Some(s) = surveys else {
+fn csat(index: &Index<'_>, ids: &[TicketId]) -> Survey<Rate> {
+    let Some(mine) = index.surveys_of(ids) else {
         return Survey::NoSurveyData;
     };
-    let answers: Vec<&SurveyAnswer> = s
-        .iter()
-        .filter(|r| ids.contains(&r.ticket))
-        .filter_map(|r| r.answer.as_ref())
-        .collect();
+    let answers: Vec<&SurveyAnswer> = mine.iter().filter_map(|r| r.answer.as_ref()).collect();
     Survey::Available(Rate {
         numerator: answers.iter().filter(|a| a.is_positive()).count() as u64,
         denominator: answers.len() as u64,

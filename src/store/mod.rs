@@ -105,6 +105,10 @@ pub trait Store:
     /// The state of every check that has run, ordered by check id.
     async fn states(&self) -> Result<Vec<CheckState>, StoreError>;
 
+    /// Only the status of every check that has run: what a list of 100,000 checks sorts and
+    /// counts by before it reads the whole state of the page it shows ([`Store::state`]).
+    async fn statuses(&self) -> Result<Vec<(CheckId, Status)>, StoreError>;
+
     /// The state of one check; `None` when it has never run (or was forgotten).
     async fn state(&self, id: &CheckId) -> Result<Option<CheckState>, StoreError>;
 
@@ -124,8 +128,13 @@ pub trait Store:
 
     /// Every check's runs and failures from the hour that contains `since` on, in one query
     /// (the customer health of every customer reads these; a query per check took seconds with
-    /// 100,000 checks). Checks without runs are absent.
-    async fn rollup_totals(&self, since: DateTime<Utc>) -> Result<Vec<RollupTotal>, StoreError>;
+    /// 100,000 checks); of the checks in `only` when given (one customer's page). Checks
+    /// without runs are absent.
+    async fn rollup_totals(
+        &self,
+        since: DateTime<Utc>,
+        only: Option<&[CheckId]>,
+    ) -> Result<Vec<RollupTotal>, StoreError>;
 
     /// Deletes raw results started before `raw_before` and rollups of hours that start before
     /// `rollups_before`, in bounded chunks so that writers are never held up for long.

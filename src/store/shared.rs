@@ -333,6 +333,25 @@ macro_rules! backend_common {
                     .collect()
                 }
 
+                async fn statuses(
+                    &self,
+                ) -> Result<Vec<(CheckId, crate::probe::Status)>, StoreError> {
+                    const T: &str = "check_state";
+                    let rows: Vec<(String, String)> =
+                        sqlx::query_as("SELECT check_id, status FROM check_state")
+                            .fetch_all(&self.$reader)
+                            .await
+                            .map_err(query_err("reading check statuses"))?;
+                    rows.into_iter()
+                        .map(|(id, status)| {
+                            Ok((
+                                crate::store::parse_check_id(T, &id)?,
+                                crate::store::parse_status(T, &status)?,
+                            ))
+                        })
+                        .collect()
+                }
+
                 async fn state(&self, id: &CheckId) -> Result<Option<CheckState>, StoreError> {
                     sqlx::query_as::<_, StateTuple>(AssertSqlSafe(Arc::clone(
                         &shared::SELECT_STATE,
@@ -380,15 +399,41 @@ macro_rules! backend_common {
                 async fn rollup_totals(
                     &self,
                     since: DateTime<Utc>,
+                    only: Option<&[CheckId]>,
                 ) -> Result<Vec<crate::store::RollupTotal>, StoreError> {
-                    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-                        "SELECT check_id, CAST(SUM(runs) AS BIGINT), CAST(SUM(failures) AS BIGINT) \
-                         FROM check_rollup_hourly WHERE hour_ms >= $1 GROUP BY check_id",
-                    )
-                    .bind(hour_start_ms(to_ms(since)))
-                    .fetch_all(&self.$reader)
-                    .await
-                    .map_err(query_err("reading the rollup totals of every check"))?;
+                    const HEAD: &str = "SELECT check_id, CAST(SUM(runs) AS BIGINT), \
+                         CAST(SUM(failures) AS BIGINT) FROM check_rollup_hourly WHERE hour_ms >= $1";
+                    let from = hour_start_ms(to_ms(since));
+                    let rows: Vec<(String, i64, i64)> = match only {
+                        None => sqlx::query_as(AssertSqlSafe(format!("{HEAD} GROUP BY check_id")))
+                            .bind(from)
+                            .fetch_all(&self.$reader)
+                            .await
+                            .map_err(query_err("reading the rollup totals of every check"))?,
+                        Some(ids) => {
+                            let mut rows = Vec::new();
+                            // Bound parameters only: $2, $3, … name the ids.
+                            for chunk in ids.chunks(500) {
+                                let marks = (0..chunk.len())
+                                    .map(|i| format!("${}", i + 2))
+                                    .collect::<Vec<_>>()
+                                    .join(",");
+                                let sql = format!(
+                                    "{HEAD} AND check_id IN ({marks}) GROUP BY check_id"
+                                );
+                                let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(from);
+                                for id in chunk {
+                                    q = q.bind(id.as_str());
+                                }
+                                rows.extend(
+                                    q.fetch_all(&self.$reader)
+                                        .await
+                                        .map_err(query_err("reading the rollup totals of checks"))?,
+                                );
+                            }
+                            rows
+                        }
+                    };
                     rows.into_iter()
                         .map(|(id, runs, failures)| {
                             Ok(crate::store::RollupTotal {

@@ -16,7 +16,7 @@ use super::paging;
 use super::queue::{ticket_rows, urgency};
 use super::view;
 use super::{AppState, WebError, survey_records};
-use crate::model::CheckId;
+use crate::model::{CheckId, CustomerId};
 use crate::report::health::{self, Band, CustomerHealth, HealthInput, Runs};
 use crate::report::{self, Rate, Survey, fmt_rate};
 use crate::ticket::{Ticket, TimelineEvent};
@@ -32,20 +32,32 @@ struct Gathered {
     per_check: BTreeMap<CheckId, Runs>,
 }
 
-async fn gather(state: &AppState, now: DateTime<Utc>) -> Result<Gathered, WebError> {
+/// Of every customer, or of `only` (one customer's page: a score depends on that customer's
+/// tickets and checks alone, so the rest is not read).
+async fn gather(
+    state: &AppState,
+    now: DateTime<Utc>,
+    only: Option<&CustomerId>,
+) -> Result<Gathered, WebError> {
     let config = state.config();
     let since = now - chrono::Duration::days(WINDOW_DAYS);
-    let tickets = report::window(&*state.store, since).await?;
+    let tickets = report::window(&*state.store, since, only).await?;
     let mut per_check: BTreeMap<CheckId, Runs> = BTreeMap::new();
     let mut runs: BTreeMap<_, Runs> = BTreeMap::new();
+    let checks: Vec<&crate::config::Check> = config
+        .checks
+        .iter()
+        .filter(|c| only.is_none_or(|id| c.customer == *id))
+        .collect();
+    let ids: Vec<CheckId> = checks.iter().map(|c| c.id.clone()).collect();
     let totals: std::collections::HashMap<CheckId, (u64, u64)> = state
         .store
-        .rollup_totals(since)
+        .rollup_totals(since, only.map(|_| ids.as_slice()))
         .await?
         .into_iter()
         .map(|t| (t.check_id, (t.runs, t.failures)))
         .collect();
-    for check in &config.checks {
+    for check in checks {
         let (runs_, failures) = totals.get(&check.id).copied().unwrap_or_default();
         let r = Runs {
             runs: runs_,
@@ -60,6 +72,7 @@ async fn gather(state: &AppState, now: DateTime<Utc>) -> Result<Gathered, WebErr
     let customers: Vec<_> = config
         .customers
         .iter()
+        .filter(|c| only.is_none_or(|id| c.id == *id))
         .map(|c| (c.id.clone(), c.name.clone()))
         .collect();
     let rows = health::customer_health(&HealthInput {
@@ -173,7 +186,7 @@ pub async fn customers(
     axum::extract::Query(q): axum::extract::Query<CustomersQuery>,
 ) -> Result<Html<String>, WebError> {
     let config = state.config();
-    let all = gather(&state, Utc::now()).await?.rows;
+    let all = gather(&state, Utc::now(), None).await?.rows;
     let count = |b: Band| all.iter().filter(|r| r.band == b).count();
     let tiles = context! {
         critical => count(Band::Critical),
@@ -231,11 +244,12 @@ pub async fn customer(
 ) -> Result<Html<String>, WebError> {
     let now = Utc::now();
     let config = state.config();
-    let g = gather(&state, now).await?;
+    let id = CustomerId::parse(&id).map_err(|_| WebError::NotFound)?;
+    let g = gather(&state, now, Some(&id)).await?;
     let h = g
         .rows
         .iter()
-        .find(|r| r.customer.as_str() == id)
+        .find(|r| r.customer == id)
         .ok_or(WebError::NotFound)?;
     let customer = config.customer(&h.customer);
     let users = state.store.users().await?;
@@ -247,13 +261,19 @@ pub async fn customer(
         .collect();
     open.sort_by_key(|t| urgency(t, now));
     let name = |_: &str| h.name.clone();
-    let states = state.store.states().await?;
+    // This customer's checks' states, not every check's.
+    let mut states = std::collections::HashMap::new();
+    for c in config.checks.iter().filter(|c| c.customer == h.customer) {
+        if let Some(st) = state.store.state(&c.id).await? {
+            states.insert(c.id.clone(), st);
+        }
+    }
     let checks: Vec<Value> = config
         .checks
         .iter()
         .filter(|c| c.customer == h.customer)
         .map(|c| {
-            let st = states.iter().find(|s| s.check_id == c.id);
+            let st = states.get(&c.id);
             let runs = g.per_check.get(&c.id).copied().unwrap_or_default();
             context! {
                 id => c.id.as_str(),

@@ -97,7 +97,7 @@ pub async fn kpis(
     let config = state.config();
     let now = Utc::now();
     let since = now - window;
-    let tickets = report::window(&*state.store, since).await?;
+    let tickets = report::window(&*state.store, since, None).await?;
     let attributes = Attributes::from_config(&config);
     let surveys = survey_records(&state).await?;
     let r = report::compute(&ReportInput {
@@ -399,10 +399,10 @@ fn render(r: &Report, since: &str, error: Option<&str>, names: &BTreeMap<String,
         ticket_times,
         tickets_with_time => r.time_per_ticket.len(),
         groups => [
-            group_table(r, "Per customer", &r.per_customer, &named),
-            group_table(r, "Per tier", &r.per_tier, &|t: &str| t.to_owned()),
-            group_table(r, "Per plan", &r.per_plan, &|t: &str| t.to_owned()),
-            group_table(r, "Per server", &r.per_server, &|t: &str| t.to_owned()),
+            group_table(r, ("Per customer", "customer"), &r.per_customer, &named),
+            group_table(r, ("Per tier", "tier"), &r.per_tier, &|t: &str| t.to_owned()),
+            group_table(r, ("Per plan", "plan"), &r.per_plan, &|t: &str| t.to_owned()),
+            group_table(r, ("Per server", "server"), &r.per_server, &|t: &str| t.to_owned()),
         ],
         heatmap => Value::from_serialize(charts::heatmap(&r.heatmap)),
     }
@@ -434,15 +434,26 @@ fn day_periods(r: &Report) -> Vec<report::PeriodCount> {
     out
 }
 
-/// One table of KPIs per group (customer, tier, plan or server), for the template.
+/// How many groups a table shows: those needing attention first (most SLA breaches, then most
+/// tickets). A thousand customers make a table nobody reads and a page of a megabyte; the
+/// whole table is `forewarn report --by …`.
+const GROUP_ROWS: usize = 25;
+
+/// One table of KPIs per group (customer, tier, plan or server), for the template: its title
+/// and the `--by` value of the same table in `forewarn report`.
 fn group_table(
     r: &Report,
-    title: &str,
+    (title, by): (&str, &str),
     groups: &BTreeMap<String, Kpis>,
     name: &dyn Fn(&str) -> String,
 ) -> Value {
-    let rows: Vec<Value> = groups
-        .iter()
+    let mut worst: Vec<(&String, &Kpis)> = groups.iter().collect();
+    worst.sort_by(|(a, ka), (b, kb)| {
+        (kb.sla.overall.breached, kb.opened, a).cmp(&(ka.sla.overall.breached, ka.opened, b))
+    });
+    worst.truncate(GROUP_ROWS);
+    let rows: Vec<Value> = worst
+        .into_iter()
         .map(|(g, k)| {
             context! {
                 name => name(g),
@@ -462,5 +473,5 @@ fn group_table(
             }
         })
         .collect();
-    context! { title, rows }
+    context! { title, rows, by, total => groups.len() }
 }

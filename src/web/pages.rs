@@ -74,13 +74,8 @@ pub async fn overview(
     axum::extract::Query(q): axum::extract::Query<ChecksQuery>,
 ) -> Result<Html<String>, WebError> {
     let config = state.config();
-    let states: HashMap<CheckId, CheckState> = state
-        .store
-        .states()
-        .await?
-        .into_iter()
-        .map(|s| (s.check_id.clone(), s))
-        .collect();
+    // Every check's status to count and sort by; the whole state only of the page's checks.
+    let statuses: HashMap<CheckId, Status> = state.store.statuses().await?.into_iter().collect();
     let flapping = flapping_checks(state.store.as_ref()).await?;
     let now = Utc::now();
     let mut counts = [0usize; 4];
@@ -93,7 +88,7 @@ pub async fn overview(
     let wanted_status = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let mut shown: Vec<(u8, &crate::config::Check)> = Vec::new();
     for check in &config.checks {
-        let status = states.get(&check.id).map(|s| s.status);
+        let status = statuses.get(&check.id).copied();
         if let Some(s) = status {
             counts[Status::ALL
                 .iter()
@@ -136,6 +131,12 @@ pub async fn overview(
         )
     };
     let page = paging::page(shown.len(), CHECKS_PAGE, q.page, link);
+    let mut states: HashMap<&CheckId, CheckState> = HashMap::new();
+    for (_, check) in &shown[page.from..page.to] {
+        if let Some(st) = state.store.state(&check.id).await? {
+            states.insert(&check.id, st);
+        }
+    }
     let rows: Vec<Value> = shown[page.from..page.to]
         .iter()
         .map(|(_, check)| {
