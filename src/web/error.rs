@@ -1,6 +1,7 @@
 //! One error type for the web layer: maps to a status code, never shows internals to a client.
 //!
-//! An error answers `{"error": …}`, and carries an [`ErrorPage`] (a response extension) that
+//! An error answers `{"error": …, "code": …}` ([`ErrorBody`]: the message says what to do, the
+//! code is one of a closed set a program can match), and carries an [`ErrorPage`] (a response extension) that
 //! [`error_pages`] turns into an HTML page for a browser: a request outside `/api/` whose
 //! `Accept` names `text/html`. The router's fallback (an unknown path) is a [`WebError::NotFound`]
 //! like any other.
@@ -35,6 +36,11 @@ pub enum WebError {
     /// The request was understood but cannot be done; the message says why and what to do.
     #[error("{0}")]
     Rejected(String),
+    /// The request could not be read: a malformed body, query or path (axum's extractor
+    /// rejections, through [`super::api`]'s extractors), with the status the rejection had
+    /// (400, 413, 415 or 422).
+    #[error("{message}")]
+    BadRequest { status: StatusCode, message: String },
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// A forewarn bug (a page that failed to render): logged where it happened.
@@ -78,6 +84,11 @@ impl WebError {
             WebError::Rejected(why) => (
                 "Not done",
                 sentence(why),
+                "Go back, change what the message names and send it again.",
+            ),
+            WebError::BadRequest { message, .. } => (
+                "The request could not be read",
+                sentence(message),
                 "Go back, change what the message names and send it again.",
             ),
             WebError::Store(e) if e.is_fault() => (
@@ -169,68 +180,174 @@ impl IntoResponse for WebError {
     }
 }
 
+/// The closed set of error codes every JSON error carries beside its message.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body, query or path could not be read (400).
+    BadRequest,
+    /// No or no valid credentials (401).
+    Unauthorized,
+    /// The caller may not do this, or a form's CSRF token is wrong (403).
+    Forbidden,
+    /// Nothing at this address (404).
+    NotFound,
+    /// The path exists, the method does not (405).
+    MethodNotAllowed,
+    /// The body is larger than the server takes (413).
+    PayloadTooLarge,
+    /// The body is not `application/json` (415).
+    UnsupportedMediaType,
+    /// Understood, but refused: the message says why and what to change (422).
+    Unprocessable,
+    /// Over a limit: wait for `Retry-After` (429).
+    TooManyRequests,
+    /// A forewarn fault; the server log has the details (500).
+    Internal,
+    /// The database is unavailable; nothing was changed (503).
+    Unavailable,
+    /// Any other error status.
+    Error,
+}
+
+impl ErrorCode {
+    /// The code of an error status.
+    pub fn of(status: StatusCode) -> ErrorCode {
+        match status.as_u16() {
+            400 => ErrorCode::BadRequest,
+            401 => ErrorCode::Unauthorized,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            413 => ErrorCode::PayloadTooLarge,
+            415 => ErrorCode::UnsupportedMediaType,
+            422 => ErrorCode::Unprocessable,
+            429 => ErrorCode::TooManyRequests,
+            500 => ErrorCode::Internal,
+            503 => ErrorCode::Unavailable,
+            _ => ErrorCode::Error,
+        }
+    }
+}
+
+/// The one JSON error shape of every answer that is not a page: the API's, the router's 404 and
+/// 405, and axum's rejections of bad bodies, queries and paths.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": "\"severity\": \"P9\" is not one of P1, P2, P3, P4", "code": "unprocessable"}))]
+pub struct ErrorBody {
+    /// What went wrong and what to do, for people.
+    pub error: String,
+    pub code: ErrorCode,
+}
+
+/// `status` with the JSON error shape.
+pub fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            error: message.into(),
+            code: ErrorCode::of(status),
+        }),
+    )
+        .into_response()
+}
+
 impl WebError {
     fn json_response(self) -> Response {
         match self {
-            WebError::NotFound => (
-                StatusCode::NOT_FOUND,
-                Json(serde_json::json!({"error": "not found"})),
-            )
-                .into_response(),
+            WebError::NotFound => error_response(StatusCode::NOT_FOUND, "not found"),
             WebError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
                 [("www-authenticate", "Bearer")],
-                Json(serde_json::json!({
-                    "error": "unauthorized: send Authorization: Bearer <API token> (forewarn token create) or sign in"
-                })),
+                error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized: send Authorization: Bearer <API token> (forewarn token create) or sign in",
+                ),
             )
                 .into_response(),
-            WebError::Forbidden => (
+            WebError::Forbidden => error_response(
                 StatusCode::FORBIDDEN,
-                Json(serde_json::json!({
-                    "error": "forbidden: missing or wrong CSRF token; reload the page and try again"
-                })),
-            )
-                .into_response(),
-            WebError::Denied(why) => (
-                StatusCode::FORBIDDEN,
-                Json(serde_json::json!({"error": format!("forbidden: {why}")})),
-            )
-                .into_response(),
+                "forbidden: missing or wrong CSRF token; reload the page and try again",
+            ),
+            WebError::Denied(why) => {
+                error_response(StatusCode::FORBIDDEN, format!("forbidden: {why}"))
+            }
             WebError::LoginRequired => Redirect::to("/login").into_response(),
-            WebError::Rejected(why) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({"error": why})),
-            )
-                .into_response(),
+            WebError::Rejected(why) => error_response(StatusCode::UNPROCESSABLE_ENTITY, why),
+            WebError::BadRequest { status, message } => error_response(status, message),
             WebError::Store(e) if e.is_fault() => {
                 // A full disk or a lost database: temporary, and ops are told (store::watch).
                 tracing::error!(error = %e, "store unavailable while serving a request");
                 (
-                    StatusCode::SERVICE_UNAVAILABLE,
                     [("retry-after", "10")],
-                    Json(serde_json::json!({
-                        "error": "the database is unavailable; nothing was changed; try again in a minute"
-                    })),
+                    error_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the database is unavailable; nothing was changed; try again in a minute",
+                    ),
                 )
                     .into_response()
             }
-            WebError::Internal(_) => (
+            WebError::Internal(_) => error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                Json(serde_json::json!({"error": "internal error; see the server log"})),
-            )
-                .into_response(),
+                "internal error; see the server log",
+            ),
             WebError::Store(e) => {
                 // Logged in full here; the client only learns that it failed.
                 tracing::error!(error = %e, "store error while serving a request");
-                (
+                error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(serde_json::json!({"error": "internal error; see the server log"})),
+                    "internal error; see the server log",
                 )
-                    .into_response()
             }
         }
     }
+}
+
+/// The most of a non-JSON error body [`api_errors`] reads to quote it.
+const QUOTED_BODY: usize = 2048;
+
+/// Middleware: under `/api/`, an error answered without a JSON body (the router's 405, a body
+/// over the size limit, a rejection of a handler that takes axum's own extractors) gets the
+/// JSON error shape, its text kept as the message. JSON errors pass as they are.
+pub async fn api_errors(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    if !api || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, QUOTED_BODY).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+        match status {
+            StatusCode::METHOD_NOT_ALLOWED => {
+                format!("{reason}: see /api/v1/openapi.json for the methods this path takes")
+            }
+            _ => reason,
+        }
+    } else {
+        text
+    };
+    let mut answer = error_response(status, message);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    answer
 }
 
 #[cfg(test)]

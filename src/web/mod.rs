@@ -13,6 +13,7 @@
 //! knowledge base are at `/kb` for everyone (`kb.rs`). Staff review survey
 //! answers and call-backs under `/surveys` (`surveys.rs`).
 
+mod api;
 mod auth;
 mod charts;
 mod customer;
@@ -29,7 +30,6 @@ mod paging;
 mod queue;
 mod surveys;
 mod ticket_page;
-mod tickets;
 mod timeline;
 pub mod view;
 
@@ -37,7 +37,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -115,16 +115,47 @@ pub fn router(state: AppState) -> Router {
         .route("/kpis", get(kpis::kpis))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
-        .route("/api/v1/checks", get(api_checks))
-        .route("/api/v1/checks/{id}", get(api_check))
-        .route("/api/v1/tickets", get(tickets::list))
-        .route("/api/v1/tickets/{id}", get(tickets::show))
-        .route("/api/v1/tickets/{id}/ack", post(tickets::ack))
-        .route("/api/v1/tickets/{id}/updates", post(tickets::update))
-        .route("/api/v1/tickets/{id}/resolve", post(tickets::resolve))
-        .route("/api/v1/tickets/{id}/reopen", post(tickets::reopen))
-        .route("/api/v1/tickets/{id}/close", post(tickets::close))
-        .route("/api/v1/tickets/{id}/route", post(tickets::route))
+        .route("/api/v1/openapi.json", get(api::openapi_json))
+        .route("/api/v1/checks", get(api::checks::list))
+        .route("/api/v1/checks/{id}", get(api::checks::show))
+        .route("/api/v1/customers", get(api::customers::list))
+        .route("/api/v1/customers/{id}", get(api::customers::show))
+        .route("/api/v1/incidents", get(api::incidents::incidents))
+        .route("/api/v1/maintenance", get(api::incidents::maintenance))
+        .route(
+            "/api/v1/tickets",
+            get(api::tickets::list).post(api::tickets::create),
+        )
+        .route("/api/v1/tickets/{id}", get(api::tickets::show))
+        .route("/api/v1/tickets/{id}/ack", post(api::ticket_writes::ack))
+        .route(
+            "/api/v1/tickets/{id}/updates",
+            post(api::ticket_writes::update),
+        )
+        .route(
+            "/api/v1/tickets/{id}/assign",
+            post(api::ticket_writes::assign),
+        )
+        .route(
+            "/api/v1/tickets/{id}/route",
+            post(api::ticket_writes::route),
+        )
+        .route(
+            "/api/v1/tickets/{id}/resolve",
+            post(api::ticket_writes::resolve),
+        )
+        .route(
+            "/api/v1/tickets/{id}/reopen",
+            post(api::ticket_writes::reopen),
+        )
+        .route(
+            "/api/v1/tickets/{id}/close",
+            post(api::ticket_writes::close),
+        )
+        .route("/api/v1/surveys", get(api::surveys::surveys))
+        .route("/api/v1/callbacks", get(api::surveys::callbacks))
+        .route("/api/v1/callbacks/{id}", post(api::surveys::log_callback))
+        .route("/api/v1/report", get(api::reports::report))
         .route("/incidents", get(incidents::page))
         .route("/inbound", get(inbound::page))
         .route("/mail/{mailbox}/{uidvalidity}/{uid}", get(inbound::mail))
@@ -164,6 +195,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             error::error_pages,
         ))
+        .layer(axum::middleware::from_fn(error::api_errors))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -262,43 +294,6 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
         body,
     )
         .into_response())
-}
-
-/// `GET /api/v1/checks`: every configured check with its current state.
-async fn api_checks(
-    State(state): State<AppState>,
-    _caller: auth::ApiCaller,
-) -> Result<Response, WebError> {
-    let config = state.config();
-    let states = state.store.states().await?;
-    let by_id: std::collections::HashMap<_, _> = states
-        .into_iter()
-        .map(|s| (s.check_id.clone(), s))
-        .collect();
-    let items: Vec<serde_json::Value> = config
-        .checks
-        .iter()
-        .map(|c| {
-            let mut v = c.to_json();
-            v["state"] = serde_json::json!(by_id.get(&c.id));
-            v
-        })
-        .collect();
-    Ok(Json(items).into_response())
-}
-
-/// `GET /api/v1/checks/{id}`: state and the last 50 results.
-async fn api_check(
-    State(state): State<AppState>,
-    _caller: auth::ApiCaller,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    let config = state.config();
-    let check = config.check(&id).ok_or(WebError::NotFound)?;
-    let mut v = check.to_json();
-    v["state"] = serde_json::json!(state.store.state(&check.id).await?);
-    v["recent"] = serde_json::json!(state.store.recent_results(&check.id, 50).await?);
-    Ok(Json(v).into_response())
 }
 
 #[cfg(test)]
