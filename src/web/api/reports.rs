@@ -63,7 +63,7 @@ pub async fn report(
     let since = super::surveys::since(super::given(&q.since).unwrap_or("30d"))?;
     let now = Utc::now();
     let attributes = Attributes::from_config(&state.config());
-    let tickets = crate::report::window(state.store.as_ref(), since).await?;
+    let tickets = crate::report::window(state.store.as_ref(), since, None).await?;
     let surveys = state.store.survey_records().await?;
     let report = crate::report::compute(&ReportInput {
         tickets: &tickets,
