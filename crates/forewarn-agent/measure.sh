@@ -49,18 +49,23 @@ printf 'idle RSS (VmRSS 1 s after start, %s accounts sampled once): %s\n' "$acco
 # 15 s of sampling every 200 ms with only /v1/health asked: what sampling itself costs.
 sleep 15
 printf 'after 15 s of sampling alone: VmRSS %s, peak VmHWM %s\n' "$(status VmRSS)" "$(status VmHWM)"
-# 15 s more with /v1/usage (every account with every sample kept) asked 4 at a time.
-end=$((SECONDS + 15))
-n=0
-while [ $SECONDS -lt $end ]; do
-    curls=()
-    for _ in 1 2 3 4; do
-        curl -sf -o /dev/null -H "Authorization: Bearer $token" "$url/v1/usage" &
-        curls+=($!)
+# 15 s of /v1/usage asked 4 at a time: first as the server's probe asks without a forecast
+# (`window=0ms`: the latest values only), then every sample kept (a forecast over the whole
+# history asks that much).
+usage_load() {
+    local query=$1 end=$((SECONDS + 15)) n=0 curls
+    while [ $SECONDS -lt $end ]; do
+        curls=()
+        for _ in 1 2 3 4; do
+            curl -sf -o /dev/null -H "Authorization: Bearer $token" "$url/v1/usage$query" &
+            curls+=($!)
+        done
+        wait "${curls[@]}" || true
+        n=$((n + 4))
     done
-    wait "${curls[@]}" || true
-    n=$((n + 4))
-done
-bytes=$(curl -sf -H "Authorization: Bearer $token" "$url/v1/usage" | wc -c)
-printf '/v1/usage requests: %s, the last body %s bytes\n' "$n" "$bytes"
-printf 'after 15 s more with those requests: VmRSS %s, peak VmHWM %s\n' "$(status VmRSS)" "$(status VmHWM)"
+    bytes=$(curl -sf -H "Authorization: Bearer $token" "$url/v1/usage$query" | wc -c)
+    printf '15 s more with /v1/usage%s (%s requests, the last body %s bytes): VmRSS %s, peak VmHWM %s\n' \
+        "$query" "$n" "$bytes" "$(status VmRSS)" "$(status VmHWM)"
+}
+usage_load "?window=0ms"
+usage_load ""
