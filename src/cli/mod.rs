@@ -6,7 +6,7 @@ pub mod inbound;
 pub mod incidents;
 pub mod kb;
 pub mod links;
-pub mod log;
+pub use forewarn_agent::log;
 pub mod outbox;
 pub mod report;
 pub mod surveys;
@@ -161,6 +161,7 @@ impl Command {
     }
 }
 
+#[cfg(feature = "demo")]
 impl Command {
     /// Commands that act on forewarn's data: with neither `--config` nor `FOREWARN_CONFIG`
     /// they act on a running `forewarn demo` (`parse`). `serve`, `validate`, `migrate`, `agent`,
@@ -183,11 +184,17 @@ impl Command {
 /// nor `FOREWARN_CONFIG`, acts on the running `forewarn demo` when there is one, and says so
 /// on stderr: the README's examples work as written while the demo runs.
 pub fn parse() -> Cli {
-    use clap::parser::ValueSource;
     use clap::{CommandFactory, FromArgMatches};
     let matches = Cli::command().get_matches();
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if matches.value_source("config") == Some(ValueSource::DefaultValue)
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    #[cfg(feature = "demo")]
+    let cli = follow_demo(cli, &matches);
+    cli
+}
+
+#[cfg(feature = "demo")]
+fn follow_demo(mut cli: Cli, matches: &clap::ArgMatches) -> Cli {
+    if matches.value_source("config") == Some(clap::parser::ValueSource::DefaultValue)
         && cli.command.follows_demo()
         && let Some(demo) = crate::demo::pointer::running()
     {
@@ -320,9 +327,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::agent::run(config, crate::server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "demo")]
         Command::Demo { port, dir } => {
             crate::demo::run(port, dir).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            eprintln!(
+                "this forewarn was built without the demo (cargo feature `demo`); build it with \
+                 default features to run `forewarn demo`"
+            );
+            Ok(ExitCode::from(2))
         }
         Command::Ticket(cmd) => match load_config(&cli.config) {
             Ok(c) => tickets::ticket(c, cmd).await,

@@ -1,4 +1,4 @@
-//! The HTTP/1 listener that `forewarn serve` (the web server) and `forewarn agent` share: a
+//! The HTTP/1 listener that `forewarn serve` (the web server) and `forewarn-agent` share: a
 //! small accept loop that caps connections in total and per client address, hyper's own
 //! header-read timeout, a timeout on every request, and an idle timeout on connections where
 //! nothing moves; over plain TCP or TLS (rustls). When every slot is taken, the connection that
@@ -30,7 +30,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
-use crate::metrics::ConnectionMetrics;
+mod metrics;
+pub use metrics::ConnectionMetrics;
 
 /// Timeouts and connection caps of one listener: `[web]` in forewarn.toml, the top level of
 /// the agent's file.
@@ -64,7 +65,7 @@ impl Limits {
         max_connections_per_address: 64,
     };
 
-    /// `forewarn agent`'s defaults: a few probers asking small questions. 256 connections are a
+    /// `forewarn-agent`'s defaults: a few probers asking small questions. 256 connections are a
     /// quarter of the 1,024 descriptors a process gets when nothing raises its limit.
     pub const AGENT: Limits = Limits {
         header_timeout: Duration::from_secs(10),

@@ -87,7 +87,7 @@ impl Drop for RunningAgent {
 /// Starts the agent: prepares quotas, takes the first sample, binds `config.listen` (port 0
 /// picks a free port, see [`RunningAgent::local_addr`]) and serves in background tasks.
 pub async fn spawn(config: AgentConfig) -> Result<RunningAgent, AgentError> {
-    crate::probe::install_crypto_provider();
+    install_crypto_provider();
     let tls = match &config.tls {
         None => None,
         Some(files) => Some(
@@ -146,7 +146,7 @@ pub async fn spawn(config: AgentConfig) -> Result<RunningAgent, AgentError> {
             limits: config.limits,
             tls,
             // The agent has no /metrics: these counters feed its log lines only.
-            metrics: crate::metrics::ConnectionMetrics::default(),
+            metrics: crate::listener::ConnectionMetrics::default(),
             others_need: 0,
         },
     )
@@ -171,14 +171,48 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AgentError> {
     let mut agent = spawn(config).await?;
+    // SIGHUP (`kill -HUP`, a reload by habit) would end the process: the agent keeps running on
+    // the configuration it has and says how to apply a new one.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let hangup = async {
+        loop {
+            match &mut hup {
+                Some(h) => {
+                    h.recv().await;
+                    tracing::warn!(
+                        "SIGHUP: the agent does not reload its configuration; restart it to apply \
+                         a changed agent.toml (systemctl restart forewarn-agent)"
+                    );
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+    };
     tokio::select! {
         () = agent.server.stopped() => {
             return Err(AgentError::Server(std::io::Error::other("the listener stopped")));
         }
         () = shutdown => {}
+        () = hangup => {}
     }
     tracing::info!("agent stopping");
     agent.stop().await
+}
+
+/// Installs rustls' ring provider as the process default (the agent's TLS listener, and the
+/// server's probes, use it); a second call does nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Ctrl-C or SIGTERM. (SIGHUP is no stop: [`run`] logs it and goes on.)
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
 }
 
 /// The kernel's host name (Linux), else `$HOSTNAME`, else `unknown`.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use crate::config::diag::{Diagnostics, Source};
+use crate::diag::{Diagnostics, Source};
 use crate::secret::{Secret, SecretRef};
 
 /// Default `listen`.
