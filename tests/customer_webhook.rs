@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use forewarn::notify::{Channel, MessageStatus, OutboxMessage};
 use forewarn::server::RunningServer;
-use forewarn::store::TicketFilter;
+use forewarn::store::{StatsStore, TicketFilter};
 use forewarn::ticket::model::{Actor, EventKind, Ticket};
 use smtp_server::SmtpServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -330,6 +330,10 @@ async fn a_failing_check_sends_the_customer_one_signed_event_beside_the_mail() {
     assert!(id.starts_with("evt_") && id.len() == 28, "{id}");
     assert_eq!(post.header("x-forewarn-event-id"), id);
     assert_eq!(post.header("idempotency-key"), id);
+
+    // /metrics counts it with the webhooks.
+    let counts = server.store.outbox_counts().await.unwrap();
+    assert_eq!(counts.delivered_webhook, 1);
 
     // Staff see it delivered on the ticket's timeline, naming no URL.
     assert!(
