@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use forewarn::notify::{Channel, MessageStatus, OutboxMessage};
 use forewarn::server::RunningServer;
-use forewarn::store::{StatsStore, TicketFilter};
+use forewarn::store::TicketFilter;
 use forewarn::ticket::model::{Actor, EventKind, Ticket};
 use smtp_server::SmtpServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
