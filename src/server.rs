@@ -128,6 +128,13 @@ pub async fn start(
             .cluster
             .instance
             .clone(),
+        customer_hooks: {
+            let config = shared_config.clone();
+            crate::notify::CustomerHooks::new(move |id| {
+                let config = config.read().expect("not poisoned").clone();
+                config.customer(id)?.webhook.clone()
+            })
+        },
         ..WorkerOptions::from_mail(&shared_config.read().expect("not poisoned").mail)
     };
     let wake = worker_opts.wake.clone();

@@ -4,14 +4,14 @@
 //! demo stops, the same commands read the directory's configuration again. A command given
 //! `--config` never follows the demo.
 //!
-//! The real binary runs the demo (it uses the demo fleet's fixed ports, like
-//! tests/demo_fleet.rs, so no other demo may run on this machine meanwhile).
+//! The real binary runs the demo on free ports (`--port 0 --port-base 0`), so a `forewarn demo`
+//! running on this machine meanwhile does not disturb it.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Kills the demo if the test ends early, so it does not outlive a failure on fixed ports.
+/// Kills the demo if the test ends early, so it does not outlive a failure.
 struct Child(std::process::Child);
 
 impl Drop for Child {
@@ -55,7 +55,8 @@ async fn readme_commands_act_on_the_running_demo_without_config() {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("XDG_RUNTIME_DIR", runtime.path())
             .env_remove("FOREWARN_CONFIG")
-            .args(["demo", "--port", "0", "--dir"])
+            .env_remove("FOREWARN_DEMO_PORT_BASE")
+            .args(["demo", "--port", "0", "--port-base", "0", "--dir"])
             .arg(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -69,7 +70,7 @@ async fn readme_commands_act_on_the_running_demo_without_config() {
             "the demo announced itself within 60 s"
         );
         if let Some(status) = demo.0.try_wait().unwrap() {
-            panic!("the demo exited with {status} (is another demo running on its fixed ports?)");
+            panic!("the demo exited with {status}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -93,6 +94,40 @@ async fn readme_commands_act_on_the_running_demo_without_config() {
         list.stderr
     );
     assert!(list.stdout.contains("acme"), "{}", list.stdout);
+
+    // `check run` (the README's first command) probes the demo's own fleet, on the ports the
+    // demo took, not the fixed ones another demo may hold: the API answers 500 on its port;
+    // the agent, the DNS zone and the HTTPS shop answer the other checks (none is unknown).
+    let broken = forewarn(runtime.path(), &["check", "run", "globex-api"]);
+    assert!(
+        broken.stdout.contains("CRITICAL globex-api") && broken.stdout.contains("HTTP 500"),
+        "{}{}",
+        broken.stdout,
+        broken.stderr
+    );
+    for id in [
+        "umbrella-disk",
+        "acme-dns-www",
+        "acme-shop-cert",
+        "acme-shop",
+    ] {
+        let out = forewarn(runtime.path(), &["check", "run", id]);
+        assert!(!out.stdout.contains("UNKNOWN"), "{id}: {}", out.stdout);
+    }
+    let written = std::fs::read_to_string(dir.path().join("checks/globex.toml")).unwrap();
+    let port = written
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap();
+    assert_ne!(port, "18602", "free ports, not the fixed ones");
+    assert!(
+        broken
+            .stdout
+            .contains(&format!("127.0.0.1:{port}/v1/status")),
+        "{}",
+        broken.stdout
+    );
 
     // The customer link it prints opens in the demo (signed with the demo's key).
     let link = forewarn(runtime.path(), &["customer", "link", "acme", "--json"]);

@@ -74,6 +74,10 @@ pub enum Command {
         /// Port of the web server (0 picks a free one).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// The simulated fleet and the agent listen on this base + 01, 02, 03, 43, 53, 87;
+        /// 0 picks free ports (so another demo, or a test, can run beside this one).
+        #[arg(long, env = "FOREWARN_DEMO_PORT_BASE", default_value_t = crate::demo::Ports::DEFAULT_BASE)]
+        port_base: u16,
         /// Where the demo writes its configuration and database (default: a temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -328,8 +332,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "demo")]
-        Command::Demo { port, dir } => {
-            crate::demo::run(port, dir).await?;
+        Command::Demo {
+            port,
+            port_base,
+            dir,
+        } => {
+            let ports = crate::demo::Ports::from_base(port_base).map_err(anyhow::Error::msg)?;
+            crate::demo::run(port, ports, dir).await?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(not(feature = "demo"))]

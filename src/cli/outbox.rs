@@ -67,6 +67,9 @@ pub async fn outbox(config: Config, cmd: OutboxCommand) -> anyhow::Result<ExitCo
                             crate::notify::Channel::Telegram { chat_id } => {
                                 format!("telegram chat {chat_id}")
                             }
+                            crate::notify::Channel::CustomerWebhook { customer } => {
+                                format!("webhook of {customer}")
+                            }
                         },
                         m.attempts.to_string(),
                         m.last_error.clone().unwrap_or_default(),

@@ -3,12 +3,14 @@
 
 use std::path::PathBuf;
 
+use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use super::raw::{RawContact, RawCustomer};
 use super::validator::Validator;
 use super::{Diagnostics, Global, Language, Source, brand, is_email};
 use crate::model::CustomerId;
+use crate::secret::{Secret, SecretRef};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Customer {
@@ -21,11 +23,87 @@ pub struct Customer {
     /// The customer's plan (a report attribute); `None` when the file names none.
     pub plan: Option<String>,
     pub servers: Vec<String>,
+    /// Where every customer mail is also POSTed as signed JSON (`webhook = { … }`).
+    #[serde(skip)]
+    pub webhook: Option<std::sync::Arc<CustomerWebhook>>,
     /// Dates and times in the customer's mails and pages are in this zone.
     #[serde(skip)]
     pub timezone: chrono_tz::Tz,
     #[serde(skip)]
     pub file: PathBuf,
+}
+
+/// A customer's own endpoint (their portal): what they are told by mail is also POSTed there
+/// as JSON, signed with HMAC-SHA256 under `secret` (see `notify::customer_hook`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerWebhook {
+    pub url: url::Url,
+    /// Read at load from env or a file; never logged, never in the outbox.
+    pub secret: Secret,
+}
+
+/// `webhook = { url = "…", secret = { env = "…" } }` in `[customer]`. The secret and unknown
+/// keys are read by the validator, so that their problems name `customer.webhook.*`.
+#[derive(Debug, Deserialize)]
+pub struct RawWebhook {
+    pub url: Spanned<String>,
+    pub secret: Spanned<toml::Value>,
+    #[serde(flatten)]
+    pub unknown: std::collections::BTreeMap<String, toml::Value>,
+}
+
+/// The shortest secret a webhook is signed with: 16 bytes, as HMAC-SHA256 receivers expect.
+const MIN_SECRET_LEN: usize = 16;
+
+fn build_webhook(
+    v: &mut Validator,
+    global: &Global,
+    raw: &Spanned<RawWebhook>,
+) -> Option<std::sync::Arc<CustomerWebhook>> {
+    let w = raw.get_ref();
+    if !w.unknown.is_empty() {
+        let keys: Vec<&str> = w.unknown.keys().map(String::as_str).collect();
+        v.err(
+            raw,
+            "customer.webhook",
+            format!(
+                "unknown key{} {}: a webhook has `url` and `secret`",
+                if keys.len() == 1 { "" } else { "s" },
+                keys.join(", ")
+            ),
+        );
+    }
+    let url = v.url(&w.url, "customer.webhook.url", &["https", "http"]);
+    let secret = match SecretRef::deserialize(w.secret.get_ref().clone()) {
+        Ok(r) => r.load(&global.base),
+        Err(e) => {
+            v.err(&w.secret, "customer.webhook.secret", e.to_string());
+            return None;
+        }
+    };
+    let secret = match secret {
+        Ok(s) if s.expose().len() < MIN_SECRET_LEN => {
+            v.err(
+                &w.secret,
+                "customer.webhook.secret",
+                format!(
+                    "the secret is {} bytes long; use at least {MIN_SECRET_LEN} random bytes \
+                     (e.g. `openssl rand -hex 32`)",
+                    s.expose().len()
+                ),
+            );
+            None
+        }
+        Ok(s) => Some(s),
+        Err(e) => {
+            v.err(&w.secret, "customer.webhook.secret", e.to_string());
+            None
+        }
+    };
+    Some(std::sync::Arc::new(CustomerWebhook {
+        url: url?,
+        secret: secret?,
+    }))
 }
 
 /// One person (or desk) at a customer. At least one of `email` and `phone` is set.
@@ -213,6 +291,10 @@ pub(super) fn build_customer(
             }
         },
     };
+    let webhook = raw
+        .webhook
+        .as_ref()
+        .and_then(|w| build_webhook(&mut v, global, w));
     let plan = match raw.plan {
         Some(p) if p.get_ref().trim().is_empty() => {
             v.err(
@@ -235,6 +317,7 @@ pub(super) fn build_customer(
             .unwrap_or_else(|| "standard".to_owned()),
         plan,
         servers: raw.servers.into_iter().map(Spanned::into_inner).collect(),
+        webhook,
         timezone,
         file: src.path.to_path_buf(),
     })

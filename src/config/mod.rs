@@ -45,7 +45,7 @@ pub use brand::Brand;
 use check::build_check;
 pub use check::{MIN_INTERVAL, MIN_TIMEOUT};
 use customer::build_customer;
-pub use customer::{Contact, Customer};
+pub use customer::{Contact, Customer, CustomerWebhook};
 pub use inbound::{ImapServer, Inbound, MailSource, TlsMode};
 use raw::*;
 use validator::{Validator, at_least};

@@ -225,6 +225,8 @@ pub struct RawCustomer {
     pub servers: Vec<S<String>>,
     /// The customer's IANA time zone (default: the global `timezone`).
     pub timezone: Option<S<String>>,
+    /// `{ url = "https://…", secret = { env = "…" } }`: every customer mail also POSTed, signed.
+    pub webhook: Option<S<super::customer::RawWebhook>>,
 }
 
 /// One entry of `contacts`: an address, or a person with a name, an address and a phone.

@@ -1,5 +1,7 @@
-//! The simulated customer fleet: real servers on fixed loopback ports, so the demo's example
-//! checks can point at them.
+//! The simulated customer fleet: real servers on loopback ports the demo's example checks point
+//! at. By default the fixed ports below ([`Ports::DEFAULT`], base 18600); `forewarn demo
+//! --port-base N` moves every one to N + the last two digits, and base 0 ([`Ports::FREE`])
+//! takes free ports, so a test never collides with a demo someone is running.
 //!
 //! | port        | customer      | what it does                                                    |
 //! |-------------|---------------|-----------------------------------------------------------------|
@@ -33,15 +35,15 @@ use super::web::Site;
 use super::{cert, disk, dns, web};
 
 /// The healthy acme shop, HTTP.
-pub const ACME_PORT: u16 = 18601;
+pub const ACME_PORT: u16 = Ports::DEFAULT.acme;
 /// The broken globex api, HTTP.
-pub const GLOBEX_PORT: u16 = 18602;
+pub const GLOBEX_PORT: u16 = Ports::DEFAULT.globex;
 /// The slow initech blog, HTTP.
-pub const INITECH_PORT: u16 = 18603;
+pub const INITECH_PORT: u16 = Ports::DEFAULT.initech;
 /// The acme shop over HTTPS, with a certificate close to expiry.
-pub const ACME_TLS_PORT: u16 = 18643;
+pub const ACME_TLS_PORT: u16 = Ports::DEFAULT.acme_tls;
 /// The authoritative DNS server for [`DNS_ZONE`], UDP and TCP.
-pub const DNS_PORT: u16 = 18653;
+pub const DNS_PORT: u16 = Ports::DEFAULT.dns;
 
 pub const ACME_ADDR: SocketAddr = loopback(ACME_PORT);
 pub const GLOBEX_ADDR: SocketAddr = loopback(GLOBEX_PORT);
@@ -83,6 +85,62 @@ const fn loopback(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
 }
 
+/// Where the fleet (and the demo's host agent beside it) listens on 127.0.0.1; 0 is "any free
+/// port", and [`Fleet::ports`] tells the ports taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    pub acme: u16,
+    pub globex: u16,
+    pub initech: u16,
+    pub acme_tls: u16,
+    /// UDP and TCP.
+    pub dns: u16,
+    /// The host agent the demo starts (not part of the fleet itself).
+    pub agent: u16,
+}
+
+impl Ports {
+    /// The base of the fixed ports: 18600 + 01, 02, 03, 43, 53, 87.
+    pub const DEFAULT_BASE: u16 = 18600;
+    /// The fixed ports the shipped `checks/*.toml` name.
+    pub const DEFAULT: Ports = Ports::at(Ports::DEFAULT_BASE);
+    /// Any free ports (base 0).
+    pub const FREE: Ports = Ports {
+        acme: 0,
+        globex: 0,
+        initech: 0,
+        acme_tls: 0,
+        dns: 0,
+        agent: 0,
+    };
+    /// The highest base whose ports all exist.
+    pub const MAX_BASE: u16 = u16::MAX - 87;
+
+    const fn at(base: u16) -> Ports {
+        Ports {
+            acme: base + 1,
+            globex: base + 2,
+            initech: base + 3,
+            acme_tls: base + 43,
+            dns: base + 53,
+            agent: base + 87,
+        }
+    }
+
+    /// The ports of base `base` (`--port-base`): `base + 1` … `base + 87`, or free ones for 0.
+    pub fn from_base(base: u16) -> Result<Ports, String> {
+        match base {
+            0 => Ok(Ports::FREE),
+            b if b > Ports::MAX_BASE => Err(format!(
+                "port base {b} is too high: the demo uses base + 1 … base + 87, so the base is \
+                 at most {} (or 0 for free ports)",
+                Ports::MAX_BASE
+            )),
+            b => Ok(Ports::at(b)),
+        }
+    }
+}
+
 /// Why the fleet could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
@@ -113,6 +171,7 @@ pub enum FleetError {
 /// The running fleet. [`Fleet::stop`] stops it and waits; dropping it aborts every task.
 pub struct Fleet {
     dir: PathBuf,
+    ports: Ports,
     ca_pem_path: PathBuf,
     account_dir: PathBuf,
     tls_not_after: SystemTime,
@@ -121,20 +180,33 @@ pub struct Fleet {
     dns: Server<Catalog>,
 }
 
-/// Starts the fleet on 127.0.0.1, writing its files under `dir` (created if missing):
-/// `dir/ca.pem` and the account directory `dir/accounts/umbrella`.
+/// Starts the fleet on its fixed ports ([`Ports::DEFAULT`]); see [`start_on`].
+pub async fn start(dir: &Path) -> Result<Fleet, FleetError> {
+    start_on(dir, Ports::DEFAULT).await
+}
+
+/// Starts the fleet on 127.0.0.1 on `ports` (0: a free one), writing its files under `dir`
+/// (created if missing): `dir/ca.pem` and the account directory `dir/accounts/umbrella`.
 ///
 /// Every port is bound before anything starts, so a port in use (say, by another demo) fails
 /// the whole start with [`FleetError::PortInUse`] and leaves nothing running.
-pub async fn start(dir: &Path) -> Result<Fleet, FleetError> {
+pub async fn start_on(dir: &Path, ports: Ports) -> Result<Fleet, FleetError> {
     crate::probe::install_crypto_provider();
 
-    let acme = bind_tcp(ACME_PORT, "acme shop").await?;
-    let globex = bind_tcp(GLOBEX_PORT, "globex api").await?;
-    let initech = bind_tcp(INITECH_PORT, "initech blog").await?;
-    let acme_tls = bind_tcp(ACME_TLS_PORT, "acme shop HTTPS").await?;
-    let dns_udp = bind_udp(DNS_PORT, "demo DNS").await?;
-    let dns_tcp = bind_tcp(DNS_PORT, "demo DNS").await?;
+    let acme = bind_tcp(ports.acme, "acme shop").await?;
+    let globex = bind_tcp(ports.globex, "globex api").await?;
+    let initech = bind_tcp(ports.initech, "initech blog").await?;
+    let acme_tls = bind_tcp(ports.acme_tls, "acme shop HTTPS").await?;
+    let (dns_udp, dns_tcp) = bind_dns(ports.dns).await?;
+    let port_of = |l: &TcpListener| l.local_addr().map(|a| a.port()).unwrap_or_default();
+    let ports = Ports {
+        acme: port_of(&acme),
+        globex: port_of(&globex),
+        initech: port_of(&initech),
+        acme_tls: port_of(&acme_tls),
+        dns: port_of(&dns_tcp),
+        agent: ports.agent,
+    };
 
     let account_dir = dir.join("accounts").join("umbrella");
     create_dir(&account_dir).await?;
@@ -175,6 +247,7 @@ pub async fn start(dir: &Path) -> Result<Fleet, FleetError> {
     tracing::info!(dir = %dir.display(), "demo fleet started on 127.0.0.1");
     Ok(Fleet {
         dir: dir.to_owned(),
+        ports,
         ca_pem_path,
         account_dir,
         tls_not_after,
@@ -185,6 +258,16 @@ pub async fn start(dir: &Path) -> Result<Fleet, FleetError> {
 }
 
 impl Fleet {
+    /// The ports the fleet listens on (the ones taken, when started with 0s); `agent` as asked.
+    pub fn ports(&self) -> Ports {
+        self.ports
+    }
+
+    /// The demo DNS server (UDP and TCP).
+    pub fn dns_addr(&self) -> SocketAddr {
+        loopback(self.ports.dns)
+    }
+
     /// The directory the fleet writes under.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -246,6 +329,24 @@ async fn bind_tcp(port: u16, service: &'static str) -> Result<TcpListener, Fleet
     TcpListener::bind(loopback(port))
         .await
         .map_err(|source| bind_error(port, "tcp", service, source))
+}
+
+/// The DNS server's UDP and TCP sockets on one port. For a free port (0), the port UDP got may
+/// be taken for TCP: then another is tried, a few times.
+async fn bind_dns(port: u16) -> Result<(UdpSocket, TcpListener), FleetError> {
+    let mut tries = 0;
+    loop {
+        let udp = bind_udp(port, "demo DNS").await?;
+        let taken = udp
+            .local_addr()
+            .map_err(|source| bind_error(port, "udp", "demo DNS", source))?
+            .port();
+        match bind_tcp(taken, "demo DNS").await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(FleetError::PortInUse { .. }) if port == 0 && tries < 10 => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 async fn bind_udp(port: u16, service: &'static str) -> Result<UdpSocket, FleetError> {

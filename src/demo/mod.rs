@@ -18,8 +18,10 @@ use anyhow::Context;
 use crate::agent::{AccountConfig, AgentConfig, QuotaMode};
 use crate::secret::Secret;
 
+pub use fleet::Ports;
+
 /// The agent's port in the demo (the shipped `checks/umbrella.toml` points at it).
-pub const AGENT_PORT: u16 = 18687;
+pub const AGENT_PORT: u16 = Ports::DEFAULT.agent;
 
 /// The shipped example checks: the demo runs exactly these.
 const CHECK_FILES: [(&str, &str); 4] = [
@@ -43,6 +45,8 @@ pub struct Demo {
     /// The resolved ticket the demo starts with, whose follow-up survey is in the outbox
     /// (`None` when `--dir` is reused: its tickets are kept as they are).
     pub surveyed: Option<crate::ticket::TicketId>,
+    /// Where the fleet and the agent listen.
+    pub ports: Ports,
     fleet: fleet::Fleet,
     agent: crate::agent::RunningAgent,
     server: crate::server::RunningServer,
@@ -57,10 +61,42 @@ impl Demo {
 }
 
 /// Starts the fleet, the real agent and `serve` with the shipped example checks, all on
-/// loopback, with files under `dir`.
+/// loopback, with files under `dir`; the fleet on its fixed ports ([`Ports::DEFAULT`]).
 pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
+    start_on(port, Ports::DEFAULT, dir).await
+}
+
+/// [`start`] with the fleet and the agent on `ports` (0s: free ones); the checks it writes
+/// point at the ports taken.
+pub async fn start_on(port: u16, ports: Ports, dir: &Path) -> anyhow::Result<Demo> {
     crate::probe::install_crypto_provider();
-    let fleet = fleet::start(dir).await?;
+    let fleet = fleet::start_on(dir, ports).await?;
+    let agent = crate::agent::spawn(AgentConfig {
+        listen: ([127, 0, 0, 1], ports.agent).into(),
+        token: Secret::new(AGENT_TOKEN),
+        tls: None,
+        sample_interval: Duration::from_secs(2),
+        history: Duration::from_secs(3600),
+        mounts: vec![PathBuf::from("/")],
+        accounts: vec![AccountConfig {
+            name: "umbrella".into(),
+            path: fleet.account_dir(),
+            limit: Some(50 << 20),
+            quota: QuotaMode::Directory,
+        }],
+        limits: crate::listener::Limits::AGENT,
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "starting the demo agent on 127.0.0.1:{} (another demo? try `--port-base 0`)",
+            ports.agent
+        )
+    })?;
+    let ports = Ports {
+        agent: agent.local_addr().port(),
+        ..fleet.ports()
+    };
     // The shipped checks refer to demo/ca.pem, demo/agent.token and demo/staff.token relative
     // to forewarn.toml: lay the same files out here.
     let demo_dir = dir.join("demo");
@@ -73,7 +109,7 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
     let staff_token = random_token();
     std::fs::write(demo_dir.join("staff.token"), format!("{staff_token}\n"))?;
     for (name, text) in CHECK_FILES {
-        std::fs::write(checks_dir.join(name), text)?;
+        std::fs::write(checks_dir.join(name), checks_on(text, ports))?;
     }
     // Bound first: with `--port 0` the links in the customer mails need the real port.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -95,27 +131,9 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
              [resolvers]\ndemo = \"{}\"\n\
              # Mail from customers: the demo's inbox is a directory of .eml files.\n\
              [[inbound]]\nname = \"demo\"\ndirectory = \"data/inbox\"\npoll_interval = \"1s\"\n",
-            fleet::DNS_ADDR
+            fleet.dns_addr()
         ),
     )?;
-
-    let agent = crate::agent::spawn(AgentConfig {
-        listen: ([127, 0, 0, 1], AGENT_PORT).into(),
-        token: Secret::new(AGENT_TOKEN),
-        tls: None,
-        sample_interval: Duration::from_secs(2),
-        history: Duration::from_secs(3600),
-        mounts: vec![PathBuf::from("/")],
-        accounts: vec![AccountConfig {
-            name: "umbrella".into(),
-            path: fleet.account_dir(),
-            limit: Some(50 << 20),
-            quota: QuotaMode::Directory,
-        }],
-        limits: crate::listener::Limits::AGENT,
-    })
-    .await
-    .with_context(|| format!("starting the demo agent on 127.0.0.1:{AGENT_PORT}"))?;
 
     let config = crate::config::load(&config_path)
         .map_err(|d| anyhow::anyhow!("the demo configuration is invalid (a forewarn bug):\n{d}"))?;
@@ -157,6 +175,7 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
     };
     Ok(Demo {
         url: format!("http://{}", server.addr),
+        ports,
         staff_token,
         staff_password,
         config_path,
@@ -167,8 +186,29 @@ pub async fn start(port: u16, dir: &Path) -> anyhow::Result<Demo> {
     })
 }
 
-/// `forewarn demo`: start, print where to look, run until Ctrl-C.
-pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// The shipped example checks' text with the fleet's and the agent's fixed ports replaced by
+/// `ports` (the shipped files name the defaults).
+fn checks_on(text: &str, ports: Ports) -> String {
+    let d = Ports::DEFAULT;
+    let mut text = text.to_owned();
+    for (from, to) in [
+        (d.acme, ports.acme),
+        (d.globex, ports.globex),
+        (d.initech, ports.initech),
+        (d.acme_tls, ports.acme_tls),
+        (d.agent, ports.agent),
+    ] {
+        for host in ["127.0.0.1", "localhost"] {
+            text = text.replace(&format!("{host}:{from}/"), &format!("{host}:{to}/"));
+        }
+        text = text.replace(&format!("port = {from}"), &format!("port = {to}"));
+    }
+    text
+}
+
+/// `forewarn demo`: start, print where to look, run until Ctrl-C. The fleet and the agent on
+/// `ports` (`--port-base`).
+pub async fn run(port: u16, ports: Ports, dir: Option<PathBuf>) -> anyhow::Result<()> {
     let temp;
     let dir = match dir {
         Some(d) => d,
@@ -179,7 +219,7 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
             temp.path().to_path_buf()
         }
     };
-    let demo = start(port, &dir).await?;
+    let demo = start_on(port, ports, &dir).await?;
     // Commands typed next without --config act on this demo (README, "Try the demo").
     let announced = pointer::announce(&demo.config_path, &demo.url)
         .map_err(|e| tracing::warn!(file = %pointer::file().display(), error = %e, "cannot announce the demo: commands need --config"))
@@ -190,9 +230,9 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
          API         {url}/api/v1/tickets   (Authorization: Bearer {token})\n  \
          metrics     {url}/metrics\n  \
          config      {config}\n\n  \
-         The fleet on 127.0.0.1: a healthy shop (:18601, and HTTPS :18643 with a certificate\n  \
-         that expires in 5 days), an API answering 500 (:18602), a slow blog (:18603), a DNS\n  \
-         zone with one drifted record (:18653) and a host agent whose account is filling (:18687).\n  \
+         The fleet on 127.0.0.1: a healthy shop (:{acme}, and HTTPS :{acme_tls} with a certificate\n  \
+         that expires in 5 days), an API answering 500 (:{globex}), a slow blog (:{initech}), a DNS\n  \
+         zone with one drifted record (:{dns}) and a host agent whose account is filling (:{agent}).\n  \
          Every check runs within its first interval (at most a minute); the dashboard refreshes.\n\n  \
          After three failures in a row (and a confirming re-run) forewarn opens a ticket and\n  \
          writes the customer's mail into {mail} (no SMTP server in the demo).\n  \
@@ -207,6 +247,12 @@ pub async fn run(port: u16, dir: Option<PathBuf>) -> anyhow::Result<()> {
          forewarn survey list\n\n  \
          Ctrl-C stops everything.\n",
         url = demo.url,
+        acme = demo.ports.acme,
+        acme_tls = demo.ports.acme_tls,
+        globex = demo.ports.globex,
+        initech = demo.ports.initech,
+        dns = demo.ports.dns,
+        agent = demo.ports.agent,
         token = demo.staff_token,
         user = DEMO_USER,
         password = demo.staff_password,
@@ -235,4 +281,50 @@ fn random_token() -> String {
         .fill(&mut bytes)
         .expect("the system random source works");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_checks_follow_the_ports() {
+        let ports = Ports {
+            acme: 20001,
+            globex: 20002,
+            initech: 20003,
+            acme_tls: 20043,
+            dns: 20053,
+            agent: 20087,
+        };
+        for (name, text) in CHECK_FILES {
+            let moved = checks_on(text, ports);
+            assert!(
+                !moved.contains(":186") && !moved.contains("= 186"),
+                "{name}:\n{moved}"
+            );
+            assert_eq!(checks_on(text, Ports::DEFAULT), text, "{name}");
+        }
+        let acme = checks_on(CHECK_FILES[0].1, ports);
+        for url in [
+            "http://127.0.0.1:20001/",
+            "https://localhost:20043/",
+            "port = 20043",
+        ] {
+            assert!(acme.contains(url), "{url}");
+        }
+        assert!(checks_on(CHECK_FILES[3].1, ports).contains("http://127.0.0.1:20087/"));
+    }
+
+    #[test]
+    fn a_port_base_moves_every_port_or_takes_free_ones() {
+        assert_eq!(Ports::from_base(18600), Ok(Ports::DEFAULT));
+        assert_eq!(Ports::from_base(0), Ok(Ports::FREE));
+        assert_eq!(Ports::from_base(30000).map(|p| p.agent), Ok(30087));
+        assert!(
+            Ports::from_base(65500)
+                .unwrap_err()
+                .contains("at most 65448")
+        );
+    }
 }

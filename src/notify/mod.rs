@@ -12,6 +12,10 @@
 //! `Idempotency-Key` header), so mail clients and receivers can recognise the duplicate. This is
 //! the only way a message goes out twice; SMTP offers no atomic "accept and acknowledge".
 //!
+//! A customer with `webhook = { url, secret }` also gets every mail they are told as a signed
+//! JSON event ([`customer_hook`]): its own outbox message, queued with the mail, retried like
+//! it, in its own lane so that neither waits for the other.
+//!
 //! Failures are data: [`DeliveryError::Transient`] (connection refused, timeouts, SMTP 4xx,
 //! HTTP 5xx/408/429) is retried with exponential backoff and jitter up to
 //! [`worker::WorkerOptions::max_attempts`]; [`DeliveryError::Permanent`] (SMTP 5xx such as an
@@ -22,6 +26,7 @@
 //! logged, never in a `Debug` output, never in an outbox error.
 
 pub mod config;
+pub mod customer_hook;
 pub mod direct;
 pub mod html;
 pub mod mailer;
@@ -32,6 +37,7 @@ pub mod webhook;
 pub mod worker;
 
 pub use config::{MailConfig, MailTransport, OpsConfig, Security};
+pub use customer_hook::{CustomerHooks, HookEvent, HookKind};
 pub use mailer::{Letterhead, Mailer, MailerError};
 pub use model::{Button, Channel, MailExtras, MessageStatus, NewMessage, OutboxMessage};
 pub use telegram::Telegram;

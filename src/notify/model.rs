@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::Language;
+use crate::model::{CustomerId, Language};
 use crate::ticket::model::TicketId;
 
 /// Where a message goes.
@@ -16,6 +16,30 @@ pub enum Channel {
     Webhook { url: String, slack: bool },
     /// A Telegram bot message to this chat (`[ops.telegram]`; the token stays in the config).
     Telegram { chat_id: i64 },
+    /// A customer's own webhook (`webhook = { … }` in their `[customer]`): the body is the
+    /// event's JSON, signed at delivery; URL and secret stay in the config.
+    CustomerWebhook { customer: CustomerId },
+}
+
+impl Channel {
+    /// The order a ticket's messages keep among themselves: the customer's webhook events in
+    /// their own lane (`hook`), everything else in `mail`, so neither waits for the other.
+    pub fn lane(&self) -> &'static str {
+        match self {
+            Channel::CustomerWebhook { .. } => "hook",
+            Channel::Email { .. } | Channel::Webhook { .. } | Channel::Telegram { .. } => "mail",
+        }
+    }
+
+    /// The low-cardinality name logs and metrics use.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Channel::Email { .. } => "email",
+            Channel::Webhook { .. } => "webhook",
+            Channel::Telegram { .. } => "telegram",
+            Channel::CustomerWebhook { .. } => "customer_webhook",
+        }
+    }
 }
 
 /// A message to queue. `key` makes queuing idempotent: a second message with the same key is

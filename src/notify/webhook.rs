@@ -4,21 +4,67 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::customer_hook::{self, CustomerHooks};
 use super::{Channel, DeliveryError, OutboxMessage};
+use crate::model::CustomerId;
 
 /// How much of an error response is kept for the failure message.
 pub const RESPONSE_BODY_LIMIT: usize = 2048;
 
-/// Sends webhook messages with a shared HTTP client.
+/// Sends webhook messages with a shared HTTP client: ops webhooks, and customers' own
+/// (signed, found through [`CustomerHooks`]).
 #[derive(Debug, Clone)]
 pub struct Webhook {
     client: reqwest::Client,
     timeout: Duration,
+    customers: CustomerHooks,
 }
 
 impl Webhook {
     pub fn new(client: reqwest::Client, timeout: Duration) -> Webhook {
-        Webhook { client, timeout }
+        Webhook {
+            client,
+            timeout,
+            customers: CustomerHooks::default(),
+        }
+    }
+
+    /// Where customers' webhooks are found at delivery.
+    pub fn with_customer_hooks(self, customers: CustomerHooks) -> Webhook {
+        Webhook { customers, ..self }
+    }
+
+    /// POSTs a customer's event as queued, signed now with their secret (see
+    /// [`super::customer_hook`]). Answers are classified like [`Webhook::send`]'s; a customer
+    /// whose webhook was removed from the configuration meanwhile is a permanent failure.
+    pub async fn send_signed(
+        &self,
+        msg: &OutboxMessage,
+        customer: &CustomerId,
+    ) -> Result<(), DeliveryError> {
+        let Some(hook) = self.customers.get(customer) else {
+            return Err(DeliveryError::Permanent(format!(
+                "customer {customer} has no webhook in the configuration now \
+                 (add `webhook = {{ url = …, secret = … }}` to its [customer] and retry)"
+            )));
+        };
+        let event_id = customer_hook::event_id_of(&msg.body).unwrap_or_else(|| msg.key.clone());
+        let signature = customer_hook::signature_header(
+            &hook.secret,
+            chrono::Utc::now().timestamp(),
+            msg.body.as_bytes(),
+        );
+        let request = self
+            .client
+            .post(hook.url.as_str())
+            .timeout(self.timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(customer_hook::SIGNATURE_HEADER, signature)
+            .header(customer_hook::EVENT_ID_HEADER, event_id.as_str())
+            .header("Idempotency-Key", event_id.as_str())
+            .body(msg.body.clone());
+        let response = request.send().await.map_err(classify_reqwest)?;
+        answered(response).await
     }
 
     /// POSTs the message. 2xx: delivered. 5xx, 408, 429, timeouts and connection errors:
@@ -35,23 +81,29 @@ impl Webhook {
             .timeout(self.timeout)
             .header("Idempotency-Key", msg.key.as_str())
             .json(&payload(msg, *slack));
-        let mut response = request.send().await.map_err(classify_reqwest)?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = read_capped(&mut response, RESPONSE_BODY_LIMIT).await;
-        let text = if body.trim().is_empty() {
-            format!("webhook answered HTTP {status}")
-        } else {
-            format!("webhook answered HTTP {status}: {}", body.trim())
-        };
-        let code = status.as_u16();
-        if status.is_server_error() || code == 408 || code == 429 {
-            Err(DeliveryError::Transient(text))
-        } else {
-            Err(DeliveryError::Permanent(text))
-        }
+        let response = request.send().await.map_err(classify_reqwest)?;
+        answered(response).await
+    }
+}
+
+/// 2xx: delivered. 5xx, 408 and 429: transient. Other 4xx and redirects (never followed):
+/// permanent. The failure keeps the start of the answer's body.
+async fn answered(mut response: reqwest::Response) -> Result<(), DeliveryError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = read_capped(&mut response, RESPONSE_BODY_LIMIT).await;
+    let text = if body.trim().is_empty() {
+        format!("webhook answered HTTP {status}")
+    } else {
+        format!("webhook answered HTTP {status}: {}", body.trim())
+    };
+    let code = status.as_u16();
+    if status.is_server_error() || code == 408 || code == 429 {
+        Err(DeliveryError::Transient(text))
+    } else {
+        Err(DeliveryError::Permanent(text))
     }
 }
 

@@ -97,6 +97,8 @@ pub struct WorkerOptions {
     pub sole_sender: bool,
     /// The instance that claims (its claims end when it leaves the cluster's live members).
     pub instance: String,
+    /// Where customers' own webhooks are found at delivery (the running configuration).
+    pub customer_hooks: super::customer_hook::CustomerHooks,
 }
 
 impl WorkerOptions {
@@ -135,6 +137,7 @@ impl Default for WorkerOptions {
             wake: WorkerHandle::default(),
             sole_sender: false,
             instance: String::new(),
+            customer_hooks: Default::default(),
         }
     }
 }
@@ -198,6 +201,7 @@ impl Senders {
             Channel::Email { .. } => self.mailer.send(msg).await,
             Channel::Webhook { .. } => self.webhook.send(msg).await,
             Channel::Telegram { .. } => self.telegram.send(msg).await,
+            Channel::CustomerWebhook { customer } => self.webhook.send_signed(msg, customer).await,
         }
     }
 }
@@ -220,7 +224,8 @@ pub async fn run_worker<S>(
 {
     let senders = Senders {
         mailer,
-        webhook: Webhook::new(http.clone(), opts.webhook_timeout),
+        webhook: Webhook::new(http.clone(), opts.webhook_timeout)
+            .with_customer_hooks(opts.customer_hooks.clone()),
         telegram: super::Telegram::new(http, telegram, opts.webhook_timeout),
     };
     let wake = opts.wake.0.clone();
@@ -319,11 +324,7 @@ where
     let now = Utc::now();
     let attempt = msg.attempts.saturating_add(1);
     let ticket = msg.ticket.map(|t| t.0);
-    let channel = match &msg.channel {
-        Channel::Email { .. } => "email",
-        Channel::Webhook { .. } => "webhook",
-        Channel::Telegram { .. } => "telegram",
-    };
+    let channel = msg.channel.kind();
     let outcome = match decide(msg, &result, now, opts, jitter_sample()) {
         Decision::Delivered => {
             tracing::info!(

@@ -181,8 +181,8 @@ WHERE ticket_id = $1 ORDER BY at_ms, seq";
 
 const INSERT_MESSAGE: &str = "\
 INSERT INTO outbox (key, ticket_id, channel, subject, body, message_id, status, created_ms, \
-                    attempts, next_attempt_ms, extras) \
-VALUES ($1, $2, $3::jsonb, $4, $5, $6, 'pending', $7, 0, $7, $8::jsonb) \
+                    attempts, next_attempt_ms, extras, lane) \
+VALUES ($1, $2, $3::jsonb, $4, $5, $6, 'pending', $7, 0, $7, $8::jsonb, $9) \
 ON CONFLICT (key) DO NOTHING";
 
 /// The outbox columns of [`outbox_from_row`], qualified, channel as text.
@@ -209,7 +209,8 @@ static CLAIM_DUE: LazyLock<Arc<str>> = LazyLock::new(|| {
              SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1 \
              AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1) \
              AND (ticket_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e \
-                  WHERE e.ticket_id = outbox.ticket_id AND e.status = 'pending' \
+                  WHERE e.ticket_id = outbox.ticket_id AND e.lane = outbox.lane \
+                   AND e.status = 'pending' \
                   AND e.id < outbox.id)) \
              ORDER BY next_attempt_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
          UPDATE outbox o SET claimed_until_ms = $2, claimed_by = $4 FROM due WHERE o.id = due.id \

@@ -108,6 +108,15 @@ macro_rules! migrator {
                     "/0013_rotations.sql"
                 )),
             ),
+            (
+                14,
+                "tickets by status, outbox lanes",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0014_status_and_lanes.sql"
+                )),
+            ),
         ])
     };
 }
@@ -608,6 +617,7 @@ macro_rules! backend_common {
                         .bind(v.message_id)
                         .bind(to_ms(now))
                         .bind(v.extras.as_str())
+                        .bind(v.lane)
                         .execute(&mut *conn)
                         .await
                         .map_err(query_err("queuing a message"))?;

@@ -238,8 +238,8 @@ WHERE ticket_id = ?1 ORDER BY at_ms, seq";
 
 const INSERT_MESSAGE: &str = "\
 INSERT INTO outbox (key, ticket_id, channel, subject, body, message_id, status, created_ms, \
-                    attempts, next_attempt_ms, extras) \
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, 0, ?7, ?8) \
+                    attempts, next_attempt_ms, extras, lane) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, 0, ?7, ?8, ?9) \
 ON CONFLICT (key) DO NOTHING";
 
 /// Claims due messages in one statement on the one writer connection: no two claimers can
@@ -250,7 +250,8 @@ static CLAIM_DUE: LazyLock<Arc<str>> = LazyLock::new(|| {
              (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?1 \
               AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1) \
               AND (ticket_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e \
-                   WHERE e.ticket_id = outbox.ticket_id AND e.status = 'pending' \
+                   WHERE e.ticket_id = outbox.ticket_id AND e.lane = outbox.lane \
+                   AND e.status = 'pending' \
                    AND e.id < outbox.id)) \
               ORDER BY next_attempt_ms, id LIMIT ?3) \
          RETURNING {}",

@@ -29,6 +29,7 @@ pub struct OutboxCounts {
     pub dead: u64,
     pub oldest_pending: Option<DateTime<Utc>>,
     pub delivered_email: u64,
+    /// Ops' webhook and customers' own webhooks.
     pub delivered_webhook: u64,
 }
 
@@ -109,7 +110,8 @@ pub(super) fn outbox_from_rows(
     for (channel, n) in delivered {
         match channel.as_deref() {
             Some("email") => counts.delivered_email = count(n),
-            Some("webhook") => counts.delivered_webhook = count(n),
+            // Ops' webhook and customers' own: one low-cardinality `webhook` label.
+            Some("webhook" | "customer_webhook") => counts.delivered_webhook += count(n),
             other => {
                 return Err(StoreError::Corrupt {
                     table: "outbox",

@@ -258,8 +258,10 @@ pub trait TicketStore: Send + Sync {
     /// Claims up to `limit` pending messages whose next attempt is due, for `lease`: a claimed
     /// message is not claimed again until the lease ends (a worker that dies releases it that
     /// way). PostgreSQL: `FOR UPDATE SKIP LOCKED`. A message of a ticket is claimed only when
-    /// no earlier message of that ticket is pending: a ticket's mails reach the customer in
-    /// the order they were written, a later one never overtakes an earlier undelivered one.
+    /// no earlier message of that ticket in its lane ([`Channel::lane`]: mail, or the
+    /// customer's webhook) is pending: a ticket's mails reach the customer in the order they
+    /// were written, a later one never overtakes an earlier undelivered one, and a webhook
+    /// that keeps failing never holds back a mail (nor a mail server the webhook).
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
@@ -657,6 +659,8 @@ pub(super) struct MessageValues<'a> {
     pub message_id: &'a str,
     /// JSON.
     pub extras: String,
+    /// The order it keeps within its ticket's messages: `mail` or `hook`.
+    pub lane: &'static str,
 }
 
 impl<'a> MessageValues<'a> {
@@ -669,6 +673,7 @@ impl<'a> MessageValues<'a> {
             body: &m.body,
             message_id: &m.message_id,
             extras: to_json(OUTBOX, &m.extras)?,
+            lane: m.channel.lane(),
         })
     }
 }
@@ -743,6 +748,7 @@ pub(super) fn attempt_event(
                     vec![format!("webhook {host}")]
                 }
                 Channel::Telegram { chat_id } => vec![format!("telegram chat {chat_id}")],
+                Channel::CustomerWebhook { customer } => vec![format!("webhook of {customer}")],
             };
             EventKind::MailDelivered { message_id, to }
         }

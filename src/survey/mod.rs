@@ -261,7 +261,7 @@ impl SurveyService {
                     let m = survey_message(
                         &cfg, &signer, &customer, &ticket, survey, contacts, key, now, false,
                     );
-                    (events, vec![m])
+                    (events, m)
                 }),
             )
             .await?;
@@ -318,7 +318,7 @@ impl SurveyService {
                 now,
                 true,
             );
-            if self.store.mark_reminded(s.id, vec![m], now).await? {
+            if self.store.mark_reminded(s.id, m, now).await? {
                 tracing::info!(ticket = %t.id, survey = s.id, "survey reminder sent");
                 n += 1;
             }
@@ -509,7 +509,8 @@ impl SurveyService {
     }
 }
 
-/// A survey mail (or its reminder) with fresh signed links.
+/// A survey mail (or its reminder) with fresh signed links, and its event for the customer's
+/// webhook when they have one.
 #[allow(clippy::too_many_arguments)]
 fn survey_message(
     config: &Config,
@@ -521,7 +522,7 @@ fn survey_message(
     key: String,
     now: DateTime<Utc>,
     reminder: bool,
-) -> NewMessage {
+) -> Vec<NewMessage> {
     let expires = now + chrono_duration(config.survey.link_ttl);
     let link = |purpose: Purpose, path: &str, choice: &str| {
         format!(
@@ -555,7 +556,24 @@ fn survey_message(
         &links,
         reminder,
     );
-    NewMessage {
+    let hook = crate::notify::customer_hook::message(
+        config,
+        customer,
+        crate::notify::customer_hook::Told {
+            kind: if reminder {
+                crate::notify::HookKind::SurveyReminder
+            } else {
+                crate::notify::HookKind::Survey
+            },
+            key: &key,
+            ticket: Some(t),
+            subject: &mail.subject,
+            text: &mail.body,
+            link: Some(&links.ticket),
+            at: now,
+        },
+    );
+    let mail = NewMessage {
         message_id: message_id(config, &key),
         key,
         ticket: Some(t.id),
@@ -575,7 +593,8 @@ fn survey_message(
             unsubscribe: Some(mail.unsubscribe),
             personal: false,
         },
-    }
+    };
+    std::iter::once(mail).chain(hook).collect()
 }
 
 /// The staff member whose resolution the survey is about: the latest resolution, if staff made

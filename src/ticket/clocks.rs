@@ -218,6 +218,19 @@ impl TicketService {
                 end,
             );
             let key = format!("maintenance/{}/{i}/{}", customer.id, start.timestamp());
+            messages.extend(crate::notify::customer_hook::message(
+                &config,
+                customer,
+                crate::notify::customer_hook::Told {
+                    kind: crate::notify::HookKind::Maintenance,
+                    key: &key,
+                    ticket: None,
+                    subject: &subject,
+                    text: &body,
+                    link: None,
+                    at: now,
+                },
+            ));
             messages.push(NewMessage {
                 message_id: message_id(&config, &key),
                 key,
@@ -231,7 +244,11 @@ impl TicketService {
                 },
             });
         }
-        let n = messages.len();
+        // Notices told: the mails (a customer's webhook event goes with its mail).
+        let n = messages
+            .iter()
+            .filter(|m| matches!(m.channel, Channel::Email { .. }))
+            .count();
         if n > 0 {
             // Keys already queued are ignored by the store: each notice goes out once.
             self.store.enqueue(messages, now).await?;

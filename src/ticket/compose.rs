@@ -227,17 +227,17 @@ pub(super) fn context(
 /// The automatic acknowledgement of a new ticket (R7): the message and its `AutoAckQueued`
 /// event, or an internal note saying why it could not be written.
 pub(super) fn acknowledge_first(
-    first: Result<Option<NewMessage>, String>,
+    first: Result<Vec<NewMessage>, String>,
     at: DateTime<Utc>,
     events: &mut Vec<NewEvent>,
     messages: &mut Vec<NewMessage>,
 ) {
     let kind = match first {
-        Ok(Some(m)) => {
-            messages.push(m);
+        Ok(m) if m.is_empty() => return,
+        Ok(m) => {
+            messages.extend(m);
             EventKind::AutoAckQueued
         }
-        Ok(None) => return,
         Err(e) => EventKind::InternalNote {
             text: format!("the customer message could not be written: {e}"),
         },
@@ -275,8 +275,8 @@ pub fn customer_ticket_url(config: &Config, t: &Ticket, at: DateTime<Utc>) -> St
     }
 }
 
-/// A customer e-mail from the playbook, in the customer's language. `None` when the customer
-/// has no contacts.
+/// A customer e-mail from the playbook, in the customer's language, and its event for the
+/// customer's webhook when they have one. Nothing when the customer has no contacts.
 pub(super) fn customer_message(
     config: &Config,
     playbook: &Playbook,
@@ -285,10 +285,10 @@ pub(super) fn customer_message(
     t: &Ticket,
     ctx: &MessageContext,
     key: &str,
-) -> Result<Option<NewMessage>, String> {
+) -> Result<Vec<NewMessage>, String> {
     let to = customer.emails();
     if to.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let rendered = playbook
         .render(kind, customer.language, ctx)
@@ -298,7 +298,21 @@ pub(super) fn customer_message(
         None => rendered.body,
     };
     let key = format!("ticket-{}/{key}", t.id.0);
-    Ok(Some(NewMessage {
+    // The customer's own webhook hears the same, in the same transaction (`customer_hook`).
+    let hook = crate::notify::customer_hook::message(
+        config,
+        customer,
+        crate::notify::customer_hook::Told {
+            kind: kind.into(),
+            key: &key,
+            ticket: Some(t),
+            subject: &rendered.subject,
+            text: &body,
+            link: Some(&ctx.ticket_url),
+            at: Utc::now(),
+        },
+    );
+    let mail = NewMessage {
         message_id: message_id(config, &key),
         key,
         ticket: Some(t.id),
@@ -309,7 +323,8 @@ pub(super) fn customer_message(
             language: Some(customer.language),
             ..MailExtras::default()
         },
-    }))
+    };
+    Ok(std::iter::once(mail).chain(hook).collect())
 }
 
 /// "Read more" and the public article about the problem in the customer's language
