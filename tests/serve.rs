@@ -368,8 +368,11 @@ fn sighup_reloads_the_configuration_and_a_broken_file_keeps_the_old_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_run_works_on_every_shipped_example_against_the_demo() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = forewarn::demo::start(0, dir.path()).await.unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // On free ports, so a `forewarn demo` running on this machine does not break the test.
+    let demo = forewarn::demo::start_on(0, forewarn::demo::Ports::FREE, dir.path())
+        .await
+        .unwrap();
+    let shipped = shipped_config_for(&demo, dir.path());
     let expected = [
         ("acme-shop", 0, "HTTP 200"),
         ("acme-shop-health", 0, "HTTP 200"),
@@ -385,7 +388,7 @@ async fn check_run_works_on_every_shipped_example_against_the_demo() {
     for (id, code, text) in expected {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
             .arg("--config")
-            .arg(root.join("forewarn.toml"))
+            .arg(&shipped)
             .args(["check", "run", id])
             .output()
             .await
@@ -397,7 +400,7 @@ async fn check_run_works_on_every_shipped_example_against_the_demo() {
     // --json for programs.
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
         .arg("--config")
-        .arg(root.join("forewarn.toml"))
+        .arg(&shipped)
         .args(["check", "run", "globex-api", "--json"])
         .output()
         .await
@@ -427,6 +430,27 @@ async fn check_run_works_on_every_shipped_example_against_the_demo() {
     }
     the_demo_starts_with_a_resolved_ticket_and_its_survey_mail(&demo, dir.path()).await;
     demo.stop().await;
+}
+
+/// The repository's forewarn.toml beside the demo's copy of the shipped checks/ (the demo
+/// writes them with the ports it took), its demo resolver on the demo's DNS port, its
+/// playbooks the repository's, its database its own.
+fn shipped_config_for(demo: &forewarn::demo::Demo, dir: &Path) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("forewarn.toml")).unwrap();
+    let default_dns = forewarn::demo::Ports::DEFAULT.dns;
+    assert!(text.contains(&format!("127.0.0.1:{default_dns}")), "{text}");
+    assert!(text.contains("sqlite://data/forewarn.db"), "{text}");
+    let text = text
+        .replace(
+            &format!("127.0.0.1:{default_dns}"),
+            &format!("127.0.0.1:{}", demo.ports.dns),
+        )
+        .replace("sqlite://data/forewarn.db", "sqlite://data/shipped.db");
+    std::os::unix::fs::symlink(root.join("playbooks"), dir.join("playbooks")).unwrap();
+    let path = dir.join("shipped.toml");
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 /// `forewarn demo` resolves a ticket Acme reported, and its follow-up survey mail lands in the

@@ -1520,18 +1520,23 @@ async fn suite_counts_for_metrics(store: Arc<dyn Store>) {
         "the paused ticket is not late: {later:?}"
     );
 
-    // Outbox: ops-0 delivered, ops-1 dead, ops-2 pending since t0, a webhook delivered.
+    // Outbox: ops-0 delivered, ops-1 dead, ops-2 pending since t0, a webhook and a Telegram
+    // message delivered.
     queue_ops_messages(&*store, 3).await;
     let mut hook = mail("hook-0", None, "unused");
     hook.channel = Channel::Webhook {
         url: "http://127.0.0.1:9/hook".to_owned(),
         slack: false,
     };
-    store.enqueue(vec![hook], at(1)).await.unwrap();
+    let mut chat = mail("chat-0", None, "unused");
+    chat.channel = Channel::Telegram { chat_id: -100 };
+    store.enqueue(vec![hook, chat], at(1)).await.unwrap();
     let claimed = store.claim_due(at(2), 10, LEASE).await.unwrap();
     let id = |key: &str| claimed.iter().find(|m| m.key == key).unwrap().id;
     store.mark_delivered(id("ops-0"), at(3)).await.unwrap();
     store.mark_delivered(id("hook-0"), at(3)).await.unwrap();
+    // A delivered Telegram message once made these counts an error (and /metrics lose them).
+    store.mark_delivered(id("chat-0"), at(3)).await.unwrap();
     store
         .mark_failed(id("ops-1"), at(3), "550 no such user", None)
         .await
@@ -1548,6 +1553,7 @@ async fn suite_counts_for_metrics(store: Arc<dyn Store>) {
             oldest_pending: Some(t0()),
             delivered_email: 1,
             delivered_webhook: 1,
+            delivered_telegram: 1,
         }
     );
 }

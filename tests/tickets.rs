@@ -628,14 +628,13 @@ async fn a_crash_mid_incident_sends_no_duplicate_ticket_or_mail(db: Db) {
 /// A certificate that expires in 5 days is a prediction: a low-severity ticket whose mail is a
 /// heads-up with the date, before anything breaks. (Uses the demo fleet's HTTPS site.)
 async fn an_expiring_certificate_opens_a_low_severity_warning_ticket(db: Db) {
-    // The demo fleet listens on fixed ports: one scenario at a time uses it.
-    static FLEET_PORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _fleet_ports = FLEET_PORTS.lock().await;
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let fleet = forewarn::demo::fleet::start(&dir.path().join("fleet"))
-        .await
-        .unwrap();
+    // Free ports: scenarios run side by side, and beside a `forewarn demo` on this machine.
+    let fleet =
+        forewarn::demo::fleet::start_on(&dir.path().join("fleet"), forewarn::demo::Ports::FREE)
+            .await
+            .unwrap();
     let ca = fleet.ca_pem_path();
     write_config(
         dir.path(),
@@ -647,7 +646,7 @@ async fn an_expiring_certificate_opens_a_low_severity_warning_ticket(db: Db) {
                 "[customer]\nid = \"acme\"\nname = \"Acme Ltd\"\ncontacts = [\"ops@acme.example\"]\n\n\
                  [[check]]\nid = \"acme-cert\"\nname = \"Acme shop certificate\"\ninterval = \"1s\"\n\
                  [check.tls]\nhost = \"localhost\"\nport = {}\nca_file = \"{}\"\n",
-                forewarn::demo::fleet::ACME_TLS_PORT,
+                fleet.ports().acme_tls,
                 ca.display()
             ),
         )],

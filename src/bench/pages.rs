@@ -429,19 +429,22 @@ async fn sign_in(
     base: &str,
 ) -> anyhow::Result<String> {
     const PASSWORD: &str = "bench pages password 0123456789";
-    server
-        .store
-        .create_user(
-            crate::store::NewUser {
-                name: "bench".into(),
-                display_name: "Bench Staff".into(),
-                role: crate::store::Role::Admin,
-                password_hash: crate::store::users::hash_password(PASSWORD)
-                    .map_err(|e| anyhow::anyhow!("hashing the bench password: {e}"))?,
-            },
-            Utc::now(),
-        )
-        .await?;
+    // A kept database (`--keep`) has the user from its first run.
+    if server.store.user("bench").await?.is_none() {
+        server
+            .store
+            .create_user(
+                crate::store::NewUser {
+                    name: "bench".into(),
+                    display_name: "Bench Staff".into(),
+                    role: crate::store::Role::Admin,
+                    password_hash: crate::store::users::hash_password(PASSWORD)
+                        .map_err(|e| anyhow::anyhow!("hashing the bench password: {e}"))?,
+                },
+                Utc::now(),
+            )
+            .await?;
+    }
     let r = client
         .post(format!("{base}/login"))
         .form(&[("name", "bench"), ("password", PASSWORD)])

@@ -76,7 +76,7 @@ pub enum Command {
         port: u16,
         /// The simulated fleet and the agent listen on this base + 01, 02, 03, 43, 53, 87;
         /// 0 picks free ports (so another demo, or a test, can run beside this one).
-        #[arg(long, env = "FOREWARN_DEMO_PORT_BASE", default_value_t = crate::demo::Ports::DEFAULT_BASE)]
+        #[arg(long, env = "FOREWARN_DEMO_PORT_BASE", default_value_t = 18600)]
         port_base: u16,
         /// Where the demo writes its configuration and database (default: a temp dir).
         #[arg(long)]
@@ -485,4 +485,22 @@ async fn check_run(config: &Config, id: &str, json: bool) -> anyhow::Result<Exit
         }
     }
     Ok(ExitCode::from(outcome.status.exit_code() as u8))
+}
+
+#[cfg(all(test, feature = "demo"))]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    /// `--port-base` writes its default as a number (the flag exists without the demo feature);
+    /// it must stay the demo's own default.
+    #[test]
+    fn the_demo_port_base_default_is_the_fleet_s() {
+        let cli = Cli::try_parse_from(["forewarn", "demo"]).unwrap();
+        let Command::Demo { port_base, .. } = cli.command else {
+            panic!("not the demo command");
+        };
+        assert_eq!(port_base, crate::demo::Ports::DEFAULT_BASE);
+    }
 }

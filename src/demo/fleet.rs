@@ -101,6 +101,8 @@ pub struct Ports {
 
 impl Ports {
     /// The base of the fixed ports: 18600 + 01, 02, 03, 43, 53, 87.
+    /// (Also written as the default of `forewarn demo --port-base`, which is there without
+    /// the demo feature too.)
     pub const DEFAULT_BASE: u16 = 18600;
     /// The fixed ports the shipped `checks/*.toml` name.
     pub const DEFAULT: Ports = Ports::at(Ports::DEFAULT_BASE);

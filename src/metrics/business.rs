@@ -194,12 +194,13 @@ fn register_outbox(registry: &mut Registry, counts: &OutboxCounts, now: DateTime
     for (channel, n) in [
         ("email", counts.delivered_email),
         ("webhook", counts.delivered_webhook),
+        ("telegram", counts.delivered_telegram),
     ] {
         delivered.get_or_create(&ChannelLabel { channel }).inc_by(n);
     }
     registry.register(
         "outbox_delivered",
-        "Outbox messages delivered, by channel (email: mails to customers and ops; webhook)",
+        "Outbox messages delivered, by channel (email: mails to customers and ops; webhook: ops' and customers' webhooks; telegram: ops' chats)",
         delivered,
     );
 }

@@ -31,6 +31,8 @@ pub struct OutboxCounts {
     pub delivered_email: u64,
     /// Ops' webhook and customers' own webhooks.
     pub delivered_webhook: u64,
+    /// Ops' Telegram chats.
+    pub delivered_telegram: u64,
 }
 
 /// Follow-up surveys sent and answered (ever; rows are never deleted).
@@ -112,6 +114,7 @@ pub(super) fn outbox_from_rows(
             Some("email") => counts.delivered_email = count(n),
             // Ops' webhook and customers' own: one low-cardinality `webhook` label.
             Some("webhook" | "customer_webhook") => counts.delivered_webhook += count(n),
+            Some("telegram") => counts.delivered_telegram = count(n),
             other => {
                 return Err(StoreError::Corrupt {
                     table: "outbox",
