@@ -22,6 +22,7 @@ for_each_backend!(
     suite_raw_results_round_trip_newest_first,
     suite_rollups_count_runs_and_estimate_percentiles,
     suite_rollups_merge_across_batches,
+    suite_rollup_totals_per_check_and_per_customer,
     suite_prune_removes_old_raw_results_and_rollups_only,
     suite_batch_of_1000_results,
     suite_forget_checks_drops_state_of_removed_checks,
@@ -279,6 +280,80 @@ async fn suite_rollups_merge_across_batches(store: Arc<dyn Store>) {
         ),
         (None, None, None)
     );
+}
+
+async fn suite_rollup_totals_per_check_and_per_customer(store: Arc<dyn Store>) {
+    let of = |check: &str, customer: &str, status: Status, minute: i64| {
+        let mut r = result(check, status, at(minute), 10);
+        r.customer_id = CustomerId::parse(customer).unwrap();
+        r
+    };
+    // acme: shop 3 runs (1 failed) this hour and 1 failed run two hours before; api 2 runs;
+    // globex: www 1 run. 610 checks of another customer need more than one query of ids.
+    let mut batch = vec![
+        of("acme.shop", "acme", Status::Critical, -120),
+        of("acme.shop", "acme", Status::Ok, 1),
+        of("acme.shop", "acme", Status::Critical, 2),
+        of("acme.shop", "acme", Status::Ok, 3),
+        of("acme.api", "acme", Status::Ok, 1),
+        of("acme.api", "acme", Status::Ok, 2),
+        of("globex.www", "globex", Status::Ok, 1),
+    ];
+    let many: Vec<String> = (0..610).map(|i| format!("initech.c{i:03}")).collect();
+    batch.extend(many.iter().map(|c| of(c, "initech", Status::Warning, 1)));
+    store.record(&batch).await.unwrap();
+
+    let mut totals = store
+        .rollup_totals(
+            t0(),
+            &[
+                check_id("acme.shop"),
+                check_id("acme.api"),
+                check_id("nope"),
+            ],
+        )
+        .await
+        .unwrap();
+    totals.sort_by(|a, b| a.check_id.cmp(&b.check_id));
+    let got: Vec<(&str, u64, u64)> = totals
+        .iter()
+        .map(|t| (t.check_id.as_str(), t.runs, t.failures))
+        .collect();
+    assert_eq!(
+        got,
+        [("acme.api", 2, 0), ("acme.shop", 3, 1)],
+        "the window starts at t0's hour"
+    );
+    let ids: Vec<_> = many.iter().map(|c| check_id(c)).collect();
+    let totals = store.rollup_totals(t0(), &ids).await.unwrap();
+    assert_eq!(totals.len(), 610);
+    assert!(totals.iter().all(|t| (t.runs, t.failures) == (1, 1)));
+
+    let mut per_customer = store.rollup_totals_by_customer(at(-180)).await.unwrap();
+    per_customer.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    let got: Vec<(&str, u64, u64)> = per_customer
+        .iter()
+        .map(|t| (t.customer_id.as_str(), t.runs, t.failures))
+        .collect();
+    assert_eq!(
+        got,
+        [("acme", 6, 2), ("globex", 1, 0), ("initech", 610, 610)]
+    );
+    // A check removed from the configuration (its state forgotten) no longer counts.
+    let keep: Vec<_> = ["acme.shop", "globex.www"]
+        .iter()
+        .map(|c| check_id(c))
+        .chain(ids.iter().cloned())
+        .collect();
+    store.forget_checks(&keep).await.unwrap();
+    let acme = store
+        .rollup_totals_by_customer(at(-180))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.customer_id.as_str() == "acme")
+        .unwrap();
+    assert_eq!((acme.runs, acme.failures), (4, 2));
 }
 
 async fn suite_prune_removes_old_raw_results_and_rollups_only(store: Arc<dyn Store>) {

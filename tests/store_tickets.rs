@@ -57,6 +57,120 @@ fn customer(s: &str) -> CustomerId {
 }
 
 /// A monitoring ticket of `customer` for `checks`, created at `created`, with SLA due times.
+/// `timelines` (what the KPIs read) keeps timelines between reads and adds what was appended
+/// since, by this handle or by another instance on the same database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timelines_of_many_see_what_is_appended_after_a_first_read_sqlite() {
+    forewarn::probe::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let url = support_store::sqlite_url(&dir);
+    let one = forewarn::store::open(&url).await.unwrap();
+    let other = forewarn::store::open(&url).await.unwrap();
+    timelines_of_many_see_what_is_appended_after_a_first_read(one, other).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timelines_of_many_see_what_is_appended_after_a_first_read_postgres() {
+    forewarn::probe::install_crypto_provider();
+    let (one, schema) = support_store::postgres_store().await;
+    let other = schema.open_again().await;
+    timelines_of_many_see_what_is_appended_after_a_first_read(one, other).await;
+    schema.drop().await;
+}
+
+async fn timelines_of_many_see_what_is_appended_after_a_first_read(
+    one: Arc<dyn Store>,
+    other: Arc<dyn Store>,
+) {
+    let a = create(&*one, new_ticket("acme", &["shop.http"], at(0))).await;
+    let b = create(&*one, new_ticket("globex", &["api.http"], at(1))).await;
+    let kinds = |m: &std::collections::HashMap<TicketId, Vec<TimelineEvent>>, id: TicketId| {
+        m.get(&id)
+            .map(|events| {
+                events
+                    .iter()
+                    .map(|e| (e.at, e.kind.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    // Read (and held) while the timelines are as created.
+    let first = one.timelines(&[a.id, b.id]).await.unwrap();
+    for id in [a.id, b.id] {
+        assert_eq!(
+            kinds(&first, id),
+            kinds_of(&one.timeline(id).await.unwrap())
+        );
+    }
+
+    // Appended by this handle, by the other instance, and one dated before the last event.
+    let mut t = one.ticket(a.id).await.unwrap().unwrap();
+    t.status = TicketStatus::Acknowledged;
+    one.save_ticket(
+        &t,
+        TicketStatus::New,
+        vec![event(5, staff("anna"), false, EventKind::Acknowledged)],
+        vec![],
+        at(5),
+    )
+    .await
+    .unwrap();
+    let mut u = other.ticket(b.id).await.unwrap().unwrap();
+    let note = |text: &str| EventKind::InternalNote {
+        text: text.to_owned(),
+    };
+    other
+        .save_ticket(
+            &u,
+            u.status,
+            vec![event(
+                7,
+                staff("bob"),
+                false,
+                note("from the other instance"),
+            )],
+            vec![],
+            at(7),
+        )
+        .await
+        .unwrap();
+    u.version += 1;
+    other
+        .save_ticket(
+            &u,
+            u.status,
+            vec![event(-30, staff("bob"), false, note("backdated"))],
+            vec![],
+            at(8),
+        )
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let again = one.timelines(&[a.id, b.id]).await.unwrap();
+        for id in [a.id, b.id] {
+            assert_eq!(
+                kinds(&again, id),
+                kinds_of(&other.timeline(id).await.unwrap()),
+                "ticket {id} as read whole"
+            );
+        }
+    }
+    let b_kinds = kinds(&one.timelines(&[b.id]).await.unwrap(), b.id);
+    assert_eq!(
+        b_kinds.len(),
+        kinds_of(&other.timeline(b.id).await.unwrap()).len()
+    );
+    assert!(
+        b_kinds
+            .iter()
+            .any(|(_, k)| *k == note("from the other instance"))
+    );
+}
+
+fn kinds_of(events: &[TimelineEvent]) -> Vec<(DateTime<Utc>, EventKind)> {
+    events.iter().map(|e| (e.at, e.kind.clone())).collect()
+}
+
 fn new_ticket(customer_id: &str, checks: &[&str], created: DateTime<Utc>) -> NewTicket {
     NewTicket {
         customer: customer(customer_id),

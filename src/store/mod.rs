@@ -42,6 +42,7 @@ mod sqlite;
 pub mod stats;
 pub mod surveys;
 pub mod tickets;
+mod timeline_cache;
 pub mod users;
 pub mod watch;
 
@@ -126,15 +127,23 @@ pub trait Store:
         since: DateTime<Utc>,
     ) -> Result<Vec<HourlyRollup>, StoreError>;
 
-    /// Every check's runs and failures from the hour that contains `since` on, in one query
-    /// (the customer health of every customer reads these; a query per check took seconds with
-    /// 100,000 checks); of the checks in `only` when given (one customer's page). Checks
-    /// without runs are absent.
+    /// The runs and failures of the checks in `checks` from the hour that contains `since` on
+    /// (one customer's page; `/customers` sums per customer in the database:
+    /// [`Store::rollup_totals_by_customer`]). Checks without runs are absent.
     async fn rollup_totals(
         &self,
         since: DateTime<Utc>,
-        only: Option<&[CheckId]>,
+        checks: &[CheckId],
     ) -> Result<Vec<RollupTotal>, StoreError>;
+
+    /// Every customer's runs and failures from the hour that contains `since` on, summed in
+    /// the database over the checks that have a state (the configured ones: a check removed
+    /// from the configuration loses its state): a thousand rows for `/customers` instead of
+    /// one per check.
+    async fn rollup_totals_by_customer(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<CustomerRollupTotal>, StoreError>;
 
     /// Deletes raw results started before `raw_before` and rollups of hours that start before
     /// `rollups_before`, in bounded chunks so that writers are never held up for long.
@@ -158,6 +167,14 @@ pub trait Store:
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollupTotal {
     pub check_id: CheckId,
+    pub runs: u64,
+    pub failures: u64,
+}
+
+/// One customer's runs and failures over a window ([`Store::rollup_totals_by_customer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRollupTotal {
+    pub customer_id: CustomerId,
     pub runs: u64,
     pub failures: u64,
 }

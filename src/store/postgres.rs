@@ -70,6 +70,7 @@ DELETE FROM check_rollup_hourly WHERE (check_id, hour_ms) IN \
 
 pub(super) struct PgStore {
     pool: PgPool,
+    timeline_cache: super::timeline_cache::TimelineCache,
 }
 
 impl PgStore {
@@ -107,7 +108,10 @@ impl PgStore {
                 target,
                 reason: e.to_string(),
             })?;
-        Ok(Arc::new(PgStore { pool }))
+        Ok(Arc::new(PgStore {
+            pool,
+            timeline_cache: Default::default(),
+        }))
     }
 }
 

@@ -408,41 +408,31 @@ macro_rules! backend_common {
                 async fn rollup_totals(
                     &self,
                     since: DateTime<Utc>,
-                    only: Option<&[CheckId]>,
+                    checks: &[CheckId],
                 ) -> Result<Vec<crate::store::RollupTotal>, StoreError> {
-                    const HEAD: &str = "SELECT check_id, CAST(SUM(runs) AS BIGINT), \
-                         CAST(SUM(failures) AS BIGINT) FROM check_rollup_hourly WHERE hour_ms >= $1";
                     let from = hour_start_ms(to_ms(since));
-                    let rows: Vec<(String, i64, i64)> = match only {
-                        None => sqlx::query_as(AssertSqlSafe(format!("{HEAD} GROUP BY check_id")))
-                            .bind(from)
-                            .fetch_all(&self.$reader)
-                            .await
-                            .map_err(query_err("reading the rollup totals of every check"))?,
-                        Some(ids) => {
-                            let mut rows = Vec::new();
-                            // Bound parameters only: $2, $3, … name the ids.
-                            for chunk in ids.chunks(500) {
-                                let marks = (0..chunk.len())
-                                    .map(|i| format!("${}", i + 2))
-                                    .collect::<Vec<_>>()
-                                    .join(",");
-                                let sql = format!(
-                                    "{HEAD} AND check_id IN ({marks}) GROUP BY check_id"
-                                );
-                                let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(from);
-                                for id in chunk {
-                                    q = q.bind(id.as_str());
-                                }
-                                rows.extend(
-                                    q.fetch_all(&self.$reader)
-                                        .await
-                                        .map_err(query_err("reading the rollup totals of checks"))?,
-                                );
-                            }
-                            rows
+                    let mut rows: Vec<(String, i64, i64)> = Vec::new();
+                    // Bound parameters only: $2, $3, … name the ids.
+                    for chunk in checks.chunks(500) {
+                        let marks = (0..chunk.len())
+                            .map(|i| format!("${}", i + 2))
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        let sql = format!(
+                            "SELECT check_id, CAST(SUM(runs) AS BIGINT), \
+                             CAST(SUM(failures) AS BIGINT) FROM check_rollup_hourly \
+                             WHERE hour_ms >= $1 AND check_id IN ({marks}) GROUP BY check_id"
+                        );
+                        let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(from);
+                        for id in chunk {
+                            q = q.bind(id.as_str());
                         }
-                    };
+                        rows.extend(
+                            q.fetch_all(&self.$reader)
+                                .await
+                                .map_err(query_err("reading the rollup totals of checks"))?,
+                        );
+                    }
                     rows.into_iter()
                         .map(|(id, runs, failures)| {
                             Ok(crate::store::RollupTotal {
@@ -452,6 +442,31 @@ macro_rules! backend_common {
                                         reason,
                                     }
                                 })?,
+                                runs: u64::try_from(runs).unwrap_or(0),
+                                failures: u64::try_from(failures).unwrap_or(0),
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn rollup_totals_by_customer(
+                    &self,
+                    since: DateTime<Utc>,
+                ) -> Result<Vec<crate::store::CustomerRollupTotal>, StoreError> {
+                    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                        "SELECT s.customer_id, CAST(SUM(r.runs) AS BIGINT), \
+                         CAST(SUM(r.failures) AS BIGINT) FROM check_rollup_hourly r \
+                         JOIN check_state s ON s.check_id = r.check_id \
+                         WHERE r.hour_ms >= $1 GROUP BY s.customer_id",
+                    )
+                    .bind(hour_start_ms(to_ms(since)))
+                    .fetch_all(&self.$reader)
+                    .await
+                    .map_err(query_err("reading the rollup totals of every customer"))?;
+                    rows.into_iter()
+                        .map(|(id, runs, failures)| {
+                            Ok(crate::store::CustomerRollupTotal {
+                                customer_id: crate::store::parse_customer_id("check_state", &id)?,
                                 runs: u64::try_from(runs).unwrap_or(0),
                                 failures: u64::try_from(failures).unwrap_or(0),
                             })
@@ -567,6 +582,36 @@ macro_rules! backend_common {
                         insert_event(&mut tx, TicketId(ticket), &event).await?;
                     }
                     tx.commit().await.map_err(query_err(doing))
+                }
+            }
+
+            impl $store {
+                /// Timeline events matching `filter` (SQL over integer columns only) with
+                /// their `seq`, in `seq` order.
+                async fn sequenced_events(
+                    &self,
+                    filter: &str,
+                ) -> Result<Vec<crate::store::timeline_cache::Sequenced>, StoreError> {
+                    let head = SELECT_TIMELINE
+                        .split(" FROM ")
+                        .next()
+                        .expect("SELECT_TIMELINE has a FROM");
+                    let sql = format!("{head}, seq FROM ticket_events WHERE {filter} ORDER BY seq");
+                    let rows = sqlx::query(AssertSqlSafe(sql))
+                        .fetch_all(&self.$reader)
+                        .await
+                        .map_err(query_err("reading timelines"))?;
+                    rows.iter()
+                        .map(|row| {
+                            let seq: i64 = sqlx::Row::try_get(row, 5).map_err(|e| {
+                                StoreError::Corrupt {
+                                    table: "ticket_events",
+                                    reason: e.to_string(),
+                                }
+                            })?;
+                            Ok((seq, event_from_row(row)?))
+                        })
+                        .collect()
                 }
             }
 
@@ -818,34 +863,44 @@ macro_rules! backend_common {
                     &self,
                     ids: &[TicketId],
                 ) -> Result<std::collections::HashMap<TicketId, Vec<TimelineEvent>>, StoreError> {
-                    // SELECT_TIMELINE's columns, for a list of ids written into the statement
-                    // (integers only, so nothing from outside reaches the SQL text).
-                    let head = SELECT_TIMELINE
-                        .split(" WHERE ")
-                        .next()
-                        .expect("SELECT_TIMELINE has a WHERE");
-                    let mut out: std::collections::HashMap<TicketId, Vec<TimelineEvent>> =
-                        std::collections::HashMap::with_capacity(ids.len());
-                    for chunk in ids.chunks(500) {
+                    // Held timelines plus the events appended since (`timeline_cache`); only
+                    // tickets never read are read whole.
+                    let now = std::time::Instant::now();
+                    let mut cache = self.timeline_cache.lock().await;
+                    match cache.read_from(now) {
+                        Some(from) => cache.apply(self.sequenced_events(&format!("seq > {from}")).await?),
+                        None => {
+                            let max: Option<i64> =
+                                sqlx::query_scalar("SELECT MAX(seq) FROM ticket_events")
+                                    .fetch_one(&self.$reader)
+                                    .await
+                                    .map_err(query_err("reading the timeline's last seq"))?;
+                            cache.start(max.unwrap_or(0), now);
+                        }
+                    }
+                    let missing = cache.missing(ids);
+                    let mut read: std::collections::HashMap<
+                        TicketId,
+                        Vec<crate::store::timeline_cache::Sequenced>,
+                    > = std::collections::HashMap::with_capacity(missing.len());
+                    for chunk in missing.chunks(500) {
+                        // Integers only, so nothing from outside reaches the SQL text.
                         let list = chunk
                             .iter()
                             .map(|id| id.0.to_string())
                             .collect::<Vec<_>>()
                             .join(",");
-                        let sql = format!(
-                            "{head} WHERE ticket_id IN ({list}) ORDER BY ticket_id, at_ms, seq"
-                        );
-                        for row in sqlx::query(AssertSqlSafe(sql))
-                            .fetch_all(&self.$reader)
-                            .await
-                            .map_err(query_err("reading timelines"))?
-                            .iter()
+                        for (seq, event) in
+                            self.sequenced_events(&format!("ticket_id IN ({list})")).await?
                         {
-                            let event = event_from_row(row)?;
-                            out.entry(event.ticket).or_default().push(event);
+                            read.entry(event.ticket).or_default().push((seq, event));
                         }
                     }
-                    Ok(out)
+                    for timeline in read.values_mut() {
+                        timeline.sort_by(|(a, x), (b, y)| (x.at, *a).cmp(&(y.at, *b)));
+                    }
+                    cache.insert(&missing, read);
+                    Ok(cache.get(ids))
                 }
 
                 async fn latest_ticket_for_check(

@@ -91,6 +91,7 @@ DELETE FROM check_rollup_hourly WHERE (check_id, hour_ms) IN \
 pub(super) struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    timeline_cache: super::timeline_cache::TimelineCache,
 }
 
 impl SqliteStore {
@@ -166,7 +167,11 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .map_err(|e| open_error(&target, e))?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            timeline_cache: Default::default(),
+        })
     }
 
     /// A private in-memory database on one connection that lives as long as the store.
@@ -186,6 +191,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: pool.clone(),
             reader: pool,
+            timeline_cache: Default::default(),
         })
     }
 }

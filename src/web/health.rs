@@ -29,6 +29,7 @@ const WINDOW_DAYS: i64 = 30;
 struct Gathered {
     rows: Vec<CustomerHealth>,
     tickets: Vec<(Ticket, Vec<TimelineEvent>)>,
+    /// Each check's runs: read only for one customer's page.
     per_check: BTreeMap<CheckId, Runs>,
 }
 
@@ -43,30 +44,44 @@ async fn gather(
     let since = now - chrono::Duration::days(WINDOW_DAYS);
     let tickets = report::window(&*state.store, since, only).await?;
     let mut per_check: BTreeMap<CheckId, Runs> = BTreeMap::new();
-    let mut runs: BTreeMap<_, Runs> = BTreeMap::new();
-    let checks: Vec<&crate::config::Check> = config
-        .checks
-        .iter()
-        .filter(|c| only.is_none_or(|id| c.customer == *id))
-        .collect();
-    let ids: Vec<CheckId> = checks.iter().map(|c| c.id.clone()).collect();
-    let totals: std::collections::HashMap<CheckId, (u64, u64)> = state
-        .store
-        .rollup_totals(since, only.map(|_| ids.as_slice()))
-        .await?
-        .into_iter()
-        .map(|t| (t.check_id, (t.runs, t.failures)))
-        .collect();
-    for check in checks {
-        let (runs_, failures) = totals.get(&check.id).copied().unwrap_or_default();
-        let r = Runs {
-            runs: runs_,
-            failures,
-        };
-        let c = runs.entry(check.customer.clone()).or_default();
-        c.runs += r.runs;
-        c.failures += r.failures;
-        per_check.insert(check.id.clone(), r);
+    let mut runs: BTreeMap<CustomerId, Runs> = BTreeMap::new();
+    match only {
+        // One customer: each of its checks' runs (its page lists them), summed.
+        Some(id) => {
+            let checks: Vec<&crate::config::Check> =
+                config.checks.iter().filter(|c| c.customer == *id).collect();
+            let ids: Vec<CheckId> = checks.iter().map(|c| c.id.clone()).collect();
+            let totals: std::collections::HashMap<CheckId, (u64, u64)> = state
+                .store
+                .rollup_totals(since, &ids)
+                .await?
+                .into_iter()
+                .map(|t| (t.check_id, (t.runs, t.failures)))
+                .collect();
+            for check in checks {
+                let (runs_, failures) = totals.get(&check.id).copied().unwrap_or_default();
+                let r = Runs {
+                    runs: runs_,
+                    failures,
+                };
+                let c = runs.entry(check.customer.clone()).or_default();
+                c.runs += r.runs;
+                c.failures += r.failures;
+                per_check.insert(check.id.clone(), r);
+            }
+        }
+        // Every customer: summed per customer by the database.
+        None => {
+            for t in state.store.rollup_totals_by_customer(since).await? {
+                runs.insert(
+                    t.customer_id,
+                    Runs {
+                        runs: t.runs,
+                        failures: t.failures,
+                    },
+                );
+            }
+        }
     }
     let surveys = survey_records(state).await?;
     let customers: Vec<_> = config

@@ -121,6 +121,17 @@ pub struct PgSchema {
 }
 
 impl PgSchema {
+    /// Another handle on the same schema (a second instance of a cluster).
+    #[allow(dead_code)] // not every test binary that includes this file uses it
+    pub async fn open_again(&self) -> Arc<dyn Store> {
+        let url = format!(
+            "{}?options=-csearch_path%3D{}",
+            postgres_base_url(),
+            self.schema
+        );
+        store::open(&url).await.unwrap()
+    }
+
     pub async fn drop(self) {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP SCHEMA {} CASCADE",
