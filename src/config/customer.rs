@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::raw::{RawContact, RawCustomer};
+use super::raw::{RawContact, RawCustomer, RawWebhook};
 use super::validator::Validator;
 use super::{Diagnostics, Global, Language, Source, brand, is_email};
 use crate::model::CustomerId;
@@ -40,16 +40,6 @@ pub struct CustomerWebhook {
     pub url: url::Url,
     /// Read at load from env or a file; never logged, never in the outbox.
     pub secret: Secret,
-}
-
-/// `webhook = { url = "…", secret = { env = "…" } }` in `[customer]`. The secret and unknown
-/// keys are read by the validator, so that their problems name `customer.webhook.*`.
-#[derive(Debug, Deserialize)]
-pub struct RawWebhook {
-    pub url: Spanned<String>,
-    pub secret: Spanned<toml::Value>,
-    #[serde(flatten)]
-    pub unknown: std::collections::BTreeMap<String, toml::Value>,
 }
 
 /// The shortest secret a webhook is signed with: 16 bytes, as HMAC-SHA256 receivers expect.

@@ -226,7 +226,7 @@ pub struct RawCustomer {
     /// The customer's IANA time zone (default: the global `timezone`).
     pub timezone: Option<S<String>>,
     /// `{ url = "https://…", secret = { env = "…" } }`: every customer mail also POSTed, signed.
-    pub webhook: Option<S<super::customer::RawWebhook>>,
+    pub webhook: Option<S<RawWebhook>>,
 }
 
 /// One entry of `contacts`: an address, or a person with a name, an address and a phone.
@@ -365,4 +365,14 @@ pub enum StatusLit {
 /// Paths written in config are relative to the file that names them.
 pub fn resolve_path(base: &std::path::Path, p: &str) -> PathBuf {
     base.join(p)
+}
+
+/// `webhook = { url = "…", secret = { env = "…" } }` in `[customer]`. The secret and unknown
+/// keys are read by the validator, so that their problems name `customer.webhook.*`.
+#[derive(Debug, Deserialize)]
+pub struct RawWebhook {
+    pub url: Spanned<String>,
+    pub secret: Spanned<toml::Value>,
+    #[serde(flatten)]
+    pub unknown: std::collections::BTreeMap<String, toml::Value>,
 }

@@ -15,8 +15,8 @@ use super::charts::{self, BLUE, GREEN, GREY};
 use super::view;
 use super::{AppState, WebError, survey_records};
 use crate::report::{
-    self, Attributes, Durations, Kpis, Rate, Report, ReportInput, Survey, TimeStats, fmt_rate,
-    fmt_secs, fmt_survey_rate,
+    self, Durations, Kpis, Rate, Report, ReportInput, Survey, TimeStats, fmt_rate, fmt_secs,
+    fmt_survey_rate,
 };
 use crate::ticket::spent::fmt_minutes;
 
@@ -98,7 +98,7 @@ pub async fn kpis(
     let now = Utc::now();
     let since = now - window;
     let tickets = report::window(&*state.store, since, None).await?;
-    let attributes = Attributes::from_config(&config);
+    let attributes = state.attributes();
     let surveys = survey_records(&state).await?;
     let r = report::compute(&ReportInput {
         tickets: &tickets,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Params;
-use crate::report::{Attributes, ReportInput};
+use crate::report::ReportInput;
 use crate::web::auth::ApiCaller;
 use crate::web::{AppState, WebError};
 
@@ -62,7 +62,7 @@ pub async fn report(
 ) -> Result<Response, WebError> {
     let since = super::surveys::since(super::given(&q.since).unwrap_or("30d"))?;
     let now = Utc::now();
-    let attributes = Attributes::from_config(&state.config());
+    let attributes = state.attributes();
     let tickets = crate::report::window(state.store.as_ref(), since, None).await?;
     let surveys = state.store.survey_records().await?;
     let report = crate::report::compute(&ReportInput {
