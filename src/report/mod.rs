@@ -284,7 +284,8 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
         .filter(|(t, _)| in_window(t.created_at))
         .collect();
 
-    type Groups<'e> = BTreeMap<String, Vec<&'e Entry>>;
+    // Keyed by borrowed names: a String per ticket and group cost more than the grouping.
+    type Groups<'e> = BTreeMap<&'e str, Vec<&'e Entry>>;
     let (mut per_customer, mut per_tier) = (Groups::new(), Groups::new());
     let (mut per_plan, mut per_server) = (Groups::new(), Groups::new());
     let mut heatmap = [[0u64; 24]; 7];
@@ -297,7 +298,7 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
             (&mut per_plan, attrs.plan(&t.customer)),
             (&mut per_server, attrs.server(t)),
         ] {
-            groups.entry(key.to_owned()).or_default().push(e);
+            groups.entry(key).or_default().push(e);
         }
         heatmap[t.created_at.weekday().num_days_from_monday() as usize]
             [t.created_at.hour() as usize] += 1;
@@ -307,7 +308,7 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
     let each = |groups: Groups<'_>| -> BTreeMap<String, Kpis> {
         groups
             .into_iter()
-            .map(|(k, v)| (k, kpis(&v, input, &index)))
+            .map(|(k, v)| (k.to_owned(), kpis(&v, input, &index)))
             .collect()
     };
     Report {
