@@ -23,6 +23,7 @@ for_each_backend!(
     suite_rollups_count_runs_and_estimate_percentiles,
     suite_rollups_merge_across_batches,
     suite_rollup_totals_per_check_and_per_customer,
+    suite_states_of_reads_the_states_asked_for,
     suite_prune_removes_old_raw_results_and_rollups_only,
     suite_batch_of_1000_results,
     suite_forget_checks_drops_state_of_removed_checks,
@@ -354,6 +355,38 @@ async fn suite_rollup_totals_per_check_and_per_customer(store: Arc<dyn Store>) {
         .find(|t| t.customer_id.as_str() == "acme")
         .unwrap();
     assert_eq!((acme.runs, acme.failures), (4, 2));
+}
+
+async fn suite_states_of_reads_the_states_asked_for(store: Arc<dyn Store>) {
+    let ids: Vec<String> = (0..620).map(|i| format!("page.c{i:03}")).collect();
+    let batch: Vec<CheckResult> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let status = if i % 2 == 0 {
+                Status::Ok
+            } else {
+                Status::Critical
+            };
+            result(c, status, at(1), 10)
+        })
+        .collect();
+    store.record(&batch).await.unwrap();
+    // More than one chunk of ids, one never run, one asked twice over.
+    let mut asked: Vec<_> = ids[..610].iter().map(|c| check_id(c)).collect();
+    asked.push(check_id("never.ran"));
+    let mut got = store.states_of(&asked).await.unwrap();
+    got.sort_by(|a, b| a.check_id.cmp(&b.check_id));
+    assert_eq!(got.len(), 610);
+    assert_eq!(
+        got.iter().map(|s| s.check_id.as_str()).collect::<Vec<_>>(),
+        ids[..610].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let all = store.states().await.unwrap();
+    for s in &got {
+        assert_eq!(Some(s), all.iter().find(|a| a.check_id == s.check_id));
+    }
+    assert!(store.states_of(&[]).await.unwrap().is_empty());
 }
 
 async fn suite_prune_removes_old_raw_results_and_rollups_only(store: Arc<dyn Store>) {

@@ -106,6 +106,10 @@ pub trait Store:
     /// The state of every check that has run, ordered by check id.
     async fn states(&self) -> Result<Vec<CheckState>, StoreError>;
 
+    /// The states of the checks in `ids` that have run, in no order: a page of checks reads
+    /// its own, not all 100,000.
+    async fn states_of(&self, ids: &[CheckId]) -> Result<Vec<CheckState>, StoreError>;
+
     /// Only the status of every check that has run: what a list of 100,000 checks sorts and
     /// counts by before it reads the whole state of the page it shows ([`Store::state`]).
     async fn statuses(&self) -> Result<Vec<(CheckId, Status)>, StoreError>;

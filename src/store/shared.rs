@@ -229,6 +229,14 @@ pub(super) static SELECT_STATES: LazyLock<Arc<str>> =
 pub(super) static SELECT_STATE: LazyLock<Arc<str>> =
     LazyLock::new(|| format!("SELECT {STATE_COLUMNS} FROM check_state WHERE check_id = $1").into());
 
+/// `$first, $first+1, …`: `count` bound parameters for an `IN (…)` list.
+pub(super) fn placeholders(count: usize, first: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub(super) const OUTBOX_EXISTS: &str = "SELECT 1 FROM outbox WHERE id = $1";
 pub(super) const TICKET_EXISTS: &str = "SELECT 1 FROM tickets WHERE id = $1";
 pub(super) const INCIDENT_EXISTS: &str = "SELECT 1 FROM incidents WHERE id = $1";
@@ -342,6 +350,30 @@ macro_rules! backend_common {
                     .collect()
                 }
 
+                async fn states_of(&self, ids: &[CheckId]) -> Result<Vec<CheckState>, StoreError> {
+                    let mut out = Vec::with_capacity(ids.len());
+                    // Bound parameters only, a chunk at a time.
+                    for chunk in ids.chunks(500) {
+                        let sql = format!(
+                            "SELECT {} FROM check_state WHERE check_id IN ({})",
+                            crate::store::STATE_COLUMNS,
+                            shared::placeholders(chunk.len(), 1)
+                        );
+                        let mut q = sqlx::query_as::<_, StateTuple>(AssertSqlSafe(sql));
+                        for id in chunk {
+                            q = q.bind(id.as_str());
+                        }
+                        for t in q
+                            .fetch_all(&self.$reader)
+                            .await
+                            .map_err(query_err("reading check states"))?
+                        {
+                            out.push(state_from_tuple(t)?);
+                        }
+                    }
+                    Ok(out)
+                }
+
                 async fn statuses(
                     &self,
                 ) -> Result<Vec<(CheckId, crate::probe::Status)>, StoreError> {
@@ -414,10 +446,7 @@ macro_rules! backend_common {
                     let mut rows: Vec<(String, i64, i64)> = Vec::new();
                     // Bound parameters only: $2, $3, … name the ids.
                     for chunk in checks.chunks(500) {
-                        let marks = (0..chunk.len())
-                            .map(|i| format!("${}", i + 2))
-                            .collect::<Vec<_>>()
-                            .join(",");
+                        let marks = shared::placeholders(chunk.len(), 2);
                         let sql = format!(
                             "SELECT check_id, CAST(SUM(runs) AS BIGINT), \
                              CAST(SUM(failures) AS BIGINT) FROM check_rollup_hourly \

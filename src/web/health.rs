@@ -277,12 +277,19 @@ pub async fn customer(
     open.sort_by_key(|t| urgency(t, now));
     let name = |_: &str| h.name.clone();
     // This customer's checks' states, not every check's.
-    let mut states = std::collections::HashMap::new();
-    for c in config.checks.iter().filter(|c| c.customer == h.customer) {
-        if let Some(st) = state.store.state(&c.id).await? {
-            states.insert(c.id.clone(), st);
-        }
-    }
+    let ids: Vec<CheckId> = config
+        .checks
+        .iter()
+        .filter(|c| c.customer == h.customer)
+        .map(|c| c.id.clone())
+        .collect();
+    let states: std::collections::HashMap<CheckId, _> = state
+        .store
+        .states_of(&ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.check_id.clone(), s))
+        .collect();
     let checks: Vec<Value> = config
         .checks
         .iter()

@@ -131,12 +131,17 @@ pub async fn overview(
         )
     };
     let page = paging::page(shown.len(), CHECKS_PAGE, q.page, link);
-    let mut states: HashMap<&CheckId, CheckState> = HashMap::new();
-    for (_, check) in &shown[page.from..page.to] {
-        if let Some(st) = state.store.state(&check.id).await? {
-            states.insert(&check.id, st);
-        }
-    }
+    let ids: Vec<CheckId> = shown[page.from..page.to]
+        .iter()
+        .map(|(_, c)| c.id.clone())
+        .collect();
+    let states: HashMap<CheckId, CheckState> = state
+        .store
+        .states_of(&ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.check_id.clone(), s))
+        .collect();
     let rows: Vec<Value> = shown[page.from..page.to]
         .iter()
         .map(|(_, check)| {

@@ -91,8 +91,6 @@ pub async fn list(
     let after = super::given(&q.after).map(key_of).transpose()?;
     let customer = super::given(&q.customer);
     let config = state.config();
-    let states = state.store.states().await?;
-    let by_id: HashMap<_, _> = states.iter().map(|s| (&s.check_id, s)).collect();
     let mut checks: Vec<&Check> = config
         .checks
         .iter()
@@ -107,6 +105,10 @@ pub async fn list(
         checks.drain(..=at);
     }
     let (checks, next) = take_page(checks, limit, |c| cursor_of(c.id.as_str()));
+    // The page's states only.
+    let ids: Vec<_> = checks.iter().map(|c| c.id.clone()).collect();
+    let states = state.store.states_of(&ids).await?;
+    let by_id: HashMap<_, _> = states.iter().map(|s| (&s.check_id, s)).collect();
     let items: Vec<serde_json::Value> = checks
         .iter()
         .map(|c| check_json(c, by_id.get(&c.id).copied()))
