@@ -16,6 +16,22 @@
 
 pub mod mail;
 
+/// The most characters a call-back's outcome holds.
+pub const MAX_CALLBACK_OUTCOME: usize = 2000;
+
+/// What a caller wrote after calling a customer back, trimmed: 1 to
+/// [`MAX_CALLBACK_OUTCOME`] characters (the page and the API both hold to it), or what to
+/// write instead.
+pub fn callback_outcome(text: &str) -> Result<&str, String> {
+    let outcome = text.trim();
+    if outcome.is_empty() || outcome.chars().count() > MAX_CALLBACK_OUTCOME {
+        return Err(format!(
+            "write what the customer said (1 to {MAX_CALLBACK_OUTCOME} characters)"
+        ));
+    }
+    Ok(outcome)
+}
+
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

@@ -205,12 +205,8 @@ pub async fn log_callback(
     Form(f): Form<OutcomeForm>,
 ) -> Result<Response, WebError> {
     staff.check_csrf(f.csrf.as_deref())?;
-    let outcome = f.outcome.trim();
-    if outcome.is_empty() || outcome.chars().count() > 2000 {
-        return Err(WebError::Rejected(
-            "write what the customer said (1 to 2000 characters), then press Called again".into(),
-        ));
-    }
+    let outcome = crate::survey::callback_outcome(&f.outcome)
+        .map_err(|e| WebError::Rejected(format!("{e}, then press Called again")))?;
     match state
         .store
         .complete_callback(id, &staff.name, outcome, Utc::now())

@@ -20,9 +20,6 @@ pub const PAGING: Paging = Paging {
     max: 1000,
 };
 
-/// The longest outcome a call-back takes, as on the page.
-const MAX_OUTCOME: usize = 2000;
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SurveyQuery {
@@ -178,12 +175,8 @@ pub async fn log_callback(
     Id(id): Id<i64>,
     Body(b): Body<OutcomeBody>,
 ) -> Result<Response, WebError> {
-    let outcome = b.outcome.trim();
-    if outcome.is_empty() || outcome.chars().count() > MAX_OUTCOME {
-        return Err(WebError::Rejected(format!(
-            "\"outcome\": write what the customer said (1 to {MAX_OUTCOME} characters)"
-        )));
-    }
+    let outcome = crate::survey::callback_outcome(&b.outcome)
+        .map_err(|e| WebError::Rejected(format!("\"outcome\": {e}")))?;
     match state
         .store
         .complete_callback(id, &caller.who.name, outcome, Utc::now())
